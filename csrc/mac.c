@@ -1,0 +1,297 @@
+/* MAC bit-flip simulator: configuration checks, register layout and instruction-set dispatch.
+ * The kernel itself is the template mac_kernel.h, compiled here once per instruction set. */
+#include "mac.h"
+
+#include <string.h>
+
+typedef __int128 i128;
+
+/* Products wider than this many bits use 128-bit block sums (scalar only). */
+#define NARROW_PRODUCT_BITS 48
+
+struct mac_plan {
+    bitsim_mac_config cfg;
+    i128 acc_lo, acc_hi;       /* range of the accumulator (signed when the product is) */
+    i128 product_min, product_max;   /* min(0, smallest product), max(0, largest product) */
+    i128 sum_max_init;         /* start value of the running minimum */
+    size_t block_limit;        /* most MACs per block for which block sums fit their type */
+    int nwords;                /* 64-bit words that hold the four registers side by side */
+    struct {
+        uint64_t mask[BITSIM_NSITES];   /* 0 for the sites stored in another word */
+        int shift[BITSIM_NSITES];
+    } word[3];
+    int site_word[BITSIM_NSITES], site_shift[BITSIM_NSITES], site_bits[BITSIM_NSITES];
+};
+
+struct work {
+    size_t block;
+    int64_t *x, *w;            /* operands of the block */
+    uint64_t *W[3];            /* register words; W[j][0] holds the previous state */
+};
+
+struct sum_stats {
+    i128 min, max;
+    uint64_t overflows;
+};
+
+static bitsim_i128 to_pair(i128 v)
+{
+    bitsim_i128 p;
+    p.lo = (uint64_t)v;
+    p.hi = (int64_t)(v >> 64);
+    return p;
+}
+
+static i128 from_pair(bitsim_i128 p)
+{
+    return (i128)(((unsigned __int128)(uint64_t)p.hi << 64) | p.lo);
+}
+
+#define K(name) name##_scalar
+#define KVBYTES 16
+#define KSUM_T int64_t
+#define KSUM_WIDE 0
+#include "mac_kernel.h"
+#undef K
+#undef KVBYTES
+#undef KSUM_T
+#undef KSUM_WIDE
+
+#define K(name) name##_wide
+#define KVBYTES 16
+#define KSUM_T i128
+#define KSUM_WIDE 1
+#include "mac_kernel.h"
+#undef K
+#undef KVBYTES
+#undef KSUM_T
+#undef KSUM_WIDE
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define HAVE_X86_DISPATCH 1
+
+#define K(name) name##_avx2
+#define KVBYTES 32
+#define KSUM_T int64_t
+#define KSUM_WIDE 0
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,bmi,popcnt"))), apply_to = function)
+#include "mac_kernel.h"
+#pragma clang attribute pop
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,bmi,popcnt")
+#include "mac_kernel.h"
+#pragma GCC pop_options
+#endif
+#undef K
+#undef KVBYTES
+
+#define K(name) name##_avx512
+#define KVBYTES 64
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,bmi,popcnt"))), apply_to = function)
+#include "mac_kernel.h"
+#pragma clang attribute pop
+#else
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl,avx2,bmi,popcnt")
+#include "mac_kernel.h"
+#pragma GCC pop_options
+#endif
+#undef K
+#undef KVBYTES
+#undef KSUM_T
+#undef KSUM_WIDE
+#endif
+
+int bitsim_simd_supported(int level)
+{
+    switch (level) {
+    case BITSIM_SIMD_SCALAR:
+        return 1;
+#ifdef HAVE_X86_DISPATCH
+    case BITSIM_SIMD_AVX2:
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi")
+               && __builtin_cpu_supports("popcnt");
+    case BITSIM_SIMD_AVX512:
+        __builtin_cpu_init();
+        return bitsim_simd_supported(BITSIM_SIMD_AVX2) && __builtin_cpu_supports("avx512f")
+               && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw")
+               && __builtin_cpu_supports("avx512vl");
+#endif
+    default:
+        return 0;
+    }
+}
+
+static int resolve_simd(int level)
+{
+    if (level != BITSIM_SIMD_AUTO)
+        return bitsim_simd_supported(level) ? level : -1;
+    for (level = BITSIM_SIMD_AVX512; level > BITSIM_SIMD_SCALAR; level--)
+        if (bitsim_simd_supported(level))
+            return level;
+    return BITSIM_SIMD_SCALAR;
+}
+
+static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+size_t bitsim_mac_workspace_bytes(size_t block)
+{
+    return 64 + 2 * align64(8 * block) + 3 * align64(8 * (block + 1));
+}
+
+static int make_work(void *workspace, size_t block, struct work *wk)
+{
+    char *p;
+    int j;
+    if (!workspace || block == 0)
+        return BITSIM_ERR_WORKSPACE;
+    p = (char *)workspace + ((64 - ((uintptr_t)workspace & 63)) & 63);
+    wk->block = block;
+    wk->x = (int64_t *)p;
+    p += align64(8 * block);
+    wk->w = (int64_t *)p;
+    p += align64(8 * block);
+    for (j = 0; j < 3; j++, p += align64(8 * (block + 1)))
+        wk->W[j] = (uint64_t *)p;
+    return BITSIM_OK;
+}
+
+static uint64_t low_mask(int bits) { return bits >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << bits) - 1; }
+
+/* Put the four registers into as few 64-bit words as first-fit decreasing manages (one word for
+ * the PANN setting of 8-bit operands and a 32-bit accumulator, never more than three). */
+static int make_plan(const bitsim_mac_config *cfg, struct mac_plan *P)
+{
+    int order[BITSIM_NSITES] = {BITSIM_SITE_ACC, BITSIM_SITE_PRODUCT, BITSIM_SITE_X, BITSIM_SITE_W};
+    int used[3] = {0, 0, 0};
+    int i, k, j, product_bits, product_signed;
+    if (cfg->x_bits < 1 || cfg->x_bits > 32 || cfg->w_bits < 1 || cfg->w_bits > 32
+        || cfg->acc_bits < 2 || cfg->acc_bits > 64)
+        return BITSIM_ERR_CONFIG;
+    memset(P, 0, sizeof *P);
+    P->cfg = *cfg;
+    product_bits = cfg->x_bits + cfg->w_bits;
+    product_signed = cfg->x_signed || cfg->w_signed;
+    P->site_bits[BITSIM_SITE_X] = cfg->x_bits;
+    P->site_bits[BITSIM_SITE_W] = cfg->w_bits;
+    P->site_bits[BITSIM_SITE_PRODUCT] = product_bits;
+    P->site_bits[BITSIM_SITE_ACC] = cfg->acc_bits;
+    if (product_signed) {
+        P->acc_lo = -((i128)1 << (cfg->acc_bits - 1));
+        P->acc_hi = ((i128)1 << (cfg->acc_bits - 1)) - 1;
+    } else {
+        P->acc_lo = 0;
+        P->acc_hi = ((i128)1 << cfg->acc_bits) - 1;
+    }
+    {
+        const i128 xlo = cfg->x_signed ? -((i128)1 << (cfg->x_bits - 1)) : 0;
+        const i128 xhi = (cfg->x_signed ? (i128)1 << (cfg->x_bits - 1) : (i128)1 << cfg->x_bits) - 1;
+        const i128 wlo = cfg->w_signed ? -((i128)1 << (cfg->w_bits - 1)) : 0;
+        const i128 whi = (cfg->w_signed ? (i128)1 << (cfg->w_bits - 1) : (i128)1 << cfg->w_bits) - 1;
+        const i128 corner[4] = {xlo * wlo, xlo * whi, xhi * wlo, xhi * whi};
+        for (i = 0; i < 4; i++) {
+            P->product_min = corner[i] < P->product_min ? corner[i] : P->product_min;
+            P->product_max = corner[i] > P->product_max ? corner[i] : P->product_max;
+        }
+    }
+    P->sum_max_init = (i128)1 << 126;
+    P->block_limit = product_bits <= NARROW_PRODUCT_BITS
+                         ? (size_t)1 << (62 - product_bits) : (size_t)-1;
+    /* order is by width, largest first: acc and product may tie, x and w never exceed them */
+    if (P->site_bits[BITSIM_SITE_PRODUCT] > P->site_bits[BITSIM_SITE_ACC]) {
+        order[0] = BITSIM_SITE_PRODUCT;
+        order[1] = BITSIM_SITE_ACC;
+    }
+    if (cfg->w_bits > cfg->x_bits) {
+        order[2] = BITSIM_SITE_W;
+        order[3] = BITSIM_SITE_X;
+    }
+    for (i = 0; i < BITSIM_NSITES; i++) {
+        k = order[i];
+        for (j = 0; used[j] + P->site_bits[k] > 64; j++)
+            ;
+        P->site_word[k] = j;
+        P->site_shift[k] = used[j];
+        P->word[j].mask[k] = low_mask(P->site_bits[k]);
+        P->word[j].shift[k] = used[j];
+        used[j] += P->site_bits[k];
+        if (j + 1 > P->nwords)
+            P->nwords = j + 1;
+    }
+    return BITSIM_OK;
+}
+
+typedef int (*run_fn)(const struct mac_plan *, const bitsim_source *, const bitsim_source *,
+                      uint64_t, uint64_t, i128, const struct work *, bitsim_mac_result *,
+                      uint64_t *);
+typedef int (*tail_fn)(const struct mac_plan *, const bitsim_source *, const bitsim_source *,
+                       uint64_t, uint64_t, const struct work *, i128 *, int *, uint64_t *);
+
+struct kernel {
+    run_fn run;
+    tail_fn tail;
+};
+
+/* The kernel for this plan and instruction set (AUTO: the best the CPU has); NULL when the
+ * requested set is unavailable. */
+static const struct kernel *pick_kernel(const struct mac_plan *P, int simd)
+{
+    static const struct kernel wide = {run_wide, tail_wide};
+    static const struct kernel by_level[] = {
+        {run_scalar, tail_scalar},
+#ifdef HAVE_X86_DISPATCH
+        {run_avx2, tail_avx2},
+        {run_avx512, tail_avx512},
+#endif
+    };
+    simd = resolve_simd(simd);
+    if (simd < 0)
+        return NULL;
+    return P->cfg.x_bits + P->cfg.w_bits > NARROW_PRODUCT_BITS ? &wide : &by_level[simd];
+}
+
+static int prepare(const bitsim_mac_config *cfg, int simd, void *workspace, size_t block,
+                   struct mac_plan *P, struct work *wk, const struct kernel **kern)
+{
+    int status = make_plan(cfg, P);
+    if (status == BITSIM_OK)
+        status = make_work(workspace, block, wk);
+    if (status == BITSIM_OK && (*kern = pick_kernel(P, simd)) == NULL)
+        status = BITSIM_ERR_SIMD;
+    return status;
+}
+
+int bitsim_mac_run(const bitsim_mac_config *cfg, const bitsim_source *x, const bitsim_source *w,
+                   uint64_t start, uint64_t count, bitsim_i128 sum_before, int simd,
+                   void *workspace, size_t block, bitsim_mac_result *out, uint64_t *bad_index)
+{
+    struct mac_plan P;
+    struct work wk;
+    const struct kernel *kern;
+    int status = prepare(cfg, simd, workspace, block, &P, &wk, &kern);
+    memset(out, 0, sizeof *out);
+    if (status != BITSIM_OK)
+        return status;
+    return kern->run(&P, x, w, start, count, start > 0 ? from_pair(sum_before) : 0, &wk, out,
+                     bad_index);
+}
+
+int bitsim_mac_tail(const bitsim_mac_config *cfg, const bitsim_source *x, const bitsim_source *w,
+                    uint64_t start, uint64_t count, int simd, void *workspace, size_t block,
+                    bitsim_i128 *tail, int *restarted, uint64_t *bad_index)
+{
+    struct mac_plan P;
+    struct work wk;
+    const struct kernel *kern;
+    i128 sum = 0;
+    int status = prepare(cfg, simd, workspace, block, &P, &wk, &kern);
+    *restarted = 0;
+    if (status == BITSIM_OK)
+        status = kern->tail(&P, x, w, start, count, &wk, &sum, restarted, bad_index);
+    *tail = to_pair(sum);
+    return status;
+}

@@ -1,0 +1,73 @@
+/* Register-level multiply-accumulate (MAC) bit-flip simulator.
+ *
+ * Model (docs: README.md, "The MAC model"): each MAC loads x and w into their input registers,
+ * the product register takes p = x * w (x_bits + w_bits wide, two's complement when either operand
+ * is signed), and the accumulator register (acc_bits) takes acc + p modulo 2**acc_bits, or p
+ * itself on the first term of a dot product. All registers start at zero. The flips of a register
+ * are the Hamming distances between its consecutive values.
+ *
+ * A run covers MACs [start, start + count) of the operand streams. Runs over adjacent ranges merge
+ * exactly (counts add, extremes take min/max) when each run is given the exact partial sum the
+ * accumulator held before its first MAC; bitsim_mac_tail() computes what is needed to chain them.
+ * No function allocates; the caller passes a workspace of bitsim_mac_workspace_bytes(block). */
+#ifndef BITSIM_MAC_H
+#define BITSIM_MAC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "operands.h"
+
+/* Exact 128-bit partial sum: value = hi * 2**64 + lo. */
+typedef struct {
+    uint64_t lo;
+    int64_t hi;
+} bitsim_i128;
+
+typedef struct {
+    int x_bits, w_bits;        /* 1..32 */
+    int acc_bits;              /* 2..64 */
+    int x_signed, w_signed;
+    uint64_t length;           /* dot-product length K; 0 = one endless dot product */
+} bitsim_mac_config;
+
+enum { BITSIM_SITE_X = 0, BITSIM_SITE_W, BITSIM_SITE_PRODUCT, BITSIM_SITE_ACC, BITSIM_NSITES };
+
+typedef struct {
+    uint64_t macs;
+    uint64_t flips[BITSIM_NSITES][64];   /* flips per site and bit position (bit 0 = LSB) */
+    uint64_t overflows;                  /* partial sums outside the accumulator's range */
+    bitsim_i128 min_sum, max_sum;        /* extreme exact partial sums; valid when macs > 0 */
+} bitsim_mac_result;
+
+enum {
+    BITSIM_OK = 0,
+    BITSIM_ERR_CONFIG = 1,     /* a width or length outside its range */
+    BITSIM_ERR_X_RANGE = 2,    /* x holds a value outside its format; *bad_index says where */
+    BITSIM_ERR_W_RANGE = 3,
+    BITSIM_ERR_SIMD = 4,       /* the requested instruction set is not available */
+    BITSIM_ERR_WORKSPACE = 5   /* block == 0 or workspace missing */
+};
+
+enum { BITSIM_SIMD_AUTO = -1, BITSIM_SIMD_SCALAR = 0, BITSIM_SIMD_AVX2 = 1, BITSIM_SIMD_AVX512 = 2 };
+
+/* Non-zero when this build and CPU can run `level`. */
+int bitsim_simd_supported(int level);
+
+/* Bytes of workspace a run with `block` MACs per internal block needs. */
+size_t bitsim_mac_workspace_bytes(size_t block);
+
+/* Simulate MACs [start, start + count). `sum_before` is the exact partial sum after MAC start - 1
+ * (ignored when start == 0). Writes *out (zeroed first). */
+int bitsim_mac_run(const bitsim_mac_config *cfg, const bitsim_source *x, const bitsim_source *w,
+                   uint64_t start, uint64_t count, bitsim_i128 sum_before, int simd,
+                   void *workspace, size_t block, bitsim_mac_result *out, uint64_t *bad_index);
+
+/* For chaining runs: *tail = sum of the products from the last dot-product start inside
+ * [start, start + count) to its end, *restarted = 1; or the sum of all its products and
+ * *restarted = 0 when no dot product starts inside. */
+int bitsim_mac_tail(const bitsim_mac_config *cfg, const bitsim_source *x, const bitsim_source *w,
+                    uint64_t start, uint64_t count, int simd, void *workspace, size_t block,
+                    bitsim_i128 *tail, int *restarted, uint64_t *bad_index);
+
+#endif

@@ -1,0 +1,411 @@
+/* Template of the MAC kernel, included by mac.c once per (instruction set, sum type).
+ *
+ * The includer defines:
+ *   K(name)   pastes a suffix onto every name defined here
+ *   KVBYTES   bytes per vector of the positional popcount (16, 32 or 64)
+ *   KSUM_T    type of block-local partial sums: int64_t, or i128 when products are wide
+ *   KSUM_WIDE 1 when KSUM_T is i128
+ * and wraps the include in a target pragma, so the compiler vectorises every loop below for
+ * that instruction set. Requires struct mac_plan, struct work and struct sum_stats (mac.c). */
+
+typedef uint64_t K(vec) __attribute__((vector_size(KVBYTES)));
+#define KLANES (KVBYTES / 8)
+#define KPLANES 12  /* ripple-counter planes: flushed every 2**KPLANES - 1 groups */
+
+#if KSUM_WIDE
+#define KCLAMP(v) (v)
+#else
+#define KCLAMP(v) ((v) < INT64_MIN ? INT64_MIN : (v) > INT64_MAX ? INT64_MAX : (int64_t)(v))
+#endif
+
+/* ---- operand loading -------------------------------------------------------------------- */
+
+/* Copy, and check the extremes of the block against the format afterwards (min/max reductions
+ * vectorise; a per-element test would not). */
+#define KLOAD_ARRAY(T, OUTSIDE)                                                                \
+    do {                                                                                       \
+        const T *a_ = (const T *)src->data + start;                                            \
+        T mn_ = a_[0], mx_ = a_[0];                                                            \
+        for (i = 0; i < n; i++) {                                                              \
+            out[i] = (int64_t)a_[i];                                                           \
+            mn_ = a_[i] < mn_ ? a_[i] : mn_;                                                   \
+            mx_ = a_[i] > mx_ ? a_[i] : mx_;                                                   \
+        }                                                                                      \
+        if (OUTSIDE(mn_) || OUTSIDE(mx_))                                                      \
+            for (i = 0; i < n; i++)                                                            \
+                if (OUTSIDE(a_[i])) {                                                          \
+                    *bad = start + i;                                                          \
+                    return 1;                                                                  \
+                }                                                                              \
+        return 0;                                                                              \
+    } while (0)
+#define KOUTSIDE_SIGNED(v) ((int64_t)(v) < lo || (int64_t)(v) > hi)
+#define KOUTSIDE_UNSIGNED(v) ((uint64_t)(v) > (uint64_t)hi)
+
+/* Elements [start, start + n) of a stream as int64; 1 (and *bad) when an array value is outside
+ * the operand's format. Samplers produce in-range values by construction. */
+static int K(load)(const bitsim_source *src, uint64_t start, size_t n, int64_t *out, uint64_t *bad)
+{
+    const int64_t lo = src->is_signed ? -((int64_t)1 << (src->bits - 1)) : 0;
+    const int64_t hi = src->is_signed ? ((int64_t)1 << (src->bits - 1)) - 1
+                                      : ((int64_t)1 << src->bits) - 1;
+    const uint64_t base = src->key + (start + 1) * BITSIM_GOLDEN;
+    size_t i;
+    switch (src->kind) {
+    case BITSIM_SOURCE_UNIFORM: {
+        const int sh = 64 - src->bits;
+        if (src->is_signed) /* top bits, sign-extended (GCC/Clang shift arithmetically) */
+            for (i = 0; i < n; i++)
+                out[i] = (int64_t)bitsim_mix64(base + i * BITSIM_GOLDEN) >> sh;
+        else
+            for (i = 0; i < n; i++)
+                out[i] = (int64_t)(bitsim_mix64(base + i * BITSIM_GOLDEN) >> sh);
+        return 0;
+    }
+    case BITSIM_SOURCE_TABLE: {
+        const int k = src->table_log2;
+        const uint64_t *keep = src->keep;
+        const uint32_t *alias = src->alias;
+        const int64_t *values = src->values;
+        for (i = 0; i < n; i++) {
+            const uint64_t u = bitsim_mix64(base + i * BITSIM_GOLDEN);
+            const uint64_t slot = (u >> 1) >> (63 - k);   /* top k bits; none when k == 0 */
+            out[i] = values[(u << k) < keep[slot] ? slot : alias[slot]];
+        }
+        return 0;
+    }
+    default:
+        switch (src->dtype) {
+        case BITSIM_INT8: KLOAD_ARRAY(int8_t, KOUTSIDE_SIGNED);
+        case BITSIM_INT16: KLOAD_ARRAY(int16_t, KOUTSIDE_SIGNED);
+        case BITSIM_INT32: KLOAD_ARRAY(int32_t, KOUTSIDE_SIGNED);
+        case BITSIM_INT64: KLOAD_ARRAY(int64_t, KOUTSIDE_SIGNED);
+        case BITSIM_UINT8: KLOAD_ARRAY(uint8_t, KOUTSIDE_UNSIGNED);
+        case BITSIM_UINT16: KLOAD_ARRAY(uint16_t, KOUTSIDE_UNSIGNED);
+        case BITSIM_UINT32: KLOAD_ARRAY(uint32_t, KOUTSIDE_UNSIGNED);
+        default: KLOAD_ARRAY(uint64_t, KOUTSIDE_UNSIGNED);
+        }
+    }
+}
+
+/* ---- positional popcount: per-bit counts of W[i + 1] ^ W[i] ------------------------------
+ * Harley-Seal carry-save adders reduce 16 vectors of diffs to one "sixteens" vector, which a
+ * ripple counter of KPLANES bit planes accumulates; every lane and bit is its own counter. */
+
+struct K(pp) {
+    K(vec) ones, twos, fours, eights;
+    K(vec) planes[KPLANES];
+    uint32_t groups;
+};
+
+#define KCSA(h, l, a, b, c)                                                                    \
+    do {                                                                                       \
+        const K(vec) u_ = (a) ^ (b), c_ = (c);                                                 \
+        h = ((a) & (b)) | (u_ & c_);                                                           \
+        l = u_ ^ c_;                                                                           \
+    } while (0)
+
+static inline K(vec) K(diff)(const uint64_t *W, size_t i)
+{
+    K(vec) a, b;
+    memcpy(&a, W + i + 1, sizeof a);
+    memcpy(&b, W + i, sizeof b);
+    return a ^ b;
+}
+
+static void K(add_word)(uint64_t *cnt, uint64_t v, uint64_t weight)
+{
+    while (v) {
+        cnt[__builtin_ctzll(v)] += weight;
+        v &= v - 1;
+    }
+}
+
+static void K(pp_flush)(struct K(pp) *pp, uint64_t *cnt)
+{
+    int l, p;
+    for (l = 0; l < KLANES; l++) {
+        K(add_word)(cnt, pp->ones[l], 1);
+        K(add_word)(cnt, pp->twos[l], 2);
+        K(add_word)(cnt, pp->fours[l], 4);
+        K(add_word)(cnt, pp->eights[l], 8);
+        for (p = 0; p < KPLANES; p++)
+            K(add_word)(cnt, pp->planes[p][l], (uint64_t)16 << p);
+    }
+    memset(pp, 0, sizeof *pp);
+}
+
+static void K(pp_add)(struct K(pp) *pp, const uint64_t *W, size_t n, uint64_t *cnt)
+{
+    size_t i = 0;
+    int p;
+    for (; i + 16 * KLANES <= n; i += 16 * KLANES) {
+        K(vec) twosA, twosB, foursA, foursB, eightsA, eightsB, sixteens, carry;
+        KCSA(twosA, pp->ones, pp->ones, K(diff)(W, i + 0 * KLANES), K(diff)(W, i + 1 * KLANES));
+        KCSA(twosB, pp->ones, pp->ones, K(diff)(W, i + 2 * KLANES), K(diff)(W, i + 3 * KLANES));
+        KCSA(foursA, pp->twos, pp->twos, twosA, twosB);
+        KCSA(twosA, pp->ones, pp->ones, K(diff)(W, i + 4 * KLANES), K(diff)(W, i + 5 * KLANES));
+        KCSA(twosB, pp->ones, pp->ones, K(diff)(W, i + 6 * KLANES), K(diff)(W, i + 7 * KLANES));
+        KCSA(foursB, pp->twos, pp->twos, twosA, twosB);
+        KCSA(eightsA, pp->fours, pp->fours, foursA, foursB);
+        KCSA(twosA, pp->ones, pp->ones, K(diff)(W, i + 8 * KLANES), K(diff)(W, i + 9 * KLANES));
+        KCSA(twosB, pp->ones, pp->ones, K(diff)(W, i + 10 * KLANES), K(diff)(W, i + 11 * KLANES));
+        KCSA(foursA, pp->twos, pp->twos, twosA, twosB);
+        KCSA(twosA, pp->ones, pp->ones, K(diff)(W, i + 12 * KLANES), K(diff)(W, i + 13 * KLANES));
+        KCSA(twosB, pp->ones, pp->ones, K(diff)(W, i + 14 * KLANES), K(diff)(W, i + 15 * KLANES));
+        KCSA(foursB, pp->twos, pp->twos, twosA, twosB);
+        KCSA(eightsB, pp->fours, pp->fours, foursA, foursB);
+        KCSA(sixteens, pp->eights, pp->eights, eightsA, eightsB);
+        carry = sixteens;
+        for (p = 0; p < KPLANES; p++) {
+            const K(vec) t = pp->planes[p] & carry;
+            pp->planes[p] ^= carry;
+            carry = t;
+        }
+        if (++pp->groups == (1u << KPLANES) - 1) {
+            K(pp_flush)(pp, cnt);
+        }
+    }
+    for (; i < n; i++)
+        K(add_word)(cnt, W[i + 1] ^ W[i], 1);
+}
+
+/* ---- one segment: the MACs between two dot-product starts ---------------------------------
+ * One pass computes the products, their running sum (vectors: an in-register scan plus a
+ * carried total), the extremes and overflows of the exact partial sums seg_base + s, and the
+ * register words that the positional popcount reads. Returns s at the end of the segment.
+ * nw and check are constants where it is inlined: check == 0 skips the overflow test where
+ * the caller proved that no partial sum of the segment can leave the accumulator's range. */
+
+static inline __attribute__((always_inline)) KSUM_T
+K(segment_run)(const struct mac_plan *P, const int nw, const int check, const int64_t *x,
+               const int64_t *w, size_t a, size_t b, i128 seg_base, uint64_t *const *W,
+               struct sum_stats *st)
+{
+    const KSUM_T lo = KCLAMP(P->acc_lo - seg_base), hi = KCLAMP(P->acc_hi - seg_base);
+    const uint64_t blo = (uint64_t)seg_base;
+    uint64_t mx[3], mw[3], mp[3], ma[3];
+    int sx[3], sw[3], sp[3], sa[3], j;
+    KSUM_T run = 0, mn, mxm;
+    uint64_t over = 0;
+    size_t t = a;
+    for (j = 0; j < nw; j++) {
+        mx[j] = P->word[j].mask[BITSIM_SITE_X];
+        mw[j] = P->word[j].mask[BITSIM_SITE_W];
+        mp[j] = P->word[j].mask[BITSIM_SITE_PRODUCT];
+        ma[j] = P->word[j].mask[BITSIM_SITE_ACC];
+        sx[j] = P->word[j].shift[BITSIM_SITE_X];
+        sw[j] = P->word[j].shift[BITSIM_SITE_W];
+        sp[j] = P->word[j].shift[BITSIM_SITE_PRODUCT];
+        sa[j] = P->word[j].shift[BITSIM_SITE_ACC];
+    }
+    mn = (KSUM_T)x[a] * w[a];
+    mxm = mn;
+#if !KSUM_WIDE
+    if (b - a >= KLANES) {
+        typedef int64_t K(svec) __attribute__((vector_size(KVBYTES)));
+        const K(svec) zero = {0}, vlo = zero + lo, vhi = zero + hi;
+        K(svec) carry = zero, vmn = zero + mn, vmx = vmn, vover = zero;
+        for (; t + KLANES <= b; t += KLANES) {
+            K(svec) xa, wa, pr, v, sum, m;
+            K(vec) acc;
+            memcpy(&xa, x + t, sizeof xa);
+            memcpy(&wa, w + t, sizeof wa);
+            pr = xa * wa;
+            v = pr;
+#if KLANES == 2
+            v += __builtin_shuffle(v, zero, (K(svec)){2, 0});
+            sum = __builtin_shuffle(v, (K(svec)){1, 1});
+#elif KLANES == 4
+            v += __builtin_shuffle(v, zero, (K(svec)){4, 0, 1, 2});
+            v += __builtin_shuffle(v, zero, (K(svec)){4, 4, 0, 1});
+            sum = __builtin_shuffle(v, (K(svec)){3, 3, 3, 3});
+#else
+            v += __builtin_shuffle(v, zero, (K(svec)){8, 0, 1, 2, 3, 4, 5, 6});
+            v += __builtin_shuffle(v, zero, (K(svec)){8, 8, 0, 1, 2, 3, 4, 5});
+            v += __builtin_shuffle(v, zero, (K(svec)){8, 8, 8, 8, 0, 1, 2, 3});
+            sum = __builtin_shuffle(v, (K(svec)){7, 7, 7, 7, 7, 7, 7, 7});
+#endif
+            v += carry;
+            carry += sum;   /* the carry chain is one add per vector */
+            m = v < vmn;
+            vmn = (v & m) | (vmn & ~m);
+            m = v > vmx;
+            vmx = (v & m) | (vmx & ~m);
+            if (check)
+                vover -= (v < vlo) | (v > vhi);
+            acc = (K(vec))v + blo;
+            for (j = 0; j < nw; j++) {
+                const K(vec) word = (((K(vec))xa & mx[j]) << sx[j]) | (((K(vec))wa & mw[j]) << sw[j])
+                                    | (((K(vec))pr & mp[j]) << sp[j]) | ((acc & ma[j]) << sa[j]);
+                memcpy(W[j] + 1 + t, &word, sizeof word);
+            }
+        }
+        run = carry[0];
+        for (j = 0; j < KLANES; j++) {
+            mn = vmn[j] < mn ? vmn[j] : mn;
+            mxm = vmx[j] > mxm ? vmx[j] : mxm;
+            over += (uint64_t)vover[j];
+        }
+    }
+#endif
+    for (; t < b; t++) {
+        const KSUM_T pr = (KSUM_T)x[t] * w[t];
+        const uint64_t ux = (uint64_t)x[t], uw = (uint64_t)w[t], up = (uint64_t)pr;
+        uint64_t acc;
+        run += pr;
+        acc = blo + (uint64_t)run;
+        mn = run < mn ? run : mn;
+        mxm = run > mxm ? run : mxm;
+        if (check)
+            over += (uint64_t)((run < lo) | (run > hi));
+        for (j = 0; j < nw; j++)
+            W[j][1 + t] = ((ux & mx[j]) << sx[j]) | ((uw & mw[j]) << sw[j]) | ((up & mp[j]) << sp[j])
+                          | ((acc & ma[j]) << sa[j]);
+    }
+    st->overflows += over;
+    if (seg_base + mn < st->min)
+        st->min = seg_base + mn;
+    if (seg_base + mxm > st->max)
+        st->max = seg_base + mxm;
+    return run;
+}
+
+/* Length of the segment at block index a, at position pos of its dot product: it ends at the
+ * next dot-product start or at the end of the block. */
+static size_t K(segment)(uint64_t length, uint64_t pos, size_t a, size_t n)
+{
+    return length && length - pos < n - a ? (size_t)(length - pos) : n - a;
+}
+
+/* The segments of a block [0, n) at global index g, given the exact sum before the block; the
+ * register words go to W[j][1..n]. Returns the exact sum after the block. */
+static i128 K(block_run)(const struct mac_plan *P, uint64_t g, const int64_t *x, const int64_t *w,
+                         size_t n, i128 base, uint64_t *const *W, struct sum_stats *st)
+{
+    const uint64_t length = P->cfg.length;
+    uint64_t pos = length ? g % length : g;
+    i128 seg_base = pos == 0 ? 0 : base;
+    size_t a, b;
+    for (a = 0; a < n; a = b, pos = 0, seg_base = 0) {   /* later segments start a dot product */
+        KSUM_T end;
+        int check;
+        b = a + K(segment)(length, pos, a, n);
+        check = seg_base + (i128)(b - a) * P->product_min < P->acc_lo
+                || seg_base + (i128)(b - a) * P->product_max > P->acc_hi;
+        switch (P->nwords * 2 + check) {
+        case 2: end = K(segment_run)(P, 1, 0, x, w, a, b, seg_base, W, st); break;
+        case 3: end = K(segment_run)(P, 1, 1, x, w, a, b, seg_base, W, st); break;
+        case 4: end = K(segment_run)(P, 2, 0, x, w, a, b, seg_base, W, st); break;
+        case 5: end = K(segment_run)(P, 2, 1, x, w, a, b, seg_base, W, st); break;
+        case 6: end = K(segment_run)(P, 3, 0, x, w, a, b, seg_base, W, st); break;
+        default: end = K(segment_run)(P, 3, 1, x, w, a, b, seg_base, W, st); break;
+        }
+        if (b == n)
+            return seg_base + end;
+    }
+    return base;   /* n == 0 */
+}
+
+/* ---- the two entry points ----------------------------------------------------------------- */
+
+static int K(run)(const struct mac_plan *P, const bitsim_source *xs, const bitsim_source *ws,
+                  uint64_t start, uint64_t count, i128 base, const struct work *wk,
+                  bitsim_mac_result *out, uint64_t *bad)
+{
+    const size_t B = wk->block < P->block_limit ? wk->block : P->block_limit;
+    int64_t *x = wk->x, *w = wk->w;
+    struct K(pp) pp[3];
+    uint64_t cnt[3][64];
+    struct sum_stats st;
+    uint64_t off;
+    int j, site, b;
+
+    memset(pp, 0, sizeof pp);
+    memset(cnt, 0, sizeof cnt);
+    st.min = P->sum_max_init;
+    st.max = -P->sum_max_init;
+    st.overflows = 0;
+    for (j = 0; j < P->nwords; j++)
+        wk->W[j][0] = 0;   /* registers start at zero */
+    if (start > 0) {       /* ... or hold what the MAC before this range left there */
+        struct sum_stats ignored = st;
+        if (K(load)(xs, start - 1, 1, x, bad))
+            return BITSIM_ERR_X_RANGE;
+        if (K(load)(ws, start - 1, 1, w, bad))
+            return BITSIM_ERR_W_RANGE;
+        /* the segment writes W[j][1]: the words of MAC start - 1, whose partial sum is base */
+        K(segment_run)(P, P->nwords, 0, x, w, 0, 1, base - (i128)x[0] * w[0], wk->W, &ignored);
+        for (j = 0; j < P->nwords; j++)
+            wk->W[j][0] = wk->W[j][1];
+    }
+    for (off = 0; off < count;) {
+        const size_t n = (size_t)(count - off < B ? count - off : B);
+        const uint64_t g = start + off;
+        if (K(load)(xs, g, n, x, bad))
+            return BITSIM_ERR_X_RANGE;
+        if (K(load)(ws, g, n, w, bad))
+            return BITSIM_ERR_W_RANGE;
+        base = K(block_run)(P, g, x, w, n, base, wk->W, &st);
+        for (j = 0; j < P->nwords; j++) {
+            K(pp_add)(&pp[j], wk->W[j], n, cnt[j]);
+            wk->W[j][0] = wk->W[j][n];
+        }
+        off += n;
+    }
+    for (j = 0; j < P->nwords; j++)
+        K(pp_flush)(&pp[j], cnt[j]);
+    for (site = 0; site < BITSIM_NSITES; site++)
+        for (b = 0; b < P->site_bits[site]; b++)
+            out->flips[site][b] = cnt[P->site_word[site]][P->site_shift[site] + b];
+    out->macs = count;
+    out->overflows = st.overflows;
+    out->min_sum = to_pair(st.min);
+    out->max_sum = to_pair(st.max);
+    return BITSIM_OK;
+}
+
+static int K(tail)(const struct mac_plan *P, const bitsim_source *xs, const bitsim_source *ws,
+                   uint64_t start, uint64_t count, const struct work *wk, i128 *tail,
+                   int *restarted, uint64_t *bad)
+{
+    const uint64_t length = P->cfg.length;
+    const size_t B = wk->block < P->block_limit ? wk->block : P->block_limit;
+    int64_t *x = wk->x, *w = wk->w;
+    i128 total = 0;
+    uint64_t off;
+    *restarted = 0;
+    for (off = 0; off < count;) {
+        const size_t n = (size_t)(count - off < B ? count - off : B);
+        const uint64_t g = start + off;
+        const uint64_t pos = length ? g % length : g;
+        size_t a = pos == 0 ? 0 : K(segment)(length, pos, 0, n), t;
+        KSUM_T sum = 0;
+        if (a < n) {   /* a dot product starts in the block: only what follows the last counts */
+            if (length)
+                a += (n - 1 - a) / length * length;
+            total = 0;
+            *restarted = 1;
+        } else {
+            a = 0;
+        }
+        if (K(load)(xs, g, n, x, bad))
+            return BITSIM_ERR_X_RANGE;
+        if (K(load)(ws, g, n, w, bad))
+            return BITSIM_ERR_W_RANGE;
+        for (t = a; t < n; t++)
+            sum += (KSUM_T)x[t] * w[t];
+        total += sum;
+        off += n;
+    }
+    *tail = total;
+    return BITSIM_OK;
+}
+
+#undef KLANES
+#undef KPLANES
+#undef KCLAMP
+#undef KLOAD_ARRAY
+#undef KOUTSIDE_SIGNED
+#undef KOUTSIDE_UNSIGNED
+#undef KCSA

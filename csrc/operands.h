@@ -1,0 +1,47 @@
+/* Operand streams for the MAC simulator: user arrays or counter-based samplers.
+ *
+ * Element i of a sampled stream depends only on (key, i), never on how the stream is cut into
+ * chunks or threads: u_i = mix64(key + (i + 1) * BITSIM_GOLDEN) (SplitMix64, Steele et al. 2014).
+ * The Python reference (bitsim/reference/sampling.py) and the numba backend compute the same
+ * values bit for bit. */
+#ifndef BITSIM_OPERANDS_H
+#define BITSIM_OPERANDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum bitsim_dtype {
+    BITSIM_INT8 = 0, BITSIM_INT16, BITSIM_INT32, BITSIM_INT64,
+    BITSIM_UINT8, BITSIM_UINT16, BITSIM_UINT32, BITSIM_UINT64
+};
+
+enum bitsim_source_kind {
+    BITSIM_SOURCE_ARRAY = 0,   /* data[i] of a contiguous array of `dtype` */
+    BITSIM_SOURCE_UNIFORM,     /* uniform over every value of the operand format */
+    BITSIM_SOURCE_TABLE        /* alias table: any distribution over a finite set of values */
+};
+
+typedef struct {
+    int kind;                  /* enum bitsim_source_kind */
+    int bits;                  /* operand width, 1..32 */
+    int is_signed;             /* two's complement when non-zero */
+    const void *data;          /* ARRAY */
+    int dtype;                 /* ARRAY: enum bitsim_dtype */
+    uint64_t key;              /* UNIFORM, TABLE: stream key */
+    int table_log2;            /* TABLE: the table has 2**table_log2 slots, 0..63 */
+    const uint64_t *keep;      /* TABLE: slot s keeps its own value when (u << table_log2) < keep[s] */
+    const uint32_t *alias;     /* TABLE: ... and otherwise takes values[alias[s]] */
+    const int64_t *values;     /* TABLE: value of each slot */
+} bitsim_source;
+
+#define BITSIM_GOLDEN 0x9E3779B97F4A7C15ULL
+
+/* SplitMix64 output function. */
+static inline uint64_t bitsim_mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+#endif
