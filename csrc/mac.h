@@ -38,6 +38,7 @@ typedef struct {
     uint64_t flips[BITSIM_NSITES][64];   /* flips per site and bit position (bit 0 = LSB) */
     uint64_t overflows;                  /* partial sums outside the accumulator's range */
     bitsim_i128 min_sum, max_sum;        /* extreme exact partial sums; valid when macs > 0 */
+    bitsim_i128 sum_after;               /* exact partial sum after the last MAC of the range */
 } bitsim_mac_result;
 
 enum {

@@ -362,6 +362,7 @@ static int K(run)(const struct mac_plan *P, const bitsim_source *xs, const bitsi
     out->overflows = st.overflows;
     out->min_sum = to_pair(st.min);
     out->max_sum = to_pair(st.max);
+    out->sum_after = to_pair(base);
     return BITSIM_OK;
 }
 

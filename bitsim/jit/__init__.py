@@ -1,0 +1,1 @@
+"""numba JIT backends: the second implementation of every kernel, tested for parity."""
