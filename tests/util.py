@@ -1,0 +1,53 @@
+"""Shared test helpers: the backend matrix and the edge-case operand generator."""
+import itertools
+
+import numpy as np
+
+import bitsim
+from bitsim.operands import IntFormat
+
+# (backend, simd): every C instruction set this machine runs, numba, and the reference.
+BACKENDS = [("c", level) for level in bitsim.simd_levels()] + [("numba", "auto"),
+                                                                ("reference", "auto")]
+BACKEND_IDS = [f"{b}-{s}" if b == "c" else b for b, s in BACKENDS]
+
+
+def simulate_all(**kwargs):
+    """simulate_mac on every backend of the matrix: {backend id: MacFlips}."""
+    return {bid: bitsim.simulate_mac(backend=b, simd=s, **kwargs)
+            for bid, (b, s) in zip(BACKEND_IDS, BACKENDS)}
+
+
+def summary(result):
+    """Everything a run reports, comparable with ==."""
+    return ({s: result.flips_per_bit[s].tolist() for s in bitsim.SITES}, result.overflows,
+            result.min_partial_sum, result.max_partial_sum, result.macs)
+
+
+def assert_same(results, case=""):
+    """All results equal the reference's; the message names the case and the backends."""
+    ref = summary(results["reference"])
+    for bid, res in results.items():
+        assert summary(res) == ref, f"{bid} differs from the reference for {case}"
+
+
+def all_pairs(fmt_x: IntFormat, fmt_w: IntFormat, seed=0):
+    """Every (x, w) pair of two formats in grid order, then again shuffled."""
+    xs = np.arange(fmt_x.lo, fmt_x.hi + 1)
+    ws = np.arange(fmt_w.lo, fmt_w.hi + 1)
+    grid = np.array(list(itertools.product(xs, ws)), dtype=np.int64).reshape(-1, 2)
+    shuffled = grid[np.random.default_rng(seed).permutation(len(grid))]
+    pairs = np.concatenate([grid, shuffled])
+    return pairs[:, 0].copy(), pairs[:, 1].copy()
+
+
+def edge_cases(fmt: IntFormat, n: int, seed=0):
+    """Named operand arrays that stress a format: extremes, alternation, zeros, random."""
+    rng = np.random.default_rng(seed)
+    lo, hi = fmt.lo, fmt.hi
+    yield "min", np.full(n, lo, dtype=np.int64)
+    yield "max", np.full(n, hi, dtype=np.int64)
+    yield "alternating", np.where(np.arange(n) % 2 == 0, lo, hi).astype(np.int64)
+    yield "zeros", np.zeros(n, dtype=np.int64)
+    yield "random", rng.integers(lo, hi, size=n, endpoint=True, dtype=np.int64)
+    yield "extremes", rng.choice(np.array([lo, hi, 0, min(1, hi), max(-1, lo)]), size=n)
