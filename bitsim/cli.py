@@ -1,2 +1,187 @@
-def main():
-    raise SystemExit("not yet")
+"""Command line: a thin layer over the public functions. ``bitsim COMMAND --help`` for each."""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+import time
+
+from bitsim.distributions import DISTRIBUTIONS, resolve_distribution
+from bitsim.mac import BACKENDS, SIMD_CHOICES, SITES, default_threads, simulate_mac
+
+LONG_RUN_MACS = 1 << 26   # progress goes to stderr for runs at least this long
+
+
+def int_list(text: str):
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, found {text!r}")
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, found {text!r}")
+    return values
+
+
+def count(text: str) -> int:
+    """An integer count that may be written 1e9."""
+    try:
+        value = float(text) if any(c in text for c in ".eE") else int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, found {text!r}")
+    if value != int(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, found {text!r}")
+    return int(value)
+
+
+def width_pairs(args):
+    """(x_bits, w_bits) pairs: --bits b gives (b, b); --x-bits/--w-bits lists are zipped, a
+    single value standing for every entry of the other list."""
+    xs = args.x_bits or args.bits
+    ws = args.w_bits or args.bits
+    if len(xs) != len(ws) and 1 not in (len(xs), len(ws)):
+        raise SystemExit(f"bitsim flips: error: --x-bits and --w-bits: expected lists of equal "
+                         f"length or a single value, found {len(xs)} and {len(ws)} values")
+    n = max(len(xs), len(ws))
+    return [(xs[i if len(xs) > 1 else 0], ws[i if len(ws) > 1 else 0]) for i in range(n)]
+
+
+def add_flips(sub):
+    p = sub.add_parser(
+        "flips", help="average bit flips per MAC of each register, signed vs unsigned",
+        description="Simulate a MAC unit over sampled operands and print the average bit flips "
+                    "per MAC of the x, w, product and accumulator registers, signed and "
+                    "unsigned side by side. Default: the PANN setting (uniform b-bit "
+                    "operands, 2b-bit product, 32-bit accumulator, one endless dot product).")
+    p.add_argument("--bits", type=int_list, default=[2, 3, 4, 5, 6, 7, 8],
+                   help="operand widths, both operands (default 2,3,4,5,6,7,8)")
+    p.add_argument("--x-bits", type=int_list, help="activation widths (overrides --bits)")
+    p.add_argument("--w-bits", type=int_list, help="weight widths (overrides --bits)")
+    p.add_argument("--acc-bits", type=int, default=32, help="accumulator width (default 32)")
+    p.add_argument("--length", type=int, default=None,
+                   help="dot-product length K (default: one endless dot product)")
+    p.add_argument("--dist", default="uniform", choices=list(DISTRIBUTIONS),
+                   help="operand distribution of both operands (default uniform)")
+    p.add_argument("--x-dist", choices=list(DISTRIBUTIONS), help="activation distribution")
+    p.add_argument("--w-dist", choices=list(DISTRIBUTIONS), help="weight distribution")
+    p.add_argument("--scale", type=float, default=None,
+                   help="scale of non-uniform distributions in LSBs (default: a quarter of "
+                        "the format's magnitude range)")
+    p.add_argument("--signed", choices=["both", "signed", "unsigned"], default="both",
+                   help="arithmetic to simulate (default both)")
+    p.add_argument("-n", type=count, default=10**6, help="MACs per configuration (default 1e6)")
+    p.add_argument("--seed", type=int, default=0, help="sampler seed (default 0)")
+    p.add_argument("--threads", type=int, default=default_threads(),
+                   help="threads (default: all cores; results do not depend on it)")
+    p.add_argument("--backend", choices=BACKENDS, default="c")
+    p.add_argument("--simd", choices=SIMD_CHOICES, default="auto")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress on stderr (default: for long runs on a terminal)")
+    p.set_defaults(run=run_flips)
+
+
+def run_flips(args):
+    signs = {"both": [True, False], "signed": [True], "unsigned": [False]}[args.signed]
+    x_dist = resolve_distribution(args.x_dist or args.dist, "--x-dist", args.scale)
+    w_dist = resolve_distribution(args.w_dist or args.dist, "--w-dist", args.scale)
+    show = args.progress
+    if show is None:
+        show = sys.stderr.isatty() and args.n >= LONG_RUN_MACS
+    rows = []
+    for x_bits, w_bits in width_pairs(args):
+        for signed in signs:
+            label = f"x{x_bits} w{w_bits} {'signed' if signed else 'unsigned'}: "
+            started = time.monotonic()
+            progress = (lambda done, total, label=label, started=started:
+                        _progress_line(label, done, total, started)) if show else None
+            r = simulate_mac(x_dist, w_dist, x_bits=x_bits, w_bits=w_bits,
+                             acc_bits=args.acc_bits, signed=signed, length=args.length,
+                             n=args.n, seed=args.seed, threads=args.threads,
+                             backend=args.backend, simd=args.simd, progress=progress)
+            rows.append({"x_bits": x_bits, "w_bits": w_bits, "acc_bits": args.acc_bits,
+                         "signed": signed, "length": args.length, "n": r.macs,
+                         "seed": args.seed, "x_dist": x_dist.name, "w_dist": w_dist.name,
+                         "flips": r.mean_flips, "overflows": r.overflows})
+    sys.stdout.write(FORMATTERS[args.format](rows))
+
+
+def _progress_line(label, done, total, started):
+    elapsed = time.monotonic() - started
+    rate = done / elapsed if elapsed > 0 else 0.0
+    eta = (total - done) / rate if rate > 0 else float("inf")
+    sys.stderr.write(f"\r{label}{done:,}/{total:,} MACs, {rate / 1e6:,.0f} M MAC/s, "
+                     f"ETA {eta:,.0f} s ")
+    if done == total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def flips_json(rows) -> str:
+    return json.dumps(rows, indent=2) + "\n"
+
+
+def flips_csv(rows) -> str:
+    out = io.StringIO()
+    keys = ["x_bits", "w_bits", "acc_bits", "signed", "length", "n", "seed", "x_dist",
+            "w_dist", *SITES, "total", "overflows"]
+    writer = csv.DictWriter(out, fieldnames=keys, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        flat = {k: v for k, v in row.items() if k != "flips"}
+        flat.update({k: f"{v:.6f}" for k, v in row["flips"].items()})
+        flat["length"] = "" if row["length"] is None else row["length"]
+        writer.writerow(flat)
+    return out.getvalue()
+
+
+def flips_table(rows) -> str:
+    """One line per width pair; signed and unsigned blocks side by side, and the saving of
+    unsigned arithmetic in total flips."""
+    cols = [*SITES, "total"]
+    groups = {}
+    for row in rows:
+        groups.setdefault((row["x_bits"], row["w_bits"]), {})[row["signed"]] = row["flips"]
+    first = rows[0] if rows else {}
+    head = (f"bit flips per MAC: {first.get('x_dist', '')} x {first.get('w_dist', '')}, "
+            f"{first.get('acc_bits', '')}-bit accumulator, dot length "
+            f"{first.get('length') or 'endless'}, n = {first.get('n', 0):,}, "
+            f"seed {first.get('seed', '')}\n")
+    signs = [s for s in (True, False) if any(s in g for g in groups.values())]
+    title = "  ".join(f"{('signed' if s else 'unsigned'):^{8 * len(cols)}}" for s in signs)
+    lines = [head, f"{'x':>3} {'w':>3}  {title}" + ("  saving" if len(signs) == 2 else "")]
+    sub = "  ".join("".join(f"{c:>8}" for c in cols) for _ in signs)
+    lines.append(f"{'':>3} {'':>3}  {sub}")
+    for (xb, wb), g in groups.items():
+        blocks = "  ".join("".join(f"{g[s][c]:8.3f}" for c in cols) for s in signs)
+        line = f"{xb:>3} {wb:>3}  {blocks}"
+        if len(signs) == 2 and g[True]["total"]:
+            line += f"  {100 * (1 - g[False]['total'] / g[True]['total']):5.1f}%"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+FORMATTERS = {"json": flips_json, "csv": flips_csv, "table": flips_table}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bitsim", description="What a quantized neural network costs in silicon.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_flips(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.run(args)
+    except (ValueError, TypeError) as err:
+        parser.exit(2, f"bitsim {args.command}: error: {err}\n")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

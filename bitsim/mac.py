@@ -32,7 +32,7 @@ from bitsim.operands import IntFormat, check_int, check_seed, make_stream
 SITES = ("x", "w", "product", "acc")
 BACKENDS = ("c", "numba", "reference")
 SIMD_CHOICES = ("auto", "scalar", "avx2", "avx512")
-DEFAULT_CHUNK = 1024          # MACs per kernel block: operands and register words stay in L1/L2
+DEFAULT_CHUNK = 512           # MACs per kernel block: operands and register words stay in L1/L2
 SEGMENT_MACS = 1 << 24        # MACs per task when a run is split for threads or progress
 
 

@@ -48,7 +48,7 @@ static i128 from_pair(bitsim_i128 p)
 }
 
 #define K(name) name##_scalar
-#define KVBYTES 16
+#define KVBYTES 8
 #define KSUM_T int64_t
 #define KSUM_WIDE 0
 #include "mac_kernel.h"
@@ -58,7 +58,7 @@ static i128 from_pair(bitsim_i128 p)
 #undef KSUM_WIDE
 
 #define K(name) name##_wide
-#define KVBYTES 16
+#define KVBYTES 8
 #define KSUM_T i128
 #define KSUM_WIDE 1
 #include "mac_kernel.h"
@@ -69,6 +69,7 @@ static i128 from_pair(bitsim_i128 p)
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define HAVE_X86_DISPATCH 1
+#include <immintrin.h>
 
 #define K(name) name##_avx2
 #define KVBYTES 32

@@ -2,7 +2,7 @@
  *
  * The includer defines:
  *   K(name)   pastes a suffix onto every name defined here
- *   KVBYTES   bytes per vector of the positional popcount (16, 32 or 64)
+ *   KVBYTES   bytes per vector: 8 (plain scalar code), 32 (AVX2) or 64 (AVX-512)
  *   KSUM_T    type of block-local partial sums: int64_t, or i128 when products are wide
  *   KSUM_WIDE 1 when KSUM_T is i128
  * and wraps the include in a target pragma, so the compiler vectorises every loop below for
@@ -201,7 +201,7 @@ K(segment_run)(const struct mac_plan *P, const int nw, const int check, const in
     }
     mn = (KSUM_T)x[a] * w[a];
     mxm = mn;
-#if !KSUM_WIDE
+#if !KSUM_WIDE && KLANES > 1
     if (b - a >= KLANES) {
         typedef int64_t K(svec) __attribute__((vector_size(KVBYTES)));
         const K(svec) zero = {0}, vlo = zero + lo, vhi = zero + hi;
@@ -228,10 +228,16 @@ K(segment_run)(const struct mac_plan *P, const int nw, const int check, const in
 #endif
             v += carry;
             carry += sum;   /* the carry chain is one add per vector */
+#if KVBYTES == 64   /* one instruction each instead of a compare and a blend */
+            vmn = (K(svec))_mm512_min_epi64((__m512i)v, (__m512i)vmn);
+            vmx = (K(svec))_mm512_max_epi64((__m512i)v, (__m512i)vmx);
+            (void)m;
+#else
             m = v < vmn;
             vmn = (v & m) | (vmn & ~m);
             m = v > vmx;
             vmx = (v & m) | (vmx & ~m);
+#endif
             if (check)
                 vover -= (v < vlo) | (v > vhi);
             acc = (K(vec))v + blo;
