@@ -41,8 +41,8 @@ def width_pairs(args):
     xs = args.x_bits or args.bits
     ws = args.w_bits or args.bits
     if len(xs) != len(ws) and 1 not in (len(xs), len(ws)):
-        raise SystemExit(f"bitsim flips: error: --x-bits and --w-bits: expected lists of equal "
-                         f"length or a single value, found {len(xs)} and {len(ws)} values")
+        raise ValueError(f"--x-bits, --w-bits: expected lists of equal length or a single "
+                         f"value, found {len(xs)} and {len(ws)} values")
     n = max(len(xs), len(ws))
     return [(xs[i if len(xs) > 1 else 0], ws[i if len(ws) > 1 else 0]) for i in range(n)]
 

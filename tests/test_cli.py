@@ -1,0 +1,93 @@
+"""`bitsim flips`: formats, options and errors; the numbers are the library's."""
+import csv
+import io
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+
+import bitsim
+from bitsim.cli import main
+
+
+def run(capsys, *argv):
+    assert main(list(argv)) == 0
+    return capsys.readouterr().out
+
+
+def test_json_has_one_object_per_configuration(capsys):
+    out = json.loads(run(capsys, "flips", "--bits", "2,4", "-n", "5000", "--seed", "3",
+                         "--format", "json", "--length", "9"))
+    assert [(o["x_bits"], o["signed"]) for o in out] == [(2, True), (2, False), (4, True),
+                                                         (4, False)]
+    for o in out:
+        assert {"x_bits", "w_bits", "acc_bits", "signed", "length", "n", "seed", "flips"} <= set(o)
+        assert set(o["flips"]) == {"x", "w", "product", "acc", "total"}
+        assert (o["acc_bits"], o["length"], o["n"], o["seed"]) == (32, 9, 5000, 3)
+        lib = bitsim.simulate_mac(x_bits=o["x_bits"], signed=o["signed"], length=9, n=5000,
+                                  seed=3)
+        assert o["flips"] == pytest.approx(lib.mean_flips, abs=0)
+
+
+def test_default_run_is_the_pann_setting(capsys):
+    out = json.loads(run(capsys, "flips", "-n", "1000", "--format", "json"))
+    assert [o["x_bits"] for o in out[::2]] == [2, 3, 4, 5, 6, 7, 8]
+    assert all(o["acc_bits"] == 32 and o["length"] is None and o["x_dist"] == "uniform"
+               and o["x_bits"] == o["w_bits"] for o in out)
+
+
+def test_separate_widths_and_unsigned_only(capsys):
+    out = json.loads(run(capsys, "flips", "--x-bits", "4,8", "--w-bits", "2", "-n", "1e3",
+                         "--signed", "unsigned", "--format", "json"))
+    assert [(o["x_bits"], o["w_bits"], o["signed"]) for o in out] == [(4, 2, False),
+                                                                      (8, 2, False)]
+
+
+def test_csv_and_table(capsys):
+    rows = list(csv.DictReader(io.StringIO(run(capsys, "flips", "--bits", "3", "-n", "2000",
+                                               "--format", "csv", "--dist", "laplace",
+                                               "--scale", "1.5"))))
+    assert [r["signed"] for r in rows] == ["True", "False"]
+    assert float(rows[0]["total"]) == pytest.approx(
+        sum(float(rows[0][s]) for s in bitsim.SITES), abs=1e-5)
+    table = run(capsys, "flips", "--bits", "4,8", "-n", "2000")
+    assert "signed" in table and "unsigned" in table and "saving" in table
+    assert len([line for line in table.splitlines() if line.strip().startswith(("4 ", "8 "))]) == 2
+
+
+def test_progress_goes_to_stderr(capsys):
+    main(["flips", "--bits", "4", "-n", "1000", "--signed", "signed", "--progress"])
+    captured = capsys.readouterr()
+    assert "1,000/1,000 MACs" in captured.err and "MACs" not in captured.out
+
+
+@pytest.mark.parametrize("argv,pattern", [
+    (["flips", "--bits", "0"], "x_bits: expected an integer in \\[1, 32\\], found 0"),
+    (["flips", "--acc-bits", "70"], "acc_bits: .* found 70"),
+    (["flips", "--length", "0"], "length: expected an integer >= 1, found 0"),
+    (["flips", "--x-bits", "2,3", "--w-bits", "2,3,4"], "expected lists of equal length"),
+    (["flips", "--dist", "uniform", "--scale", "2"], "scale: the uniform distribution"),
+])
+def test_errors_exit_with_a_message(capsys, argv, pattern):
+    with pytest.raises(SystemExit) as err:
+        main(argv + ["-n", "10"])
+    assert err.value.code == 2
+    assert re.search(pattern, capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("argv", [["flips", "-n", "1.5"], ["flips", "--bits", "a,b"],
+                                  ["flips", "--format", "xml"]])
+def test_argument_syntax_errors(capsys, argv):
+    with pytest.raises(SystemExit) as err:
+        main(argv)
+    assert err.value.code == 2 and "error" in capsys.readouterr().err
+
+
+def test_console_script_is_installed():
+    exe = shutil.which("bitsim")
+    assert exe is not None, "the bitsim command is not on PATH"
+    out = subprocess.run([exe, "flips", "--bits", "2", "-n", "100", "--format", "json"],
+                         check=True, capture_output=True, text=True).stdout
+    assert json.loads(out)[0]["x_bits"] == 2
