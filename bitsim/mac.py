@@ -27,7 +27,8 @@ from typing import Callable, Dict, Optional
 
 import numpy as np
 
-from bitsim.operands import IntFormat, check_int, check_seed, make_stream
+from bitsim.formats import IntFormat
+from bitsim.operands import check_int, check_seed, make_stream
 
 SITES = ("x", "w", "product", "acc")
 BACKENDS = ("c", "numba", "reference")

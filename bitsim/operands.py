@@ -15,6 +15,7 @@ from typing import Optional
 import numpy as np
 
 from bitsim.distributions import AliasTable, Distribution, Uniform, resolve_distribution
+from bitsim.formats import IntFormat
 
 GOLDEN = 0x9E3779B97F4A7C15
 MASK64 = (1 << 64) - 1
@@ -55,25 +56,6 @@ def check_int(value, name: str, lo: int, hi: Optional[int] = None) -> int:
         expected = f"in [{lo}, {hi}]" if hi is not None else f">= {lo}"
         raise ValueError(f"{name}: expected an integer {expected}, found {value}")
     return value
-
-
-@dataclass(frozen=True)
-class IntFormat:
-    """An integer operand format: ``bits`` wide, two's complement when ``signed``."""
-
-    bits: int
-    signed: bool
-
-    @property
-    def lo(self) -> int:
-        return -(1 << (self.bits - 1)) if self.signed else 0
-
-    @property
-    def hi(self) -> int:
-        return (1 << (self.bits - 1)) - 1 if self.signed else (1 << self.bits) - 1
-
-    def describe(self) -> str:
-        return f"{self.bits}-bit {'signed' if self.signed else 'unsigned'}"
 
 
 @dataclass(frozen=True, eq=False)

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from bitsim.distributions import HalfNormal, Laplace, Normal, Uniform, resolve_distribution
-from bitsim.operands import IntFormat, make_stream
+from bitsim.formats import IntFormat
+from bitsim.operands import make_stream
 from bitsim.reference.sampling import fetch
 
 FORMATS = [IntFormat(1, True), IntFormat(1, False), IntFormat(4, True), IntFormat(4, False),

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 import bitsim
-from bitsim.operands import IntFormat
+from bitsim.formats import IntFormat
 from util import BACKENDS, BACKEND_IDS, all_pairs, assert_same, edge_cases, simulate_all
 
 SIGNS = list(itertools.product([True, False], repeat=2))

@@ -1,0 +1,256 @@
+"""Layer descriptions: shapes and number formats, nothing about cost (see bitsim.costs).
+
+Shapes follow PyTorch: a Conv2d of kernel k, stride s, padding p and dilation d maps an input of
+height H to floor((H + 2p - d(k - 1) - 1) / s) + 1 rows. Batch size is 1.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Optional, Tuple, Union
+
+from bitsim.formats import IntFormat, NumberFormat, parse_format
+from bitsim.operands import check_int
+
+Pair = Union[int, Tuple[int, int]]
+INT8 = IntFormat(8, True)
+ELEMENTWISE_OPS = ("add", "mul", "shift", "compare", "avgpool")
+
+
+def _pair(value, name) -> Tuple[int, int]:
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{name}: expected an integer or a pair, found {value!r}")
+        return check_int(value[0], name, 0), check_int(value[1], name, 0)
+    v = check_int(value, name, 0)
+    return v, v
+
+
+def _format(value, name) -> NumberFormat:
+    try:
+        return parse_format(value)
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"{name}: {err}") from None
+
+
+@dataclass(frozen=True)
+class Conv2d:
+    """2-D convolution. ``a_format``: input activations, ``w_format``: weights, ``out_format``:
+    output activations as written to memory (default: a_format)."""
+
+    name: str
+    in_channels: int
+    out_channels: int
+    kernel: Pair
+    input_hw: Pair
+    stride: Pair = 1
+    padding: Pair = 0
+    dilation: Pair = 1
+    groups: int = 1
+    bias: bool = False
+    a_format: NumberFormat = INT8
+    w_format: NumberFormat = INT8
+    out_format: Optional[NumberFormat] = None
+    kind: str = field(default="conv", init=False)
+
+    def __post_init__(self):
+        check_int(self.in_channels, "in_channels", 1)
+        check_int(self.out_channels, "out_channels", 1)
+        check_int(self.groups, "groups", 1)
+        for name in ("kernel", "stride", "dilation"):
+            if min(_pair(getattr(self, name), name)) < 1:
+                raise ValueError(f"{name}: expected integers >= 1, found {getattr(self, name)!r}")
+        _pair(self.padding, "padding")
+        if min(_pair(self.input_hw, "input_hw")) < 1:
+            raise ValueError(f"input_hw: expected integers >= 1, found {self.input_hw!r}")
+        if self.in_channels % self.groups or self.out_channels % self.groups:
+            raise ValueError(f"groups: expected a divisor of in_channels ({self.in_channels}) "
+                             f"and out_channels ({self.out_channels}), found {self.groups}")
+        for name in ("a_format", "w_format", "out_format"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, _format(getattr(self, name), name))
+        oh, ow = self.output_hw
+        if oh < 1 or ow < 1:
+            raise ValueError(
+                f"input_hw: a {self.kernel_hw[0]}x{self.kernel_hw[1]} kernel (dilation "
+                f"{self.dilation}, padding {self.padding}) does not fit an input of "
+                f"{self.input_hw_pair[0]}x{self.input_hw_pair[1]}")
+
+    @property
+    def kernel_hw(self):
+        return _pair(self.kernel, "kernel")
+
+    @property
+    def input_hw_pair(self):
+        return _pair(self.input_hw, "input_hw")
+
+    @property
+    def output_hw(self):
+        (h, w), (kh, kw) = self.input_hw_pair, self.kernel_hw
+        (sh, sw), (ph, pw) = _pair(self.stride, "stride"), _pair(self.padding, "padding")
+        dh, dw = _pair(self.dilation, "dilation")
+        return ((h + 2 * ph - dh * (kh - 1) - 1) // sh + 1,
+                (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1)
+
+    @property
+    def positions(self) -> int:
+        """Output pixels per output channel."""
+        oh, ow = self.output_hw
+        return oh * ow
+
+    @property
+    def k(self) -> int:
+        """Dot-product length: in_channels / groups x kh x kw."""
+        kh, kw = self.kernel_hw
+        return self.in_channels // self.groups * kh * kw
+
+    @property
+    def macs(self) -> int:
+        return self.positions * self.out_channels * self.k
+
+    @property
+    def weights(self) -> int:
+        return self.out_channels * self.k
+
+    @property
+    def input_elements(self) -> int:
+        h, w = self.input_hw_pair
+        return self.in_channels * h * w
+
+    @property
+    def output_elements(self) -> int:
+        return self.out_channels * self.positions
+
+    @property
+    def output_format(self) -> NumberFormat:
+        return self.out_format or self.a_format
+
+    @property
+    def shape(self) -> str:
+        kh, kw = self.kernel_hw
+        g = f"/g{self.groups}" if self.groups > 1 else ""
+        return f"{self.in_channels}x{self.out_channels}x{kh}x{kw}{g}"
+
+    def with_formats(self, a=None, w=None, out=None):
+        return replace(self, a_format=a or self.a_format, w_format=w or self.w_format,
+                       out_format=out or self.out_format)
+
+
+@dataclass(frozen=True)
+class Linear:
+    """Fully connected layer: in_features -> out_features, one output position."""
+
+    name: str
+    in_features: int
+    out_features: int
+    bias: bool = False
+    a_format: NumberFormat = INT8
+    w_format: NumberFormat = INT8
+    out_format: Optional[NumberFormat] = None
+    kind: str = field(default="linear", init=False)
+
+    def __post_init__(self):
+        check_int(self.in_features, "in_features", 1)
+        check_int(self.out_features, "out_features", 1)
+        for name in ("a_format", "w_format", "out_format"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, _format(getattr(self, name), name))
+
+    positions = 1
+    groups = 1
+
+    @property
+    def in_channels(self):
+        return self.in_features
+
+    @property
+    def out_channels(self):
+        return self.out_features
+
+    @property
+    def kernel_hw(self):
+        return (1, 1)
+
+    @property
+    def k(self) -> int:
+        return self.in_features
+
+    @property
+    def macs(self) -> int:
+        return self.in_features * self.out_features
+
+    @property
+    def weights(self) -> int:
+        return self.in_features * self.out_features
+
+    @property
+    def input_elements(self) -> int:
+        return self.in_features
+
+    @property
+    def output_elements(self) -> int:
+        return self.out_features
+
+    @property
+    def output_format(self) -> NumberFormat:
+        return self.out_format or self.a_format
+
+    @property
+    def shape(self) -> str:
+        return f"{self.in_features}x{self.out_features}"
+
+    def with_formats(self, a=None, w=None, out=None):
+        return replace(self, a_format=a or self.a_format, w_format=w or self.w_format,
+                       out_format=out or self.out_format)
+
+
+@dataclass(frozen=True)
+class Elementwise:
+    """``count`` elementwise operations (one per output element).
+
+    op: 'add' (a + b), 'mul' (a * b), 'shift' (a shifted by a b-bit amount), 'compare'
+    (compare and select: ReLU, max pooling), 'avgpool' (mean of ``window`` values of format
+    a: window - 1 adds and one multiply by a constant of format b, a shift when window is a
+    power of two). ``tensors``: operands read from memory per output element (1 for
+    per-channel constants such as BatchNorm's scale).
+    """
+
+    name: str
+    op: str
+    count: int
+    a_format: NumberFormat = INT8
+    b_format: NumberFormat = INT8
+    out_format: Optional[NumberFormat] = None
+    window: int = 1
+    tensors: int = 1
+    kind: str = field(default="elementwise", init=False)
+
+    def __post_init__(self):
+        if self.op not in ELEMENTWISE_OPS:
+            raise ValueError(f"op: expected one of {', '.join(ELEMENTWISE_OPS)}, found {self.op!r}")
+        check_int(self.count, "count", 0)
+        check_int(self.window, "window", 1)
+        check_int(self.tensors, "tensors", 0, 2)
+        for name in ("a_format", "b_format", "out_format"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, _format(getattr(self, name), name))
+
+    macs = 0
+    k = 0
+    weights = 0
+
+    @property
+    def input_elements(self) -> int:
+        return self.count * self.window * self.tensors
+
+    @property
+    def output_elements(self) -> int:
+        return self.count
+
+    @property
+    def output_format(self) -> NumberFormat:
+        return self.out_format or self.a_format
+
+    @property
+    def shape(self) -> str:
+        w = f"/{self.window}" if self.window > 1 else ""
+        return f"{self.op}{w} x{self.count}"
