@@ -9,7 +9,9 @@ import sys
 import time
 
 from bitsim.distributions import DISTRIBUTIONS, resolve_distribution
+from bitsim.layers import Conv2d, Linear
 from bitsim.mac import BACKENDS, SIMD_CHOICES, SITES, default_threads, simulate_mac
+from bitsim.roofline import DDR4_2400_X64, Accelerator, roofline
 
 LONG_RUN_MACS = 1 << 26   # progress goes to stderr for runs at least this long
 
@@ -165,11 +167,93 @@ def flips_table(rows) -> str:
 FORMATTERS = {"json": flips_json, "csv": flips_csv, "table": flips_table}
 
 
+def dims(text: str):
+    """'256x256x3x3' -> (256, 256, 3, 3)."""
+    try:
+        values = tuple(int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers joined by 'x', found {text!r}")
+    return values
+
+
+def number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, found {text!r}")
+
+
+def add_roofline(sub):
+    p = sub.add_parser(
+        "roofline", help="OPS roofline of a layer on an accelerator (HCM sec. 4)",
+        description="Evaluate a convolution or linear layer on an accelerator of a given "
+                    "area, clock and memory bandwidth, for several number formats: PEs, peak "
+                    "and required operations/s, OPS/bit, attainable operations/s and bound.")
+    layer = p.add_mutually_exclusive_group(required=True)
+    layer.add_argument("--conv", type=dims, help="convolution CINxCOUTxKHxKW, e.g. 256x256x3x3")
+    layer.add_argument("--linear", type=dims, help="linear layer INxOUT, e.g. 512x1000")
+    p.add_argument("--input", type=dims, default=None, help="input HxW of a convolution")
+    p.add_argument("--stride", type=int, default=1)
+    p.add_argument("--padding", default="same",
+                   help="padding in pixels, or 'same' (kernel // 2, the default)")
+    p.add_argument("--groups", type=int, default=1)
+    p.add_argument("--area-mm2", type=number, required=True, help="silicon area in mm^2")
+    p.add_argument("--clock", type=number, required=True, help="clock in Hz, e.g. 800e6")
+    p.add_argument("--mem-bw", type=number, default=DDR4_2400_X64,
+                   help="memory bandwidth in bits/s (default: DDR4 2.4 GT/s x 64 bit)")
+    p.add_argument("--formats", default="fp32,int32,int16,int8,int4",
+                   help="comma-separated formats (default fp32,int32,int16,int8,int4)")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(run=run_roofline)
+
+
+def build_layer(args):
+    if args.linear is not None:
+        if len(args.linear) != 2:
+            raise ValueError(f"--linear: expected INxOUT, found {'x'.join(map(str, args.linear))}")
+        return Linear("linear", *args.linear)
+    if len(args.conv) != 4:
+        raise ValueError(f"--conv: expected CINxCOUTxKHxKW, found {'x'.join(map(str, args.conv))}")
+    if args.input is None or len(args.input) not in (1, 2):
+        raise ValueError("--input: expected HxW for a convolution, found "
+                         f"{'nothing' if args.input is None else 'x'.join(map(str, args.input))}")
+    cin, cout, kh, kw = args.conv
+    hw = args.input if len(args.input) == 2 else args.input * 2
+    padding = (kh // 2, kw // 2) if args.padding == "same" else int(args.padding)
+    return Conv2d("conv", cin, cout, (kh, kw), tuple(hw), stride=args.stride, padding=padding,
+                  groups=args.groups)
+
+
+def run_roofline(args):
+    layer = build_layer(args)
+    acc = Accelerator(args.area_mm2, args.clock, args.mem_bw)
+    points = [roofline(layer, acc, f) for f in args.formats.split(",") if f.strip()]
+    rows = [{"format": p.format, "pes": p.pes, "peak_ops_per_s": p.peak_ops_per_s,
+             "required_ops_per_s": p.required_ops_per_s, "ops_per_bit": p.ops_per_bit,
+             "memory_roof_ops_per_s": p.memory_roof_ops_per_s,
+             "attainable_ops_per_s": p.attainable_ops_per_s, "bound": p.bound,
+             "meets_requirement": p.meets_requirement} for p in points]
+    if args.format == "json":
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    lines = [f"OPS roofline: {layer.kind} {layer.shape}, {args.area_mm2:g} mm^2, "
+             f"{args.clock / 1e6:g} MHz, {args.mem_bw / 1e9:g} Gbit/s; the layer needs "
+             f"{rows[0]['required_ops_per_s'] / 1e9:,.1f} GOPS/s" if rows else "",
+             f"{'format':>7} {'PEs':>7} {'peak GOPS/s':>12} {'OPS/bit':>8} "
+             f"{'memory GOPS/s':>14} {'attainable':>11} {'bound':>8}"]
+    for r in rows:
+        lines.append(f"{r['format']:>7} {r['pes']:>7,} {r['peak_ops_per_s'] / 1e9:>12,.1f} "
+                     f"{r['ops_per_bit']:>8.2f} {r['memory_roof_ops_per_s'] / 1e9:>14,.1f} "
+                     f"{r['attainable_ops_per_s'] / 1e9:>11,.1f} {r['bound']:>8}")
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bitsim", description="What a quantized neural network costs in silicon.")
     sub = parser.add_subparsers(dest="command", required=True)
     add_flips(sub)
+    add_roofline(sub)
     return parser
 
 

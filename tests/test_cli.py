@@ -91,3 +91,34 @@ def test_console_script_is_installed():
     out = subprocess.run([exe, "flips", "--bits", "2", "-n", "100", "--format", "json"],
                          check=True, capture_output=True, text=True).stdout
     assert json.loads(out)[0]["x_bits"] == 2
+
+
+def test_roofline_json_reproduces_hcm_table_2(capsys):
+    out = json.loads(run(capsys, "roofline", "--conv", "256x256x3x3", "--input", "14x14",
+                         "--area-mm2", "1", "--clock", "800e6", "--formats",
+                         "fp32,int32,int16,int8", "--format", "json"))
+    assert [o["format"] for o in out] == ["fp32", "int32", "int16", "int8"]
+    assert [o["pes"] for o in out] == [9, 49, 196, 676]
+    assert [round(o["ops_per_bit"], 2) for o in out] == [5.82, 5.82, 11.63, 23.26]
+    for o in out:
+        assert {"format", "pes", "peak_ops_per_s", "required_ops_per_s", "ops_per_bit",
+                "attainable_ops_per_s", "bound"} <= set(o)
+        assert o["required_ops_per_s"] == pytest.approx(524.288e12)
+
+
+def test_roofline_table_and_linear(capsys):
+    table = run(capsys, "roofline", "--linear", "512x1000", "--area-mm2", "2", "--clock",
+                "1e9", "--formats", "int8,int4")
+    assert "int8" in table and "int4" in table and "bound" in table
+
+
+@pytest.mark.parametrize("argv,pattern", [
+    (["--conv", "64x64x3", "--input", "8"], "--conv: expected CINxCOUTxKHxKW"),
+    (["--conv", "64x64x3x3"], "--input: expected HxW"),
+    (["--conv", "64x64x3x3", "--input", "8", "--formats", "int9x"], "format: expected a name"),
+    (["--conv", "64x64x9x9", "--input", "4", "--padding", "0"], "input_hw: a 9x9 kernel"),
+])
+def test_roofline_errors(capsys, argv, pattern):
+    with pytest.raises(SystemExit) as err:
+        main(["roofline", "--area-mm2", "1", "--clock", "1e9", *argv])
+    assert err.value.code == 2 and re.search(pattern, capsys.readouterr().err)
