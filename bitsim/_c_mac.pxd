@@ -29,6 +29,9 @@ cdef extern from "mac.h" nogil:
         bitsim_i128 min_sum, max_sum
         bitsim_i128 sum_after
 
+    enum:
+        BITSIM_WIDTH_BINS
+
     int bitsim_simd_supported(int level)
     size_t bitsim_mac_workspace_bytes(size_t block)
     int bitsim_mac_run(const bitsim_mac_config *cfg, const bitsim_source *x,
@@ -39,3 +42,7 @@ cdef extern from "mac.h" nogil:
                         const bitsim_source *w, uint64_t start, uint64_t count, int simd,
                         void *workspace, size_t block, bitsim_i128 *tail, int *restarted,
                         uint64_t *bad_index)
+    int bitsim_dot_widths(const bitsim_mac_config *cfg, const bitsim_source *x,
+                          const bitsim_source *w, uint64_t first_dot, uint64_t dots, int simd,
+                          void *workspace, size_t block, uint64_t *hist, bitsim_i128 *min_sum,
+                          bitsim_i128 *max_sum, uint64_t *bad_index)

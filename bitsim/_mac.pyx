@@ -8,8 +8,9 @@ from libc.stdint cimport int64_t, uint32_t, uint64_t
 
 from bitsim._c_mac cimport (
     BITSIM_ERR_CONFIG, BITSIM_ERR_SIMD, BITSIM_ERR_W_RANGE, BITSIM_ERR_WORKSPACE,
-    BITSIM_ERR_X_RANGE, BITSIM_OK, bitsim_i128, bitsim_mac_config, bitsim_mac_result,
-    bitsim_mac_run, bitsim_mac_tail, bitsim_mac_workspace_bytes, bitsim_simd_supported)
+    BITSIM_ERR_X_RANGE, BITSIM_OK, BITSIM_WIDTH_BINS, bitsim_dot_widths, bitsim_i128,
+    bitsim_mac_config, bitsim_mac_result, bitsim_mac_run, bitsim_mac_tail,
+    bitsim_mac_workspace_bytes, bitsim_simd_supported)
 from bitsim._c_operands cimport (
     BITSIM_INT8, BITSIM_INT16, BITSIM_INT32, BITSIM_INT64, BITSIM_SOURCE_ARRAY,
     BITSIM_SOURCE_TABLE, BITSIM_SOURCE_UNIFORM, BITSIM_UINT8, BITSIM_UINT16, BITSIM_UINT32,
@@ -147,3 +148,26 @@ def tail(cfg, xs, ws, uint64_t start, uint64_t count, int simd, size_t block):
                                  &bad)
     check(status, bad, xs, ws)
     return from_pair(total), bool(restarted)
+
+
+def dot_widths(cfg, xs, ws, uint64_t first_dot, uint64_t dots, int simd, size_t block):
+    """(hist[w] of accumulator widths needed per dot product, min partial sum, max)."""
+    cdef bitsim_mac_config c = make_config(cfg)
+    cdef bitsim_source x, w
+    cdef bitsim_i128 lo, hi
+    cdef uint64_t bad = 0
+    cdef int status
+    cdef list keep_alive = []
+    cdef cnp.ndarray work = np.empty(bitsim_mac_workspace_bytes(block), dtype=np.uint8)
+    cdef void *wp = cnp.PyArray_DATA(work)
+    hist = np.zeros(BITSIM_WIDTH_BINS, dtype=np.uint64)
+    cdef uint64_t[::1] h = hist
+    fill_source(&x, xs, keep_alive)
+    fill_source(&w, ws, keep_alive)
+    with nogil:
+        status = bitsim_dot_widths(&c, &x, &w, first_dot, dots, simd, wp, block, &h[0], &lo,
+                                   &hi, &bad)
+    check(status, bad, xs, ws)
+    if dots == 0:
+        return hist, None, None
+    return hist, from_pair(lo), from_pair(hi)

@@ -42,6 +42,21 @@ static bitsim_i128 to_pair(i128 v)
     return p;
 }
 
+/* Bits of v >= 0 (0 for 0). */
+static int bit_length(unsigned __int128 v)
+{
+    int n = 0;
+    while (v) {
+        n++;
+        v >>= 1;
+    }
+    return n;
+}
+
+/* Smallest two's complement width holding v; smallest unsigned width (>= 1) holding v >= 0. */
+static int signed_width(i128 v) { return 1 + bit_length((unsigned __int128)(v < 0 ? -v - 1 : v)); }
+static int unsigned_width(i128 v) { return v > 0 ? bit_length((unsigned __int128)v) : 1; }
+
 static i128 from_pair(bitsim_i128 p)
 {
     return (i128)(((unsigned __int128)(uint64_t)p.hi << 64) | p.lo);
@@ -232,21 +247,26 @@ typedef int (*run_fn)(const struct mac_plan *, const bitsim_source *, const bits
 typedef int (*tail_fn)(const struct mac_plan *, const bitsim_source *, const bitsim_source *,
                        uint64_t, uint64_t, const struct work *, i128 *, int *, uint64_t *);
 
+typedef int (*widths_fn)(const struct mac_plan *, const bitsim_source *, const bitsim_source *,
+                         uint64_t, uint64_t, const struct work *, uint64_t *,
+                         struct sum_stats *, uint64_t *);
+
 struct kernel {
     run_fn run;
     tail_fn tail;
+    widths_fn widths;
 };
 
 /* The kernel for this plan and instruction set (AUTO: the best the CPU has); NULL when the
  * requested set is unavailable. */
 static const struct kernel *pick_kernel(const struct mac_plan *P, int simd)
 {
-    static const struct kernel wide = {run_wide, tail_wide};
+    static const struct kernel wide = {run_wide, tail_wide, dot_widths_wide};
     static const struct kernel by_level[] = {
-        {run_scalar, tail_scalar},
+        {run_scalar, tail_scalar, dot_widths_scalar},
 #ifdef HAVE_X86_DISPATCH
-        {run_avx2, tail_avx2},
-        {run_avx512, tail_avx512},
+        {run_avx2, tail_avx2, dot_widths_avx2},
+        {run_avx512, tail_avx512, dot_widths_avx512},
 #endif
     };
     simd = resolve_simd(simd);
@@ -294,5 +314,29 @@ int bitsim_mac_tail(const bitsim_mac_config *cfg, const bitsim_source *x, const 
     if (status == BITSIM_OK)
         status = kern->tail(&P, x, w, start, count, &wk, &sum, restarted, bad_index);
     *tail = to_pair(sum);
+    return status;
+}
+
+int bitsim_dot_widths(const bitsim_mac_config *cfg, const bitsim_source *x, const bitsim_source *w,
+                      uint64_t first_dot, uint64_t dots, int simd, void *workspace, size_t block,
+                      uint64_t hist[BITSIM_WIDTH_BINS], bitsim_i128 *min_sum,
+                      bitsim_i128 *max_sum, uint64_t *bad_index)
+{
+    struct mac_plan P;
+    struct work wk;
+    const struct kernel *kern;
+    struct sum_stats all;
+    int status = prepare(cfg, simd, workspace, block, &P, &wk, &kern);
+    memset(hist, 0, BITSIM_WIDTH_BINS * sizeof *hist);
+    all.min = P.sum_max_init;
+    all.max = -P.sum_max_init;
+    all.overflows = 0;
+    if (status == BITSIM_OK && cfg->length == 0)
+        status = BITSIM_ERR_CONFIG;
+    if (status == BITSIM_OK)
+        status = kern->widths(&P, x, w, first_dot * cfg->length, dots * cfg->length, &wk, hist,
+                              &all, bad_index);
+    *min_sum = to_pair(all.min);
+    *max_sum = to_pair(all.max);
     return status;
 }

@@ -71,4 +71,14 @@ int bitsim_mac_tail(const bitsim_mac_config *cfg, const bitsim_source *x, const 
                     uint64_t start, uint64_t count, int simd, void *workspace, size_t block,
                     bitsim_i128 *tail, int *restarted, uint64_t *bad_index);
 
+/* Accumulator width of each of `dots` dot products (config length K > 0), starting with dot
+ * product first_dot: hist[w] counts those whose partial sums all fit w bits but not w - 1 (two's
+ * complement when the product is signed); *min_sum, *max_sum: extreme partial sums (valid when
+ * dots > 0). */
+#define BITSIM_WIDTH_BINS 130
+int bitsim_dot_widths(const bitsim_mac_config *cfg, const bitsim_source *x, const bitsim_source *w,
+                      uint64_t first_dot, uint64_t dots, int simd, void *workspace, size_t block,
+                      uint64_t hist[BITSIM_WIDTH_BINS], bitsim_i128 *min_sum,
+                      bitsim_i128 *max_sum, uint64_t *bad_index);
+
 #endif

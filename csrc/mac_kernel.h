@@ -409,6 +409,55 @@ static int K(tail)(const struct mac_plan *P, const bitsim_source *xs, const bits
     return BITSIM_OK;
 }
 
+/* Accumulator width each dot product of MACs [start, start + count) needs (count a multiple
+ * of the length, start at a dot-product start): hist[w] counts the dot products whose partial
+ * sums all fit w bits and not w - 1 (w >= 1; two's complement when the product is signed). */
+static int K(dot_widths)(const struct mac_plan *P, const bitsim_source *xs,
+                         const bitsim_source *ws, uint64_t start, uint64_t count,
+                         const struct work *wk, uint64_t *hist, struct sum_stats *all,
+                         uint64_t *bad)
+{
+    const uint64_t length = P->cfg.length;
+    const size_t B = wk->block < P->block_limit ? wk->block : P->block_limit;
+    int64_t *x = wk->x, *w = wk->w;
+    const int is_signed = P->acc_lo < 0;
+    i128 seg_base = 0, dot_min = 0, dot_max = 0;
+    uint64_t off, pos = 0;
+    for (off = 0; off < count;) {
+        const size_t n = (size_t)(count - off < B ? count - off : B);
+        size_t a, b;
+        if (K(load)(xs, start + off, n, x, bad))
+            return BITSIM_ERR_X_RANGE;
+        if (K(load)(ws, start + off, n, w, bad))
+            return BITSIM_ERR_W_RANGE;
+        for (a = 0; a < n; a = b) {
+            struct sum_stats seg;
+            KSUM_T end;
+            b = a + K(segment)(length, pos, a, n);
+            seg.min = P->sum_max_init;
+            seg.max = -P->sum_max_init;
+            seg.overflows = 0;
+            /* no register words (nw = 0), no overflow test: only the extremes */
+            end = K(segment_run)(P, 0, 0, x, w, a, b, seg_base, wk->W, &seg);
+            dot_min = pos == 0 || seg.min < dot_min ? seg.min : dot_min;
+            dot_max = pos == 0 || seg.max > dot_max ? seg.max : dot_max;
+            pos += b - a;
+            seg_base += end;
+            if (pos == length) {   /* the dot product is complete */
+                hist[is_signed ? (signed_width(dot_min) > signed_width(dot_max)
+                                  ? signed_width(dot_min) : signed_width(dot_max))
+                               : unsigned_width(dot_max)]++;
+                all->min = dot_min < all->min ? dot_min : all->min;
+                all->max = dot_max > all->max ? dot_max : all->max;
+                pos = 0;
+                seg_base = 0;
+            }
+        }
+        off += n;
+    }
+    return BITSIM_OK;
+}
+
 #undef KLANES
 #undef KPLANES
 #undef KCLAMP
