@@ -129,7 +129,7 @@ def test_rates_and_confidence():
     assert A.upper_confidence(m.overflows(cw), 1000) <= 0.01
     assert A.upper_confidence(m.overflows(cw - 1), 1000) > 0.01
     d = m.to_dict(eps=0.01)
-    assert d["measured_bits"] == w and d["dots"] == 1000
+    assert d["measured_bits"] == m.smallest_width(0.01) and d["dots"] == 1000
 
 
 @pytest.mark.parametrize("call,exc,pattern", [
