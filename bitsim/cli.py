@@ -248,12 +248,89 @@ def run_roofline(args):
     sys.stdout.write("\n".join(lines) + "\n")
 
 
+def add_accwidth(sub):
+    p = sub.add_parser(
+        "accwidth", help="accumulator width a dot product needs: bounds, estimate, measurement",
+        description="For dot products of length K: the exact data-type bound, the Gaussian "
+                    "estimate for overflow probability <= eps, and the width measured over "
+                    "simulated dot products, signed and unsigned; with the bit flips per MAC "
+                    "of each width.")
+    p.add_argument("--k", type=int, required=True, help="dot-product length, e.g. 4608 = 3x3x512")
+    p.add_argument("--bits", type=int_list, default=[2, 3, 4, 8], help="operand widths")
+    p.add_argument("--x-bits", type=int_list, help="activation widths (overrides --bits)")
+    p.add_argument("--w-bits", type=int_list, help="weight widths (overrides --bits)")
+    p.add_argument("--eps", type=float, default=1e-6, help="target overflow rate (default 1e-6)")
+    p.add_argument("--dots", type=count, default=10**4,
+                   help="simulated dot products per configuration (default 1e4)")
+    p.add_argument("--dist", default="uniform", choices=list(DISTRIBUTIONS))
+    p.add_argument("--x-dist", choices=list(DISTRIBUTIONS))
+    p.add_argument("--w-dist", choices=list(DISTRIBUTIONS))
+    p.add_argument("--scale", type=float, default=None, help="scale of non-uniform samplers")
+    p.add_argument("--signed", choices=["both", "signed", "unsigned"], default="both")
+    p.add_argument("--flips-n", type=count, default=10**6,
+                   help="MACs simulated for the flips of each width (default 1e6; 0: none)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=default_threads())
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(run=run_accwidth)
+
+
+def run_accwidth(args):
+    from bitsim import accwidth
+
+    signs = {"both": [True, False], "signed": [True], "unsigned": [False]}[args.signed]
+    x_dist = resolve_distribution(args.x_dist or args.dist, "--x-dist", args.scale)
+    w_dist = resolve_distribution(args.w_dist or args.dist, "--w-dist", args.scale)
+    rows = []
+    for x_bits, w_bits in width_pairs(args):
+        for signed in signs:
+            kw = dict(x_bits=x_bits, w_bits=w_bits, x_signed=signed, w_signed=signed)
+            m = accwidth.measure(args.k, x_dist, w_dist, dots=args.dots, seed=args.seed,
+                                 threads=args.threads, **kw)
+            row = {"k": args.k, "x_bits": x_bits, "w_bits": w_bits, "signed": signed,
+                   "worst_case_bits": accwidth.worst_case_bits(args.k, x_bits, w_bits,
+                                                               signed, signed),
+                   "statistical_bits": accwidth.statistical_bits(
+                       args.k, x_bits, w_bits, signed, signed, x_dist, w_dist, args.eps),
+                   "measured_bits": m.smallest_width(args.eps),
+                   "confident_bits": m.confident_width(args.eps),
+                   "eps": args.eps, "dots": m.dots, "seed": args.seed,
+                   "x_dist": x_dist.name, "w_dist": w_dist.name}
+            row["flips"] = {} if not args.flips_n else {
+                est: simulate_mac(x_dist, w_dist, acc_bits=min(64, max(2, row[f"{est}_bits"])),
+                                  length=args.k, n=args.flips_n, seed=args.seed,
+                                  threads=args.threads, **kw).mean_flips
+                for est in ("worst_case", "statistical", "measured")}
+            rows.append(row)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    lines = [f"accumulator bits for dot products of K = {args.k}: {x_dist.name} x "
+             f"{w_dist.name}, eps = {args.eps:g}, {args.dots:,} simulated dot products"
+             + (f"; acc flips per MAC at each width over {args.flips_n:,} MACs"
+                if args.flips_n else ""),
+             f"{'x':>3} {'w':>3} {'arith':>8} {'worst':>6} {'stat':>6} {'meas':>6} "
+             f"{'conf':>6}" + ("   flips@worst  flips@stat  flips@meas" if args.flips_n else "")]
+    for r in rows:
+        line = (f"{r['x_bits']:>3} {r['w_bits']:>3} {'signed' if r['signed'] else 'unsigned':>8} "
+                f"{r['worst_case_bits']:>6} {r['statistical_bits']:>6} {r['measured_bits']:>6} "
+                f"{'-' if r['confident_bits'] is None else r['confident_bits']:>6}")
+        if r["flips"]:
+            line += "".join(f"{r['flips'][e]['acc']:>12.3f}"
+                            for e in ("worst_case", "statistical", "measured"))
+        lines.append(line)
+    lines.append("conf: smallest width shown to meet eps at 95% confidence ('-': needs more "
+                 "dot products)")
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bitsim", description="What a quantized neural network costs in silicon.")
     sub = parser.add_subparsers(dest="command", required=True)
     add_flips(sub)
     add_roofline(sub)
+    add_accwidth(sub)
     return parser
 
 

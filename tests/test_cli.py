@@ -122,3 +122,22 @@ def test_roofline_errors(capsys, argv, pattern):
     with pytest.raises(SystemExit) as err:
         main(["roofline", "--area-mm2", "1", "--clock", "1e9", *argv])
     assert err.value.code == 2 and re.search(pattern, capsys.readouterr().err)
+
+
+def test_accwidth_json(capsys):
+    out = json.loads(run(capsys, "accwidth", "--k", "4608", "--bits", "2,8", "--eps", "1e-6",
+                         "--dots", "2000", "--flips-n", "20000", "--format", "json"))
+    assert [(o["x_bits"], o["signed"]) for o in out] == [(2, True), (2, False), (8, True),
+                                                         (8, False)]
+    for o in out:
+        assert {"k", "x_bits", "w_bits", "signed", "worst_case_bits", "statistical_bits",
+                "measured_bits"} <= set(o)
+        assert o["k"] == 4608
+        assert o["measured_bits"] <= o["worst_case_bits"]
+        assert set(o["flips"]) == {"worst_case", "statistical", "measured"}
+    assert [o["worst_case_bits"] for o in out] == [16, 16, 28, 29]
+
+
+def test_accwidth_table(capsys):
+    table = run(capsys, "accwidth", "--k", "64", "--bits", "4", "--dots", "100", "--flips-n", "0")
+    assert "worst" in table and "meas" in table and "flips@" not in table
