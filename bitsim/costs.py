@@ -14,7 +14,10 @@ papers' units (full-adder equivalents and bit operations); memory traffic is in 
   mantissa multiply (m+1)(m+1) - (m+1) plus the exponent add e (our extension).
 * BOPS (Baskin et al. 2021, HCM eq. 1): a convolution costs
   m n k^2 (b_a b_w + b_a + b_w + log2(n k^2)) bit operations per output position, n the input
-  channels per group; elementwise: n * m for an n x m multiply, max(n, m) for an add.
+  channels per group; elementwise: n * m for an n x m multiply, max(n, m) for an add or a
+  compare. Elementwise layers are made of these basic operations (``element_ops``): BatchNorm
+  (inference) is a multiply by a constant and an add, ReLU a compare, ReLU6 two, max pooling
+  window - 1 compares, average pooling window - 1 adds and a multiply (a shift for 2^n).
 * Compute cost (WRPN, Mishra et al. 2018; HCM eq. 3): MACs x (b_a + b_w). Elementwise ops: 0.
 * Memory traffic (HCM sec. 3.3): bits of weights (and bias) read + input activations read +
   output activations written. OPS (HCM sec. 4): n m (k^2 + 1) operations per output pixel of a
@@ -105,18 +108,25 @@ def _bops_elementwise(op: str, a, b) -> float:
     return float(max(a.bits, b.bits))
 
 
-def _pooling_ops(layer):
-    """(op, a, b, count) of the operations of an average-pooling output element."""
-    shift = layer.window & (layer.window - 1) == 0
-    return [("add", layer.a_format, layer.a_format, layer.window - 1),
-            ("shift" if shift else "mul", layer.a_format, layer.b_format, 1)]
+def element_ops(layer):
+    """(op, a format, b format, count) of the basic operations of one output element."""
+    a, b = layer.a_format, layer.b_format
+    if layer.op == "avgpool":
+        shift = layer.window & (layer.window - 1) == 0
+        return [("add", a, a, layer.window - 1), ("shift" if shift else "mul", a, b, 1)]
+    if layer.op == "maxpool":
+        return [("compare", a, a, layer.window - 1)]
+    if layer.op == "clip":
+        return [("compare", a, b, 2)]
+    if layer.op == "batchnorm":
+        return [("mul", a, b, 1), ("add", a, a, 1)]
+    return [(layer.op, a, b, 1)]
 
 
 def layer_cost(layer) -> LayerCost:
     """Every analytic metric of one Conv2d, Linear or Elementwise layer."""
     if layer.kind == "elementwise":
-        parts = (_pooling_ops(layer) if layer.op == "avgpool"
-                 else [(layer.op, layer.a_format, layer.b_format, 1)])
+        parts = element_ops(layer)
         per = [sum(n * f(op, a, b) for op, a, b, n in parts)
                for f in (ace_elementwise, ace_v2_elementwise, _bops_elementwise)]
         ops_each = sum(n for *_, n in parts)

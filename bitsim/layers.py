@@ -13,7 +13,7 @@ from bitsim.operands import check_int
 
 Pair = Union[int, Tuple[int, int]]
 INT8 = IntFormat(8, True)
-ELEMENTWISE_OPS = ("add", "mul", "shift", "compare", "avgpool")
+ELEMENTWISE_OPS = ("add", "mul", "shift", "compare", "clip", "batchnorm", "maxpool", "avgpool")
 
 
 def _pair(value, name) -> Tuple[int, int]:
@@ -208,10 +208,12 @@ class Elementwise:
     """``count`` elementwise operations (one per output element).
 
     op: 'add' (a + b), 'mul' (a * b), 'shift' (a shifted by a b-bit amount), 'compare'
-    (compare and select: ReLU, max pooling), 'avgpool' (mean of ``window`` values of format
-    a: window - 1 adds and one multiply by a constant of format b, a shift when window is a
-    power of two). ``tensors``: operands read from memory per output element (1 for
-    per-channel constants such as BatchNorm's scale).
+    (compare and select, as ReLU), 'clip' (two compares, as ReLU6), 'batchnorm' (inference:
+    a * scale + shift, one multiply by a b-format constant and one add), 'maxpool' (window - 1
+    compares), 'avgpool' (mean of ``window`` values: window - 1 adds and one multiply by a
+    b-format constant, a shift when window is a power of two). ``tensors``: operands read from
+    memory per output element (1 for per-channel constants such as BatchNorm's scale);
+    ``inputs`` overrides the elements read (a pooling layer reads its input tensor once).
     """
 
     name: str
@@ -222,6 +224,7 @@ class Elementwise:
     out_format: Optional[NumberFormat] = None
     window: int = 1
     tensors: int = 1
+    inputs: Optional[int] = None   # elements read; default count x window x tensors
     kind: str = field(default="elementwise", init=False)
 
     def __post_init__(self):
@@ -230,6 +233,8 @@ class Elementwise:
         check_int(self.count, "count", 0)
         check_int(self.window, "window", 1)
         check_int(self.tensors, "tensors", 0, 2)
+        if self.inputs is not None:
+            check_int(self.inputs, "inputs", 0)
         for name in ("a_format", "b_format", "out_format"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, _format(getattr(self, name), name))
@@ -240,7 +245,7 @@ class Elementwise:
 
     @property
     def input_elements(self) -> int:
-        return self.count * self.window * self.tensors
+        return self.count * self.window * self.tensors if self.inputs is None else self.inputs
 
     @property
     def output_elements(self) -> int:
@@ -254,3 +259,7 @@ class Elementwise:
     def shape(self) -> str:
         w = f"/{self.window}" if self.window > 1 else ""
         return f"{self.op}{w} x{self.count}"
+
+    def with_formats(self, a=None, b=None, out=None):
+        return replace(self, a_format=a or self.a_format, b_format=b or self.b_format,
+                       out_format=out or self.out_format)
