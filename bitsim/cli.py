@@ -192,6 +192,8 @@ def add_roofline(sub):
     layer = p.add_mutually_exclusive_group(required=True)
     layer.add_argument("--conv", type=dims, help="convolution CINxCOUTxKHxKW, e.g. 256x256x3x3")
     layer.add_argument("--linear", type=dims, help="linear layer INxOUT, e.g. 512x1000")
+    layer.add_argument("--network", help="every convolution and linear layer of a built-in "
+                                          "network (resnet18, vgg16, ...)")
     p.add_argument("--input", type=dims, default=None, help="input HxW of a convolution")
     p.add_argument("--stride", type=int, default=1)
     p.add_argument("--padding", default="same",
@@ -207,11 +209,15 @@ def add_roofline(sub):
     p.set_defaults(run=run_roofline)
 
 
-def build_layer(args):
+def build_layers(args):
+    if args.network is not None:
+        from bitsim.networks import network
+
+        return [layer for layer in network(args.network).layers if layer.kind != "elementwise"]
     if args.linear is not None:
         if len(args.linear) != 2:
             raise ValueError(f"--linear: expected INxOUT, found {'x'.join(map(str, args.linear))}")
-        return Linear("linear", *args.linear)
+        return [Linear("linear", *args.linear)]
     if len(args.conv) != 4:
         raise ValueError(f"--conv: expected CINxCOUTxKHxKW, found {'x'.join(map(str, args.conv))}")
     if args.input is None or len(args.input) not in (1, 2):
@@ -220,29 +226,36 @@ def build_layer(args):
     cin, cout, kh, kw = args.conv
     hw = args.input if len(args.input) == 2 else args.input * 2
     padding = (kh // 2, kw // 2) if args.padding == "same" else int(args.padding)
-    return Conv2d("conv", cin, cout, (kh, kw), tuple(hw), stride=args.stride, padding=padding,
-                  groups=args.groups)
+    return [Conv2d("conv", cin, cout, (kh, kw), tuple(hw), stride=args.stride,
+                   padding=padding, groups=args.groups)]
 
 
 def run_roofline(args):
-    layer = build_layer(args)
+    layers = build_layers(args)
     acc = Accelerator(args.area_mm2, args.clock, args.mem_bw)
-    points = [roofline(layer, acc, f) for f in args.formats.split(",") if f.strip()]
-    rows = [{"format": p.format, "pes": p.pes, "peak_ops_per_s": p.peak_ops_per_s,
-             "required_ops_per_s": p.required_ops_per_s, "ops_per_bit": p.ops_per_bit,
-             "memory_roof_ops_per_s": p.memory_roof_ops_per_s,
-             "attainable_ops_per_s": p.attainable_ops_per_s, "bound": p.bound,
-             "meets_requirement": p.meets_requirement} for p in points]
+    formats = [f for f in args.formats.split(",") if f.strip()]
+    rows = []
+    for layer in layers:
+        for p in (roofline(layer, acc, f) for f in formats):
+            row = {"format": p.format, "pes": p.pes, "peak_ops_per_s": p.peak_ops_per_s,
+                   "required_ops_per_s": p.required_ops_per_s, "ops_per_bit": p.ops_per_bit,
+                   "memory_roof_ops_per_s": p.memory_roof_ops_per_s,
+                   "attainable_ops_per_s": p.attainable_ops_per_s, "bound": p.bound,
+                   "meets_requirement": p.meets_requirement}
+            if args.network is not None:
+                row = {"layer": layer.name, "shape": layer.shape, **row}
+            rows.append(row)
     if args.format == "json":
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
-    lines = [f"OPS roofline: {layer.kind} {layer.shape}, {args.area_mm2:g} mm^2, "
-             f"{args.clock / 1e6:g} MHz, {args.mem_bw / 1e9:g} Gbit/s; the layer needs "
-             f"{rows[0]['required_ops_per_s'] / 1e9:,.1f} GOPS/s" if rows else "",
-             f"{'format':>7} {'PEs':>7} {'peak GOPS/s':>12} {'OPS/bit':>8} "
-             f"{'memory GOPS/s':>14} {'attainable':>11} {'bound':>8}"]
-    for r in rows:
-        lines.append(f"{r['format']:>7} {r['pes']:>7,} {r['peak_ops_per_s'] / 1e9:>12,.1f} "
+    what = args.network or f"{layers[0].kind} {layers[0].shape}"
+    lines = [f"OPS roofline: {what}, {args.area_mm2:g} mm^2, {args.clock / 1e6:g} MHz, "
+             f"{args.mem_bw / 1e9:g} Gbit/s",
+             f"{'layer':<24} {'format':>7} {'PEs':>7} {'peak GOPS/s':>12} {'needs GOPS/s':>13} "
+             f"{'OPS/bit':>8} {'memory GOPS/s':>14} {'attainable':>11} {'bound':>8}"]
+    for layer, r in zip([l for l in layers for _ in formats], rows):
+        lines.append(f"{layer.name:<24} {r['format']:>7} {r['pes']:>7,} "
+                     f"{r['peak_ops_per_s'] / 1e9:>12,.1f} {r['required_ops_per_s'] / 1e9:>13,.1f} "
                      f"{r['ops_per_bit']:>8.2f} {r['memory_roof_ops_per_s'] / 1e9:>14,.1f} "
                      f"{r['attainable_ops_per_s'] / 1e9:>11,.1f} {r['bound']:>8}")
     sys.stdout.write("\n".join(lines) + "\n")

@@ -141,3 +141,10 @@ def test_accwidth_json(capsys):
 def test_accwidth_table(capsys):
     table = run(capsys, "accwidth", "--k", "64", "--bits", "4", "--dots", "100", "--flips-n", "0")
     assert "worst" in table and "meas" in table and "flips@" not in table
+
+
+def test_roofline_of_a_network(capsys):
+    out = json.loads(run(capsys, "roofline", "--network", "resnet18", "--area-mm2", "1",
+                         "--clock", "800e6", "--formats", "int4,int2", "--format", "json"))
+    assert len(out) == 2 * 21 and out[0]["layer"] == "conv1" and out[-1]["layer"] == "fc"
+    assert {o["format"] for o in out} == {"int4", "int2"}
