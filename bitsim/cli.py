@@ -337,6 +337,57 @@ def run_accwidth(args):
     sys.stdout.write("\n".join(lines) + "\n")
 
 
+def add_report(sub):
+    p = sub.add_parser(
+        "report", help="per-layer costs, accumulator widths and bit flips of a network",
+        description="Per-layer table and totals of a built-in network: MACs, ACE, ACE_v2, "
+                    "BOPS, compute cost, memory traffic, OPS/bit, accumulator widths, "
+                    "simulated bit flips per MAC and PANN power (signed and unsigned).")
+    p.add_argument("network", help="resnet18, resnet34, resnet50, vgg16, vgg16_bn, "
+                                   "mobilenet_v2, resnet20, resnet20-conv")
+    p.add_argument("--a-bits", type=int, default=8, help="activation width (default 8)")
+    p.add_argument("--w-bits", type=int, default=8, help="weight width (default 8)")
+    p.add_argument("--acc-bits", type=int, default=32, help="accumulator width (default 32)")
+    p.add_argument("--first-last-bits", type=int, default=None,
+                   help="width of the first and last layer (e.g. 8)")
+    p.add_argument("--overrides", help="JSON or YAML file: layer name -> width or "
+                                       "{a_bits, w_bits}")
+    p.add_argument("--elementwise-format", default="int16",
+                   help="format of elementwise layers (default int16; e.g. bf16)")
+    p.add_argument("--constant-format", default="int8",
+                   help="format of BatchNorm scales and pooling constants (default int8)")
+    p.add_argument("--dist", default="uniform", choices=list(DISTRIBUTIONS))
+    p.add_argument("--x-dist", choices=list(DISTRIBUTIONS))
+    p.add_argument("--w-dist", choices=list(DISTRIBUTIONS))
+    p.add_argument("-n", type=count, default=None,
+                   help="MACs simulated per distinct configuration (default max(2^20, 64 K))")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-sim", action="store_true", help="skip the bit-flip simulation")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--format", choices=["table", "csv", "json", "markdown"], default="table")
+    p.add_argument("--out", help="write to this file instead of standard output")
+    p.set_defaults(run=run_report)
+
+
+def run_report(args):
+    from bitsim.networks import network
+    from bitsim.report import Precision, load_overrides, report
+
+    precision = Precision(
+        a_bits=args.a_bits, w_bits=args.w_bits, acc_bits=args.acc_bits,
+        first_last_bits=args.first_last_bits,
+        overrides=load_overrides(args.overrides) if args.overrides else {},
+        elementwise_format=args.elementwise_format, constant_format=args.constant_format,
+        x_dist=args.x_dist or args.dist, w_dist=args.w_dist or args.dist)
+    text = report(network(args.network), precision, simulate=not args.no_sim, n=args.n,
+                  seed=args.seed, threads=args.threads).render(args.format)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bitsim", description="What a quantized neural network costs in silicon.")
@@ -344,6 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_flips(sub)
     add_roofline(sub)
     add_accwidth(sub)
+    add_report(sub)
     return parser
 
 
@@ -352,7 +404,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         args.run(args)
-    except (ValueError, TypeError) as err:
+    except (ValueError, TypeError, ImportError, OSError) as err:
         parser.exit(2, f"bitsim {args.command}: error: {err}\n")
     return 0
 

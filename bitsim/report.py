@@ -1,0 +1,256 @@
+"""Whole-network reports: analytic costs, accumulator widths and simulated bit flips per layer.
+
+Per layer: MACs, K, ACE, ACE_v2, BOPS, compute cost, weight and activation bits moved, OPS/bit
+(bitsim.costs); the accumulator width that can never overflow (bitsim.accwidth, data-type
+bound) and the Gaussian estimate for overflow rate <= 1e-6; simulated bit flips per MAC and
+PANN power (bit flips per inference, bitsim.power) for signed and for unsigned arithmetic; the
+layer's share of the network's MACs, ACE_v2 and signed PANN power. Flips are simulated once
+per distinct (widths, K, distributions, signedness, accumulator) and reused by every layer
+with the same configuration.
+
+Precision: every convolution and linear layer takes ``a_bits``/``w_bits`` unless
+``first_last_bits`` or ``overrides`` (layer name -> widths; a JSON or YAML file from the CLI)
+say otherwise; elementwise layers compute in ``elementwise_format`` with constants (BatchNorm
+scales, pooling reciprocals) in ``constant_format`` (PokeBNN's int16 / int8 by default).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+from bitsim.accwidth import statistical_bits, width_for_range, worst_case_bits
+from bitsim.costs import layer_cost, total_cost
+from bitsim.distributions import resolve_distribution
+from bitsim.formats import IntFormat, parse_format
+from bitsim.mac import MacConfig, simulate_mac
+from bitsim.operands import check_int
+
+EPS = 1e-6
+SIM_MIN_MACS = 1 << 20
+
+
+@dataclass
+class Precision:
+    """Number formats of a network's layers (see the module docstring)."""
+
+    a_bits: int = 8
+    w_bits: int = 8
+    acc_bits: int = 32
+    first_last_bits: Optional[int] = None
+    overrides: Dict[str, dict] = field(default_factory=dict)
+    elementwise_format: str = "int16"
+    constant_format: str = "int8"
+    x_dist: str = "uniform"
+    w_dist: str = "uniform"
+
+    def __post_init__(self):
+        check_int(self.a_bits, "a_bits", 1, 32)
+        check_int(self.w_bits, "w_bits", 1, 32)
+        check_int(self.acc_bits, "acc_bits", 2, 64)
+        if self.first_last_bits is not None:
+            check_int(self.first_last_bits, "first_last_bits", 1, 32)
+        for name, spec in self.overrides.items():
+            if isinstance(spec, int) and not isinstance(spec, bool):
+                spec = {"a_bits": spec, "w_bits": spec}
+            if not isinstance(spec, dict) or not set(spec) <= {"a_bits", "w_bits"}:
+                raise ValueError(f"overrides: expected for {name!r} a width or a mapping with "
+                                 f"a_bits and/or w_bits, found {spec!r}")
+            for key, value in spec.items():
+                check_int(value, f"overrides[{name!r}].{key}", 1, 32)
+            self.overrides[name] = spec
+        parse_format(self.elementwise_format)
+        parse_format(self.constant_format)
+        resolve_distribution(self.x_dist, "x_dist")
+        resolve_distribution(self.w_dist, "w_dist")
+
+    def widths(self, layer, first: bool, last: bool):
+        a, w = self.a_bits, self.w_bits
+        if self.first_last_bits is not None and (first or last):
+            a = w = self.first_last_bits
+        spec = self.overrides.get(layer.name, {})
+        return spec.get("a_bits", a), spec.get("w_bits", w)
+
+
+def load_overrides(path: str) -> Dict[str, dict]:
+    """Layer name -> widths from a JSON or YAML file (YAML needs PyYAML)."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    if path.endswith((".yaml", ".yml")):
+        try:
+            import yaml
+        except ImportError:
+            raise ImportError("overrides: YAML files need PyYAML: pip install pyyaml") from None
+        data = yaml.safe_load(text)
+    else:
+        data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError(f"overrides: expected a mapping of layer names to widths in {path}, "
+                         f"found {type(data).__name__}")
+    return data
+
+
+def apply_precision(layers, precision: Precision):
+    """The layers with the precision's formats (names that match no layer are an error)."""
+    names = {layer.name for layer in layers}
+    unknown = sorted(set(precision.overrides) - names)
+    if unknown:
+        raise ValueError(f"overrides: no layer named {', '.join(map(repr, unknown))}")
+    compute = [i for i, layer in enumerate(layers) if layer.kind != "elementwise"]
+    ew, const = parse_format(precision.elementwise_format), parse_format(precision.constant_format)
+    out = []
+    for i, layer in enumerate(layers):
+        if layer.kind == "elementwise":
+            out.append(layer.with_formats(ew, const, ew))
+            continue
+        a, w = precision.widths(layer, i == compute[0], i == compute[-1])
+        fa = IntFormat(a, True)
+        out.append(layer.with_formats(fa, IntFormat(w, True), fa))
+    return out
+
+
+@dataclass
+class Report:
+    network: str
+    precision: Precision
+    layers: List[dict]
+    totals: dict
+    simulated: bool
+
+    def to_dict(self) -> dict:
+        p = self.precision
+        return {"network": self.network,
+                "precision": {"a_bits": p.a_bits, "w_bits": p.w_bits, "acc_bits": p.acc_bits,
+                              "first_last_bits": p.first_last_bits, "overrides": p.overrides,
+                              "elementwise_format": p.elementwise_format,
+                              "constant_format": p.constant_format, "x_dist": p.x_dist,
+                              "w_dist": p.w_dist, "simulated": self.simulated},
+                "layers": self.layers, "totals": self.totals}
+
+    def to_dataframe(self):
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("to_dataframe needs pandas: pip install 'bitsim[pandas]'") from None
+        return pd.DataFrame(self.layers + [self.totals])
+
+    def render(self, fmt: str = "table") -> str:
+        if fmt == "json":
+            return json.dumps(self.to_dict(), indent=2) + "\n"
+        if fmt == "csv":
+            out = io.StringIO()
+            writer = csv.DictWriter(out, fieldnames=list(self.layers[0]), lineterminator="\n")
+            writer.writeheader()
+            for row in self.layers + [self.totals]:
+                writer.writerow({k: "" if v is None else v for k, v in row.items()})
+            return out.getvalue()
+        if fmt in ("table", "markdown"):
+            return _render_table(self, markdown=fmt == "markdown")
+        raise ValueError(f"format: expected table, csv, json or markdown, found {fmt!r}")
+
+
+COLUMNS = [  # key, heading, format
+    ("name", "layer", "{}"), ("type", "type", "{}"), ("shape", "shape", "{}"),
+    ("macs", "MACs", "{:,}"), ("k", "K", "{}"), ("ace_v2", "ACE_v2", "{:.3g}"),
+    ("bops", "BOPS", "{:.3g}"), ("ops_per_bit", "OPS/bit", "{:.2f}"),
+    ("acc_bits_worst_signed", "acc bits", "{}"),
+    ("flips_per_mac_signed", "flips/MAC s", "{:.2f}"),
+    ("flips_per_mac_unsigned", "flips/MAC u", "{:.2f}"),
+    ("power_signed", "power s", "{:.3g}"), ("power_unsigned", "power u", "{:.3g}"),
+    ("share_macs", "MACs %", "{:.1%}"), ("share_ace_v2", "ACE_v2 %", "{:.1%}"),
+    ("share_power", "power %", "{:.1%}"),
+]
+
+
+def _cell(row, key, fmt):
+    value = row.get(key)
+    return "" if value is None else fmt.format(value)
+
+
+def _render_table(report: Report, markdown: bool) -> str:
+    rows = report.layers + [report.totals]
+    cells = [[_cell(r, k, f) for k, _, f in COLUMNS] for r in rows]
+    heads = [h for _, h, _ in COLUMNS]
+    if markdown:
+        lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
+        lines += ["| " + " | ".join(c) + " |" for c in cells]
+        return f"**{report.network}**\n\n" + "\n".join(lines) + "\n"
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(heads)]
+    line = lambda cs: "  ".join(c.ljust(w) if i < 3 else c.rjust(w)  # noqa: E731
+                                for i, (c, w) in enumerate(zip(cs, widths)))
+    p = report.precision
+    title = (f"{report.network}: W{p.w_bits}A{p.a_bits}"
+             + (f", first/last {p.first_last_bits}-bit" if p.first_last_bits else "")
+             + f", {p.acc_bits}-bit accumulator, elementwise {p.elementwise_format}, "
+             + (f"flips of {p.x_dist} x {p.w_dist} operands (s: signed, u: unsigned), "
+                f"power in bit flips per inference" if report.simulated else "no simulation"))
+    return "\n".join([title, line(heads)] + [line(c) for c in cells]) + "\n"
+
+
+def report(net, precision: Optional[Precision] = None, simulate: bool = True,
+           n: Optional[int] = None, seed: int = 0, threads: int = 1, name: str = None) -> Report:
+    """Per-layer and total costs of a network (a bitsim.networks.Network or a layer list)."""
+    precision = precision or Precision()
+    layers = net.layers if hasattr(net, "layers") else list(net)
+    name = name or getattr(net, "name", "network")
+    layers = apply_precision(layers, precision)
+    flips_cache: Dict[tuple, dict] = {}
+
+    def flips(layer, signed):
+        cfg = MacConfig(layer.a_format.bits, layer.w_format.bits, precision.acc_bits, signed,
+                        signed, layer.k)
+        if cfg not in flips_cache:
+            macs = n or max(SIM_MIN_MACS, 64 * layer.k)
+            flips_cache[cfg] = simulate_mac(
+                precision.x_dist, precision.w_dist, x_bits=cfg.x_bits, w_bits=cfg.w_bits,
+                acc_bits=cfg.acc_bits, signed=signed, length=cfg.length, n=macs, seed=seed,
+                threads=threads)
+        return flips_cache[cfg]
+
+    rows, costs = [], []
+    for layer in layers:
+        cost = layer_cost(layer)
+        costs.append(cost)
+        row = {"name": layer.name, "type": layer.kind if layer.kind != "elementwise"
+               else layer.op, **{k: v for k, v in cost.to_dict().items()
+                                 if k not in ("name", "kind")}}
+        row["activation_bits"] = cost.input_bits + cost.output_bits
+        if layer.kind != "elementwise":
+            a, w = layer.a_format.bits, layer.w_format.bits
+            row.update(a_bits=a, w_bits=w)
+            for signed, tag in ((True, "signed"), (False, "unsigned")):
+                row[f"acc_bits_worst_{tag}"] = worst_case_bits(layer.k, a, w, signed, signed)
+                row[f"acc_bits_stat_{tag}"] = statistical_bits(
+                    layer.k, a, w, signed, signed, precision.x_dist, precision.w_dist, EPS)
+                if simulate:
+                    sim = flips(layer, signed)
+                    row[f"acc_bits_measured_{tag}"] = width_for_range(
+                        min(sim.min_partial_sum, 0), max(sim.max_partial_sum, 0), signed)
+                    row[f"flips_per_mac_{tag}"] = sim.mean()
+                    row[f"mult_flips_per_mac_{tag}"] = sim.mean("x") + sim.mean("w") + sim.mean("product")
+                    row[f"acc_flips_per_mac_{tag}"] = sim.mean("acc")
+                    row[f"power_{tag}"] = layer.macs * sim.mean()
+        rows.append(row)
+    totals = {"name": "total", "type": "total", "shape": "",
+              **{k: v for k, v in total_cost(costs).to_dict().items()
+                 if k not in ("name", "kind", "shape")}}
+    totals["activation_bits"] = sum(r["activation_bits"] for r in rows)
+    for key in ("power_signed", "power_unsigned"):
+        if simulate:
+            totals[key] = sum(r.get(key, 0.0) for r in rows)
+    for key in ("acc_bits_worst_signed", "acc_bits_worst_unsigned"):
+        totals[key] = max((r[key] for r in rows if key in r), default=None)
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    rows = [{k: r.get(k) for k in keys} for r in rows]
+    totals = {k: totals.get(k) for k in keys}
+    for r in rows + [totals]:
+        for share, key in (("share_macs", "macs"), ("share_ace_v2", "ace_v2"),
+                           ("share_power", "power_signed")):
+            whole = totals.get(key)
+            r[share] = r[key] / whole if whole and r.get(key) is not None else None
+    if simulate and totals["macs"]:
+        totals["flips_per_mac_signed"] = totals["power_signed"] / totals["macs"]
+        totals["flips_per_mac_unsigned"] = totals["power_unsigned"] / totals["macs"]
+    return Report(name, precision, rows, totals, simulate)
