@@ -388,6 +388,53 @@ def run_report(args):
         sys.stdout.write(text)
 
 
+def add_plot(sub):
+    p = sub.add_parser("plot", help="roofline and bit-flip plots (needs matplotlib)")
+    kinds = p.add_subparsers(dest="plot", required=True)
+    r = kinds.add_parser("roofline", help="every layer of a network against the roofs of "
+                                          "several formats (HCM Fig. 12)")
+    r.add_argument("network")
+    r.add_argument("--area-mm2", type=number, default=1.0, help="silicon area (default 1)")
+    r.add_argument("--clock", type=number, default=800e6, help="clock in Hz (default 800e6)")
+    r.add_argument("--mem-bw", type=number, default=DDR4_2400_X64, help="bits/s")
+    r.add_argument("--formats", default="int2,int3,int4", help="default int2,int3,int4")
+    r.add_argument("--out", required=True, help="output file, .png or .svg")
+    r.set_defaults(run=run_plot_roofline)
+    f = kinds.add_parser("flips", help="bit flips per MAC against bit width, per site, "
+                                       "signed vs unsigned")
+    f.add_argument("--bits", type=int_list, default=[2, 3, 4, 5, 6, 7, 8])
+    f.add_argument("--acc-bits", type=int, default=32)
+    f.add_argument("--length", type=int, default=None)
+    f.add_argument("--dist", default="uniform", choices=list(DISTRIBUTIONS))
+    f.add_argument("-n", type=count, default=10**6)
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--threads", type=int, default=default_threads())
+    f.add_argument("--out", required=True, help="output file, .png or .svg")
+    f.set_defaults(run=run_plot_flips)
+
+
+def run_plot_roofline(args):
+    from bitsim.networks import network
+    from bitsim.plots import roofline_plot
+
+    acc = Accelerator(args.area_mm2, args.clock, args.mem_bw)
+    formats = [f for f in args.formats.split(",") if f.strip()]
+    roofline_plot(network(args.network).layers, acc, formats, args.out,
+                  f"{args.network}: {args.area_mm2:g} mm^2, {args.clock / 1e6:g} MHz "
+                  "(dashed: memory roofs)")
+
+
+def run_plot_flips(args):
+    from bitsim.plots import flips_plot
+
+    results = [simulate_mac(args.dist, args.dist, x_bits=b, acc_bits=args.acc_bits,
+                            signed=signed, length=args.length, n=args.n, seed=args.seed,
+                            threads=args.threads)
+               for b in args.bits for signed in (True, False)]
+    flips_plot(results, args.out, f"{args.dist} operands, {args.acc_bits}-bit accumulator, "
+                                  f"dot length {args.length or 'endless'}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bitsim", description="What a quantized neural network costs in silicon.")
@@ -396,6 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_roofline(sub)
     add_accwidth(sub)
     add_report(sub)
+    add_plot(sub)
     return parser
 
 

@@ -56,12 +56,11 @@ class Conv2d:
         check_int(self.in_channels, "in_channels", 1)
         check_int(self.out_channels, "out_channels", 1)
         check_int(self.groups, "groups", 1)
-        for name in ("kernel", "stride", "dilation"):
+        for name in ("kernel", "stride", "dilation", "input_hw"):
             if min(_pair(getattr(self, name), name)) < 1:
                 raise ValueError(f"{name}: expected integers >= 1, found {getattr(self, name)!r}")
-        _pair(self.padding, "padding")
-        if min(_pair(self.input_hw, "input_hw")) < 1:
-            raise ValueError(f"input_hw: expected integers >= 1, found {self.input_hw!r}")
+        for name in ("kernel", "stride", "padding", "dilation", "input_hw"):   # as (h, w)
+            object.__setattr__(self, name, _pair(getattr(self, name), name))
         if self.in_channels % self.groups or self.out_channels % self.groups:
             raise ValueError(f"groups: expected a divisor of in_channels ({self.in_channels}) "
                              f"and out_channels ({self.out_channels}), found {self.groups}")

@@ -1,0 +1,26 @@
+"""Plots are written, non-empty, in the format the file name asks for."""
+import pytest
+
+from bitsim.cli import main
+
+
+@pytest.mark.parametrize("ext,magic", [("png", b"\x89PNG"), ("svg", b"<?xml")])
+def test_roofline_plot(tmp_path, ext, magic):
+    out = tmp_path / f"roof.{ext}"
+    assert main(["plot", "roofline", "resnet18", "--formats", "int2,int4", "--out", str(out)]) == 0
+    data = out.read_bytes()
+    assert len(data) > 1000 and data.startswith(magic)
+
+
+@pytest.mark.parametrize("ext,magic", [("png", b"\x89PNG"), ("svg", b"<?xml")])
+def test_flips_plot(tmp_path, ext, magic):
+    out = tmp_path / f"flips.{ext}"
+    assert main(["plot", "flips", "--bits", "2,4,8", "-n", "20000", "--out", str(out)]) == 0
+    data = out.read_bytes()
+    assert len(data) > 1000 and data.startswith(magic)
+
+
+def test_plot_needs_png_or_svg(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["plot", "flips", "--bits", "2", "-n", "100", "--out", str(tmp_path / "x.jpg")])
+    assert "out: expected a file name ending in .png or .svg" in capsys.readouterr().err
