@@ -350,6 +350,8 @@ def add_report(sub):
     p.add_argument("--acc-bits", type=int, default=32, help="accumulator width (default 32)")
     p.add_argument("--first-last-bits", type=int, default=None,
                    help="width of the first and last layer (e.g. 8)")
+    p.add_argument("--unsigned-activations", action="store_true",
+                   help="the 'signed' columns use unsigned activations with signed weights")
     p.add_argument("--overrides", help="JSON or YAML file: layer name -> width or "
                                        "{a_bits, w_bits}")
     p.add_argument("--elementwise-format", default="int16",
@@ -375,7 +377,7 @@ def run_report(args):
 
     precision = Precision(
         a_bits=args.a_bits, w_bits=args.w_bits, acc_bits=args.acc_bits,
-        first_last_bits=args.first_last_bits,
+        a_signed=not args.unsigned_activations, first_last_bits=args.first_last_bits,
         overrides=load_overrides(args.overrides) if args.overrides else {},
         elementwise_format=args.elementwise_format, constant_format=args.constant_format,
         x_dist=args.x_dist or args.dist, w_dist=args.w_dist or args.dist)

@@ -39,6 +39,8 @@ class Precision:
     a_bits: int = 8
     w_bits: int = 8
     acc_bits: int = 32
+    a_signed: bool = True
+    w_signed: bool = True
     first_last_bits: Optional[int] = None
     overrides: Dict[str, dict] = field(default_factory=dict)
     elementwise_format: str = "int16"
@@ -50,6 +52,9 @@ class Precision:
         check_int(self.a_bits, "a_bits", 1, 32)
         check_int(self.w_bits, "w_bits", 1, 32)
         check_int(self.acc_bits, "acc_bits", 2, 64)
+        for name in ("a_signed", "w_signed"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name}: expected a bool, found {type(getattr(self, name)).__name__}")
         if self.first_last_bits is not None:
             check_int(self.first_last_bits, "first_last_bits", 1, 32)
         for name, spec in self.overrides.items():
@@ -106,8 +111,8 @@ def apply_precision(layers, precision: Precision):
             out.append(layer.with_formats(ew, const, ew))
             continue
         a, w = precision.widths(layer, i == compute[0], i == compute[-1])
-        fa = IntFormat(a, True)
-        out.append(layer.with_formats(fa, IntFormat(w, True), fa))
+        fa = IntFormat(a, precision.a_signed)
+        out.append(layer.with_formats(fa, IntFormat(w, precision.w_signed), fa))
     return out
 
 
@@ -198,15 +203,13 @@ def report(net, precision: Optional[Precision] = None, simulate: bool = True,
     layers = apply_precision(layers, precision)
     flips_cache: Dict[tuple, dict] = {}
 
-    def flips(layer, signed):
-        cfg = MacConfig(layer.a_format.bits, layer.w_format.bits, precision.acc_bits, signed,
-                        signed, layer.k)
+    def flips(cfg):
         if cfg not in flips_cache:
-            macs = n or max(SIM_MIN_MACS, 64 * layer.k)
+            macs = n or max(SIM_MIN_MACS, 64 * cfg.length)
             flips_cache[cfg] = simulate_mac(
                 precision.x_dist, precision.w_dist, x_bits=cfg.x_bits, w_bits=cfg.w_bits,
-                acc_bits=cfg.acc_bits, signed=signed, length=cfg.length, n=macs, seed=seed,
-                threads=threads)
+                acc_bits=cfg.acc_bits, x_signed=cfg.x_signed, w_signed=cfg.w_signed,
+                length=cfg.length, n=macs, seed=seed, threads=threads)
         return flips_cache[cfg]
 
     rows, costs = [], []
@@ -220,14 +223,18 @@ def report(net, precision: Optional[Precision] = None, simulate: bool = True,
         if layer.kind != "elementwise":
             a, w = layer.a_format.bits, layer.w_format.bits
             row.update(a_bits=a, w_bits=w)
-            for signed, tag in ((True, "signed"), (False, "unsigned")):
-                row[f"acc_bits_worst_{tag}"] = worst_case_bits(layer.k, a, w, signed, signed)
+            arithmetic = (("signed", precision.a_signed, precision.w_signed),
+                          ("unsigned", False, False))
+            for tag, xs, ws in arithmetic:
+                cfg = MacConfig(a, w, precision.acc_bits, xs, ws, layer.k)
+                row[f"acc_bits_worst_{tag}"] = worst_case_bits(layer.k, a, w, xs, ws)
                 row[f"acc_bits_stat_{tag}"] = statistical_bits(
-                    layer.k, a, w, signed, signed, precision.x_dist, precision.w_dist, EPS)
+                    layer.k, a, w, xs, ws, precision.x_dist, precision.w_dist, EPS)
                 if simulate:
-                    sim = flips(layer, signed)
+                    sim = flips(cfg)
                     row[f"acc_bits_measured_{tag}"] = width_for_range(
-                        min(sim.min_partial_sum, 0), max(sim.max_partial_sum, 0), signed)
+                        min(sim.min_partial_sum, 0), max(sim.max_partial_sum, 0),
+                        cfg.acc_signed)
                     row[f"flips_per_mac_{tag}"] = sim.mean()
                     row[f"mult_flips_per_mac_{tag}"] = sim.mean("x") + sim.mean("w") + sim.mean("product")
                     row[f"acc_flips_per_mac_{tag}"] = sim.mean("acc")

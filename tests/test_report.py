@@ -112,3 +112,16 @@ def test_cli_report_errors(capsys):
     with pytest.raises(SystemExit):
         main(["report", "resnet18", "--overrides", "/nonexistent.json"])
     assert "No such file" in capsys.readouterr().err
+
+
+def test_mixed_signedness_precision():
+    p = R.Precision(a_bits=4, w_bits=4, a_signed=False)
+    conv = next(r for r in R.report(network("resnet20"), p, n=30_000, seed=1).layers
+                if r["name"] == "layer1.0.conv1")
+    sim = bitsim.simulate_mac(x_bits=4, x_signed=False, w_signed=True, length=conv["k"],
+                              n=30_000, seed=1)
+    assert conv["flips_per_mac_signed"] == pytest.approx(sim.mean())
+    from bitsim.accwidth import worst_case_bits
+    assert conv["acc_bits_worst_signed"] == worst_case_bits(conv["k"], 4, 4, False, True)
+    with pytest.raises(TypeError, match="a_signed: expected a bool"):
+        R.Precision(a_signed="no")
