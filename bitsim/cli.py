@@ -413,6 +413,10 @@ def add_plot(sub):
     f.add_argument("--threads", type=int, default=default_threads())
     f.add_argument("--out", required=True, help="output file, .png or .svg")
     f.set_defaults(run=run_plot_flips)
+    w = kinds.add_parser("sweep", help="flips per MAC against bit width from sweep results")
+    w.add_argument("results", help="results.csv or results.parquet of a flips sweep")
+    w.add_argument("--out", required=True, help="output file, .png or .svg")
+    w.set_defaults(run=run_plot_sweep)
 
 
 def run_plot_roofline(args):
@@ -437,6 +441,51 @@ def run_plot_flips(args):
                                   f"dot length {args.length or 'endless'}")
 
 
+def add_sweep(sub):
+    p = sub.add_parser(
+        "sweep", help="run a YAML grid of experiments into one table (all cores or Dask)",
+        description="Expand the grid of a YAML file (seed, kind, fixed, grid) and run every "
+                    "cell not yet in the output; one row per cell with its parameters, "
+                    "results, seed and the bitsim version. See bitsim.sweep for the format.")
+    p.add_argument("grid", help="grid file (YAML)")
+    p.add_argument("--out", required=True, help="results.csv or results.parquet")
+    p.add_argument("--workers", type=int, default=None, help="local threads (default: cores)")
+    p.add_argument("--scheduler", default=None,
+                   help="Dask scheduler address, e.g. tcp://host:8786 (needs bitsim[dask])")
+    p.add_argument("--split-macs", type=count, default=None,
+                   help="cells larger than this run as several merged tasks (default 2^28)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(run=run_sweep_cli)
+
+
+def run_sweep_cli(args):
+    from bitsim.sweep import SPLIT_MACS, load_grid, run_sweep
+
+    grid = load_grid(args.grid)
+    client = None
+    if args.scheduler:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise ImportError("--scheduler needs Dask: pip install 'bitsim[dask]'") from None
+        client = Client(args.scheduler)
+    try:
+        rows = run_sweep(grid, args.out, workers=args.workers, client=client,
+                         split_macs=args.split_macs or SPLIT_MACS,
+                         progress=not args.no_progress)
+    finally:
+        if client is not None:
+            client.close()
+    failed = [r for r in rows if r.get("status") != "ok"]
+    sys.stderr.write(f"{len(rows)} rows in {args.out}, {len(failed)} failed\n")
+
+
+def run_plot_sweep(args):
+    from bitsim.plots import sweep_plot
+
+    sweep_plot(args.results, args.out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bitsim", description="What a quantized neural network costs in silicon.")
@@ -446,6 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_accwidth(sub)
     add_report(sub)
     add_plot(sub)
+    add_sweep(sub)
     return parser
 
 

@@ -271,23 +271,35 @@ def simulate_mac(x="uniform", w="uniform", *, x_bits: int = 8, w_bits: Optional[
     MacFlips
         Bit flips per site and bit position (flips), overflow count and extreme partial sums.
     """
-    x_signed = signed if x_signed is None else x_signed
-    w_signed = signed if w_signed is None else w_signed
-    cfg = MacConfig(x_bits, x_bits if w_bits is None else w_bits, acc_bits, x_signed, w_signed,
-                    length)
     if backend not in BACKENDS:
         raise ValueError(f"backend: expected one of {', '.join(BACKENDS)}, found {backend!r}")
     if simd not in SIMD_CHOICES:
         raise ValueError(f"simd: expected one of {', '.join(SIMD_CHOICES)}, found {simd!r}")
     threads = check_int(threads, "threads", 1, 1024)
     chunk_size = check_int(chunk_size, "chunk_size", 1, 1 << 26)
+    cfg, xs, ws, n, seed = prepare(x, w, x_bits=x_bits, w_bits=w_bits, acc_bits=acc_bits,
+                                   signed=signed, x_signed=x_signed, w_signed=w_signed,
+                                   length=length, n=n, seed=seed)
+    impl = _backend(backend, simd, chunk_size)
+    report = _progress_callback(progress)
+    return result(cfg, xs, ws, n, seed, _run_split(impl, cfg, xs, ws, n, threads, report))
+
+
+def prepare(x="uniform", w="uniform", *, x_bits=8, w_bits=None, acc_bits=32, signed=True,
+            x_signed=None, w_signed=None, length=None, n=None, seed=0):
+    """Checked (MacConfig, x stream, w stream, MAC count, seed) of simulate_mac's arguments."""
+    x_signed = signed if x_signed is None else x_signed
+    w_signed = signed if w_signed is None else w_signed
+    cfg = MacConfig(x_bits, x_bits if w_bits is None else w_bits, acc_bits, x_signed, w_signed,
+                    length)
     seed = check_seed(seed)
     xs = make_stream(x, "x", cfg.x_format, seed, 0)
     ws = make_stream(w, "w", cfg.w_format, seed, 1)
-    n = _count(xs, ws, n)
-    impl = _backend(backend, simd, chunk_size)
-    report = _progress_callback(progress)
-    part = _run_split(impl, cfg, xs, ws, n, threads, report)
+    return cfg, xs, ws, _count(xs, ws, n), seed
+
+
+def result(cfg, xs, ws, n, seed, part: "_Part") -> MacFlips:
+    """The MacFlips of a run whose merged counts are ``part``."""
     return MacFlips(
         config=cfg, macs=n,
         seed=None if xs.array is not None and ws.array is not None else seed,
@@ -295,6 +307,29 @@ def simulate_mac(x="uniform", w="uniform", *, x_bits: int = 8, w_bits: Optional[
         overflows=part.overflows, min_partial_sum=part.min_sum, max_partial_sum=part.max_sum,
         distributions={s.name: "array" if s.array is not None else s.dist.name
                        for s in (xs, ws)})
+
+
+def split(n: int, pieces: int):
+    """[start, stop) ranges of about equal size covering [0, n)."""
+    bounds = [n * i // pieces for i in range(pieces + 1)]
+    return [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a] or [(0, 0)]
+
+
+def chain(tails, first_before: int = 0):
+    """Exact partial sums before consecutive ranges, from each range's (tail, restarted)."""
+    befores, before = [], first_before
+    for tail, restarted in tails:
+        befores.append(before)
+        before = tail if restarted else before + tail
+    return befores
+
+
+def merge(parts) -> "_Part":
+    """Counts of consecutive ranges merged into the counts of their union."""
+    total = parts[0]
+    for p in parts[1:]:
+        total = total.merge(p)
+    return total
 
 
 def _count(xs, ws, n) -> int:
@@ -331,38 +366,26 @@ def _run_split(impl, cfg, xs, ws, n, threads, report) -> _Part:
     pass finds the exact partial sum before each segment (bitsim_mac_tail)."""
     if threads == 1 and report is None:
         return impl.run(cfg, xs, ws, 0, n, 0)
-    pieces = max(threads, -(-n // SEGMENT_MACS)) if n else 1
-    bounds = [n * i // pieces for i in range(pieces + 1)]
-    ranges = list(zip(bounds[:-1], bounds[1:]))
-    done = 0
+    ranges = split(n, max(threads, -(-n // SEGMENT_MACS)))
+    done, parts = 0, []
     if threads == 1:
-        part = None
         before = 0
         for a, b in ranges:
-            p = impl.run(cfg, xs, ws, a, b - a, before)
-            before = p.sum_after
-            part = p if part is None else part.merge(p)
+            parts.append(impl.run(cfg, xs, ws, a, b - a, before))
+            before = parts[-1].sum_after
             done += b - a
             report(done, n)
-        return part
+        return merge(parts)
     with ThreadPoolExecutor(max_workers=threads) as pool:
         tails = list(pool.map(lambda r: impl.tail(cfg, xs, ws, r[0], r[1] - r[0]), ranges))
-        befores, before = [], 0
-        for tail, restarted in tails:
-            befores.append(before)
-            before = tail if restarted else before + tail
-        futures = [pool.submit(impl.run, cfg, xs, ws, a, b - a, s)
-                   for (a, b), s in zip(ranges, befores)]
-        parts = []
+        futures = [pool.submit(impl.run, cfg, xs, ws, a, b - a, before)
+                   for (a, b), before in zip(ranges, chain(tails))]
         for (a, b), fut in zip(ranges, futures):
             parts.append(fut.result())
             done += b - a
             if report is not None:
                 report(done, n)
-    part = parts[0]
-    for p in parts[1:]:
-        part = part.merge(p)
-    return part
+    return merge(parts)
 
 
 def default_threads() -> int:

@@ -3,6 +3,7 @@
 the output name's extension."""
 from __future__ import annotations
 
+import os
 from typing import Sequence
 
 from bitsim.mac import SITES
@@ -59,19 +60,45 @@ def roofline_plot(layers, accelerator, formats: Sequence[str], out: str, title: 
 def flips_plot(results, out: str, title: str = ""):
     """Mean bit flips per MAC against operand width, one line per site, signed solid and
     unsigned dashed. ``results``: MacFlips of several widths and signedness."""
+    _width_plot([(r.config.x_bits, r.config.acc_signed, r.mean_flips) for r in results], out,
+                title or "bit flips per MAC")
+
+
+def sweep_plot(results_path: str, out: str):
+    """flips_plot of a flips sweep's results (CSV or Parquet); rows that differ in other
+    parameters are averaged."""
+    from bitsim.sweep import read_rows
+
+    rows = [r for r in read_rows(results_path) if r.get("status", "ok") == "ok"]
+    if not rows or not {"x_bits", "flips_total"} <= set(rows[0]):
+        raise ValueError(f"results: expected the rows of a flips sweep (x_bits, flips_*) in "
+                         f"{results_path}")
+    sites = (*SITES, "total")
+    groups = {}
+    for r in rows:
+        signed = r.get("x_signed", r.get("signed", True))
+        signed = signed if isinstance(signed, bool) else str(signed) in ("True", "true", "1", "")
+        groups.setdefault((int(r["x_bits"]), signed), []).append(
+            [float(r[f"flips_{s}"]) for s in sites])
+    points = [(bits, signed, dict(zip(sites, (sum(c) / len(c) for c in zip(*vals)))))
+              for (bits, signed), vals in groups.items()]
+    _width_plot(points, out, f"bit flips per MAC ({os.path.basename(results_path)})")
+
+
+def _width_plot(points, out: str, title: str):
+    """points: (bits, signed, {site: flips per MAC})."""
     _check_out(out)
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for i, site in enumerate([*SITES, "total"]):
         for signed, style in ((True, "-"), (False, "--")):
-            pts = sorted((r.config.x_bits, r.mean_flips[site]) for r in results
-                         if r.config.acc_signed == signed)
+            pts = sorted((b, f[site]) for b, s, f in points if s == signed)
             if pts:
                 ax.plot(*zip(*pts), style, color=f"C{i}", marker="o", ms=3,
                         label=f"{site} ({'signed' if signed else 'unsigned'})")
     ax.set_xlabel("operand bit width")
     ax.set_ylabel("bit flips per MAC")
-    ax.set_title(title or "bit flips per MAC")
+    ax.set_title(title)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
