@@ -196,8 +196,8 @@ def _check_cell(kind, cell):
 
         if "k" not in cell:
             raise ValueError("k: expected the dot-product length, found none")
-        accwidth.worst_case_bits(cell["k"], cell.get("x_bits", 8), cell.get("w_bits"),
-                                 *_signs(cell))
+        x_bits = cell.get("x_bits", 8)
+        accwidth.worst_case_bits(cell["k"], x_bits, cell.get("w_bits", x_bits), *_signs(cell))
 
 
 def _signs(cell):
