@@ -138,7 +138,7 @@ def test_accwidth_sweep_and_parquet(tmp_path):
 
 
 def test_dask_local_cluster_equals_local_pool(tmp_path):
-    distributed = pytest.importorskip("distributed", reason="dask is in the test extra")
+    import distributed   # dask[distributed] comes with the test extra
     base = table(run(tmp_path, out="local.csv"))
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, \
