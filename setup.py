@@ -27,10 +27,24 @@ def mac_extension():
     )
 
 
+def gates_extension():
+    import numpy
+
+    return Extension(
+        "bitsim._gates",
+        sources=["bitsim/_gates.pyx", "csrc/gates.c", "csrc/mac.c"],
+        depends=glob("csrc/*.h") + glob("bitsim/_c_*.pxd") + ["bitsim/_mac.pxd"],
+        include_dirs=["csrc", numpy.get_include()],
+        extra_compile_args=c_flags(),
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    )
+
+
 def extensions():
     from Cython.Build import cythonize
 
-    return cythonize([mac_extension()], compiler_directives={"language_level": 3})
+    return cythonize([mac_extension(), gates_extension()],
+                     compiler_directives={"language_level": 3})
 
 
 setup(ext_modules=extensions())

@@ -142,6 +142,16 @@ int bitsim_simd_supported(int level)
     }
 }
 
+int bitsim_source_load(const bitsim_source *src, uint64_t start, size_t n, int64_t *out,
+                       uint64_t *bad)
+{
+#ifdef HAVE_X86_DISPATCH
+    if (bitsim_simd_supported(BITSIM_SIMD_AVX512))
+        return load_avx512(src, start, n, out, bad);
+#endif
+    return load_scalar(src, start, n, out, bad);
+}
+
 static int resolve_simd(int level)
 {
     if (level != BITSIM_SIMD_AUTO)
@@ -328,8 +338,8 @@ int bitsim_dot_widths(const bitsim_mac_config *cfg, const bitsim_source *x, cons
     struct sum_stats all;
     int status = prepare(cfg, simd, workspace, block, &P, &wk, &kern);
     memset(hist, 0, BITSIM_WIDTH_BINS * sizeof *hist);
-    all.min = P.sum_max_init;
-    all.max = -P.sum_max_init;
+    all.min = (i128)1 << 126;
+    all.max = -all.min;
     all.overflows = 0;
     if (status == BITSIM_OK && cfg->length == 0)
         status = BITSIM_ERR_CONFIG;

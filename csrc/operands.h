@@ -36,6 +36,11 @@ typedef struct {
 
 #define BITSIM_GOLDEN 0x9E3779B97F4A7C15ULL
 
+/* Elements [start, start + n) of a stream as int64 (mac.c). Returns 1 and sets *bad to the
+ * index of the first array value outside the operand format, 0 otherwise. */
+int bitsim_source_load(const bitsim_source *src, uint64_t start, size_t n, int64_t *out,
+                       uint64_t *bad);
+
 /* SplitMix64 output function. */
 static inline uint64_t bitsim_mix64(uint64_t z)
 {

@@ -1,0 +1,48 @@
+/* Bit-sliced, zero-delay toggle simulation of gate-level netlists.
+ *
+ * Vector t of the operand streams is bit t of every net's words: a block of 64 * lanes
+ * consecutive vectors is evaluated with one word operation per gate and lane. The toggles of a
+ * net are the Hamming distance between its values at consecutive vectors (across blocks too),
+ * counted with popcount; before the first vector every source net and register is 0 and the
+ * other nets hold the values that follow from that.
+ *
+ * Sources: the operand buses x and w (values from bitsim_source streams), an optional 'first'
+ * net (1 on the first term of each dot product of `length` terms; 0: one endless product) and
+ * an optional state bus 'acc' holding the previous partial sum modulo 2^64 (the accumulator
+ * register of a MAC, whose next value the circuit computes). Gates are given in topological
+ * order; a DFF gate's output is its input delayed by one vector. */
+#ifndef BITSIM_GATES_H
+#define BITSIM_GATES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "operands.h"
+
+enum {
+    BITSIM_G_AND = 0, BITSIM_G_OR, BITSIM_G_XOR, BITSIM_G_NAND, BITSIM_G_NOR, BITSIM_G_XNOR,
+    BITSIM_G_NOT, BITSIM_G_ANDNOT, BITSIM_G_ORNOT, BITSIM_G_MUX, BITSIM_G_BUF, BITSIM_G_DFF
+};
+
+typedef struct {
+    int nets;                    /* net 0: constant 0, net 1: constant 1 */
+    int ngates;
+    const int32_t *op, *a, *b, *c, *out;   /* gate g: out[g] = op(a[g], b[g], c[g]) */
+    int x_bits, w_bits, acc_bits;
+    const int32_t *x_nets, *w_nets;        /* operand bus nets, LSB first */
+    const int32_t *acc_nets;               /* state bus (NULL: none) */
+    int first_net;                         /* -1: none */
+    uint64_t length;                       /* dot-product length for first/acc; 0: endless */
+} bitsim_circuit;
+
+/* Bytes of workspace for a circuit of `nets` nets. */
+size_t bitsim_gates_workspace_bytes(int nets);
+
+/* Simulate vectors [start - warmup, start + count) and add the toggles of every net over the
+ * last `count` vectors to toggles[net]. acc_before: the partial sum modulo 2^64 before vector
+ * start - warmup (ignored when that is 0). simd: as in mac.h. */
+int bitsim_gates_run(const bitsim_circuit *c, const bitsim_source *x, const bitsim_source *w,
+                     uint64_t start, uint64_t warmup, uint64_t count, uint64_t acc_before,
+                     int simd, void *workspace, uint64_t *toggles, uint64_t *bad_index);
+
+#endif
