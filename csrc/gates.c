@@ -14,6 +14,7 @@ struct gate_work {
     uint64_t *prev;    /* nets: value at the previous vector */
     int64_t *x, *w;    /* operand values of the block */
     uint64_t *first, *acc;
+    uint8_t *bytes;    /* one byte of each value of a block */
 };
 
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
@@ -21,7 +22,7 @@ static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 size_t bitsim_gates_workspace_bytes(int nets)
 {
     const size_t n = nets > 0 ? (size_t)nets : 0;
-    return 64 + 2 * align64(n * 64) + align64(n * 8) + 4 * align64(MAX_BLOCK * 8);
+    return 64 + 2 * align64(n * 64) + align64(n * 8) + 5 * align64(MAX_BLOCK * 8);
 }
 
 static void make_work(void *workspace, int nets, struct gate_work *wk)
@@ -40,6 +41,8 @@ static void make_work(void *workspace, int nets, struct gate_work *wk)
     wk->first = (uint64_t *)p;
     p += align64(MAX_BLOCK * 8);
     wk->acc = (uint64_t *)p;
+    p += align64(MAX_BLOCK * 8);
+    wk->bytes = (uint8_t *)p;
 }
 
 #define G(name) name##_g64
@@ -50,6 +53,7 @@ static void make_work(void *workspace, int nets, struct gate_work *wk)
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define HAVE_X86_DISPATCH 1
+#include <immintrin.h>
 #define G(name) name##_g256
 #define GLANES 4
 #if defined(__clang__)

@@ -6,12 +6,32 @@ typedef uint64_t G(vec) __attribute__((vector_size(8 * GLANES)));
 /* v shifted up by one vector: lane k takes the top bit of lane k - 1, lane 0 takes `prev`. */
 static inline G(vec) G(shift1)(G(vec) v, uint64_t prev)
 {
-    G(vec) carry;
-    int k;
-    for (k = GLANES - 1; k > 0; k--)
-        carry[k] = v[k - 1] >> 63;
+#if GLANES == 8
+    const __m512i rot = _mm512_alignr_epi64((__m512i)v, (__m512i)v, 7);   /* lane k: v[k-1] */
+    const __m512i carry = _mm512_mask_set1_epi64(_mm512_srli_epi64(rot, 63), 1, (long long)prev);
+    return (G(vec))_mm512_or_si512(_mm512_slli_epi64((__m512i)v, 1), carry);
+#elif GLANES == 4
+    typedef int64_t G(ivec) __attribute__((vector_size(32)));
+    G(vec) carry = __builtin_shuffle(v, (G(ivec)){3, 0, 1, 2}) >> 63;
     carry[0] = prev;
     return (v << 1) | carry;
+#else
+    return (v << 1) | prev;
+#endif
+}
+
+/* Lane-wise popcount. */
+static inline G(vec) G(popcount)(G(vec) d)
+{
+#if GLANES == 8
+    return (G(vec))_mm512_popcnt_epi64((__m512i)d);
+#else
+    G(vec) pc;
+    int k;
+    for (k = 0; k < GLANES; k++)
+        pc[k] = (uint64_t)__builtin_popcountll(d[k]);
+    return pc;
+#endif
 }
 
 static inline uint64_t G(top_bit)(G(vec) v, size_t m)   /* bit of vector m - 1 */
@@ -19,28 +39,53 @@ static inline uint64_t G(top_bit)(G(vec) v, size_t m)   /* bit of vector m - 1 *
     return v[(m - 1) / 64] >> ((m - 1) % 64) & 1;
 }
 
-/* Pack bit j of values[0..m) into the words of a block. */
-static inline G(vec) G(pack)(const uint64_t *values, size_t m, int j)
+/* Bits of values[0..block) as bit planes: V[nets[j]] gets bit j of every value (vector t is
+ * bit t). Byte by byte: the bytes of 64 values go to a 64-byte buffer, and each bit plane of
+ * it is a "most significant bit of each byte" mask (one instruction on AVX2 / AVX-512). */
+static void G(pack)(const uint64_t *values, int bits, const int32_t *nets, G(vec) *V,
+                    uint8_t *bytes)
 {
-    G(vec) v;
-    size_t k, t;
-    for (k = 0; k < GLANES; k++) {
-        uint64_t word = 0;
-        for (t = 0; t < 64 && 64 * k + t < m; t++)
-            word |= ((values[64 * k + t] >> j) & 1) << t;
-        v[k] = word;
+    int q, j, k;
+    size_t t;
+    for (q = 0; 8 * q < bits; q++) {
+        for (t = 0; t < 64 * GLANES; t++)
+            bytes[t] = (uint8_t)(values[t] >> (8 * q));
+        for (j = 8 * q; j < bits && j < 8 * q + 8; j++) {
+            G(vec) plane;
+            for (k = 0; k < GLANES; k++) {
+#if GLANES == 8
+                const __m512i b = _mm512_loadu_si512((const void *)(bytes + 64 * k));
+                plane[k] = _mm512_movepi8_mask(_mm512_slli_epi64(b, 7 - (j - 8 * q)));
+#elif GLANES == 4
+                const __m256i lo = _mm256_loadu_si256((const __m256i *)(bytes + 64 * k));
+                const __m256i hi = _mm256_loadu_si256((const __m256i *)(bytes + 64 * k + 32));
+                const int s = 7 - (j - 8 * q);
+                plane[k] = (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_slli_epi64(lo, s))
+                           | (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_slli_epi64(hi, s))
+                                 << 32;
+#else
+                uint64_t word = 0;
+                for (t = 0; t < 64; t++)
+                    word |= (uint64_t)((bytes[64 * k + t] >> (j - 8 * q)) & 1) << t;
+                plane[k] = word;
+#endif
+            }
+            V[nets[j]] = plane;
+        }
     }
-    return v;
 }
 
-static void G(eval)(const bitsim_circuit *c, G(vec) *V, const uint64_t *prev)
+static void G(eval)(const bitsim_circuit *c, G(vec) *restrict V, const uint64_t *restrict prev)
 {
+    const int32_t *restrict op = c->op, *restrict ia = c->a, *restrict ib = c->b;
+    const int32_t *restrict ic = c->c, *restrict io = c->out;
+    const int n = c->ngates;
     int g;
-    for (g = 0; g < c->ngates; g++) {
-        const G(vec) a = V[c->a[g]];
-        const G(vec) b = V[c->b[g]];
+    for (g = 0; g < n; g++) {
+        const G(vec) a = V[ia[g]];
+        const G(vec) b = V[ib[g]];
         G(vec) r;
-        switch (c->op[g]) {
+        switch (op[g]) {
         case BITSIM_G_AND: r = a & b; break;
         case BITSIM_G_OR: r = a | b; break;
         case BITSIM_G_XOR: r = a ^ b; break;
@@ -51,14 +96,14 @@ static void G(eval)(const bitsim_circuit *c, G(vec) *V, const uint64_t *prev)
         case BITSIM_G_ANDNOT: r = a & ~b; break;
         case BITSIM_G_ORNOT: r = a | ~b; break;
         case BITSIM_G_MUX: {
-            const G(vec) s = V[c->c[g]];
+            const G(vec) s = V[ic[g]];
             r = (a & ~s) | (b & s);
             break;
         }
-        case BITSIM_G_DFF: r = G(shift1)(a, prev[c->a[g]]); break;
+        case BITSIM_G_DFF: r = G(shift1)(a, prev[ia[g]]); break;
         default: r = a; break;   /* BUF */
         }
-        V[c->out[g]] = r;
+        V[io[g]] = r;
     }
 }
 
@@ -73,7 +118,7 @@ static int G(run)(const bitsim_circuit *c, const bitsim_source *xs, const bitsim
     const uint64_t total = warmup + count;
     const G(vec) zero = {0}, ones = ~zero;
     uint64_t off;
-    int net, j, k;
+    int net, k;
 
     /* the reset state: sources and registers 0, the rest what follows */
     memset(V, 0, (size_t)c->nets * sizeof *V);
@@ -94,7 +139,7 @@ static int G(run)(const bitsim_circuit *c, const bitsim_source *xs, const bitsim
             return BITSIM_ERR_X_RANGE;
         if (bitsim_source_load(ws, g, m, wk->w, bad))
             return BITSIM_ERR_W_RANGE;
-        for (t = 0; t < m; t++) {   /* dot-product starts and the accumulator state */
+        for (t = 0; (c->first_net >= 0 || c->acc_nets) && t < m; t++) {   /* MAC controls */
             const uint64_t i = g + t;
             const int start = c->length ? i % c->length == 0 : i == 0;
             const uint64_t p = (uint64_t)wk->x[t] * (uint64_t)wk->w[t];
@@ -102,14 +147,16 @@ static int G(run)(const bitsim_circuit *c, const bitsim_source *xs, const bitsim
             wk->acc[t] = acc;
             acc = start ? p : acc + p;
         }
-        for (j = 0; j < c->x_bits; j++)
-            V[c->x_nets[j]] = G(pack)((const uint64_t *)wk->x, m, j);
-        for (j = 0; j < c->w_bits; j++)
-            V[c->w_nets[j]] = G(pack)((const uint64_t *)wk->w, m, j);
+        for (t = m; t < block; t++) {   /* beyond the last vector: zeros, never counted */
+            wk->x[t] = wk->w[t] = 0;
+            wk->first[t] = wk->acc[t] = 0;
+        }
+        G(pack)((const uint64_t *)wk->x, c->x_bits, c->x_nets, V, wk->bytes);
+        G(pack)((const uint64_t *)wk->w, c->w_bits, c->w_nets, V, wk->bytes);
         if (c->first_net >= 0)
-            V[c->first_net] = G(pack)(wk->first, m, 0);
-        for (j = 0; c->acc_nets && j < c->acc_bits; j++)
-            V[c->acc_nets[j]] = G(pack)(wk->acc, m, j < 64 ? j : 63);
+            G(pack)(wk->first, 1, &c->first_net, V, wk->bytes);
+        if (c->acc_nets)
+            G(pack)(wk->acc, c->acc_bits, c->acc_nets, V, wk->bytes);
         V[0] = zero;
         V[1] = ones;
         G(eval)(c, V, prev);
@@ -123,17 +170,15 @@ static int G(run)(const bitsim_circuit *c, const bitsim_source *xs, const bitsim
                 word &= warmup >= hi ? 0 : ~(uint64_t)0 << (warmup - lo);
             mask[k] = word;
         }
-        for (net = 0; net < c->nets; net++) {
-            const G(vec) v = V[net];
-            if (counting) {
-                const G(vec) d = (v ^ G(shift1)(v, prev[net])) & mask;
-                G(vec) pc;
-                for (k = 0; k < GLANES; k++)
-                    pc[k] = (uint64_t)__builtin_popcountll(d[k]);
-                cnt[net] += pc;
-            }
-            prev[net] = G(top_bit)(v, m);
-        }
+        if (counting)
+            for (net = 0; net < c->nets; net++)
+                cnt[net] += G(popcount)((V[net] ^ G(shift1)(V[net], prev[net])) & mask);
+        if (m == block)
+            for (net = 0; net < c->nets; net++)
+                prev[net] = V[net][GLANES - 1] >> 63;
+        else
+            for (net = 0; net < c->nets; net++)
+                prev[net] = G(top_bit)(V[net], m);
         off += m;
     }
     for (net = 0; net < c->nets; net++)
