@@ -11,7 +11,8 @@
 struct gate_work {
     void *words;       /* nets x block words (64-byte aligned) */
     void *counts;      /* nets x lanes toggle counters */
-    uint64_t *prev;    /* nets: value at the previous vector */
+    uint64_t *prev, *next;   /* nets: value at the last vector of the previous block; the
+                                next block's values while a block is evaluated */
     int64_t *x, *w;    /* operand values of the block */
     uint64_t *first, *acc;
     uint8_t *bytes;    /* one byte of each value of a block */
@@ -22,7 +23,7 @@ static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 size_t bitsim_gates_workspace_bytes(int nets)
 {
     const size_t n = nets > 0 ? (size_t)nets : 0;
-    return 64 + 2 * align64(n * 64) + align64(n * 8) + 5 * align64(MAX_BLOCK * 8);
+    return 64 + 2 * align64(n * 64) + 2 * align64(n * 8) + 5 * align64(MAX_BLOCK * 8);
 }
 
 static void make_work(void *workspace, int nets, struct gate_work *wk)
@@ -33,6 +34,8 @@ static void make_work(void *workspace, int nets, struct gate_work *wk)
     wk->counts = p;
     p += align64((size_t)nets * 64);
     wk->prev = (uint64_t *)p;
+    p += align64((size_t)nets * 8);
+    wk->next = (uint64_t *)p;
     p += align64((size_t)nets * 8);
     wk->x = (int64_t *)p;
     p += align64(MAX_BLOCK * 8);

@@ -36,7 +36,7 @@ static inline G(vec) G(popcount)(G(vec) d)
 
 static inline uint64_t G(top_bit)(G(vec) v, size_t m)   /* bit of vector m - 1 */
 {
-    return v[(m - 1) / 64] >> ((m - 1) % 64) & 1;
+    return m == 64 * GLANES ? v[GLANES - 1] >> 63 : v[(m - 1) / 64] >> ((m - 1) % 64) & 1;
 }
 
 /* Bits of values[0..block) as bit planes: V[nets[j]] gets bit j of every value (vector t is
@@ -75,7 +75,13 @@ static void G(pack)(const uint64_t *values, int bits, const int32_t *nets, G(vec
     }
 }
 
-static void G(eval)(const bitsim_circuit *c, G(vec) *restrict V, const uint64_t *restrict prev)
+/* Evaluate every gate of a block. With `count` (2: a full block), also add the toggles of each gate output
+ * (within `mask`) to cnt and store its value at the block's last vector (m) in next[]: the
+ * outputs are still in registers, and DFFs keep reading the previous block's prev[]. */
+static inline __attribute__((always_inline)) void
+G(eval_body)(const bitsim_circuit *c, G(vec) *restrict V, const uint64_t *restrict prev,
+             uint64_t *restrict next, G(vec) *restrict cnt, G(vec) mask, size_t m,
+             const int count)
 {
     const int32_t *restrict op = c->op, *restrict ia = c->a, *restrict ib = c->b;
     const int32_t *restrict ic = c->c, *restrict io = c->out;
@@ -84,6 +90,7 @@ static void G(eval)(const bitsim_circuit *c, G(vec) *restrict V, const uint64_t 
     for (g = 0; g < n; g++) {
         const G(vec) a = V[ia[g]];
         const G(vec) b = V[ib[g]];
+        const int o = io[g];
         G(vec) r;
         switch (op[g]) {
         case BITSIM_G_AND: r = a & b; break;
@@ -103,8 +110,34 @@ static void G(eval)(const bitsim_circuit *c, G(vec) *restrict V, const uint64_t 
         case BITSIM_G_DFF: r = G(shift1)(a, prev[ia[g]]); break;
         default: r = a; break;   /* BUF */
         }
-        V[io[g]] = r;
+        V[o] = r;
+        if (count) {
+            cnt[o] += G(popcount)((r ^ G(shift1)(r, prev[o])) & mask);
+            next[o] = count == 2 ? r[GLANES - 1] >> 63 : G(top_bit)(r, m);
+        }
     }
+}
+
+static void G(eval)(const bitsim_circuit *c, G(vec) *V, const uint64_t *prev)
+{
+    const G(vec) zero = {0};
+    G(eval_body)(c, V, prev, NULL, NULL, zero, 1, 0);
+}
+
+static void G(eval_count)(const bitsim_circuit *c, G(vec) *V, const uint64_t *prev,
+                          uint64_t *next, G(vec) *cnt, G(vec) mask, size_t m)
+{
+    if (m == 64 * GLANES)
+        G(eval_body)(c, V, prev, next, cnt, mask, m, 2);
+    else
+        G(eval_body)(c, V, prev, next, cnt, mask, m, 1);
+}
+
+static inline void G(count_source)(int net, const G(vec) *V, const uint64_t *prev,
+                                   uint64_t *next, G(vec) *cnt, G(vec) mask, size_t m)
+{
+    cnt[net] += G(popcount)((V[net] ^ G(shift1)(V[net], prev[net])) & mask);
+    next[net] = G(top_bit)(V[net], m);
 }
 
 static int G(run)(const bitsim_circuit *c, const bitsim_source *xs, const bitsim_source *ws,
@@ -114,7 +147,7 @@ static int G(run)(const bitsim_circuit *c, const bitsim_source *xs, const bitsim
     const size_t block = 64 * GLANES;
     G(vec) *V = (G(vec) *)wk->words;
     G(vec) *cnt = (G(vec) *)wk->counts;
-    uint64_t *prev = wk->prev;
+    uint64_t *prev = wk->prev, *next = wk->next;
     const uint64_t total = warmup + count;
     const G(vec) zero = {0}, ones = ~zero;
     uint64_t off;
@@ -123,16 +156,16 @@ static int G(run)(const bitsim_circuit *c, const bitsim_source *xs, const bitsim
     /* the reset state: sources and registers 0, the rest what follows */
     memset(V, 0, (size_t)c->nets * sizeof *V);
     memset(prev, 0, (size_t)c->nets * sizeof *prev);
+    memset(next, 0, (size_t)c->nets * sizeof *next);
     V[1] = ones;
     G(eval)(c, V, prev);
     for (net = 0; net < c->nets; net++) {
-        prev[net] = V[net][0] & 1;
+        prev[net] = next[net] = V[net][0] & 1;
         cnt[net] = zero;
     }
     for (off = 0; off < total;) {
         const uint64_t g = first_vector + off;
         const size_t m = (size_t)(total - off < block ? total - off : block);
-        const int counting = off + m > warmup;
         G(vec) mask;
         size_t t;
         if (bitsim_source_load(xs, g, m, wk->x, bad))
@@ -159,7 +192,6 @@ static int G(run)(const bitsim_circuit *c, const bitsim_source *xs, const bitsim
             G(pack)(wk->acc, c->acc_bits, c->acc_nets, V, wk->bytes);
         V[0] = zero;
         V[1] = ones;
-        G(eval)(c, V, prev);
         /* count only vectors >= warmup and < m */
         for (k = 0; k < GLANES; k++) {
             const uint64_t lo = 64 * (uint64_t)k + off, hi = lo + 64;
@@ -170,15 +202,17 @@ static int G(run)(const bitsim_circuit *c, const bitsim_source *xs, const bitsim
                 word &= warmup >= hi ? 0 : ~(uint64_t)0 << (warmup - lo);
             mask[k] = word;
         }
-        if (counting)
-            for (net = 0; net < c->nets; net++)
-                cnt[net] += G(popcount)((V[net] ^ G(shift1)(V[net], prev[net])) & mask);
-        if (m == block)
-            for (net = 0; net < c->nets; net++)
-                prev[net] = V[net][GLANES - 1] >> 63;
-        else
-            for (net = 0; net < c->nets; net++)
-                prev[net] = G(top_bit)(V[net], m);
+        /* source nets, then the gates; nets nothing drives never change */
+        for (k = 0; k < c->x_bits; k++)
+            G(count_source)(c->x_nets[k], V, prev, next, cnt, mask, m);
+        for (k = 0; k < c->w_bits; k++)
+            G(count_source)(c->w_nets[k], V, prev, next, cnt, mask, m);
+        for (k = 0; c->acc_nets && k < c->acc_bits; k++)
+            G(count_source)(c->acc_nets[k], V, prev, next, cnt, mask, m);
+        if (c->first_net >= 0)
+            G(count_source)(c->first_net, V, prev, next, cnt, mask, m);
+        G(eval_count)(c, V, prev, next, cnt, mask, m);
+        { uint64_t *tmp = prev; prev = next; next = tmp; }
         off += m;
     }
     for (net = 0; net < c->nets; net++)
