@@ -486,6 +486,71 @@ def run_plot_sweep(args):
     sweep_plot(args.results, args.out)
 
 
+def add_gates(sub):
+    from bitsim.multipliers import ARCHS
+
+    p = sub.add_parser(
+        "gates", help="gate-level toggles of a multiplier or MAC, or of a Yosys netlist",
+        description="Structure counts and toggles per vector (per MAC) by part of a generated "
+                    "multiplier (or MAC with --mac) or of a Yosys JSON netlist.")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--arch", choices=ARCHS)
+    what.add_argument("--netlist", help="Yosys JSON netlist (write_json after synth -flatten "
+                                        "and abc -g ...)")
+    p.add_argument("--bits", type=int, default=8, help="operand width (default 8)")
+    p.add_argument("--w-bits", type=int, default=None, help="weight width (default --bits)")
+    p.add_argument("--signed", action="store_true", help="two's complement operands")
+    p.add_argument("--mac", action="store_true", help="a whole MAC (accumulator adder too)")
+    p.add_argument("--acc-bits", type=int, default=32, help="accumulator width of --mac")
+    p.add_argument("--length", type=int, default=None, help="dot-product length of --mac")
+    p.add_argument("--a-port", default="a", help="netlist port of the first operand")
+    p.add_argument("--b-port", default="b", help="netlist port of the second operand")
+    p.add_argument("--module", default=None, help="netlist module (default: the top one)")
+    p.add_argument("--dist", default="uniform", choices=list(DISTRIBUTIONS))
+    p.add_argument("-n", type=count, default=10**6, help="vectors (default 1e6)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=default_threads())
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(run=run_gates)
+
+
+def run_gates(args):
+    from bitsim.gates import simulate_gates
+    from bitsim.multipliers import mac_circuit, multiplier_circuit
+
+    dist = resolve_distribution(args.dist, "--dist")
+    if args.netlist:
+        from bitsim.yosys import load_yosys_json
+
+        circuit = load_yosys_json(args.netlist, args.module)
+        g = simulate_gates(circuit, dist, dist, signed=args.signed, x_port=args.a_port,
+                           w_port=args.b_port, n=args.n, seed=args.seed, threads=args.threads)
+        counts = {"tree_full_adders": None, "tree_half_adders": None, "final_adder_bits": None,
+                  "full_adders": None, "half_adders": None, "gates": circuit.count()}
+        arch, bits = args.netlist, len(circuit.inputs[args.a_port])
+    else:
+        make = mac_circuit if args.mac else multiplier_circuit
+        extra = {"acc_bits": args.acc_bits} if args.mac else {}
+        circuit = make(args.arch, args.bits, args.w_bits, signed=args.signed, **extra)
+        g = simulate_gates(circuit, dist, dist, length=args.length if args.mac else None,
+                           n=args.n, seed=args.seed, threads=args.threads)
+        counts, arch, bits = circuit.counts(), args.arch, args.bits
+    out = {"arch": arch, "bits": bits, "w_bits": args.w_bits or bits, "signed": args.signed,
+           "mac": bool(args.mac), "n": g.vectors, "seed": args.seed, "counts": counts,
+           "toggles_per_vector": g.per_vector()}
+    if args.format == "json":
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        return
+    lines = [f"{arch}: {bits}x{out['w_bits']} bits, {'signed' if args.signed else 'unsigned'}"
+             f"{', MAC' if args.mac else ''}, {g.vectors:,} {dist.name} vectors"]
+    lines.append("structure: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()
+                                           if k != "gates" and v is not None))
+    lines.append("gates: " + ", ".join(f"{k} {v}" for k, v in sorted(counts["gates"].items())))
+    lines.append("toggles per vector:")
+    lines += [f"  {k:<20} {v:10.3f}" for k, v in out["toggles_per_vector"].items()]
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bitsim", description="What a quantized neural network costs in silicon.")
@@ -496,6 +561,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_report(sub)
     add_plot(sub)
     add_sweep(sub)
+    add_gates(sub)
     return parser
 
 
