@@ -1,4 +1,5 @@
-"""Prints throughput (M MAC/s) and the speed-up over the numpy reference of the same group."""
+"""Prints throughput (M MAC/s, M vectors/s) and the speed-up over the numpy reference of the
+same group."""
 
 
 def pytest_terminal_summary(terminalreporter, config):
@@ -8,11 +9,24 @@ def pytest_terminal_summary(terminalreporter, config):
     groups = {}
     for bench in session.benchmarks:
         groups.setdefault(bench.group, []).append(bench)
-    terminalreporter.section("MAC throughput (best round)")
+    terminalreporter.section("throughput (best round)")
     for group, benches in groups.items():
         ref = [b for b in benches if "reference" in b.name]
-        ref_time = ref[0].stats.min if ref else None
         for b in benches:
-            rate = b.extra_info.get("macs", 0) / b.stats.min / 1e6
-            ratio = f"  {ref_time / b.stats.min:7.1f}x reference" if ref_time else ""
-            terminalreporter.write_line(f"{group:45} {b.name:40} {rate:9.1f} M MAC/s{ratio}")
+            info = b.extra_info
+            if "verilator_vectors_per_s" in info:
+                terminalreporter.write_line(
+                    f"{group:45} Verilator {info['verilator_vectors_per_s'] / 1e6:.2f} M "
+                    f"vectors/s, bitsim {info['bitsim_vectors_per_s'] / 1e6:.1f} M vectors/s, "
+                    f"{info['speedup']:.0f}x")
+                continue
+            unit, count = ("MAC", info["macs"]) if "macs" in info else ("vectors", info["vectors"])
+            rate = count / b.stats.min
+            ratio = ""
+            if ref:
+                ref_rate = ref[0].extra_info.get("macs", ref[0].extra_info.get("vectors", 0)) \
+                    / ref[0].stats.min
+                ratio = f"  {rate / ref_rate:7.1f}x reference"
+            gates = f", {rate * info['gates'] / 1e9:.1f} G gate evals/s" if "gates" in info else ""
+            terminalreporter.write_line(f"{group:45} {b.name:32} {rate / 1e6:9.1f} M {unit}/s"
+                                        f"{gates}{ratio}")
