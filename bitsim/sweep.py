@@ -3,15 +3,15 @@
 The YAML file has four top-level keys::
 
     seed: 1                  # the grid seed
-    kind: flips              # flips (bitsim.simulate_mac) or accwidth (bitsim.accwidth)
+    kind: flips              # flips (simulate_mac), accwidth (accwidth) or gates (gates)
     fixed: {acc_bits: 32, n: 1000000}
     grid: {x_bits: [2, 4, 8], signed: [true, false], length: [null, 576]}
 
 Parameters take the names of the Python API: for ``flips`` x_bits, w_bits, acc_bits, signed,
 x_signed, w_signed, length, dist, x_dist, w_dist, scale, n; for ``accwidth`` k, x_bits, w_bits,
-signed, x_signed, w_signed, dist, x_dist, w_dist, scale, dots, eps. ``kind: gates`` belongs to
-the gate-level simulator, which this version does not have. Schema errors name the key and the
-line at fault and are reported before anything runs.
+signed, x_signed, w_signed, dist, x_dist, w_dist, scale, dots, eps; for ``gates`` arch, x_bits,
+w_bits, signed, mac, acc_bits, length, dist, x_dist, w_dist, scale, n. Schema errors name the
+key and the line at fault and are reported before anything runs.
 
 Every cell's seed is derived from the grid seed and the cell's parameters (SHA-256), so results
 do not depend on the order, the number of workers or the scheduler. Finished rows go to a
@@ -45,9 +45,10 @@ DEFAULT_DOTS = 10**4         # dot products of an accwidth cell that does not se
 COMMON = {"x_bits", "w_bits", "signed", "x_signed", "w_signed", "dist", "x_dist", "w_dist",
           "scale"}
 PARAMS = {"flips": COMMON | {"acc_bits", "length", "n"},
-          "accwidth": COMMON | {"k", "dots", "eps"}}
+          "accwidth": COMMON | {"k", "dots", "eps"},
+          "gates": COMMON | {"arch", "mac", "acc_bits", "length", "n"}}
 INT_PARAMS = {"x_bits", "w_bits", "acc_bits", "length", "n", "k", "dots"}
-BOOL_PARAMS = {"signed", "x_signed", "w_signed"}
+BOOL_PARAMS = {"signed", "x_signed", "w_signed", "mac"}
 DIST_PARAMS = {"dist", "x_dist", "w_dist"}
 
 
@@ -86,6 +87,10 @@ def _check_value(name, value):
         return None if isinstance(value, bool) else "true or false"
     if name in DIST_PARAMS:
         return None if value in DISTRIBUTIONS else f"one of {', '.join(DISTRIBUTIONS)}"
+    if name == "arch":
+        from bitsim.multipliers import ARCHS
+
+        return None if value in ARCHS else f"one of {', '.join(ARCHS)}"
     if name in ("scale", "eps"):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
         return None if ok or (name == "scale" and value is None) else "a positive number"
@@ -116,11 +121,7 @@ def load_grid(path: str) -> Grid:
             fail(knode, key, "one of seed, kind, fixed, grid", f"unknown key {key!r}")
     kind = data.get("kind")
     if kind not in PARAMS:
-        node = nodes.get("kind", (None, None))[1]
-        if kind == "gates":
-            fail(node, "kind", "flips or accwidth (the gate-level simulator is not in this "
-                 "version)", "'gates'")
-        fail(node, "kind", "flips or accwidth", repr(kind))
+        fail(nodes.get("kind", (None, None))[1], "kind", "flips, accwidth or gates", repr(kind))
     seed = data.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64:
         fail(nodes.get("seed", (None, None))[1], "seed", "an integer in [0, 2**64)", repr(seed))
@@ -191,6 +192,11 @@ def _mac_kwargs(cell, seed):
 def _check_cell(kind, cell):
     if kind == "flips":
         mac.prepare(**_mac_kwargs(cell, 0))
+    elif kind == "gates":
+        if "arch" not in cell:
+            raise ValueError("arch: expected a multiplier architecture, found none")
+        _circuit(cell)
+        mac.prepare(**_mac_kwargs(cell, 0))
     else:
         from bitsim import accwidth
 
@@ -237,6 +243,31 @@ def task_accwidth(cell, seed):
             "measured_bits": m.smallest_width(eps), "confident_bits": m.confident_width(eps),
             "dots": m.dots, "max_partial_sum": m.max_partial_sum,
             "min_partial_sum": m.min_partial_sum}
+
+
+def _circuit(cell):
+    from bitsim.multipliers import mac_circuit, multiplier_circuit
+
+    x_bits = cell.get("x_bits", 8)
+    w_bits = cell.get("w_bits", x_bits)
+    signed = cell.get("signed", False)
+    if cell.get("mac", False):
+        return mac_circuit(cell["arch"], x_bits, w_bits, cell.get("acc_bits", 32), signed)
+    return multiplier_circuit(cell["arch"], x_bits, w_bits, signed)
+
+
+def task_gates(cell, seed):
+    from bitsim.gates import simulate_gates
+
+    circuit = _circuit(cell)
+    x, w = _operands(cell)
+    g = simulate_gates(circuit, x, w, length=cell.get("length") if cell.get("mac") else None,
+                       n=cell.get("n", DEFAULT_N), seed=seed)
+    counts = circuit.counts()
+    row = {f"toggles_{k}": v for k, v in g.per_vector().items()}
+    row.update({k: v for k, v in counts.items() if k != "gates"}, n=g.vectors,
+               gates=sum(counts["gates"].values()))
+    return row
 
 
 def flips_row(cell, seed, parts) -> dict:
@@ -380,8 +411,9 @@ def _execute(grid: Grid, cells, ex, split_macs):
     parts: Dict[int, dict] = {}
     split_cells = {}
     for i, (cell, seed) in enumerate(zip(cells, seeds)):
-        if grid.kind == "accwidth":
-            pending[ex.submit(task_accwidth, cell, seed)] = (i, None)
+        if grid.kind in ("accwidth", "gates"):
+            task = task_accwidth if grid.kind == "accwidth" else task_gates
+            pending[ex.submit(task, cell, seed)] = (i, None)
             continue
         n = cell.get("n", DEFAULT_N)
         ranges = mac.split(n, -(-n // split_macs)) if n > split_macs else [(0, n)]

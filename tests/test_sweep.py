@@ -42,8 +42,9 @@ def run(tmp_path, grid_text=GRID, out="out.csv", **kw):
 
 @pytest.mark.parametrize("text,pattern", [
     ("seed: 1\nkind: flips\ncolour: red\n", r"grid.yaml:3: colour: expected one of seed"),
-    ("seed: 1\nkind: gates\n", r"grid.yaml:2: kind: expected flips or accwidth .*'gates'"),
-    ("seed: 1\nkind: flops\n", r"grid.yaml:2: kind: expected flips or accwidth, found 'flops'"),
+    ("seed: 1\nkind: flops\n", r"grid.yaml:2: kind: expected flips, accwidth or gates, found 'flops'"),
+    ("kind: gates\ngrid:\n  arch: [dadda, karatsuba]\n", r"grid.yaml:3: grid.arch: expected one of array"),
+    ("kind: gates\ngrid:\n  x_bits: [4]\n", r"arch: expected a multiplier architecture"),
     ("seed: -2\nkind: flips\n", r"grid.yaml:1: seed: expected an integer"),
     ("kind: flips\nfixed:\n  n: 10\ngrid:\n  x_bitz: [2]\n",
      r"grid.yaml:5: grid.x_bitz: expected a parameter of kind flips"),
@@ -135,6 +136,20 @@ def test_accwidth_sweep_and_parquet(tmp_path):
     assert [r["worst_case_bits"] for r in sorted(rows, key=lambda r: r["x_bits"])] == [13, 25]
     assert all(r["measured_bits"] <= r["worst_case_bits"] for r in rows)
     assert len(S.read_rows(str(tmp_path / "acc.parquet"))) == 2
+
+
+def test_gates_sweep(tmp_path):
+    text = ("seed: 2\nkind: gates\nfixed:\n  n: 3000\n  x_bits: 4\ngrid:\n"
+            "  arch: [dadda, booth]\n  mac: [false, true]\n")
+    rows = run(tmp_path, text)
+    assert len(rows) == 4 and all(r["status"] == "ok" for r in rows)
+    dadda = next(r for r in rows if r["arch"] == "dadda" and not r["mac"])
+    assert dadda["tree_full_adders"] == 16 - 16 + 3 and dadda["final_adder_bits"] == 6
+    from bitsim.gates import simulate_gates
+    from bitsim.multipliers import multiplier_circuit
+    g = simulate_gates(multiplier_circuit("dadda", 4), n=3000, seed=dadda["seed"])
+    assert dadda["toggles_total"] == pytest.approx(g.per_vector()["total"])
+    assert any("toggles_accumulator_adder" in r and r["toggles_accumulator_adder"] for r in rows)
 
 
 def test_dask_local_cluster_equals_local_pool(tmp_path):
