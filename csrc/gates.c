@@ -9,10 +9,8 @@
 #define MAX_BLOCK 512   /* vectors per block of the widest variant */
 
 struct gate_work {
-    void *words;       /* nets x block words (64-byte aligned) */
-    void *counts;      /* nets x lanes toggle counters */
-    uint64_t *prev, *next;   /* nets: value at the last vector of the previous block; the
-                                next block's values while a block is evaluated */
+    void *words, *words2;   /* nets x block words: current and previous block */
+    void *counts;           /* nets x lanes toggle counters */
     int64_t *x, *w;    /* operand values of the block */
     uint64_t *first, *acc;
     uint8_t *bytes;    /* one byte of each value of a block */
@@ -23,7 +21,7 @@ static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 size_t bitsim_gates_workspace_bytes(int nets)
 {
     const size_t n = nets > 0 ? (size_t)nets : 0;
-    return 64 + 2 * align64(n * 64) + 2 * align64(n * 8) + 5 * align64(MAX_BLOCK * 8);
+    return 64 + 3 * align64(n * 64) + 5 * align64(MAX_BLOCK * 8);
 }
 
 static void make_work(void *workspace, int nets, struct gate_work *wk)
@@ -31,12 +29,10 @@ static void make_work(void *workspace, int nets, struct gate_work *wk)
     char *p = (char *)workspace + ((64 - ((uintptr_t)workspace & 63)) & 63);
     wk->words = p;
     p += align64((size_t)nets * 64);
+    wk->words2 = p;
+    p += align64((size_t)nets * 64);
     wk->counts = p;
     p += align64((size_t)nets * 64);
-    wk->prev = (uint64_t *)p;
-    p += align64((size_t)nets * 8);
-    wk->next = (uint64_t *)p;
-    p += align64((size_t)nets * 8);
     wk->x = (int64_t *)p;
     p += align64(MAX_BLOCK * 8);
     wk->w = (int64_t *)p;

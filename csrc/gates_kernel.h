@@ -1,23 +1,25 @@
 /* Template of the gate simulator, included by gates.c once per instruction set. The includer
- * defines G(name) (name suffix) and GLANES (64-bit words per block: 1, 4 or 8). */
+ * defines G(name) (name suffix) and GLANES (64-bit words per block: 1, 4 or 8).
+ *
+ * Net values are double-buffered: P holds every net's words of the previous block and V those
+ * of the current one, so the value before vector 0 of a block is bit 63 of P's last lane. Only
+ * the last block of a run can be partial, so no later block ever reads a partial one. */
 
 typedef uint64_t G(vec) __attribute__((vector_size(8 * GLANES)));
+typedef int64_t G(ivec) __attribute__((vector_size(8 * GLANES)));
 
-/* v shifted up by one vector: lane k takes the top bit of lane k - 1, lane 0 takes `prev`. */
-static inline G(vec) G(shift1)(G(vec) v, uint64_t prev)
+/* v shifted up by one vector: lane k takes the top bit of lane k - 1, lane 0 the top bit of
+ * the previous block's last lane. */
+static inline G(vec) G(shift1)(G(vec) v, G(vec) prev)
 {
 #if GLANES == 8
-    const __m512i rot = _mm512_alignr_epi64((__m512i)v, (__m512i)v, 7);   /* lane k: v[k-1] */
-    const __m512i carry = _mm512_mask_set1_epi64(_mm512_srli_epi64(rot, 63), 1, (long long)prev);
-    return (G(vec))_mm512_or_si512(_mm512_slli_epi64((__m512i)v, 1), carry);
+    const G(vec) rot = __builtin_shuffle(v, prev, (G(ivec)){15, 0, 1, 2, 3, 4, 5, 6});
 #elif GLANES == 4
-    typedef int64_t G(ivec) __attribute__((vector_size(32)));
-    G(vec) carry = __builtin_shuffle(v, (G(ivec)){3, 0, 1, 2}) >> 63;
-    carry[0] = prev;
-    return (v << 1) | carry;
+    const G(vec) rot = __builtin_shuffle(v, prev, (G(ivec)){7, 0, 1, 2});
 #else
-    return (v << 1) | prev;
+    const G(vec) rot = prev;
 #endif
+    return (v << 1) | (rot >> 63);
 }
 
 /* Lane-wise popcount. */
@@ -32,11 +34,6 @@ static inline G(vec) G(popcount)(G(vec) d)
         pc[k] = (uint64_t)__builtin_popcountll(d[k]);
     return pc;
 #endif
-}
-
-static inline uint64_t G(top_bit)(G(vec) v, size_t m)   /* bit of vector m - 1 */
-{
-    return m == 64 * GLANES ? v[GLANES - 1] >> 63 : v[(m - 1) / 64] >> ((m - 1) % 64) & 1;
 }
 
 /* Bits of values[0..block) as bit planes: V[nets[j]] gets bit j of every value (vector t is
@@ -75,13 +72,12 @@ static void G(pack)(const uint64_t *values, int bits, const int32_t *nets, G(vec
     }
 }
 
-/* Evaluate every gate of a block. With `count` (2: a full block), also add the toggles of each gate output
- * (within `mask`) to cnt and store its value at the block's last vector (m) in next[]: the
- * outputs are still in registers, and DFFs keep reading the previous block's prev[]. */
+/* Evaluate every gate of a block into V (P: the previous block). With `count` (2: every
+ * vector of the block counts, no mask), also add each output's toggles to cnt while the
+ * output is still in a register. */
 static inline __attribute__((always_inline)) void
-G(eval_body)(const bitsim_circuit *c, G(vec) *restrict V, const uint64_t *restrict prev,
-             uint64_t *restrict next, G(vec) *restrict cnt, G(vec) mask, size_t m,
-             const int count)
+G(eval_body)(const bitsim_circuit *c, G(vec) *restrict V, const G(vec) *restrict P,
+             G(vec) *restrict cnt, G(vec) mask, const int count)
 {
     const int32_t *restrict op = c->op, *restrict ia = c->a, *restrict ib = c->b;
     const int32_t *restrict ic = c->c, *restrict io = c->out;
@@ -107,37 +103,34 @@ G(eval_body)(const bitsim_circuit *c, G(vec) *restrict V, const uint64_t *restri
             r = (a & ~s) | (b & s);
             break;
         }
-        case BITSIM_G_DFF: r = G(shift1)(a, prev[ia[g]]); break;
+        case BITSIM_G_DFF: r = G(shift1)(a, P[ia[g]]); break;
         default: r = a; break;   /* BUF */
         }
+        if (count == 2)
+            cnt[o] += G(popcount)(r ^ G(shift1)(r, P[o]));
+        else if (count)
+            cnt[o] += G(popcount)((r ^ G(shift1)(r, P[o])) & mask);
         V[o] = r;
-        if (count) {
-            cnt[o] += G(popcount)((r ^ G(shift1)(r, prev[o])) & mask);
-            next[o] = count == 2 ? r[GLANES - 1] >> 63 : G(top_bit)(r, m);
-        }
     }
 }
 
-static void G(eval)(const bitsim_circuit *c, G(vec) *V, const uint64_t *prev)
+static void G(eval)(const bitsim_circuit *c, G(vec) *V, const G(vec) *P, G(vec) *cnt,
+                    G(vec) mask, int count)
 {
-    const G(vec) zero = {0};
-    G(eval_body)(c, V, prev, NULL, NULL, zero, 1, 0);
-}
-
-static void G(eval_count)(const bitsim_circuit *c, G(vec) *V, const uint64_t *prev,
-                          uint64_t *next, G(vec) *cnt, G(vec) mask, size_t m)
-{
-    if (m == 64 * GLANES)
-        G(eval_body)(c, V, prev, next, cnt, mask, m, 2);
+    if (count == 2)
+        G(eval_body)(c, V, P, cnt, mask, 2);
+    else if (count)
+        G(eval_body)(c, V, P, cnt, mask, 1);
     else
-        G(eval_body)(c, V, prev, next, cnt, mask, m, 1);
+        G(eval_body)(c, V, P, cnt, mask, 0);
 }
 
-static inline void G(count_source)(int net, const G(vec) *V, const uint64_t *prev,
-                                   uint64_t *next, G(vec) *cnt, G(vec) mask, size_t m)
+static inline void G(count_bus)(const int32_t *nets, int bits, const G(vec) *V,
+                                const G(vec) *P, G(vec) *cnt, G(vec) mask)
 {
-    cnt[net] += G(popcount)((V[net] ^ G(shift1)(V[net], prev[net])) & mask);
-    next[net] = G(top_bit)(V[net], m);
+    int j;
+    for (j = 0; j < bits; j++)
+        cnt[nets[j]] += G(popcount)((V[nets[j]] ^ G(shift1)(V[nets[j]], P[nets[j]])) & mask);
 }
 
 static int G(run)(const bitsim_circuit *c, const bitsim_source *xs, const bitsim_source *ws,
@@ -145,29 +138,28 @@ static int G(run)(const bitsim_circuit *c, const bitsim_source *xs, const bitsim
                   const struct gate_work *wk, uint64_t *toggles, uint64_t *bad)
 {
     const size_t block = 64 * GLANES;
-    G(vec) *V = (G(vec) *)wk->words;
-    G(vec) *cnt = (G(vec) *)wk->counts;
-    uint64_t *prev = wk->prev, *next = wk->next;
+    G(vec) *V = (G(vec) *)wk->words, *P = (G(vec) *)wk->words2, *cnt = (G(vec) *)wk->counts;
     const uint64_t total = warmup + count;
     const G(vec) zero = {0}, ones = ~zero;
     uint64_t off;
     int net, k;
 
-    /* the reset state: sources and registers 0, the rest what follows */
+    /* the reset state: sources and registers 0, the other nets what follows from that */
+    memset(P, 0, (size_t)c->nets * sizeof *P);
     memset(V, 0, (size_t)c->nets * sizeof *V);
-    memset(prev, 0, (size_t)c->nets * sizeof *prev);
-    memset(next, 0, (size_t)c->nets * sizeof *next);
-    V[1] = ones;
-    G(eval)(c, V, prev);
+    V[1] = P[1] = ones;
+    G(eval)(c, V, P, cnt, zero, 0);
     for (net = 0; net < c->nets; net++) {
-        prev[net] = next[net] = V[net][0] & 1;
+        P[net] = (V[net][0] & 1) ? ones : zero;
         cnt[net] = zero;
     }
+    memcpy(V, P, (size_t)c->nets * sizeof *V);   /* nets nothing drives keep their value */
     for (off = 0; off < total;) {
         const uint64_t g = first_vector + off;
         const size_t m = (size_t)(total - off < block ? total - off : block);
-        G(vec) mask;
+        G(vec) mask, *tmp;
         size_t t;
+        int full = m == block && off >= warmup;
         if (bitsim_source_load(xs, g, m, wk->x, bad))
             return BITSIM_ERR_X_RANGE;
         if (bitsim_source_load(ws, g, m, wk->w, bad))
@@ -190,8 +182,6 @@ static int G(run)(const bitsim_circuit *c, const bitsim_source *xs, const bitsim
             G(pack)(wk->first, 1, &c->first_net, V, wk->bytes);
         if (c->acc_nets)
             G(pack)(wk->acc, c->acc_bits, c->acc_nets, V, wk->bytes);
-        V[0] = zero;
-        V[1] = ones;
         /* count only vectors >= warmup and < m */
         for (k = 0; k < GLANES; k++) {
             const uint64_t lo = 64 * (uint64_t)k + off, hi = lo + 64;
@@ -202,17 +192,18 @@ static int G(run)(const bitsim_circuit *c, const bitsim_source *xs, const bitsim
                 word &= warmup >= hi ? 0 : ~(uint64_t)0 << (warmup - lo);
             mask[k] = word;
         }
-        /* source nets, then the gates; nets nothing drives never change */
-        for (k = 0; k < c->x_bits; k++)
-            G(count_source)(c->x_nets[k], V, prev, next, cnt, mask, m);
-        for (k = 0; k < c->w_bits; k++)
-            G(count_source)(c->w_nets[k], V, prev, next, cnt, mask, m);
-        for (k = 0; c->acc_nets && k < c->acc_bits; k++)
-            G(count_source)(c->acc_nets[k], V, prev, next, cnt, mask, m);
+        G(count_bus)(c->x_nets, c->x_bits, V, P, cnt, mask);
+        G(count_bus)(c->w_nets, c->w_bits, V, P, cnt, mask);
+        if (c->acc_nets)
+            G(count_bus)(c->acc_nets, c->acc_bits, V, P, cnt, mask);
         if (c->first_net >= 0)
-            G(count_source)(c->first_net, V, prev, next, cnt, mask, m);
-        G(eval_count)(c, V, prev, next, cnt, mask, m);
-        { uint64_t *tmp = prev; prev = next; next = tmp; }
+            G(count_bus)(&c->first_net, 1, V, P, cnt, mask);
+        G(eval)(c, V, P, cnt, mask, full ? 2 : 1);
+        tmp = P;   /* this block becomes the previous one; sources and gates are rewritten */
+        P = V;
+        V = tmp;
+        V[0] = zero;
+        V[1] = ones;
         off += m;
     }
     for (net = 0; net < c->nets; net++)
