@@ -39,7 +39,7 @@ import numpy as np
 from bitsim import _mac
 from bitsim.distributions import Uniform, resolve_distribution
 from bitsim.formats import IntFormat
-from bitsim.mac import DEFAULT_CHUNK, MacConfig, SEGMENT_MACS
+from bitsim.mac import DEFAULT_CHUNK, SEGMENT_MACS, MacConfig, split
 from bitsim.operands import as_operand_array, check_int, check_seed, make_stream
 
 MAX_WIDTH = 129
@@ -283,9 +283,8 @@ def measure(k: int, x="uniform", w="uniform", *, x_bits: int = 8, w_bits: Option
             return dot_widths(cfg, xs, ws, first, count, chunk_size)
     else:
         raise ValueError(f"backend: expected 'c' or 'reference', found {backend!r}")
-    pieces = max(threads, -(-dots * k // SEGMENT_MACS)) if dots else 1
-    bounds = [dots * i // pieces for i in range(pieces + 1)]
-    tasks = [(a, b - a) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    tasks = [(a, b - a) for a, b in split(dots, max(threads, -(-dots * k // SEGMENT_MACS)))
+             if b > a]
     if threads > 1:
         from concurrent.futures import ThreadPoolExecutor
 

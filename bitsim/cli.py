@@ -49,20 +49,12 @@ def width_pairs(args):
     return [(xs[i if len(xs) > 1 else 0], ws[i if len(ws) > 1 else 0]) for i in range(n)]
 
 
-def add_flips(sub):
-    p = sub.add_parser(
-        "flips", help="average bit flips per MAC of each register, signed vs unsigned",
-        description="Simulate a MAC unit over sampled operands and print the average bit flips "
-                    "per MAC of the x, w, product and accumulator registers, signed and "
-                    "unsigned side by side. Default: the PANN setting (uniform b-bit "
-                    "operands, 2b-bit product, 32-bit accumulator, one endless dot product).")
-    p.add_argument("--bits", type=int_list, default=[2, 3, 4, 5, 6, 7, 8],
-                   help="operand widths, both operands (default 2,3,4,5,6,7,8)")
+def add_operand_args(p, default_bits):
+    """--bits/--x-bits/--w-bits, the distributions, --scale and --signed of flips/accwidth."""
+    p.add_argument("--bits", type=int_list, default=default_bits,
+                   help=f"operand widths, both operands (default {','.join(map(str, default_bits))})")
     p.add_argument("--x-bits", type=int_list, help="activation widths (overrides --bits)")
     p.add_argument("--w-bits", type=int_list, help="weight widths (overrides --bits)")
-    p.add_argument("--acc-bits", type=int, default=32, help="accumulator width (default 32)")
-    p.add_argument("--length", type=int, default=None,
-                   help="dot-product length K (default: one endless dot product)")
     p.add_argument("--dist", default="uniform", choices=list(DISTRIBUTIONS),
                    help="operand distribution of both operands (default uniform)")
     p.add_argument("--x-dist", choices=list(DISTRIBUTIONS), help="activation distribution")
@@ -72,6 +64,26 @@ def add_flips(sub):
                         "the format's magnitude range)")
     p.add_argument("--signed", choices=["both", "signed", "unsigned"], default="both",
                    help="arithmetic to simulate (default both)")
+
+
+def operand_choices(args):
+    """(signedness list, x distribution, w distribution) of add_operand_args' options."""
+    signs = {"both": [True, False], "signed": [True], "unsigned": [False]}[args.signed]
+    return (signs, resolve_distribution(args.x_dist or args.dist, "--x-dist", args.scale),
+            resolve_distribution(args.w_dist or args.dist, "--w-dist", args.scale))
+
+
+def add_flips(sub):
+    p = sub.add_parser(
+        "flips", help="average bit flips per MAC of each register, signed vs unsigned",
+        description="Simulate a MAC unit over sampled operands and print the average bit flips "
+                    "per MAC of the x, w, product and accumulator registers, signed and "
+                    "unsigned side by side. Default: the PANN setting (uniform b-bit "
+                    "operands, 2b-bit product, 32-bit accumulator, one endless dot product).")
+    add_operand_args(p, [2, 3, 4, 5, 6, 7, 8])
+    p.add_argument("--acc-bits", type=int, default=32, help="accumulator width (default 32)")
+    p.add_argument("--length", type=int, default=None,
+                   help="dot-product length K (default: one endless dot product)")
     p.add_argument("-n", type=count, default=10**6, help="MACs per configuration (default 1e6)")
     p.add_argument("--seed", type=int, default=0, help="sampler seed (default 0)")
     p.add_argument("--threads", type=int, default=default_threads(),
@@ -85,9 +97,7 @@ def add_flips(sub):
 
 
 def run_flips(args):
-    signs = {"both": [True, False], "signed": [True], "unsigned": [False]}[args.signed]
-    x_dist = resolve_distribution(args.x_dist or args.dist, "--x-dist", args.scale)
-    w_dist = resolve_distribution(args.w_dist or args.dist, "--w-dist", args.scale)
+    signs, x_dist, w_dist = operand_choices(args)
     show = args.progress
     if show is None:
         show = sys.stderr.isatty() and args.n >= LONG_RUN_MACS
@@ -269,17 +279,10 @@ def add_accwidth(sub):
                     "simulated dot products, signed and unsigned; with the bit flips per MAC "
                     "of each width.")
     p.add_argument("--k", type=int, required=True, help="dot-product length, e.g. 4608 = 3x3x512")
-    p.add_argument("--bits", type=int_list, default=[2, 3, 4, 8], help="operand widths")
-    p.add_argument("--x-bits", type=int_list, help="activation widths (overrides --bits)")
-    p.add_argument("--w-bits", type=int_list, help="weight widths (overrides --bits)")
+    add_operand_args(p, [2, 3, 4, 8])
     p.add_argument("--eps", type=float, default=1e-6, help="target overflow rate (default 1e-6)")
     p.add_argument("--dots", type=count, default=10**4,
                    help="simulated dot products per configuration (default 1e4)")
-    p.add_argument("--dist", default="uniform", choices=list(DISTRIBUTIONS))
-    p.add_argument("--x-dist", choices=list(DISTRIBUTIONS))
-    p.add_argument("--w-dist", choices=list(DISTRIBUTIONS))
-    p.add_argument("--scale", type=float, default=None, help="scale of non-uniform samplers")
-    p.add_argument("--signed", choices=["both", "signed", "unsigned"], default="both")
     p.add_argument("--flips-n", type=count, default=10**6,
                    help="MACs simulated for the flips of each width (default 1e6; 0: none)")
     p.add_argument("--seed", type=int, default=0)
@@ -291,9 +294,7 @@ def add_accwidth(sub):
 def run_accwidth(args):
     from bitsim import accwidth
 
-    signs = {"both": [True, False], "signed": [True], "unsigned": [False]}[args.signed]
-    x_dist = resolve_distribution(args.x_dist or args.dist, "--x-dist", args.scale)
-    w_dist = resolve_distribution(args.w_dist or args.dist, "--w-dist", args.scale)
+    signs, x_dist, w_dist = operand_choices(args)
     rows = []
     for x_bits, w_bits in width_pairs(args):
         for signed in signs:

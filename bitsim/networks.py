@@ -90,26 +90,30 @@ class _Builder:
         self.h = self.w = 1
 
 
+def _shortcut(b: _Builder, name, block_input, out, stride):
+    """The 1x1 projection (and its BatchNorm) of a block's input; the shape stays the block's."""
+    saved = (b.c, b.h, b.w)
+    b.c, b.h, b.w = block_input
+    b.conv(f"{name}.downsample.0", out, 1, stride)
+    b.bn(f"{name}.downsample.1")
+    b.c, b.h, b.w = saved
+
+
 def _basic_block(b: _Builder, name, out, stride, shortcut="conv"):
-    cin, h, w = b.c, b.h, b.w
+    block_input = (b.c, b.h, b.w)
     b.conv(f"{name}.conv1", out, 3, stride, 1)
     b.bn(f"{name}.bn1")
     b.relu(f"{name}.relu")
     b.conv(f"{name}.conv2", out, 3, 1, 1)
     b.bn(f"{name}.bn2")
-    if stride != 1 or cin != out:
-        if shortcut == "conv":
-            saved = (b.c, b.h, b.w)
-            b.c, b.h, b.w = cin, h, w
-            b.conv(f"{name}.downsample.0", out, 1, stride)
-            b.bn(f"{name}.downsample.1")
-            b.c, b.h, b.w = saved
+    if (stride != 1 or block_input[0] != out) and shortcut == "conv":
+        _shortcut(b, name, block_input, out, stride)
     b.add(f"{name}.add")
     b.relu(f"{name}.relu")
 
 
 def _bottleneck(b: _Builder, name, planes, stride):
-    cin, h, w = b.c, b.h, b.w
+    block_input = (b.c, b.h, b.w)
     out = planes * 4
     b.conv(f"{name}.conv1", planes, 1)
     b.bn(f"{name}.bn1")
@@ -119,12 +123,8 @@ def _bottleneck(b: _Builder, name, planes, stride):
     b.relu(f"{name}.relu")
     b.conv(f"{name}.conv3", out, 1)
     b.bn(f"{name}.bn3")
-    if stride != 1 or cin != out:
-        saved = (b.c, b.h, b.w)
-        b.c, b.h, b.w = cin, h, w
-        b.conv(f"{name}.downsample.0", out, 1, stride)
-        b.bn(f"{name}.downsample.1")
-        b.c, b.h, b.w = saved
+    if stride != 1 or block_input[0] != out:
+        _shortcut(b, name, block_input, out, stride)
     b.add(f"{name}.add")
     b.relu(f"{name}.relu")
 
