@@ -6,11 +6,11 @@ import csv
 import io
 import json
 import sys
-import time
 
 from bitsim.distributions import DISTRIBUTIONS, resolve_distribution
 from bitsim.layers import Conv2d, Linear
-from bitsim.mac import BACKENDS, SIMD_CHOICES, SITES, default_threads, simulate_mac
+from bitsim.mac import (BACKENDS, SIMD_CHOICES, SITES, default_threads, simulate_mac,
+                        stderr_progress)
 from bitsim.roofline import DDR4_2400_X64, Accelerator, roofline
 
 LONG_RUN_MACS = 1 << 26   # progress goes to stderr for runs at least this long
@@ -105,9 +105,7 @@ def run_flips(args):
     for x_bits, w_bits in width_pairs(args):
         for signed in signs:
             label = f"x{x_bits} w{w_bits} {'signed' if signed else 'unsigned'}: "
-            started = time.monotonic()
-            progress = (lambda done, total, label=label, started=started:
-                        _progress_line(label, done, total, started)) if show else None
+            progress = stderr_progress(label) if show else None
             r = simulate_mac(x_dist, w_dist, x_bits=x_bits, w_bits=w_bits,
                              acc_bits=args.acc_bits, signed=signed, length=args.length,
                              n=args.n, seed=args.seed, threads=args.threads,
@@ -117,17 +115,6 @@ def run_flips(args):
                          "seed": args.seed, "x_dist": x_dist.name, "w_dist": w_dist.name,
                          "flips": r.mean_flips, "overflows": r.overflows})
     sys.stdout.write(FORMATTERS[args.format](rows))
-
-
-def _progress_line(label, done, total, started):
-    elapsed = time.monotonic() - started
-    rate = done / elapsed if elapsed > 0 else 0.0
-    eta = (total - done) / rate if rate > 0 else float("inf")
-    sys.stderr.write(f"\r{label}{done:,}/{total:,} MACs, {rate / 1e6:,.0f} M MAC/s, "
-                     f"ETA {eta:,.0f} s ")
-    if done == total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
 
 
 def flips_json(rows) -> str:

@@ -216,14 +216,21 @@ def _backend(name: str, simd: str, chunk: int):
     return _PythonBackend(module, chunk)
 
 
-def _stderr_progress(done: int, total: int, started: float) -> None:
-    elapsed = time.monotonic() - started
-    rate = done / elapsed if elapsed > 0 else 0.0
-    eta = (total - done) / rate if rate > 0 else float("inf")
-    sys.stderr.write(f"\r{done:,}/{total:,} MACs  {rate / 1e6:,.0f} M MAC/s  ETA {eta:,.0f} s ")
-    if done == total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
+def stderr_progress(label: str = "") -> Callable[[int, int], None]:
+    """A progress callback that rewrites one stderr line: MACs done, rate and ETA."""
+    started = time.monotonic()
+
+    def report(done: int, total: int) -> None:
+        elapsed = time.monotonic() - started
+        rate = done / elapsed if elapsed > 0 else 0.0
+        eta = (total - done) / rate if rate > 0 else float("inf")
+        sys.stderr.write(f"\r{label}{done:,}/{total:,} MACs, {rate / 1e6:,.0f} M MAC/s, "
+                         f"ETA {eta:,.0f} s ")
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return report
 
 
 def simulate_mac(x="uniform", w="uniform", *, x_bits: int = 8, w_bits: Optional[int] = None,
@@ -354,8 +361,7 @@ def _progress_callback(progress) -> Optional[Callable[[int, int], None]]:
     if progress is None or progress is False:
         return None
     if progress is True:
-        started = time.monotonic()
-        return lambda done, total: _stderr_progress(done, total, started)
+        return stderr_progress()
     if callable(progress):
         return progress
     raise TypeError(f"progress: expected a bool or a callable, found {type(progress).__name__}")

@@ -12,7 +12,6 @@ torchvision-style ResNet imports as exactly the built-in list.
 from __future__ import annotations
 
 import math
-import operator
 from typing import Sequence
 
 from bitsim.layers import Conv2d, Elementwise, Linear

@@ -7,7 +7,7 @@ from hypothesis import given, strategies as st
 
 import bitsim
 from bitsim.formats import IntFormat
-from util import BACKENDS, BACKEND_IDS, all_pairs, assert_same, edge_cases, simulate_all
+from util import all_pairs, assert_same, edge_cases, simulate_all
 
 SIGNS = list(itertools.product([True, False], repeat=2))
 
