@@ -14,27 +14,21 @@ def c_flags():
     return [os.environ.get("BITSIM_OPT", "-O3"), "-std=gnu99", "-fno-strict-aliasing"]
 
 
-def mac_extension():
+def core_library():
+    """csrc/ compiled once, as a static library every extension links."""
+    return ("bitsim_core", {"sources": sorted(glob("csrc/*.c")), "include_dirs": ["csrc"],
+                            "cflags": c_flags() + ["-fPIC"], "obj_deps": {"": glob("csrc/*.h")}})
+
+
+def extension(name):
     import numpy
 
     return Extension(
-        "bitsim._mac",
-        sources=["bitsim/_mac.pyx", "csrc/mac.c"],
-        depends=glob("csrc/*.h") + glob("bitsim/_c_*.pxd"),
+        f"bitsim.{name}",
+        sources=[f"bitsim/{name}.pyx"],
+        depends=glob("csrc/*.h") + glob("bitsim/*.pxd"),
         include_dirs=["csrc", numpy.get_include()],
-        extra_compile_args=c_flags(),
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-    )
-
-
-def gates_extension():
-    import numpy
-
-    return Extension(
-        "bitsim._gates",
-        sources=["bitsim/_gates.pyx", "csrc/gates.c", "csrc/mac.c"],
-        depends=glob("csrc/*.h") + glob("bitsim/_c_*.pxd") + ["bitsim/_mac.pxd"],
-        include_dirs=["csrc", numpy.get_include()],
+        libraries=["bitsim_core"],
         extra_compile_args=c_flags(),
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )
@@ -43,8 +37,8 @@ def gates_extension():
 def extensions():
     from Cython.Build import cythonize
 
-    return cythonize([mac_extension(), gates_extension()],
+    return cythonize([extension("_mac"), extension("_gates")],
                      compiler_directives={"language_level": 3})
 
 
-setup(ext_modules=extensions())
+setup(libraries=[core_library()], ext_modules=extensions())

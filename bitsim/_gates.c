@@ -10,11 +10,11 @@
             ]
         ],
         "depends": [
-            "/tmp/pip-build-env-4h86_4zx/overlay/lib/python3.11/site-packages/numpy/_core/include/numpy/arrayobject.h",
-            "/tmp/pip-build-env-4h86_4zx/overlay/lib/python3.11/site-packages/numpy/_core/include/numpy/arrayscalars.h",
-            "/tmp/pip-build-env-4h86_4zx/overlay/lib/python3.11/site-packages/numpy/_core/include/numpy/ndarrayobject.h",
-            "/tmp/pip-build-env-4h86_4zx/overlay/lib/python3.11/site-packages/numpy/_core/include/numpy/ndarraytypes.h",
-            "/tmp/pip-build-env-4h86_4zx/overlay/lib/python3.11/site-packages/numpy/_core/include/numpy/ufuncobject.h",
+            "/tmp/pip-build-env-enrdvhwe/overlay/lib/python3.11/site-packages/numpy/_core/include/numpy/arrayobject.h",
+            "/tmp/pip-build-env-enrdvhwe/overlay/lib/python3.11/site-packages/numpy/_core/include/numpy/arrayscalars.h",
+            "/tmp/pip-build-env-enrdvhwe/overlay/lib/python3.11/site-packages/numpy/_core/include/numpy/ndarrayobject.h",
+            "/tmp/pip-build-env-enrdvhwe/overlay/lib/python3.11/site-packages/numpy/_core/include/numpy/ndarraytypes.h",
+            "/tmp/pip-build-env-enrdvhwe/overlay/lib/python3.11/site-packages/numpy/_core/include/numpy/ufuncobject.h",
             "bitsim/_c_gates.pxd",
             "bitsim/_c_mac.pxd",
             "bitsim/_c_operands.pxd",
@@ -32,13 +32,14 @@
         ],
         "include_dirs": [
             "csrc",
-            "/tmp/pip-build-env-4h86_4zx/overlay/lib/python3.11/site-packages/numpy/_core/include"
+            "/tmp/pip-build-env-enrdvhwe/overlay/lib/python3.11/site-packages/numpy/_core/include"
+        ],
+        "libraries": [
+            "bitsim_core"
         ],
         "name": "bitsim._gates",
         "sources": [
-            "bitsim/_gates.pyx",
-            "csrc/gates.c",
-            "csrc/mac.c"
+            "bitsim/_gates.pyx"
         ]
     },
     "module_name": "bitsim._gates"
