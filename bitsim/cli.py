@@ -401,6 +401,14 @@ def add_plot(sub):
     f.add_argument("--threads", type=int, default=default_threads())
     f.add_argument("--out", required=True, help="output file, .png or .svg")
     f.set_defaults(run=run_plot_flips)
+    o = kinds.add_parser("overflow", help="overflow rate against accumulator width")
+    o.add_argument("--k", type=int, required=True, help="dot-product length")
+    o.add_argument("--bits", type=int_list, default=[2, 4, 8])
+    o.add_argument("--dots", type=count, default=10**5)
+    o.add_argument("--dist", default="uniform", choices=list(DISTRIBUTIONS))
+    o.add_argument("--seed", type=int, default=0)
+    o.add_argument("--out", required=True, help="output file, .png or .svg")
+    o.set_defaults(run=run_plot_overflow)
     w = kinds.add_parser("sweep", help="flips per MAC against bit width from sweep results")
     w.add_argument("results", help="results.csv or results.parquet of a flips sweep")
     w.add_argument("--out", required=True, help="output file, .png or .svg")
@@ -466,6 +474,17 @@ def run_sweep_cli(args):
             client.close()
     failed = [r for r in rows if r.get("status") != "ok"]
     sys.stderr.write(f"{len(rows)} rows in {args.out}, {len(failed)} failed\n")
+
+
+def run_plot_overflow(args):
+    from bitsim import accwidth
+    from bitsim.plots import overflow_plot
+
+    dist = resolve_distribution(args.dist, "--dist")
+    ms = [accwidth.measure(args.k, dist, dist, x_bits=b, x_signed=s, w_signed=s, dots=args.dots,
+                           seed=args.seed) for b in args.bits for s in (True, False)]
+    overflow_plot(ms, args.out, f"K = {args.k}, {dist.name} operands, {args.dots:,} dot products "
+                                "(floor: half a dot product)")
 
 
 def run_plot_sweep(args):

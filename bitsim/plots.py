@@ -104,3 +104,27 @@ def _width_plot(points, out: str, title: str):
     fig.tight_layout()
     fig.savefig(out)
     plt.close(fig)
+
+
+def overflow_plot(measurements, out: str, title: str = ""):
+    """Observed overflow rate (dot products with a partial sum that does not fit) against
+    accumulator width, one line per AccWidthMeasurement, log scale."""
+    _check_out(out)
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for i, m in enumerate(measurements):
+        widths = range(1, int(max(m.hist.nonzero()[0], default=1)) + 2)
+        rates = [m.overflow_rate(w) for w in widths]
+        label = (f"{m.x_bits}x{m.w_bits} bits "
+                 f"{'signed' if m.x_signed or m.w_signed else 'unsigned'}")
+        ax.step(list(widths), [max(r, 0.5 / max(m.dots, 1)) for r in rates], where="mid",
+                color=f"C{i}", label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("accumulator bits")
+    ax.set_ylabel("overflow rate (dot products)")
+    ax.set_title(title or "overflow rate against accumulator width")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)

@@ -24,3 +24,10 @@ def test_plot_needs_png_or_svg(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["plot", "flips", "--bits", "2", "-n", "100", "--out", str(tmp_path / "x.jpg")])
     assert "out: expected a file name ending in .png or .svg" in capsys.readouterr().err
+
+
+def test_overflow_plot(tmp_path):
+    out = tmp_path / "overflow.svg"
+    assert main(["plot", "overflow", "--k", "576", "--bits", "2,4", "--dots", "2000",
+                 "--out", str(out)]) == 0
+    assert out.read_bytes().startswith(b"<?xml") and out.stat().st_size > 1000
