@@ -10,11 +10,11 @@
             ]
         ],
         "depends": [
-            "/tmp/pip-build-env-wi0lg8sb/overlay/lib/python3.11/site-packages/numpy/_core/include/numpy/arrayobject.h",
-            "/tmp/pip-build-env-wi0lg8sb/overlay/lib/python3.11/site-packages/numpy/_core/include/numpy/arrayscalars.h",
-            "/tmp/pip-build-env-wi0lg8sb/overlay/lib/python3.11/site-packages/numpy/_core/include/numpy/ndarrayobject.h",
-            "/tmp/pip-build-env-wi0lg8sb/overlay/lib/python3.11/site-packages/numpy/_core/include/numpy/ndarraytypes.h",
-            "/tmp/pip-build-env-wi0lg8sb/overlay/lib/python3.11/site-packages/numpy/_core/include/numpy/ufuncobject.h",
+            "/tmp/pip-build-env-z5n0w4cc/overlay/lib/python3.11/site-packages/numpy/_core/include/numpy/arrayobject.h",
+            "/tmp/pip-build-env-z5n0w4cc/overlay/lib/python3.11/site-packages/numpy/_core/include/numpy/arrayscalars.h",
+            "/tmp/pip-build-env-z5n0w4cc/overlay/lib/python3.11/site-packages/numpy/_core/include/numpy/ndarrayobject.h",
+            "/tmp/pip-build-env-z5n0w4cc/overlay/lib/python3.11/site-packages/numpy/_core/include/numpy/ndarraytypes.h",
+            "/tmp/pip-build-env-z5n0w4cc/overlay/lib/python3.11/site-packages/numpy/_core/include/numpy/ufuncobject.h",
             "bitsim/_c_gates.pxd",
             "bitsim/_c_mac.pxd",
             "bitsim/_c_operands.pxd",
@@ -32,7 +32,7 @@
         ],
         "include_dirs": [
             "csrc",
-            "/tmp/pip-build-env-wi0lg8sb/overlay/lib/python3.11/site-packages/numpy/_core/include"
+            "/tmp/pip-build-env-z5n0w4cc/overlay/lib/python3.11/site-packages/numpy/_core/include"
         ],
         "libraries": [
             "bitsim_core"
