@@ -118,3 +118,13 @@ def test_unsupported_operations_are_named():
         from_torch(Func(), (4,))
     with pytest.raises(TypeError, match="model: expected a torch.nn.Module"):
         from_torch(object(), (4,))
+
+
+def test_imported_model_reports_like_the_builtin():
+    from bitsim.report import Precision, report
+
+    p = Precision(a_bits=4, w_bits=4, first_last_bits=8)
+    imported = report(from_torch(ResNet18(), (3, 224, 224)), p, n=20_000)
+    builtin = report(network("resnet18"), p, n=20_000)
+    assert imported.totals == {**builtin.totals}
+    assert [r["name"] for r in imported.layers] == [r["name"] for r in builtin.layers]
