@@ -112,7 +112,11 @@ class WeightAwareBound:
 
 def weight_aware_bits(weights, x_bits: int, x_signed: bool = False) -> WeightAwareBound:
     """A2Q-style bound from integer weights, shape (out_channels, ...), and the activation format."""
-    w = as_operand_array(np.asarray(weights).reshape(len(weights), -1).ravel(), "weights")
+    arr = np.asarray(weights)
+    if arr.ndim < 1 or arr.size == 0:
+        raise ValueError(f"weights: expected a non-empty array of shape (out_channels, ...), "
+                         f"found shape {arr.shape}")
+    w = as_operand_array(arr.reshape(len(arr), -1).ravel(), "weights")
     w = w.reshape(len(weights), -1).astype(object)
     xf = IntFormat(check_int(x_bits, "x_bits", 1, 32), bool(x_signed))
     lo_terms = np.minimum(w * xf.lo, w * xf.hi)

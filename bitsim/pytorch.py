@@ -123,9 +123,14 @@ def from_torch(model, input_shape: Sequence[int], name: str = None) -> Network:
     gm = torch.fx.symbolic_trace(model)
     was_training = model.training
     gm.eval()
-    with torch.no_grad():
-        ShapeProp(gm).propagate(torch.zeros((1, *shape)))
-    model.train(was_training)
+    try:
+        with torch.no_grad():
+            ShapeProp(gm).propagate(torch.zeros((1, *shape)))
+    except Exception as err:   # noqa: BLE001 - any failure of the model on that input
+        raise ValueError(f"input_shape: the model does not run on a batch of shape "
+                         f"{(1, *shape)}: {err}") from None
+    finally:
+        model.train(was_training)
     modules = dict(gm.named_modules())
     layers, counts = [], {}
     for node in gm.graph.nodes:

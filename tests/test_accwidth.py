@@ -140,6 +140,8 @@ def test_rates_and_confidence():
     (lambda: A.measure(2, [1, 99], [1, 2], x_bits=4), ValueError, "x: .* found 99 at index 1"),
     (lambda: A.statistical_bits(9, 4, 4, eps=0), ValueError, "eps: expected a probability"),
     (lambda: A.measure(2, dots=1, backend="gpu"), ValueError, "backend: expected"),
+    (lambda: A.weight_aware_bits([], 4), ValueError, r"weights: expected a non-empty array"),
+    (lambda: A.weight_aware_bits([[0.5, 1.0]], 4), TypeError, r"weights: expected an array of integers"),
 ])
 def test_errors(call, exc, pattern):
     with pytest.raises(exc, match=pattern):

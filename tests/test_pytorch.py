@@ -118,6 +118,9 @@ def test_unsupported_operations_are_named():
         from_torch(Func(), (4,))
     with pytest.raises(TypeError, match="model: expected a torch.nn.Module"):
         from_torch(object(), (4,))
+    with pytest.raises(ValueError, match=r"input_shape: the model does not run on a batch of "
+                                         r"shape \(1, 5, 224, 224\)"):
+        from_torch(ResNet18(), (5, 224, 224))
 
 
 def test_imported_model_reports_like_the_builtin():
