@@ -17,7 +17,6 @@ from typing import Dict, List, Optional
 GATE_TYPES = ("AND", "OR", "XOR", "NAND", "NOR", "XNOR", "NOT", "ANDNOT", "ORNOT", "MUX", "BUF",
               "DFF")
 OPCODE = {t: i for i, t in enumerate(GATE_TYPES)}
-ARITY = {"NOT": 1, "BUF": 1, "DFF": 1, "MUX": 3}
 
 
 @dataclass

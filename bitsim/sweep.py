@@ -146,7 +146,7 @@ def load_grid(path: str) -> Grid:
     overlap = set(fixed) & set(grid)
     if overlap:
         name = sorted(overlap)[0]
-        fail(pnodes_of(nodes, "grid", name), f"grid.{name}", "a parameter not also in fixed",
+        fail(_key_node(nodes, "grid", name), f"grid.{name}", "a parameter not also in fixed",
              "it in both")
     g = Grid(seed, kind, fixed, grid)
     for cell in g.cells():   # every combination must make a valid configuration
@@ -157,7 +157,8 @@ def load_grid(path: str) -> Grid:
     return g
 
 
-def pnodes_of(nodes, section, name):
+def _key_node(nodes, section, name):
+    """The YAML node of key ``name`` in ``section`` (the section's node when absent)."""
     snode = nodes.get(section, (None, None))[1]
     for k, v in (snode.value if snode is not None else []):
         if k.value == name:
