@@ -13,7 +13,7 @@ struct gate_work {
     void *counts;           /* nets x lanes toggle counters */
     int64_t *x, *w;    /* operand values of the block */
     uint64_t *first, *acc;
-    uint8_t *bytes;    /* one byte of each value of a block */
+    uint8_t *bytes, *bytes2;   /* one byte of each value of a block */
 };
 
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
@@ -21,7 +21,7 @@ static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 size_t bitsim_gates_workspace_bytes(int nets)
 {
     const size_t n = nets > 0 ? (size_t)nets : 0;
-    return 64 + 3 * align64(n * 64) + 5 * align64(MAX_BLOCK * 8);
+    return 64 + 3 * align64(n * 64) + 6 * align64(MAX_BLOCK * 8);
 }
 
 static void make_work(void *workspace, int nets, struct gate_work *wk)
@@ -42,6 +42,8 @@ static void make_work(void *workspace, int nets, struct gate_work *wk)
     wk->acc = (uint64_t *)p;
     p += align64(MAX_BLOCK * 8);
     wk->bytes = (uint8_t *)p;
+    p += align64(MAX_BLOCK * 8);
+    wk->bytes2 = (uint8_t *)p;
 }
 
 #define G(name) name##_g64

@@ -36,40 +36,80 @@ static inline G(vec) G(popcount)(G(vec) d)
 #endif
 }
 
-/* Bits of values[0..block) as bit planes: V[nets[j]] gets bit j of every value (vector t is
- * bit t). Byte by byte: the bytes of 64 values go to a 64-byte buffer, and each bit plane of
- * it is a "most significant bit of each byte" mask (one instruction on AVX2 / AVX-512). */
+/* Bit planes j0 .. j0 + nbits - 1 of a block from one byte of every value: V[nets[j]] gets bit
+ * j - j0 of bytes[t] as bit t. Each plane is a "most significant bit of each byte" mask (one
+ * instruction on AVX2 / AVX-512). */
+static void G(planes)(const uint8_t *bytes, int j0, int nbits, const int32_t *nets, G(vec) *V)
+{
+    int j, k;
+    for (j = 0; j < nbits; j++) {
+        G(vec) plane;
+        for (k = 0; k < GLANES; k++) {
+#if GLANES == 8
+            const __m512i b = _mm512_loadu_si512((const void *)(bytes + 64 * k));
+            plane[k] = _mm512_movepi8_mask(_mm512_slli_epi64(b, 7 - j));
+#elif GLANES == 4
+            const __m256i lo = _mm256_loadu_si256((const __m256i *)(bytes + 64 * k));
+            const __m256i hi = _mm256_loadu_si256((const __m256i *)(bytes + 64 * k + 32));
+            plane[k] = (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_slli_epi64(lo, 7 - j))
+                       | (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_slli_epi64(hi, 7 - j))
+                             << 32;
+#else
+            uint64_t word = 0;
+            size_t t;
+            for (t = 0; t < 64; t++)
+                word |= (uint64_t)((bytes[64 * k + t] >> j) & 1) << t;
+            plane[k] = word;
+#endif
+        }
+        V[nets[j0 + j]] = plane;
+    }
+}
+
+/* Bits of values[0..block) as bit planes, byte by byte through the `bytes` buffer. */
 static void G(pack)(const uint64_t *values, int bits, const int32_t *nets, G(vec) *V,
                     uint8_t *bytes)
 {
-    int q, j, k;
+    int q;
     size_t t;
     for (q = 0; 8 * q < bits; q++) {
         for (t = 0; t < 64 * GLANES; t++)
             bytes[t] = (uint8_t)(values[t] >> (8 * q));
-        for (j = 8 * q; j < bits && j < 8 * q + 8; j++) {
-            G(vec) plane;
-            for (k = 0; k < GLANES; k++) {
-#if GLANES == 8
-                const __m512i b = _mm512_loadu_si512((const void *)(bytes + 64 * k));
-                plane[k] = _mm512_movepi8_mask(_mm512_slli_epi64(b, 7 - (j - 8 * q)));
-#elif GLANES == 4
-                const __m256i lo = _mm256_loadu_si256((const __m256i *)(bytes + 64 * k));
-                const __m256i hi = _mm256_loadu_si256((const __m256i *)(bytes + 64 * k + 32));
-                const int s = 7 - (j - 8 * q);
-                plane[k] = (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_slli_epi64(lo, s))
-                           | (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_slli_epi64(hi, s))
-                                 << 32;
-#else
-                uint64_t word = 0;
-                for (t = 0; t < 64; t++)
-                    word |= (uint64_t)((bytes[64 * k + t] >> (j - 8 * q)) & 1) << t;
-                plane[k] = word;
-#endif
-            }
-            V[nets[j]] = plane;
-        }
+        G(planes)(bytes, 8 * q, bits - 8 * q < 8 ? bits - 8 * q : 8, nets, V);
     }
+}
+
+/* An operand of at most 8 bits stored as int8/uint8: its block's bytes are the values
+ * themselves (a copy, zero-padded, only for a partial block). Returns NULL when the stream is
+ * something else or a value is outside the format (the caller's general path then finds it). */
+static const uint8_t *G(direct_bytes)(const bitsim_source *src, uint64_t g, size_t m,
+                                      uint8_t *buffer)
+{
+    const size_t block = 64 * GLANES;
+    const uint8_t *p;
+    size_t t;
+    int outside = 0;
+    if (src->kind != BITSIM_SOURCE_ARRAY || src->bits > 8
+        || (src->dtype != BITSIM_INT8 && src->dtype != BITSIM_UINT8))
+        return NULL;
+    p = (const uint8_t *)src->data + g;
+    if (src->dtype == BITSIM_INT8) {
+        const int lo = src->is_signed ? -(1 << (src->bits - 1)) : 0;
+        const int hi = src->is_signed ? (1 << (src->bits - 1)) - 1 : (1 << src->bits) - 1;
+        for (t = 0; t < m; t++)
+            outside |= ((int8_t)p[t] < lo) | ((int8_t)p[t] > hi);
+    } else {
+        const int hi = src->is_signed ? (1 << (src->bits - 1)) - 1 : (1 << src->bits) - 1;
+        for (t = 0; t < m; t++)
+            outside |= p[t] > hi;
+    }
+    if (outside)
+        return NULL;
+    if (m == block)
+        return p;
+    memcpy(buffer, p, m);
+    memset(buffer + m, 0, block - m);
+    return buffer;
 }
 
 /* Evaluate every gate of a block into V (P: the previous block). With `count` (2: every
@@ -160,11 +200,18 @@ static int G(run)(const bitsim_circuit *c, const bitsim_source *xs, const bitsim
         G(vec) mask, *tmp;
         size_t t;
         int full = m == block && off >= warmup;
-        if (bitsim_source_load(xs, g, m, wk->x, bad))
+        const int mac = c->first_net >= 0 || c->acc_nets;
+        const uint8_t *xb = mac ? NULL : G(direct_bytes)(xs, g, m, wk->bytes);
+        const uint8_t *wb = mac ? NULL : G(direct_bytes)(ws, g, m, wk->bytes2);
+        if (xb)
+            G(planes)(xb, 0, c->x_bits, c->x_nets, V);
+        else if (bitsim_source_load(xs, g, m, wk->x, bad))
             return BITSIM_ERR_X_RANGE;
-        if (bitsim_source_load(ws, g, m, wk->w, bad))
+        if (wb)
+            G(planes)(wb, 0, c->w_bits, c->w_nets, V);
+        else if (bitsim_source_load(ws, g, m, wk->w, bad))
             return BITSIM_ERR_W_RANGE;
-        for (t = 0; (c->first_net >= 0 || c->acc_nets) && t < m; t++) {   /* MAC controls */
+        for (t = 0; mac && t < m; t++) {   /* MAC controls */
             const uint64_t i = g + t;
             const int start = c->length ? i % c->length == 0 : i == 0;
             const uint64_t p = (uint64_t)wk->x[t] * (uint64_t)wk->w[t];
@@ -176,8 +223,10 @@ static int G(run)(const bitsim_circuit *c, const bitsim_source *xs, const bitsim
             wk->x[t] = wk->w[t] = 0;
             wk->first[t] = wk->acc[t] = 0;
         }
-        G(pack)((const uint64_t *)wk->x, c->x_bits, c->x_nets, V, wk->bytes);
-        G(pack)((const uint64_t *)wk->w, c->w_bits, c->w_nets, V, wk->bytes);
+        if (!xb)
+            G(pack)((const uint64_t *)wk->x, c->x_bits, c->x_nets, V, wk->bytes);
+        if (!wb)
+            G(pack)((const uint64_t *)wk->w, c->w_bits, c->w_nets, V, wk->bytes);
         if (c->first_net >= 0)
             G(pack)(wk->first, 1, &c->first_net, V, wk->bytes);
         if (c->acc_nets)

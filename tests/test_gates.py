@@ -178,3 +178,23 @@ def test_netlist_errors():
         multiplier_circuit("dadda", 0)
     with pytest.raises(ValueError, match="x: .* found 99 at index 1"):
         simulate_gates(multiplier_circuit("dadda", 4), [1, 99], [1, 2])
+
+
+@pytest.mark.parametrize("simd", bitsim.simd_levels())
+@pytest.mark.parametrize("dtype,signed", [(np.int8, True), (np.uint8, False), (np.int8, False)])
+def test_byte_arrays_are_packed_directly_and_exactly(simd, dtype, signed):
+    """int8/uint8 operand arrays skip the int64 detour: same toggles, same range errors."""
+    circuit = multiplier_circuit("booth", 4, 3, signed)
+    for n in (1, 100, 511, 512, 513, 3000):
+        rng = np.random.default_rng(n)
+        lo = -8 if signed else 0
+        x = rng.integers(lo, lo + 16, n).astype(dtype)
+        w = rng.integers(lo // 2, lo // 2 + 8, n).astype(dtype)
+        fast = simulate_gates(circuit, x, w, simd=simd, threads=2)
+        slow = simulate_gates(circuit, x.astype(np.int64), w.astype(np.int64), simd=simd)
+        ref = simulate_gates(circuit, x, w, backend="reference")
+        assert np.array_equal(fast.per_net, ref.per_net) and np.array_equal(slow.per_net, ref.per_net)
+    x = np.zeros(600, dtype=dtype)
+    x[555] = 127
+    with pytest.raises(ValueError, match="x: .* found 127 at index 555"):
+        simulate_gates(circuit, x, np.zeros(600, dtype=dtype), simd=simd)
