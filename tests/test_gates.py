@@ -91,12 +91,14 @@ def test_mac_register_nets_toggle_like_the_register_level_simulator(arch, signed
     assert g.bus("acc_next").tolist() == r.flips_per_bit["acc"].tolist()
 
 
-def test_mac_accumulator_adder_computes_the_next_partial_sum():
-    mac = mac_circuit("booth", 5, 5, acc_bits=20, signed=True)
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("signed", [False, True])
+def test_mac_accumulator_adder_computes_the_next_partial_sum(arch, signed):
+    mac = mac_circuit(arch, 5, 5, acc_bits=20, signed=signed)
     prog = compile_netlist(mac.netlist, length=7)
     from bitsim.mac import prepare
     from bitsim.reference.gates import sources
-    cfg, xs, ws, n, _ = prepare(x_bits=5, signed=True, length=7, n=2000, seed=4)
+    cfg, xs, ws, n, _ = prepare(x_bits=5, signed=signed, length=7, n=2000, seed=4)
     x, w, first, acc = sources(prog, xs, ws, n)
     V = evaluate(prog, x, w, first, acc)
     nxt = sum(V[net].astype(np.uint64) << np.uint64(j)
