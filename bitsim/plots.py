@@ -20,6 +20,16 @@ def _pyplot():
     return plt
 
 
+def _finish(plt, fig, ax, out, title, ncol=1):
+    """Title, grid and legend, then the file."""
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, ncol=ncol)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+
+
 def _check_out(out: str) -> None:
     if not out.lower().endswith((".png", ".svg")):
         raise ValueError(f"out: expected a file name ending in .png or .svg, found {out!r}")
@@ -49,12 +59,7 @@ def roofline_plot(layers, accelerator, formats: Sequence[str], out: str, title: 
     ax.set_yscale("log")
     ax.set_xlabel("OPS/bit (operations per bit moved to or from memory)")
     ax.set_ylabel("operations/s")
-    ax.set_title(title or "OPS roofline (dashed: memory roof)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
+    _finish(plt, fig, ax, out, title or "OPS roofline (dashed: memory roof)")
 
 
 def flips_plot(results, out: str, title: str = ""):
@@ -98,12 +103,7 @@ def _width_plot(points, out: str, title: str):
                         label=f"{site} ({'signed' if signed else 'unsigned'})")
     ax.set_xlabel("operand bit width")
     ax.set_ylabel("bit flips per MAC")
-    ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
+    _finish(plt, fig, ax, out, title, ncol=2)
 
 
 def overflow_plot(measurements, out: str, title: str = ""):
@@ -122,9 +122,4 @@ def overflow_plot(measurements, out: str, title: str = ""):
     ax.set_yscale("log")
     ax.set_xlabel("accumulator bits")
     ax.set_ylabel("overflow rate (dot products)")
-    ax.set_title(title or "overflow rate against accumulator width")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
+    _finish(plt, fig, ax, out, title or "overflow rate against accumulator width")
