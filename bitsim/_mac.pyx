@@ -100,23 +100,36 @@ cdef check(int status, uint64_t bad, xs, ws):
     raise ValueError(f"invalid MAC configuration or workspace (status {status})")
 
 
+cdef class _Call:
+    """The C structs of one kernel call: configuration, operand sources and workspace (the
+    arrays they point into are kept alive here)."""
+    cdef bitsim_mac_config c
+    cdef bitsim_source x, w
+    cdef list keep_alive
+    cdef cnp.ndarray work
+    cdef void *wp
+
+    def __cinit__(self, cfg, xs, ws, size_t block):
+        self.c = make_config(cfg)
+        self.keep_alive = []
+        self.work = np.empty(bitsim_mac_workspace_bytes(block), dtype=np.uint8)
+        self.wp = cnp.PyArray_DATA(self.work)
+        fill_source(&self.x, xs, self.keep_alive)
+        fill_source(&self.w, ws, self.keep_alive)
+
+
 def run(cfg, xs, ws, uint64_t start, uint64_t count, sum_before, int simd, size_t block):
     """Simulate MACs [start, start + count).
 
     Returns (flips[4, 64] uint64, overflows, min partial sum, max partial sum, sum after)."""
-    cdef bitsim_mac_config c = make_config(cfg)
-    cdef bitsim_source x, w
+    cdef _Call k = _Call(cfg, xs, ws, block)
     cdef bitsim_mac_result res
     cdef bitsim_i128 before = to_pair(sum_before)
     cdef uint64_t bad = 0
     cdef int status
-    cdef list keep_alive = []
-    cdef cnp.ndarray work = np.empty(bitsim_mac_workspace_bytes(block), dtype=np.uint8)
-    cdef void *wp = cnp.PyArray_DATA(work)
-    fill_source(&x, xs, keep_alive)
-    fill_source(&w, ws, keep_alive)
     with nogil:
-        status = bitsim_mac_run(&c, &x, &w, start, count, before, simd, wp, block, &res, &bad)
+        status = bitsim_mac_run(&k.c, &k.x, &k.w, start, count, before, simd, k.wp, block,
+                                &res, &bad)
     check(status, bad, xs, ws)
     flips = np.empty((4, 64), dtype=np.uint64)
     cdef uint64_t[:, ::1] f = flips
@@ -132,41 +145,29 @@ def run(cfg, xs, ws, uint64_t start, uint64_t count, sum_before, int simd, size_
 
 def tail(cfg, xs, ws, uint64_t start, uint64_t count, int simd, size_t block):
     """(sum of the products after the last dot-product start in the range, whether one started)."""
-    cdef bitsim_mac_config c = make_config(cfg)
-    cdef bitsim_source x, w
+    cdef _Call k = _Call(cfg, xs, ws, block)
     cdef bitsim_i128 total
     cdef int restarted = 0
     cdef uint64_t bad = 0
     cdef int status
-    cdef list keep_alive = []
-    cdef cnp.ndarray work = np.empty(bitsim_mac_workspace_bytes(block), dtype=np.uint8)
-    cdef void *wp = cnp.PyArray_DATA(work)
-    fill_source(&x, xs, keep_alive)
-    fill_source(&w, ws, keep_alive)
     with nogil:
-        status = bitsim_mac_tail(&c, &x, &w, start, count, simd, wp, block, &total, &restarted,
-                                 &bad)
+        status = bitsim_mac_tail(&k.c, &k.x, &k.w, start, count, simd, k.wp, block, &total,
+                                 &restarted, &bad)
     check(status, bad, xs, ws)
     return from_pair(total), bool(restarted)
 
 
 def dot_widths(cfg, xs, ws, uint64_t first_dot, uint64_t dots, int simd, size_t block):
     """(hist[w] of accumulator widths needed per dot product, min partial sum, max)."""
-    cdef bitsim_mac_config c = make_config(cfg)
-    cdef bitsim_source x, w
+    cdef _Call k = _Call(cfg, xs, ws, block)
     cdef bitsim_i128 lo, hi
     cdef uint64_t bad = 0
     cdef int status
-    cdef list keep_alive = []
-    cdef cnp.ndarray work = np.empty(bitsim_mac_workspace_bytes(block), dtype=np.uint8)
-    cdef void *wp = cnp.PyArray_DATA(work)
     hist = np.zeros(BITSIM_WIDTH_BINS, dtype=np.uint64)
     cdef uint64_t[::1] h = hist
-    fill_source(&x, xs, keep_alive)
-    fill_source(&w, ws, keep_alive)
     with nogil:
-        status = bitsim_dot_widths(&c, &x, &w, first_dot, dots, simd, wp, block, &h[0], &lo,
-                                   &hi, &bad)
+        status = bitsim_dot_widths(&k.c, &k.x, &k.w, first_dot, dots, simd, k.wp, block, &h[0],
+                                   &lo, &hi, &bad)
     check(status, bad, xs, ws)
     if dots == 0:
         return hist, None, None
