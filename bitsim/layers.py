@@ -32,8 +32,25 @@ def _format(value, name) -> NumberFormat:
         raise type(err)(f"{name}: {err}") from None
 
 
+class _Formats:
+    """What every layer derives from its a_format / out_format fields."""
+
+    @property
+    def output_format(self) -> NumberFormat:
+        """Format of the output activations written to memory (default: a_format)."""
+        return self.out_format or self.a_format
+
+
+class _Weighted(_Formats):
+    """Convolution and linear layers: activation, weight and output formats."""
+
+    def with_formats(self, a=None, w=None, out=None):
+        return replace(self, a_format=a or self.a_format, w_format=w or self.w_format,
+                       out_format=out or self.out_format)
+
+
 @dataclass(frozen=True)
-class Conv2d:
+class Conv2d(_Weighted):
     """2-D convolution. ``a_format``: input activations, ``w_format``: weights, ``out_format``:
     output activations as written to memory (default: a_format)."""
 
@@ -119,9 +136,6 @@ class Conv2d:
     def output_elements(self) -> int:
         return self.out_channels * self.positions
 
-    @property
-    def output_format(self) -> NumberFormat:
-        return self.out_format or self.a_format
 
     @property
     def shape(self) -> str:
@@ -129,13 +143,10 @@ class Conv2d:
         g = f"/g{self.groups}" if self.groups > 1 else ""
         return f"{self.in_channels}x{self.out_channels}x{kh}x{kw}{g}"
 
-    def with_formats(self, a=None, w=None, out=None):
-        return replace(self, a_format=a or self.a_format, w_format=w or self.w_format,
-                       out_format=out or self.out_format)
 
 
 @dataclass(frozen=True)
-class Linear:
+class Linear(_Weighted):
     """Fully connected layer: in_features -> out_features, one output position."""
 
     name: str
@@ -189,21 +200,15 @@ class Linear:
     def output_elements(self) -> int:
         return self.out_features
 
-    @property
-    def output_format(self) -> NumberFormat:
-        return self.out_format or self.a_format
 
     @property
     def shape(self) -> str:
         return f"{self.in_features}x{self.out_features}"
 
-    def with_formats(self, a=None, w=None, out=None):
-        return replace(self, a_format=a or self.a_format, w_format=w or self.w_format,
-                       out_format=out or self.out_format)
 
 
 @dataclass(frozen=True)
-class Elementwise:
+class Elementwise(_Formats):
     """``count`` elementwise operations (one per output element).
 
     op: 'add' (a + b), 'mul' (a * b), 'shift' (a shifted by a b-bit amount), 'compare'
@@ -250,9 +255,6 @@ class Elementwise:
     def output_elements(self) -> int:
         return self.count
 
-    @property
-    def output_format(self) -> NumberFormat:
-        return self.out_format or self.a_format
 
     @property
     def shape(self) -> str:

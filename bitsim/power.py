@@ -124,8 +124,6 @@ def _acc_bit_flip(b, pv, pp, sums: _SumDistribution):
     """P(bit b flips) when the partial sum takes an addend p of pmf (pv, pp)."""
     L = 1 << b
     d = np.mod(pv, 2 * L)
-    if sums.values is None and sums.sd >= 4 * L:
-        return float(pp @ np.minimum(d, 2 * L - d)) / L
     lo = np.where(d < L, L - d, 0)
     hi = np.where(d < L, L, 2 * L - d)
     return float(pp @ sums.mass_mod(L, lo, hi))

@@ -120,14 +120,13 @@ def run(cfg, xs, ws, start, count, sum_before, chunk):
         state[4] = int(sum_before) & ((1 << 64) - 1)
         state[5] = (int(sum_before) >> 64) & ((1 << 64) - 1)
     flips = np.zeros((4, 64), dtype=np.uint64)
+    if count == 0:
+        return flips, 0, None, None, int(sum_before) if start else 0
     stats = np.zeros(6, dtype=np.uint64)
     for g in range(start, start + count, chunk):
         m = min(chunk, start + count - g)
         _kernel(_fetch(xs, g, m), _fetch(ws, g, m), g, cfg.length or 0,
                 cfg.acc_signed, masks, cfg.acc_bits, state, flips, stats,
                 _DEBRUIJN_INDEX)
-    after = _to_int(state[4], state[5]) if (count or start) else 0
-    if count == 0:
-        return flips, 0, None, None, int(sum_before) if start else 0
     return (flips, int(stats[0]), _to_int(stats[1], stats[2]), _to_int(stats[3], stats[4]),
-            after)
+            _to_int(state[4], state[5]))

@@ -5,20 +5,16 @@ they provably fit and Python integers (object arrays) where they might not.
 """
 import numpy as np
 
+from bitsim.accwidth import product_range
 from bitsim.reference.sampling import fetch
 
 _LIMIT = 1 << 62
 
 
-def _max_abs_product(cfg) -> int:
-    corners = [a * b for a in (cfg.x_format.lo, cfg.x_format.hi)
-               for b in (cfg.w_format.lo, cfg.w_format.hi)]
-    return max(abs(c) for c in corners)
-
-
 def _products(cfg, xs, ws, g, m, sum_before):
     """x, w and x * w for MACs [g, g + m): int64 when every partial sum fits, else object."""
-    exact = abs(sum_before) + m * _max_abs_product(cfg) >= _LIMIT
+    largest = max(map(abs, product_range(cfg.x_format, cfg.w_format)))
+    exact = abs(sum_before) + m * largest >= _LIMIT
     x, w = fetch(xs, g, m), fetch(ws, g, m)
     if exact:
         x, w = x.astype(object), w.astype(object)
