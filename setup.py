@@ -24,9 +24,9 @@ def extension(name):
     import numpy
 
     return Extension(
-        f"bitsim.{name}",
-        sources=[f"bitsim/{name}.pyx"],
-        depends=glob("csrc/*.h") + glob("bitsim/*.pxd"),
+        f"bitsim._ext.{name}",
+        sources=[f"bitsim/_ext/{name}.pyx"],
+        depends=glob("csrc/*.h") + glob("bitsim/_ext/*.pxd"),
         include_dirs=["csrc", numpy.get_include()],
         libraries=["bitsim_core"],
         extra_compile_args=c_flags(),

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 import bitsim
-from bitsim.gates import simulate_gates
-from bitsim.multipliers import multiplier_circuit
-from bitsim.yosys import load_yosys_json
+from bitsim.sim.gates import simulate_gates
+from bitsim.circuits.multipliers import multiplier_circuit
+from bitsim.circuits.yosys import load_yosys_json
 
 NETLISTS = Path(__file__).parent.parent / "tests" / "data" / "netlists"
 CASES = [("c", level) for level in bitsim.simd_levels()] + [("reference", "auto")]

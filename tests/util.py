@@ -4,7 +4,7 @@ import itertools
 import numpy as np
 
 import bitsim
-from bitsim.formats import IntFormat
+from bitsim.sim.formats import IntFormat
 
 # (backend, simd): every C instruction set this machine runs, numba, and the reference.
 BACKENDS = [("c", level) for level in bitsim.simd_levels()] + [("numba", "auto"),

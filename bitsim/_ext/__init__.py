@@ -1,0 +1,1 @@
+"""Compiled kernels (Cython bindings of csrc/). Imported only by ``bitsim.backends.dispatch``."""

@@ -1,0 +1,450 @@
+"""Experiment sweeps: a YAML grid in, one tidy table out, on every core or on a Dask cluster.
+
+The YAML file has four top-level keys::
+
+    seed: 1                  # the grid seed
+    kind: flips              # flips (simulate_mac), accwidth (accwidth) or gates (gates)
+    fixed: {acc_bits: 32, n: 1000000}
+    grid: {x_bits: [2, 4, 8], signed: [true, false], length: [null, 576]}
+
+Parameters take the names of the Python API: for ``flips`` x_bits, w_bits, acc_bits, signed,
+x_signed, w_signed, length, dist, x_dist, w_dist, scale, n; for ``accwidth`` k, x_bits, w_bits,
+signed, x_signed, w_signed, dist, x_dist, w_dist, scale, dots, eps; for ``gates`` arch, x_bits,
+w_bits, signed, mac, acc_bits, length, dist, x_dist, w_dist, scale, n. Schema errors name the
+key and the line at fault and are reported before anything runs.
+
+Every cell's seed is derived from the grid seed and the cell's parameters (SHA-256), so results
+do not depend on the order, the number of workers or the scheduler. Finished rows go to a
+journal (``OUT.partial.jsonl``) as they arrive and the output (CSV, or Parquet with pyarrow) is
+written at the end, also after Ctrl-C; rerunning skips the cells already in the output or the
+journal. A failing cell records its error and the others go on. Cells of more than
+``split_macs`` MACs run as several tasks (a first pass finds each range's starting partial sum)
+whose counts merge exactly into the unsplit result.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import itertools
+import json
+import os
+import sys
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import as_completed as local_as_completed
+from dataclasses import dataclass
+from typing import Dict, List, Optional
+
+from bitsim._core.checks import InputError, MissingExtra, check_choice
+from bitsim._version import __version__
+from bitsim._core.segments import chain, default_threads, merge, split
+from bitsim.backends.dispatch import BACKENDS, SIMD_CHOICES, select
+from bitsim.circuits.multipliers import ARCHS, circuit
+from bitsim.sim import accwidth, mac
+from bitsim.sim.distributions import DISTRIBUTIONS, resolve_distribution
+from bitsim.sim.gates import simulate_gates
+
+SPLIT_MACS = 1 << 28
+DEFAULT_N = 10**6            # MACs of a flips cell that does not set n
+DEFAULT_DOTS = 10**4         # dot products of an accwidth cell that does not set dots
+COMMON = {"x_bits", "w_bits", "signed", "x_signed", "w_signed", "dist", "x_dist", "w_dist",
+          "scale"}
+PARAMS = {"flips": COMMON | {"acc_bits", "length", "n"},
+          "accwidth": COMMON | {"k", "dots", "eps"},
+          "gates": COMMON | {"arch", "mac", "acc_bits", "length", "n"}}
+INT_PARAMS = {"x_bits", "w_bits", "acc_bits", "length", "n", "k", "dots"}
+BOOL_PARAMS = {"signed", "x_signed", "w_signed", "mac"}
+DIST_PARAMS = {"dist", "x_dist", "w_dist"}
+
+
+class GridError(InputError):
+    """A schema error in a grid file, with the line at fault."""
+
+
+@dataclass
+class Grid:
+    seed: int
+    kind: str
+    fixed: Dict
+    grid: Dict[str, list]
+
+    def cells(self) -> List[dict]:
+        keys = list(self.grid)
+        return [{**self.fixed, **dict(zip(keys, values))}
+                for values in itertools.product(*(self.grid[k] for k in keys))]
+
+
+def _check_value(name, value):
+    """None when value suits parameter name, else what was expected."""
+    if name in INT_PARAMS:
+        if name == "length" and value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+            return "an integer" + (" or null" if name == "length" else "")
+        return None
+    if name in BOOL_PARAMS:
+        return None if isinstance(value, bool) else "true or false"
+    if name in DIST_PARAMS:
+        return None if value in DISTRIBUTIONS else f"one of {', '.join(DISTRIBUTIONS)}"
+    if name == "arch":
+        return None if value in ARCHS else f"one of {', '.join(ARCHS)}"
+    if name in ("scale", "eps"):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+        return None if ok or (name == "scale" and value is None) else "a positive number"
+    return None
+
+
+def load_grid(path: str) -> Grid:
+    """Parse and check a grid file; GridError names the file, line and key at fault."""
+    import yaml
+
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError as err:
+        raise GridError(f"{path}: not valid YAML: {err}") from None
+
+    def fail(node, key, expected, found):
+        line = node.start_mark.line + 1 if node is not None else 1
+        raise GridError(f"{path}:{line}: {key}: expected {expected}, found {found}")
+
+    if not isinstance(root, yaml.MappingNode):
+        fail(root, "grid file", "a mapping with seed, kind, fixed and grid", "something else")
+    data = yaml.safe_load(text)
+    nodes = {k.value: (k, v) for k, v in root.value}
+    for key, (knode, _) in nodes.items():
+        if key not in ("seed", "kind", "fixed", "grid"):
+            fail(knode, key, "one of seed, kind, fixed, grid", f"unknown key {key!r}")
+    kind = data.get("kind")
+    if kind not in PARAMS:
+        fail(nodes.get("kind", (None, None))[1], "kind", "flips, accwidth or gates", repr(kind))
+    seed = data.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64:
+        fail(nodes.get("seed", (None, None))[1], "seed", "an integer in [0, 2**64)", repr(seed))
+    fixed, grid = data.get("fixed") or {}, data.get("grid") or {}
+    for section, mapping, is_grid in (("fixed", fixed, False), ("grid", grid, True)):
+        snode = nodes.get(section, (None, None))[1]
+        if not isinstance(mapping, dict):
+            fail(snode, section, "a mapping of parameters", type(mapping).__name__)
+        pnodes = {k.value: (k, v) for k, v in snode.value} if snode is not None else {}
+        for name, value in mapping.items():
+            knode, vnode = pnodes.get(name, (snode, snode))
+            if name not in PARAMS[kind]:
+                fail(knode, f"{section}.{name}", f"a parameter of kind {kind} "
+                     f"({', '.join(sorted(PARAMS[kind]))})", f"unknown parameter {name!r}")
+            values = value if is_grid else [value]
+            if is_grid and (not isinstance(value, list) or not value):
+                fail(vnode, f"grid.{name}", "a non-empty list of values", repr(value))
+            for v in values:
+                expected = _check_value(name, v)
+                if expected:
+                    fail(vnode, f"{section}.{name}", expected, repr(v))
+    overlap = set(fixed) & set(grid)
+    if overlap:
+        name = sorted(overlap)[0]
+        fail(_key_node(nodes, "grid", name), f"grid.{name}", "a parameter not also in fixed",
+             "it in both")
+    g = Grid(seed, kind, fixed, grid)
+    for cell in g.cells():   # every combination must make a valid configuration
+        try:
+            _check_cell(kind, cell)
+        except (TypeError, ValueError) as err:
+            raise GridError(f"{path}: cell {json.dumps(cell, sort_keys=True)}: {err}") from None
+    return g
+
+
+def _key_node(nodes, section, name):
+    """The YAML node of key ``name`` in ``section`` (the section's node when absent)."""
+    snode = nodes.get(section, (None, None))[1]
+    for k, v in (snode.value if snode is not None else []):
+        if k.value == name:
+            return k
+    return snode
+
+
+def cell_seed(grid_seed: int, cell: dict) -> int:
+    """The cell's seed, in [0, 2**63): from the grid seed and its parameters, not its position."""
+    text = f"{grid_seed}|{json.dumps(cell, sort_keys=True)}"
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1
+
+
+def cell_key(cell: dict) -> str:
+    return json.dumps({k: cell[k] for k in sorted(cell)}, sort_keys=True)
+
+
+def _operands(cell):
+    scale = cell.get("scale")
+    dist = cell.get("dist", "uniform")
+    return (resolve_distribution(cell.get("x_dist", dist), "x_dist", scale),
+            resolve_distribution(cell.get("w_dist", dist), "w_dist", scale))
+
+
+def _mac_kwargs(cell, seed):
+    x, w = _operands(cell)
+    keys = ("x_bits", "w_bits", "acc_bits", "signed", "x_signed", "w_signed", "length")
+    return dict(x=x, w=w, seed=seed, n=cell.get("n", DEFAULT_N),
+                **{k: cell[k] for k in keys if k in cell})
+
+
+def _check_cell(kind, cell):
+    if kind == "flips":
+        mac.prepare(**_mac_kwargs(cell, 0))
+    elif kind == "gates":
+        if "arch" not in cell:
+            raise InputError("arch: expected a multiplier architecture, found none")
+        _circuit(cell)
+        mac.prepare(**_mac_kwargs(cell, 0))
+    else:
+        if "k" not in cell:
+            raise InputError("k: expected the dot-product length, found none")
+        x_bits = cell.get("x_bits", 8)
+        accwidth.worst_case_bits(cell["k"], x_bits, cell.get("w_bits", x_bits), *_signs(cell))
+
+
+def _signs(cell):
+    signed = cell.get("signed", True)
+    return cell.get("x_signed", signed), cell.get("w_signed", signed)
+
+
+# ---- tasks: plain functions of plain data, so Dask can ship them ------------------------
+
+def task_tail(cell, seed, start, count, backend, simd):
+    cfg, xs, ws, _, _ = mac.prepare(**_mac_kwargs(cell, seed))
+    return select(backend, simd).mac_tail(cfg, xs, ws, start, count)
+
+
+def task_flips(cell, seed, start, count, before, backend, simd):
+    cfg, xs, ws, _, _ = mac.prepare(**_mac_kwargs(cell, seed))
+    return select(backend, simd).mac_run(cfg, xs, ws, start, count, before)
+
+
+def task_accwidth(cell, seed, backend, simd):
+    x, w = _operands(cell)
+    xs, ws = _signs(cell)
+    return accwidth.width_summary(cell["k"], x, w, x_bits=cell.get("x_bits", 8),
+                                  w_bits=cell.get("w_bits"), x_signed=xs, w_signed=ws,
+                                  dots=cell.get("dots", DEFAULT_DOTS), eps=cell.get("eps", 1e-6),
+                                  seed=seed, backend=backend, simd=simd)
+
+
+def _circuit(cell):
+    x_bits = cell.get("x_bits", 8)
+    return circuit(cell["arch"], x_bits, cell.get("w_bits", x_bits), cell.get("signed", False),
+                   cell.get("acc_bits", 32) if cell.get("mac", False) else None)
+
+
+def task_gates(cell, seed, backend, simd):
+    x, w = _operands(cell)
+    g = simulate_gates(_circuit(cell), x, w,
+                       length=cell.get("length") if cell.get("mac") else None,
+                       n=cell.get("n", DEFAULT_N), seed=seed, backend=backend, simd=simd)
+    counts = g.structure()
+    row = {f"toggles_{k}": v for k, v in g.per_vector().items()}
+    row.update({k: v for k, v in counts.items() if k != "gates"}, n=g.vectors,
+               gates=sum(counts["gates"].values()))
+    return row
+
+
+def flips_row(cell, seed, parts) -> dict:
+    cfg, xs, ws, n, _ = mac.prepare(**_mac_kwargs(cell, seed))
+    r = mac.result(cfg, xs, ws, n, seed, merge(parts))
+    row = {f"flips_{site}": v for site, v in r.mean_flips.items()}
+    row.update(overflows=r.overflows, min_partial_sum=r.min_partial_sum,
+               max_partial_sum=r.max_partial_sum, n=n)
+    return row
+
+
+# ---- executors ---------------------------------------------------------------------------
+
+class _Local:
+    def __init__(self, workers):
+        self.pool = ThreadPoolExecutor(workers)
+
+    def submit(self, fn, *args):
+        return self.pool.submit(fn, *args)
+
+    def as_completed(self, futures):
+        return local_as_completed(futures)
+
+    def close(self):
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+class _Dask:
+    def __init__(self, client):
+        self.client = client
+
+    def submit(self, fn, *args):
+        return self.client.submit(fn, *args, pure=False)
+
+    def as_completed(self, futures):
+        from distributed import as_completed
+
+        return as_completed(futures)
+
+    def close(self):
+        pass
+
+
+def read_rows(path) -> List[dict]:
+    """Rows of a results file: CSV (values as text) or Parquet (needs pyarrow)."""
+    if not os.path.exists(path):
+        return []
+    if path.endswith(".parquet"):
+        return _pyarrow(path).parquet.read_table(path).to_pylist()
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def _pyarrow(path):
+    try:
+        import pyarrow
+        import pyarrow.parquet  # noqa: F401
+    except ImportError:
+        raise MissingExtra(f"out: {path} needs pyarrow: pip install 'bitsim[parquet]'") from None
+    return pyarrow
+
+
+def _write_rows(path, rows):
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    tmp = path + ".tmp"
+    if path.endswith(".parquet"):
+        pa = _pyarrow(path)
+        table = [{k: r.get(k) for k in keys} for r in rows]
+        for k in keys:   # integers beyond int64 (wide partial sums) are stored as text
+            if any(isinstance(r[k], int) and not -2**63 <= r[k] < 2**63 for r in table):
+                for r in table:
+                    r[k] = None if r[k] is None else str(r[k])
+        pa.parquet.write_table(pa.Table.from_pylist(table), tmp)
+    else:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=keys, lineterminator="\n")
+            writer.writeheader()
+            for r in rows:
+                writer.writerow({k: "" if r.get(k) is None else r.get(k) for k in keys})
+    os.replace(tmp, path)
+
+
+def run_sweep(grid: Grid, out: str, workers: Optional[int] = None, client=None,
+              split_macs: int = SPLIT_MACS, progress: bool = True, backend: str = "c",
+              simd: str = "auto") -> List[dict]:
+    """Run every cell not yet in ``out``; returns all rows (old and new). backend, simd: as
+    for ``bitsim.simulate_mac``, for every cell."""
+    check_choice(backend, "backend", BACKENDS)
+    check_choice(simd, "simd", SIMD_CHOICES)
+    if not out.endswith((".csv", ".parquet")):
+        raise InputError(f"out: expected a file name ending in .csv or .parquet, found {out!r}")
+    if out.endswith(".parquet"):
+        _pyarrow(out)
+    journal = out + ".partial.jsonl"
+    rows = read_rows(out)
+    if os.path.exists(journal):
+        with open(journal, encoding="utf-8") as f:
+            rows += [json.loads(line) for line in f if line.strip()]
+    done = {r["cell"] for r in rows if r.get("status") == "ok"}
+    rows = [r for r in rows if r.get("status") == "ok"]   # failed cells run again
+    todo = [c for c in grid.cells() if cell_key(c) not in done]
+    ex = _Dask(client) if client is not None else _Local(workers or default_threads())
+    started, finished = time.monotonic(), 0
+    try:
+        with open(journal, "a", encoding="utf-8") as jf:
+            for row in _execute(grid, todo, ex, split_macs, backend, simd):
+                rows.append(row)
+                jf.write(json.dumps(row, default=_jsonable) + "\n")
+                jf.flush()
+                finished += 1
+                if progress:
+                    _progress(finished, len(todo), started)
+    finally:
+        ex.close()
+        if rows:
+            _write_rows(out, rows)
+        if os.path.exists(journal):
+            os.remove(journal)
+    return rows
+
+
+def _jsonable(v):
+    return v.item() if hasattr(v, "item") else str(v)
+
+
+def _progress(done, total, started):
+    elapsed = time.monotonic() - started
+    eta = elapsed / done * (total - done) if done else float("inf")
+    sys.stderr.write(f"\r[{done}/{total} cells] {100 * done / max(total, 1):5.1f}%  "
+                     f"elapsed {elapsed:,.0f} s  ETA {eta:,.0f} s ")
+    if done == total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def _base_row(grid, cell, seed):
+    return {"cell": cell_key(cell), "kind": grid.kind, **cell, "seed": seed,
+            "bitsim_version": __version__}
+
+
+def _execute(grid: Grid, cells, ex, split_macs, backend, simd):
+    """Yield one row per cell as cells finish (errors recorded, not raised)."""
+    seeds = [cell_seed(grid.seed, c) for c in cells]
+    pending = {}   # future -> (cell index, part index or None)
+    parts: Dict[int, dict] = {}
+    split_cells = {}
+    for i, (cell, seed) in enumerate(zip(cells, seeds)):
+        if grid.kind in ("accwidth", "gates"):
+            task = task_accwidth if grid.kind == "accwidth" else task_gates
+            pending[ex.submit(task, cell, seed, backend, simd)] = (i, None)
+            continue
+        n = cell.get("n", DEFAULT_N)
+        ranges = split(n, -(-n // split_macs)) if n > split_macs else [(0, n)]
+        if len(ranges) == 1:
+            pending[ex.submit(task_flips, cell, seed, 0, n, 0, backend, simd)] = (i, 0)
+            parts[i] = {}
+            split_cells[i] = ranges
+        else:   # first the tails, then the ranges
+            split_cells[i] = ranges
+            parts[i] = {}
+            tails = [ex.submit(task_tail, cell, seed, a, b - a, backend, simd) for a, b in ranges]
+            pending[("tails", i)] = tails
+    for key in [k for k in pending if isinstance(k, tuple)]:
+        i = key[1]
+        tails = pending.pop(key)
+        try:
+            befores = chain([t.result() for t in tails])
+        except Exception as err:   # noqa: BLE001 - recorded in the row
+            yield {**_base_row(grid, cells[i], seeds[i]), "status": "error",
+                   "error": _describe(err)}
+            continue
+        for j, ((a, b), before) in enumerate(zip(split_cells[i], befores)):
+            pending[ex.submit(task_flips, cells[i], seeds[i], a, b - a, before, backend,
+                              simd)] = (i, j)
+    failed = set()
+    for fut in ex.as_completed(list(pending)):
+        i, j = pending[fut]
+        if i in failed:
+            continue
+        try:
+            value = fut.result()
+        except Exception as err:   # noqa: BLE001 - recorded in the row
+            failed.add(i)
+            yield {**_base_row(grid, cells[i], seeds[i]), "status": "error",
+                   "error": _describe(err)}
+            continue
+        if j is None:
+            yield {**_base_row(grid, cells[i], seeds[i]), **value, "status": "ok", "error": ""}
+            continue
+        parts[i][j] = value
+        if len(parts[i]) == len(split_cells[i]):
+            ordered = [parts[i][k] for k in range(len(split_cells[i]))]
+            try:
+                row = flips_row(cells[i], seeds[i], ordered)
+            except Exception as err:   # noqa: BLE001
+                yield {**_base_row(grid, cells[i], seeds[i]), "status": "error",
+                       "error": _describe(err)}
+                continue
+            yield {**_base_row(grid, cells[i], seeds[i]), **row, "status": "ok", "error": ""}
+
+
+def _describe(err) -> str:
+    return "".join(traceback.format_exception_only(type(err), err)).strip()

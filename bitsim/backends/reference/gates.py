@@ -1,0 +1,73 @@
+"""Reference gate-level toggle counts: numpy boolean arrays, one element per vector."""
+import numpy as np
+
+from bitsim.circuits.netlist import GATE_TYPES
+from bitsim.backends.reference.sampling import fetch
+
+_OPS = {
+    "AND": lambda a, b, s: a & b, "OR": lambda a, b, s: a | b, "XOR": lambda a, b, s: a ^ b,
+    "NAND": lambda a, b, s: ~(a & b), "NOR": lambda a, b, s: ~(a | b),
+    "XNOR": lambda a, b, s: ~(a ^ b), "NOT": lambda a, b, s: ~a,
+    "ANDNOT": lambda a, b, s: a & ~b, "ORNOT": lambda a, b, s: a | ~b,
+    "MUX": lambda a, b, s: np.where(s, b, a), "BUF": lambda a, b, s: a,
+}
+
+
+def _bits(values, nets, V):
+    u = values.astype(np.uint64)
+    for j, net in enumerate(nets):
+        V[net] = ((u >> np.uint64(min(j, 63))) & np.uint64(1)).astype(bool)
+
+
+def evaluate(prog, x, w, first, acc):
+    """Values of every net (bool arrays) for operand values x, w, first flags and accumulator
+    states acc (uint64), vector by vector; DFF outputs start at 0."""
+    m = len(x)
+    V = [np.zeros(m, dtype=bool) for _ in range(prog.nets)]
+    V[1] = np.ones(m, dtype=bool)
+    _bits(x, prog.x_nets, V)
+    _bits(w, prog.w_nets, V)
+    _bits(acc, prog.acc_nets, V)
+    if prog.first_net >= 0:
+        V[prog.first_net] = first.astype(bool)
+    for op, a, b, c, out in zip(prog.op, prog.a, prog.b, prog.c, prog.out):
+        name = GATE_TYPES[op]
+        if name == "DFF":
+            V[out] = np.concatenate([[False], V[a][:-1]])
+        else:
+            V[out] = _OPS[name](V[a], V[b], V[c])
+    return V
+
+
+def sources(prog, xs, ws, n):
+    """Operand values, first flags and accumulator states of vectors [0, n)."""
+    x, w = fetch(xs, 0, n), fetch(ws, 0, n)
+    idx = np.arange(n, dtype=np.int64)
+    first = idx % prog.length == 0 if prog.length else idx == 0
+    p = x.astype(np.uint64) * w.astype(np.uint64)
+    cs = np.cumsum(p, dtype=np.uint64)          # wraps modulo 2^64, as the register does
+    before = np.concatenate([np.zeros(1, dtype=np.uint64), cs[:-1]])
+    last = np.maximum.accumulate(np.where(first, idx, 0))
+    after = cs - before[last]                   # partial sums S_t modulo 2^64
+    acc = np.concatenate([np.zeros(1, dtype=np.uint64), after[:-1]])   # S_{t-1}
+    return x, w, first, acc
+
+
+def toggles_until(prog, xs, ws, n):
+    """Toggles of every net over vectors [0, n) (uint64[nets])."""
+    if n == 0:
+        return np.zeros(prog.nets, dtype=np.uint64)
+    reset = evaluate(prog, *(np.zeros(1, dtype=t) for t in (np.int64, np.int64, bool, np.uint64)))
+    V = evaluate(prog, *sources(prog, xs, ws, n))
+    out = np.zeros(prog.nets, dtype=np.uint64)
+    for net in range(prog.nets):
+        seq = np.concatenate([reset[net], V[net]])
+        out[net] = np.count_nonzero(seq[1:] != seq[:-1])
+    return out
+
+
+def run(prog, xs, ws, start, warmup, count, acc_before, chunk):
+    """Toggles of every net over vectors [start, start + count), the interface of every
+    backend. The reference simulates from vector 0, so it needs no warm-up or carried state."""
+    everything = toggles_until(prog, xs, ws, start + count)
+    return everything - toggles_until(prog, xs, ws, start)

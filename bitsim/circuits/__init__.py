@@ -1,0 +1,1 @@
+"""Gate-level circuits: netlists, multiplier and MAC generators, Yosys netlist import."""

@@ -1,0 +1,56 @@
+"""Command line: one thin module per command over the library. ``bitsim COMMAND --help``.
+
+Input errors (``bitsim.InputError``, a file that cannot be read, a missing optional extra) print
+one line naming the command-line flag and exit with status 2; anything else is a bug and shows
+its traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from typing import List, Optional
+
+from bitsim._core.checks import InputError
+from bitsim._version import __version__
+from bitsim.cli import accwidth, flips, gates, plot, report, roofline, sweep
+
+__all__ = ["build_parser", "main"]
+
+COMMANDS = (flips, roofline, accwidth, report, plot, sweep, gates)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bitsim", description="What a quantized neural network costs in silicon.")
+    parser.add_argument("--version", action="version", version=f"bitsim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for command in COMMANDS:
+        command.register(sub)
+    return parser
+
+
+def _flag_message(message: str, options: List[str]) -> str:
+    """An error about a library parameter ('x_bits: ...') named by its flag ('--x-bits: ...')
+    when the command has that flag."""
+    m = re.match(r"([a-z_][a-z0-9_]*): ", message)
+    if m:
+        for flag in (f"--{m.group(1).replace('_', '-')}", f"-{m.group(1)}"):
+            if flag in options:
+                return flag + message[len(m.group(1)):]
+    return message
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.run(args)
+    except (InputError, OSError) as err:
+        options = [o for a in args.parser._actions for o in a.option_strings]
+        parser.exit(2, f"bitsim {args.command}: error: {_flag_message(str(err), options)}\n")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

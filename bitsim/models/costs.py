@@ -1,0 +1,173 @@
+"""Analytic hardware cost of a layer, every metric named with its paper and equation.
+
+Units: MACs and operations are counts per inference (batch 1); ACE, ACE_v2 and BOPS are in their
+papers' units (full-adder equivalents and bit operations); memory traffic is in bits.
+
+* ACE (PokeBNN, Zhang et al. 2022, sec. 3 and appendix 1.1): an integer MAC costs b_a * b_w; an
+  elementwise i-bit integer add costs i, an i x j integer multiply i * j; a floating-point
+  elementwise op "without optimisation" costs 16 * 16 = 256 in bf16, which we generalise to
+  bits ** 2 for any float format; shifts by constants are free ("negligible energy").
+* ACE_v2 (PikeLPN, Neseem et al. 2024, sec. 3.2 and supplement 1-2): MACs as ACE; an i x j
+  elementwise multiply costs i * j - max(i, j) (Dadda tree + ripple-carry adder), an integer
+  add max(i, j), a floating-point add 6 * max(i, j), a shift of an i-bit value by a j-bit amount
+  i * log2(j) / 5. Floating-point multiplies are not covered by PikeLPN; bitsim charges the
+  mantissa multiply (m+1)(m+1) - (m+1) plus the exponent add e (our extension).
+* BOPS (Baskin et al. 2021, HCM eq. 1): a convolution costs
+  m n k^2 (b_a b_w + b_a + b_w + log2(n k^2)) bit operations per output position, n the input
+  channels per group; elementwise: n * m for an n x m multiply, max(n, m) for an add or a
+  compare. Elementwise layers are made of these basic operations (``element_ops``): BatchNorm
+  (inference) is a multiply by a constant and an add, ReLU a compare, ReLU6 two, max pooling
+  window - 1 compares, average pooling window - 1 adds and a multiply (a shift for 2^n).
+* Compute cost (WRPN, Mishra et al. 2018; HCM eq. 3): MACs x (b_a + b_w). Elementwise ops: 0.
+* Memory traffic (HCM sec. 3.3): bits of weights (and bias) read + input activations read +
+  output activations written. OPS (HCM sec. 4): n m (k^2 + 1) operations per output pixel of a
+  convolution, one per elementwise op (window per pooling output); OPS/bit = OPS / memory bits.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import List, Sequence
+
+from bitsim._core.checks import MissingExtra
+from bitsim.sim.formats import FloatFormat
+
+BIAS_BITS = 32   # a bias is added to the accumulator: stored at 32 bits unless stated
+
+
+@dataclass
+class LayerCost:
+    """Cost of one layer (or, for totals, of several)."""
+
+    name: str
+    kind: str
+    shape: str
+    macs: int            # multiply-accumulates
+    k: int               # dot-product length (0 for elementwise layers)
+    elementwise_ops: int
+    ace: float
+    ace_v2: float
+    bops: float
+    compute_cost: int    # MACs x (b_a + b_w), bit-MACs
+    weight_bits: int
+    input_bits: int
+    output_bits: int
+    ops: int             # HCM operations
+
+    @property
+    def memory_bits(self) -> int:
+        return self.weight_bits + self.input_bits + self.output_bits
+
+    @property
+    def ops_per_bit(self) -> float:
+        return self.ops / self.memory_bits if self.memory_bits else 0.0
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["memory_bits"] = self.memory_bits
+        d["ops_per_bit"] = self.ops_per_bit
+        return d
+
+
+ADDITIVE = [f.name for f in fields(LayerCost) if f.name not in ("name", "kind", "shape", "k")]
+
+
+def ace_elementwise(op: str, a, b) -> float:
+    """ACE of one elementwise operation on operands of formats a and b (PokeBNN app. 1.1)."""
+    if a.is_float or b.is_float:
+        return 0.0 if op == "shift" else float(max(a.bits, b.bits) ** 2)
+    if op == "mul":
+        return float(a.bits * b.bits)
+    if op == "shift":
+        return 0.0
+    return float(max(a.bits, b.bits))   # add, compare (a subtraction)
+
+
+def _float_mul_v2(f: FloatFormat) -> float:
+    m = f.mantissa + 1
+    return m * m - m + f.exponent
+
+
+def ace_v2_elementwise(op: str, a, b) -> float:
+    """ACE_v2 of one elementwise operation (PikeLPN supplement, secs. 1-2 and footnote 1)."""
+    if op == "mul":
+        if a.is_float or b.is_float:
+            return _float_mul_v2(a if a.is_float else b)
+        return float(a.bits * b.bits - max(a.bits, b.bits))
+    if op == "shift":
+        return a.bits * math.log2(b.bits) / 5 if b.bits > 1 else 0.0
+    if a.is_float or b.is_float:
+        return 6.0 * max(a.bits, b.bits)
+    return float(max(a.bits, b.bits))
+
+
+def _bops_elementwise(op: str, a, b) -> float:
+    if op == "mul":
+        return float(a.bits * b.bits)
+    if op == "shift":
+        return 0.0
+    return float(max(a.bits, b.bits))
+
+
+def element_ops(layer):
+    """(op, a format, b format, count) of the basic operations of one output element."""
+    a, b = layer.a_format, layer.b_format
+    if layer.op == "avgpool":
+        shift = layer.window & (layer.window - 1) == 0
+        return [("add", a, a, layer.window - 1), ("shift" if shift else "mul", a, b, 1)]
+    if layer.op == "maxpool":
+        return [("compare", a, a, layer.window - 1)]
+    if layer.op == "clip":
+        return [("compare", a, b, 2)]
+    if layer.op == "batchnorm":
+        return [("mul", a, b, 1), ("add", a, a, 1)]
+    return [(layer.op, a, b, 1)]
+
+
+def layer_cost(layer) -> LayerCost:
+    """Every analytic metric of one Conv2d, Linear or Elementwise layer."""
+    if layer.kind == "elementwise":
+        parts = element_ops(layer)
+        per = [sum(n * f(op, a, b) for op, a, b, n in parts)
+               for f in (ace_elementwise, ace_v2_elementwise, _bops_elementwise)]
+        ops_each = sum(n for *_, n in parts)
+        return LayerCost(
+            layer.name, layer.kind, layer.shape, 0, 0, layer.count * ops_each,
+            layer.count * per[0], layer.count * per[1], layer.count * per[2], 0, 0,
+            layer.input_elements * layer.a_format.bits,
+            layer.output_elements * layer.output_format.bits, layer.count * ops_each)
+    ba, bw = layer.a_format.bits, layer.w_format.bits
+    kh, kw = layer.kernel_hw
+    n = layer.in_channels // layer.groups
+    m, positions = layer.out_channels, layer.positions
+    mac_ace = ba * bw
+    bops = positions * m * n * kh * kw * (ba * bw + ba + bw + math.log2(n * kh * kw))
+    bias_bits = layer.out_channels * BIAS_BITS if layer.bias else 0
+    return LayerCost(
+        layer.name, layer.kind, layer.shape, layer.macs, layer.k, 0,
+        float(layer.macs * mac_ace), float(layer.macs * mac_ace), bops,
+        layer.macs * (ba + bw), layer.weights * bw + bias_bits,
+        layer.input_elements * ba, layer.output_elements * layer.output_format.bits,
+        positions * n * m * (kh * kw + 1))
+
+
+def total_cost(costs: Sequence[LayerCost], name: str = "total") -> LayerCost:
+    """The sum of the additive metrics of several layers (k: the largest)."""
+    sums = {f: sum(getattr(c, f) for c in costs) for f in ADDITIVE}
+    return LayerCost(name=name, kind="total", shape="", k=max((c.k for c in costs), default=0),
+                     **sums)
+
+
+def network_cost(layers) -> List[LayerCost]:
+    """layer_cost of every layer, then the totals row."""
+    costs = [layer_cost(layer) for layer in layers]
+    return costs + [total_cost(costs)]
+
+
+def to_dataframe(costs: Sequence[LayerCost]):
+    """A pandas DataFrame with one row per cost (needs the optional pandas dependency)."""
+    try:
+        import pandas as pd
+    except ImportError:
+        raise MissingExtra("to_dataframe needs pandas: pip install 'bitsim[pandas]'") from None
+    return pd.DataFrame([c.to_dict() for c in costs])

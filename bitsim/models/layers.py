@@ -1,0 +1,266 @@
+"""Layer descriptions: shapes and number formats, nothing about cost (see bitsim.models.costs).
+
+Shapes follow PyTorch: a Conv2d of kernel k, stride s, padding p and dilation d maps an input of
+height H to floor((H + 2p - d(k - 1) - 1) / s) + 1 rows. Batch size is 1.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Optional, Tuple, Union
+
+from bitsim._core.checks import InputError, check_int
+from bitsim.sim.formats import IntFormat, NumberFormat, parse_format
+
+Pair = Union[int, Tuple[int, int]]
+INT8 = IntFormat(8, True)
+ELEMENTWISE_OPS = ("add", "mul", "shift", "compare", "clip", "batchnorm", "maxpool", "avgpool")
+
+
+def _pair(value, name) -> Tuple[int, int]:
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise InputError(f"{name}: expected an integer or a pair, found {value!r}")
+        return check_int(value[0], name, 0), check_int(value[1], name, 0)
+    v = check_int(value, name, 0)
+    return v, v
+
+
+def _format(value, name) -> NumberFormat:
+    try:
+        return parse_format(value)
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"{name}: {err}") from None
+
+
+class _Formats:
+    """What every layer derives from its a_format / out_format fields."""
+
+    @property
+    def output_format(self) -> NumberFormat:
+        """Format of the output activations written to memory (default: a_format)."""
+        return self.out_format or self.a_format
+
+
+class _Weighted(_Formats):
+    """Convolution and linear layers: activation, weight and output formats."""
+
+    def with_formats(self, a=None, w=None, out=None):
+        return replace(self, a_format=a or self.a_format, w_format=w or self.w_format,
+                       out_format=out or self.out_format)
+
+
+@dataclass(frozen=True)
+class Conv2d(_Weighted):
+    """2-D convolution. ``a_format``: input activations, ``w_format``: weights, ``out_format``:
+    output activations as written to memory (default: a_format)."""
+
+    name: str
+    in_channels: int
+    out_channels: int
+    kernel: Pair
+    input_hw: Pair
+    stride: Pair = 1
+    padding: Pair = 0
+    dilation: Pair = 1
+    groups: int = 1
+    bias: bool = False
+    a_format: NumberFormat = INT8
+    w_format: NumberFormat = INT8
+    out_format: Optional[NumberFormat] = None
+    kind: str = field(default="conv", init=False)
+
+    def __post_init__(self):
+        check_int(self.in_channels, "in_channels", 1)
+        check_int(self.out_channels, "out_channels", 1)
+        check_int(self.groups, "groups", 1)
+        for name in ("kernel", "stride", "dilation", "input_hw"):
+            if min(_pair(getattr(self, name), name)) < 1:
+                raise InputError(f"{name}: expected integers >= 1, found {getattr(self, name)!r}")
+        for name in ("kernel", "stride", "padding", "dilation", "input_hw"):   # as (h, w)
+            object.__setattr__(self, name, _pair(getattr(self, name), name))
+        if self.in_channels % self.groups or self.out_channels % self.groups:
+            raise InputError(f"groups: expected a divisor of in_channels ({self.in_channels}) "
+                             f"and out_channels ({self.out_channels}), found {self.groups}")
+        for name in ("a_format", "w_format", "out_format"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, _format(getattr(self, name), name))
+        oh, ow = self.output_hw
+        if oh < 1 or ow < 1:
+            raise InputError(
+                f"input_hw: a {self.kernel_hw[0]}x{self.kernel_hw[1]} kernel (dilation "
+                f"{self.dilation}, padding {self.padding}) does not fit an input of "
+                f"{self.input_hw_pair[0]}x{self.input_hw_pair[1]}")
+
+    @property
+    def kernel_hw(self):
+        return _pair(self.kernel, "kernel")
+
+    @property
+    def input_hw_pair(self):
+        return _pair(self.input_hw, "input_hw")
+
+    @property
+    def output_hw(self):
+        (h, w), (kh, kw) = self.input_hw_pair, self.kernel_hw
+        (sh, sw), (ph, pw) = _pair(self.stride, "stride"), _pair(self.padding, "padding")
+        dh, dw = _pair(self.dilation, "dilation")
+        return ((h + 2 * ph - dh * (kh - 1) - 1) // sh + 1,
+                (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1)
+
+    @property
+    def positions(self) -> int:
+        """Output pixels per output channel."""
+        oh, ow = self.output_hw
+        return oh * ow
+
+    @property
+    def k(self) -> int:
+        """Dot-product length: in_channels / groups x kh x kw."""
+        kh, kw = self.kernel_hw
+        return self.in_channels // self.groups * kh * kw
+
+    @property
+    def macs(self) -> int:
+        return self.positions * self.out_channels * self.k
+
+    @property
+    def weights(self) -> int:
+        return self.out_channels * self.k
+
+    @property
+    def input_elements(self) -> int:
+        h, w = self.input_hw_pair
+        return self.in_channels * h * w
+
+    @property
+    def output_elements(self) -> int:
+        return self.out_channels * self.positions
+
+
+    @property
+    def shape(self) -> str:
+        kh, kw = self.kernel_hw
+        g = f"/g{self.groups}" if self.groups > 1 else ""
+        return f"{self.in_channels}x{self.out_channels}x{kh}x{kw}{g}"
+
+
+
+@dataclass(frozen=True)
+class Linear(_Weighted):
+    """Fully connected layer: in_features -> out_features, one output position."""
+
+    name: str
+    in_features: int
+    out_features: int
+    bias: bool = False
+    a_format: NumberFormat = INT8
+    w_format: NumberFormat = INT8
+    out_format: Optional[NumberFormat] = None
+    kind: str = field(default="linear", init=False)
+
+    def __post_init__(self):
+        check_int(self.in_features, "in_features", 1)
+        check_int(self.out_features, "out_features", 1)
+        for name in ("a_format", "w_format", "out_format"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, _format(getattr(self, name), name))
+
+    positions = 1
+    groups = 1
+
+    @property
+    def in_channels(self):
+        return self.in_features
+
+    @property
+    def out_channels(self):
+        return self.out_features
+
+    @property
+    def kernel_hw(self):
+        return (1, 1)
+
+    @property
+    def k(self) -> int:
+        return self.in_features
+
+    @property
+    def macs(self) -> int:
+        return self.in_features * self.out_features
+
+    @property
+    def weights(self) -> int:
+        return self.in_features * self.out_features
+
+    @property
+    def input_elements(self) -> int:
+        return self.in_features
+
+    @property
+    def output_elements(self) -> int:
+        return self.out_features
+
+
+    @property
+    def shape(self) -> str:
+        return f"{self.in_features}x{self.out_features}"
+
+
+
+@dataclass(frozen=True)
+class Elementwise(_Formats):
+    """``count`` elementwise operations (one per output element).
+
+    op: 'add' (a + b), 'mul' (a * b), 'shift' (a shifted by a b-bit amount), 'compare'
+    (compare and select, as ReLU), 'clip' (two compares, as ReLU6), 'batchnorm' (inference:
+    a * scale + shift, one multiply by a b-format constant and one add), 'maxpool' (window - 1
+    compares), 'avgpool' (mean of ``window`` values: window - 1 adds and one multiply by a
+    b-format constant, a shift when window is a power of two). ``tensors``: operands read from
+    memory per output element (1 for per-channel constants such as BatchNorm's scale);
+    ``inputs`` overrides the elements read (a pooling layer reads its input tensor once).
+    """
+
+    name: str
+    op: str
+    count: int
+    a_format: NumberFormat = INT8
+    b_format: NumberFormat = INT8
+    out_format: Optional[NumberFormat] = None
+    window: int = 1
+    tensors: int = 1
+    inputs: Optional[int] = None   # elements read; default count x window x tensors
+    kind: str = field(default="elementwise", init=False)
+
+    def __post_init__(self):
+        if self.op not in ELEMENTWISE_OPS:
+            raise InputError(f"op: expected one of {', '.join(ELEMENTWISE_OPS)}, found {self.op!r}")
+        check_int(self.count, "count", 0)
+        check_int(self.window, "window", 1)
+        check_int(self.tensors, "tensors", 0, 2)
+        if self.inputs is not None:
+            check_int(self.inputs, "inputs", 0)
+        for name in ("a_format", "b_format", "out_format"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, _format(getattr(self, name), name))
+
+    macs = 0
+    k = 0
+    weights = 0
+
+    @property
+    def input_elements(self) -> int:
+        return self.count * self.window * self.tensors if self.inputs is None else self.inputs
+
+    @property
+    def output_elements(self) -> int:
+        return self.count
+
+
+    @property
+    def shape(self) -> str:
+        w = f"/{self.window}" if self.window > 1 else ""
+        return f"{self.op}{w} x{self.count}"
+
+    def with_formats(self, a=None, b=None, out=None):
+        return replace(self, a_format=a or self.a_format, b_format=b or self.b_format,
+                       out_format=out or self.out_format)

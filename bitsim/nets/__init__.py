@@ -1,0 +1,2 @@
+"""Whole networks: the built-in zoo (``zoo``), PyTorch import (``pytorch``) and per-layer
+reports (``report``)."""

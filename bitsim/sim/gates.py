@@ -1,0 +1,211 @@
+"""Gate-level toggle simulation of multipliers, MACs and users' netlists: the public API.
+
+``simulate_gates(circuit, x, w, ...)`` applies operand vectors (the same arrays and seeded
+samplers as ``bitsim.simulate_mac``) to a netlist, one vector per cycle, and counts the
+toggles (changes between consecutive vectors, zero-delay model) of every net. Before the
+first vector all inputs and registers are 0 and the other nets hold what follows from that.
+A MAC circuit (``bitsim.circuits.multipliers.mac_circuit``) also gets its 'first' input (1 on the first
+term of each dot product) and the state of its accumulator register (the previous partial sum,
+modulo 2^acc_bits) from the same model as the register-level simulator, so its product and
+accumulator nets toggle exactly as the register-level simulator's registers.
+
+Toggles are reported per net, per gate type, per part of the circuit (partial products,
+reduction tree, final adder, accumulator adder, registers) and as totals per vector:
+``inputs`` (operand and control input nets), ``gates`` (every gate output, registers
+included), ``outputs`` (output bus nets) and ``total`` (every net).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Optional
+
+import numpy as np
+
+from bitsim._core.checks import InputError, InputTypeError, check_int
+from bitsim._core.segments import chain, map_tasks, split
+from bitsim.backends.dispatch import select
+from bitsim.circuits.multipliers import MultiplierCircuit, structure
+from bitsim.circuits.netlist import OPCODE, Netlist
+from bitsim.sim import mac
+
+__all__ = ["GateToggles", "Program", "compile_netlist", "simulate_gates"]
+
+MIN_VECTORS_PER_THREAD = 4096   # below this a run is not worth splitting
+
+
+@dataclass
+class Program:
+    """A netlist flattened for the kernels: gates in topological order as int32 arrays."""
+
+    nets: int
+    op: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    c: np.ndarray
+    out: np.ndarray
+    x_nets: np.ndarray
+    w_nets: np.ndarray
+    acc_nets: np.ndarray
+    first_net: int
+    length: Optional[int]
+    register_depth: int   # most flip-flops on any path from an input: the state's memory
+
+    @property
+    def warmup(self) -> int:
+        """Vectors to replay before a segment so that every net holds its true value (the
+        register state, and the values of the vector before the first counted one)."""
+        return self.register_depth + 1
+
+
+def compile_netlist(netlist: Netlist, x_port: str = "x", w_port: str = "w",
+                    length: Optional[int] = None) -> Program:
+    """Check and flatten a netlist; the operand ports must be input buses."""
+    for port, name in ((x_port, "x_port"), (w_port, "w_port")):
+        if port not in netlist.inputs:
+            raise InputError(f"{name}: expected one of the input buses "
+                             f"{', '.join(sorted(netlist.inputs))}, found {port!r}")
+    if x_port == w_port:
+        raise InputError(f"w_port: expected a bus other than x_port, found {w_port!r}")
+    gates = _levelized(netlist.ordered())
+    cols = {k: np.zeros(len(gates), dtype=np.int32) for k in ("op", "a", "b", "c", "out")}
+    for i, g in enumerate(gates):
+        ins = list(g.inputs) + [0] * (3 - len(g.inputs))
+        cols["op"][i] = OPCODE[g.type]
+        cols["a"][i], cols["b"][i], cols["c"][i] = ins
+        cols["out"][i] = g.out
+    first = netlist.inputs.get("first", [-1])
+    acc = netlist.state.get("acc", [])
+    return Program(netlist.nets, **cols,
+                   x_nets=np.asarray(netlist.inputs[x_port], dtype=np.int32),
+                   w_nets=np.asarray(netlist.inputs[w_port], dtype=np.int32),
+                   acc_nets=np.asarray(acc, dtype=np.int32), first_net=int(first[0]),
+                   length=length, register_depth=_register_depth(gates))
+
+
+def _register_depth(gates) -> int:
+    """Most DFFs on any path through the gates (in topological order); 0 without DFFs."""
+    depth: Dict[int, int] = {}
+    for g in gates:
+        depth[g.out] = max((depth.get(i, 0) for i in g.inputs), default=0) + (g.type == "DFF")
+    return max(depth.values(), default=0)
+
+
+def _levelized(order):
+    """The gates by logic level, and by type within a level: still a topological order, and
+    the kernel's dispatch on the gate type sees long runs of one type (no mispredictions)."""
+    level = {}
+    for g in order:
+        level[g.out] = 1 + max((level.get(i, 0) for i in g.inputs), default=0)
+    return sorted(order, key=lambda g: (level[g.out], OPCODE[g.type]))
+
+
+@dataclass
+class GateToggles:
+    """Toggles of a gate-level simulation.
+
+    Attributes
+    ----------
+    vectors : int
+        Operand vectors applied (one per cycle).
+    per_net : ndarray of uint64
+        Toggles of each net over the run.
+    """
+
+    netlist: Netlist
+    vectors: int
+    per_net: np.ndarray
+    x_port: str
+    w_port: str
+    counts: Dict = field(default_factory=dict)
+
+    def structure(self) -> Dict:
+        """Structure counts of the circuit (``bitsim.circuits.multipliers.structure``)."""
+        return self.counts
+
+    def _sum(self, nets) -> int:
+        nets = list(nets)
+        return int(self.per_net[nets].sum()) if nets else 0
+
+    def per_type(self) -> Dict[str, int]:
+        out: Dict[str, int] = {}
+        for g in self.netlist.gates:
+            out[g.type] = out.get(g.type, 0) + int(self.per_net[g.out])
+        return out
+
+    def per_part(self) -> Dict[str, int]:
+        out: Dict[str, int] = {}
+        for g in self.netlist.gates:
+            part = "registers" if g.type == "DFF" else (g.part or "logic")
+            out[part] = out.get(part, 0) + int(self.per_net[g.out])
+        for bus in self.netlist.state.values():
+            out["registers"] = out.get("registers", 0) + self._sum(bus)
+        return out
+
+    def totals(self) -> Dict[str, int]:
+        nl = self.netlist
+        inputs = {n for bus in nl.inputs.values() for n in bus}
+        return {"total": int(self.per_net.sum()), "inputs": self._sum(inputs),
+                "gates": self._sum(g.out for g in nl.gates),
+                "outputs": self._sum({n for bus in nl.outputs.values() for n in bus})}
+
+    def bus(self, name: str) -> np.ndarray:
+        """Toggles of each net of an input, output or state bus (LSB first)."""
+        nl = self.netlist
+        for buses in (nl.inputs, nl.outputs, nl.state):
+            if name in buses:
+                return self.per_net[buses[name]]
+        raise InputError(f"bus: expected one of {', '.join(self.bus_names())}, found {name!r}")
+
+    def bus_names(self):
+        nl = self.netlist
+        return sorted({*nl.inputs, *nl.outputs, *nl.state})
+
+    def per_vector(self) -> Dict[str, float]:
+        """Totals and parts divided by the number of vectors (toggles per MAC)."""
+        n = max(self.vectors, 1)
+        return {k: v / n for k, v in {**self.totals(), **self.per_part()}.items()}
+
+
+def simulate_gates(circuit, x="uniform", w="uniform", *, signed: Optional[bool] = None,
+                   x_port: str = "x", w_port: str = "w", length: Optional[int] = None,
+                   n: Optional[int] = None, seed: int = 0, threads: int = 1,
+                   simd: str = "auto", backend: str = "c") -> GateToggles:
+    """Toggle counts of a circuit (MultiplierCircuit or Netlist) over operand vectors.
+
+    x, w: arrays or samplers as for ``bitsim.simulate_mac``, in the formats of the x_port and
+    w_port buses (signed: two's complement; defaults to the circuit's signedness, else
+    unsigned). length: dot-product length of a MAC circuit (None: one endless dot product).
+    backend, simd: as for ``bitsim.simulate_mac`` ('c': the bit-sliced kernel). Results do not
+    depend on threads.
+    """
+    netlist = circuit.netlist if isinstance(circuit, MultiplierCircuit) else circuit
+    if not isinstance(netlist, Netlist):
+        raise InputTypeError(f"circuit: expected a MultiplierCircuit or a Netlist, found "
+                             f"{type(circuit).__name__}")
+    if signed is None:
+        signed = bool(getattr(circuit, "signed", False))
+    kernels = select(backend, simd)
+    prog = compile_netlist(netlist, x_port, w_port, length)
+    xb, wb = len(prog.x_nets), len(prog.w_nets)
+    if not (1 <= xb <= 32 and 1 <= wb <= 32):
+        raise InputError(f"x_port, w_port: expected buses of 1 to 32 bits, found {xb} and {wb}")
+    threads = check_int(threads, "threads", 1, 1024)
+    cfg, xs, ws, n, seed = mac.prepare(x, w, x_bits=xb, w_bits=wb, acc_bits=64, signed=signed,
+                                       length=length, n=n, seed=seed)
+    ranges = split(n, threads if n >= threads * MIN_VECTORS_PER_THREAD else 1)
+    starts = [max(0, a - prog.warmup) for a, _ in ranges]
+    # the accumulator state before each warm-up: the exact partial sums of the MACs before it
+    points = sorted(set(starts))
+    acc_before = {0: 0}
+    if len(points) > 1 and len(prog.acc_nets):
+        bounds = list(zip(points, points[1:] + [n]))
+        tails = [kernels.mac_tail(cfg, xs, ws, a, b - a) for a, b in bounds]
+        acc_before = dict(zip(points, chain(tails)))
+
+    def run(r):
+        (a, b), s = r
+        return kernels.gates_run(prog, xs, ws, a, a - s, b - a, acc_before.get(s, 0))
+
+    parts = map_tasks(run, list(zip(ranges, starts)), threads)
+    per_net = np.sum(parts, axis=0, dtype=np.uint64)
+    return GateToggles(netlist, n, per_net, x_port, w_port, structure(circuit))

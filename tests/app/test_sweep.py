@@ -1,0 +1,176 @@
+"""Sweeps: schema errors located, results independent of order/workers/scheduler, resumable,
+fault-tolerant, interruptible, and split cells equal to unsplit ones."""
+import json
+import textwrap
+
+import pytest
+
+import bitsim
+from bitsim.app import sweep as S
+from bitsim.cli import main
+
+GRID = """\
+seed: 3
+kind: flips
+fixed:
+  acc_bits: 24
+  n: 20000
+grid:
+  x_bits: [2, 4]
+  signed: [true, false]
+  length: [null, 9]
+"""
+
+RESULTS = ["flips_x", "flips_w", "flips_product", "flips_acc", "flips_total", "overflows",
+           "min_partial_sum", "max_partial_sum", "seed", "status"]
+
+
+def write(tmp_path, text, name="grid.yaml"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return str(path)
+
+
+def table(rows):
+    return {r["cell"]: tuple(str(r[k]) for k in RESULTS) for r in rows}
+
+
+def run(tmp_path, grid_text=GRID, out="out.csv", **kw):
+    grid = S.load_grid(write(tmp_path, grid_text))
+    return S.run_sweep(grid, str(tmp_path / out), progress=False, **kw)
+
+
+@pytest.mark.parametrize("text,pattern", [
+    ("seed: 1\nkind: flips\ncolour: red\n", r"grid.yaml:3: colour: expected one of seed"),
+    ("seed: 1\nkind: flops\n", r"grid.yaml:2: kind: expected flips, accwidth or gates, found 'flops'"),
+    ("kind: gates\ngrid:\n  arch: [dadda, karatsuba]\n", r"grid.yaml:3: grid.arch: expected one of array"),
+    ("kind: gates\ngrid:\n  x_bits: [4]\n", r"arch: expected a multiplier architecture"),
+    ("seed: -2\nkind: flips\n", r"grid.yaml:1: seed: expected an integer"),
+    ("kind: flips\nfixed:\n  n: 10\ngrid:\n  x_bitz: [2]\n",
+     r"grid.yaml:5: grid.x_bitz: expected a parameter of kind flips"),
+    ("kind: flips\ngrid:\n  x_bits: 4\n", r"grid.yaml:3: grid.x_bits: expected a non-empty list"),
+    ("kind: flips\ngrid:\n  x_bits: [2, a]\n", r"grid.yaml:3: grid.x_bits: expected an integer, found 'a'"),
+    ("kind: flips\nfixed:\n  signed: 1\n", r"grid.yaml:3: fixed.signed: expected true or false"),
+    ("kind: flips\ngrid:\n  dist: [uniform, cauchy]\n", r"grid.yaml:3: grid.dist: expected one of uniform"),
+    ("kind: flips\ngrid:\n  acc_bits: [32, 70]\n", r"acc_bits: expected an integer in \[2, 64\], found 70"),
+    ("kind: accwidth\ngrid:\n  x_bits: [2]\n", r"k: expected the dot-product length"),
+    ("kind: flips\nfixed:\n  n: 5\ngrid:\n  n: [5]\n", r"grid.yaml:5: grid.n: expected a parameter not also in fixed"),
+    ("kind: [flips\n", r"not valid YAML"),
+])
+def test_schema_errors_name_key_and_line(tmp_path, text, pattern):
+    with pytest.raises(S.GridError, match=pattern):
+        S.load_grid(write(tmp_path, text))
+
+
+def test_rows_have_parameters_results_seed_and_version(tmp_path):
+    rows = run(tmp_path)
+    assert len(rows) == 8 and all(r["status"] == "ok" for r in rows)
+    row = next(r for r in rows if r["x_bits"] == 4 and r["signed"] is False and r["length"] == 9)
+    assert row["acc_bits"] == 24 and row["n"] == 20000 and row["bitsim_version"] == bitsim.__version__
+    lib = bitsim.simulate_mac(x_bits=4, signed=False, length=9, acc_bits=24, n=20000,
+                              seed=row["seed"])
+    assert row["flips_total"] == pytest.approx(lib.mean())
+    assert row["seed"] == S.cell_seed(3, json.loads(row["cell"]))
+
+
+def test_same_results_whatever_workers_order_or_split(tmp_path):
+    base = table(run(tmp_path, out="a.csv", workers=1))
+    assert table(run(tmp_path, out="b.csv", workers=3)) == base
+    shuffled = GRID.replace("[2, 4]", "[4, 2]").replace("[true, false]", "[false, true]")
+    assert table(run(tmp_path, shuffled, out="c.csv", workers=2)) == base
+    assert table(run(tmp_path, out="d.csv", workers=2, split_macs=3001)) == base   # 7 parts
+
+
+def test_resume_skips_finished_cells(tmp_path, monkeypatch):
+    full = table(run(tmp_path, out="full.csv"))
+    out = tmp_path / "part.csv"
+    run(tmp_path, out="part.csv")
+    lines = out.read_text().splitlines()
+    out.write_text("\n".join(lines[:4]) + "\n")   # keep the header and 3 rows
+    calls = []
+    real = S.task_flips
+    monkeypatch.setattr(S, "task_flips", lambda *a: calls.append(a) or real(*a))
+    rows = run(tmp_path, out="part.csv")
+    assert len(calls) == 5 and len(rows) == 8
+    assert table(S.read_rows(str(out))) == full
+
+
+def test_failing_cell_is_recorded_and_others_go_on(tmp_path, monkeypatch):
+    real = S.task_flips
+
+    def flaky(cell, *args):
+        if cell["x_bits"] == 4 and cell["length"] == 9:
+            raise RuntimeError("injected failure")
+        return real(cell, *args)
+
+    monkeypatch.setattr(S, "task_flips", flaky)
+    rows = run(tmp_path)
+    failed = [r for r in rows if r["status"] == "error"]
+    assert len(failed) == 2 and all("injected failure" in r["error"] for r in failed)
+    assert sum(r["status"] == "ok" for r in rows) == 6
+    monkeypatch.setattr(S, "task_flips", real)   # a rerun retries only the failed cells
+    rows = run(tmp_path)
+    assert len(rows) == 8 and all(r["status"] == "ok" for r in rows)
+
+
+def test_interrupt_keeps_finished_rows(tmp_path, monkeypatch):
+    real, seen = S.task_flips, []
+
+    def interrupting(*args):
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+        seen.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(S, "task_flips", interrupting)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path, workers=1)
+    assert len(S.read_rows(str(tmp_path / "out.csv"))) == 3
+    monkeypatch.setattr(S, "task_flips", real)
+    assert len(run(tmp_path, workers=1)) == 8
+
+
+def test_accwidth_sweep_and_parquet(tmp_path):
+    text = "seed: 1\nkind: accwidth\nfixed:\n  k: 576\n  dots: 500\ngrid:\n  x_bits: [2, 8]\n"
+    rows = run(tmp_path, text, out="acc.parquet")
+    assert [r["worst_case_bits"] for r in sorted(rows, key=lambda r: r["x_bits"])] == [13, 25]
+    assert all(r["measured_bits"] <= r["worst_case_bits"] for r in rows)
+    assert len(S.read_rows(str(tmp_path / "acc.parquet"))) == 2
+
+
+def test_gates_sweep(tmp_path):
+    text = ("seed: 2\nkind: gates\nfixed:\n  n: 3000\n  x_bits: 4\ngrid:\n"
+            "  arch: [dadda, booth]\n  mac: [false, true]\n")
+    rows = run(tmp_path, text)
+    assert len(rows) == 4 and all(r["status"] == "ok" for r in rows)
+    dadda = next(r for r in rows if r["arch"] == "dadda" and not r["mac"])
+    assert dadda["tree_full_adders"] == 16 - 16 + 3 and dadda["final_adder_bits"] == 6
+    from bitsim.sim.gates import simulate_gates
+    from bitsim.circuits.multipliers import multiplier_circuit
+    g = simulate_gates(multiplier_circuit("dadda", 4), n=3000, seed=dadda["seed"])
+    assert dadda["toggles_total"] == pytest.approx(g.per_vector()["total"])
+    assert any("toggles_accumulator_adder" in r and r["toggles_accumulator_adder"] for r in rows)
+
+
+def test_dask_local_cluster_equals_local_pool(tmp_path):
+    import distributed   # dask[distributed] comes with the test extra
+    base = table(run(tmp_path, out="local.csv"))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        rows = run(tmp_path, out="dask.csv", client=client, split_macs=5000)
+    assert table(rows) == base
+
+
+def test_cli_sweep_and_plot(tmp_path, capsys):
+    grid = write(tmp_path, GRID)
+    out = str(tmp_path / "r.csv")
+    assert main(["sweep", grid, "--out", out, "--no-progress"]) == 0
+    assert "8 rows" in capsys.readouterr().err
+    png = tmp_path / "s.png"
+    assert main(["plot", "sweep", out, "--out", str(png)]) == 0
+    assert png.read_bytes().startswith(b"\x89PNG")
+    with pytest.raises(SystemExit):
+        main(["sweep", write(tmp_path, "kind: flips\ngrid:\n  x_bits: [0]\n", "bad.yaml"),
+              "--out", out])
+    assert "x_bits: expected an integer in [1, 32], found 0" in capsys.readouterr().err

@@ -1,0 +1,133 @@
+"""PyTorch import (torch comes with the test extra): a hand-built model and a ResNet-18 written
+here, torchvision style, whose import equals the built-in layer list."""
+import pytest
+import torch
+from torch import nn
+
+from bitsim.models.layers import Conv2d, Elementwise, Linear
+from bitsim.nets.zoo import network
+from bitsim.nets.pytorch import from_torch
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, cin, out, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, out, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(out, out, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out)
+        self.downsample = None
+        if stride != 1 or cin != out:
+            self.downsample = nn.Sequential(nn.Conv2d(cin, out, 1, stride, bias=False),
+                                            nn.BatchNorm2d(out))
+
+    def forward(self, x):
+        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        out += identity
+        return self.relu(out)
+
+
+class ResNet18(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        cin, stages = 64, []
+        for planes, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+            stages.append(nn.Sequential(BasicBlock(cin, planes, stride),
+                                        BasicBlock(planes, planes, 1)))
+            cin = planes
+        self.layer1, self.layer2, self.layer3, self.layer4 = stages
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(512, 1000)
+
+    def forward(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def test_resnet18_import_equals_the_builtin_list():
+    imported = from_torch(ResNet18(), (3, 224, 224))
+    builtin = network("resnet18")
+    assert len(imported.layers) == len(builtin.layers)
+    for a, b in zip(imported.layers, builtin.layers):
+        assert a == b, (a, b)
+    assert imported.macs == 1_814_073_344
+
+
+class Small(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding="same", bias=True)
+        self.bn = nn.BatchNorm2d(8)
+        self.act = nn.ReLU6()
+        self.pool = nn.MaxPool2d(2)
+        self.dw = nn.Conv2d(8, 8, 3, stride=1, padding=1, groups=8, bias=False)
+        self.gap = nn.AdaptiveAvgPool2d(1)
+        self.drop = nn.Dropout(0.5)
+        self.fc = nn.Linear(8, 4)
+
+    def forward(self, x):
+        x = self.pool(self.act(self.bn(self.conv(x))))
+        y = torch.relu(self.dw(x))
+        x = torch.add(x, y) * 0.5
+        return self.fc(self.drop(self.gap(x).flatten(1)))
+
+
+def test_small_model_layers():
+    layers = from_torch(Small(), (3, 16, 16)).layers
+    assert layers == [
+        Conv2d("conv", 3, 8, 3, 16, padding=1, bias=True),
+        Elementwise("bn", "batchnorm", 8 * 16 * 16),
+        Elementwise("act", "clip", 8 * 16 * 16),
+        Elementwise("pool", "maxpool", 8 * 8 * 8, window=4, inputs=8 * 16 * 16),
+        Conv2d("dw", 8, 8, 3, 8, padding=1, groups=8),
+        Elementwise("relu", "compare", 8 * 8 * 8),
+        Elementwise("add", "add", 8 * 8 * 8, tensors=2),
+        Elementwise("mul", "mul", 8 * 8 * 8, tensors=1),
+        Elementwise("gap", "avgpool", 8, window=64, inputs=8 * 8 * 8),
+        Linear("fc", 8, 4, bias=True),
+    ]
+
+
+def test_unsupported_operations_are_named():
+    class Odd(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.GELU()
+
+        def forward(self, x):
+            return self.lstm(x)
+
+    with pytest.raises(ValueError, match="model: unsupported module 'lstm' of type GELU"):
+        from_torch(Odd(), (4,))
+
+    class Func(nn.Module):
+        def forward(self, x):
+            return torch.sigmoid(x)
+
+    with pytest.raises(ValueError, match="model: unsupported operation 'sigmoid'"):
+        from_torch(Func(), (4,))
+    with pytest.raises(TypeError, match="model: expected a torch.nn.Module"):
+        from_torch(object(), (4,))
+    with pytest.raises(ValueError, match=r"input_shape: the model does not run on a batch of "
+                                         r"shape \(1, 5, 224, 224\)"):
+        from_torch(ResNet18(), (5, 224, 224))
+
+
+def test_imported_model_reports_like_the_builtin():
+    from bitsim.nets.report import Precision, report
+
+    p = Precision(a_bits=4, w_bits=4, first_last_bits=8)
+    imported = report(from_torch(ResNet18(), (3, 224, 224)), p, n=20_000)
+    builtin = report(network("resnet18"), p, n=20_000)
+    assert imported.totals == {**builtin.totals}
+    assert [r["name"] for r in imported.layers] == [r["name"] for r in builtin.layers]
