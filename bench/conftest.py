@@ -18,15 +18,19 @@ def pytest_terminal_summary(terminalreporter, config):
                 terminalreporter.write_line(
                     f"{group:45} Verilator {info['verilator_vectors_per_s'] / 1e6:.2f} M "
                     f"vectors/s, bitsim {info['bitsim_vectors_per_s'] / 1e6:.1f} M vectors/s, "
-                    f"{info['speedup']:.0f}x")
+                    f"{info['speedup']:.0f}x"
+                )
                 continue
             unit, count = ("MAC", info["macs"]) if "macs" in info else ("vectors", info["vectors"])
             rate = count / b.stats.min
             ratio = ""
             if ref:
-                ref_rate = ref[0].extra_info.get("macs", ref[0].extra_info.get("vectors", 0)) \
+                ref_rate = (
+                    ref[0].extra_info.get("macs", ref[0].extra_info.get("vectors", 0))
                     / ref[0].stats.min
+                )
                 ratio = f"  {rate / ref_rate:7.1f}x reference"
             gates = f", {rate * info['gates'] / 1e9:.1f} G gate evals/s" if "gates" in info else ""
-            terminalreporter.write_line(f"{group:45} {b.name:32} {rate / 1e6:9.1f} M {unit}/s"
-                                        f"{gates}{ratio}")
+            terminalreporter.write_line(
+                f"{group:45} {b.name:32} {rate / 1e6:9.1f} M {unit}/s{gates}{ratio}"
+            )

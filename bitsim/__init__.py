@@ -5,19 +5,24 @@ Every documented entry point is an attribute of this package, imported on first 
 The layers, bottom to top: ``_core`` (checks, widths, segments, rendering) -> ``_ext`` (compiled
 kernels) -> ``circuits`` -> ``backends`` -> ``sim`` -> ``models`` -> ``nets`` -> ``app`` -> ``cli``.
 """
+
 from __future__ import annotations
 
 import importlib
 from typing import Any, Dict, List
 
-from bitsim._version import __version__
+from bitsim._version import __version__ as __version__
 
 _EXPORTS: Dict[str, List[str]] = {
     "bitsim._core.checks": ["InputError", "InputTypeError", "MissingExtra"],
     "bitsim._core.render": ["render"],
     "bitsim.backends.dispatch": ["BACKENDS", "SIMD_CHOICES", "simd_levels"],
-    "bitsim.circuits.multipliers": ["ARCHS", "MultiplierCircuit", "mac_circuit",
-                                    "multiplier_circuit"],
+    "bitsim.circuits.multipliers": [
+        "ARCHS",
+        "MultiplierCircuit",
+        "mac_circuit",
+        "multiplier_circuit",
+    ],
     "bitsim.circuits.netlist": ["Netlist", "NetlistBuilder"],
     "bitsim.circuits.yosys": ["load_yosys_json"],
     "bitsim.sim.distributions": ["HalfNormal", "Laplace", "Normal", "Uniform"],
@@ -34,7 +39,7 @@ _EXPORTS: Dict[str, List[str]] = {
     "bitsim.app.sweep": ["load_grid", "run_sweep"],
     "bitsim.app.plots": ["flips_plot", "overflow_plot", "roofline_plot", "sweep_plot"],
 }
-_MODULES = {"accwidth": "bitsim.sim.accwidth"}   # modules whose functions are the API
+_MODULES = {"accwidth": "bitsim.sim.accwidth"}  # modules whose functions are the API
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = sorted([*_WHERE, *_MODULES, "__version__"])

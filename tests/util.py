@@ -1,27 +1,52 @@
 """Shared test helpers: the backend matrix and the edge-case operand generator."""
+
 import itertools
 
 import numpy as np
+import pytest
 
 import bitsim
 from bitsim.sim.formats import IntFormat
 
 # (backend, simd): every C instruction set this machine runs, numba, and the reference.
-BACKENDS = [("c", level) for level in bitsim.simd_levels()] + [("numba", "auto"),
-                                                                ("reference", "auto")]
+BACKENDS = [("c", level) for level in bitsim.simd_levels()] + [
+    ("numba", "auto"),
+    ("reference", "auto"),
+]
 BACKEND_IDS = [f"{b}-{s}" if b == "c" else b for b, s in BACKENDS]
+# every combination there is, those this machine cannot run marked as skipped with the reason,
+# so a run's summary says what was not tested
+ALL_BACKENDS = [
+    pytest.param(
+        b,
+        s,
+        id=f"{b}-{s}" if b == "c" else b,
+        marks=()
+        if (b, s) in BACKENDS
+        else pytest.mark.skip(reason=f"{b}-{s}: not supported by this CPU or build"),
+    )
+    for b, s in [("c", level) for level in ("scalar", "avx2", "avx512")]
+    + [("numba", "auto"), ("reference", "auto")]
+]
 
 
 def simulate_all(**kwargs):
     """simulate_mac on every backend of the matrix: {backend id: MacFlips}."""
-    return {bid: bitsim.simulate_mac(backend=b, simd=s, **kwargs)
-            for bid, (b, s) in zip(BACKEND_IDS, BACKENDS)}
+    return {
+        bid: bitsim.simulate_mac(backend=b, simd=s, **kwargs)
+        for bid, (b, s) in zip(BACKEND_IDS, BACKENDS)
+    }
 
 
 def summary(result):
     """Everything a run reports, comparable with ==."""
-    return ({s: result.flips_per_bit[s].tolist() for s in bitsim.SITES}, result.overflows,
-            result.min_partial_sum, result.max_partial_sum, result.macs)
+    return (
+        {s: result.flips_per_bit[s].tolist() for s in bitsim.SITES},
+        result.overflows,
+        result.min_partial_sum,
+        result.max_partial_sum,
+        result.macs,
+    )
 
 
 def assert_same(results, case=""):
@@ -41,8 +66,27 @@ def all_pairs(fmt_x: IntFormat, fmt_w: IntFormat, seed=0):
     return pairs[:, 0].copy(), pairs[:, 1].copy()
 
 
+INTEGER_DTYPES = [
+    np.dtype(t)
+    for t in (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64)
+]
+
+
+def layouts(values: np.ndarray, fmt: IntFormat):
+    """The same operand values in every memory layout a kernel must read alike: each integer
+    dtype that holds the format, a strided view, a byte-swapped copy, and both at once."""
+    for dt in INTEGER_DTYPES:
+        if np.iinfo(dt).min <= fmt.lo and fmt.hi <= np.iinfo(dt).max:
+            yield dt.name, values.astype(dt)
+    wide = np.repeat(values, 3)
+    yield "strided", wide[::3]
+    yield "byte-swapped", values.astype(values.dtype.newbyteorder())
+    yield "strided byte-swapped", wide.astype(wide.dtype.newbyteorder())[::3]
+
+
 def edge_cases(fmt: IntFormat, n: int, seed=0):
-    """Named operand arrays that stress a format: extremes, alternation, zeros, random."""
+    """Named operand arrays that stress a format: extremes, alternation, zeros, random (int64);
+    see ``layouts`` for dtypes, strides and byte order, and ``empty`` for no operands."""
     rng = np.random.default_rng(seed)
     lo, hi = fmt.lo, fmt.hi
     yield "min", np.full(n, lo, dtype=np.int64)
@@ -51,3 +95,9 @@ def edge_cases(fmt: IntFormat, n: int, seed=0):
     yield "zeros", np.zeros(n, dtype=np.int64)
     yield "random", rng.integers(lo, hi, size=n, endpoint=True, dtype=np.int64)
     yield "extremes", rng.choice(np.array([lo, hi, 0, min(1, hi), max(-1, lo)]), size=n)
+
+
+def empty(fmt: IntFormat):
+    """No operands at all, in the narrowest dtype that holds the format."""
+    dt = next(d for d in INTEGER_DTYPES if np.iinfo(d).min <= fmt.lo and fmt.hi <= np.iinfo(d).max)
+    return np.zeros(0, dtype=dt)

@@ -4,6 +4,7 @@ Errors name the argument, say what was expected and what was found. They are ``I
 (a ValueError) or ``InputTypeError`` (also a TypeError), so the command line can tell a user's
 mistake (one line, exit status 2) from a bug (a traceback).
 """
+
 from __future__ import annotations
 
 import operator
@@ -11,8 +12,17 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-__all__ = ["InputError", "InputTypeError", "MASK64", "MissingExtra", "check_bool", "check_choice", "check_count",
-           "check_int", "check_seed"]
+__all__ = [
+    "InputError",
+    "InputTypeError",
+    "MASK64",
+    "MissingExtra",
+    "check_bool",
+    "check_choice",
+    "check_count",
+    "check_int",
+    "check_seed",
+]
 
 MASK64 = (1 << 64) - 1
 
@@ -53,8 +63,9 @@ def check_count(value, name: str, hi: int = (1 << 63) - 1) -> int:
 def check_seed(seed) -> int:
     """The seed as an int in [0, 2**64), or an error naming ``seed``."""
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-        raise InputTypeError(f"seed: expected an integer in [0, 2**64), found "
-                             f"{type(seed).__name__}")
+        raise InputTypeError(
+            f"seed: expected an integer in [0, 2**64), found {type(seed).__name__}"
+        )
     seed = int(seed)
     if not 0 <= seed <= MASK64:
         raise InputError(f"seed: expected an integer in [0, 2**64), found {seed}")

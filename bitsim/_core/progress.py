@@ -1,4 +1,5 @@
 """Progress of long runs: one stderr line rewritten in place, or a user's callback."""
+
 from __future__ import annotations
 
 import sys
@@ -20,8 +21,10 @@ def stderr_progress(label: str = "", unit: str = "MACs") -> ProgressCallback:
         elapsed = time.monotonic() - started
         rate = done / elapsed if elapsed > 0 else 0.0
         eta = (total - done) / rate if rate > 0 else float("inf")
-        sys.stderr.write(f"\r{label}{done:,}/{total:,} {unit}, {rate / 1e6:,.0f} M "
-                         f"{unit.rstrip('s')}/s, ETA {eta:,.0f} s ")
+        sys.stderr.write(
+            f"\r{label}{done:,}/{total:,} {unit}, {rate / 1e6:,.0f} M "
+            f"{unit.rstrip('s')}/s, ETA {eta:,.0f} s "
+        )
         if done == total:
             sys.stderr.write("\n")
         sys.stderr.flush()
@@ -37,5 +40,6 @@ def progress_callback(progress, unit: str = "MACs") -> Optional[ProgressCallback
         return stderr_progress(unit=unit)
     if callable(progress):
         return progress
-    raise InputTypeError(f"progress: expected a bool or a callable, found "
-                         f"{type(progress).__name__}")
+    raise InputTypeError(
+        f"progress: expected a bool or a callable, found {type(progress).__name__}"
+    )

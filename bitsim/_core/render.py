@@ -3,6 +3,7 @@
 Written here rather than taken from a table library: it is a few lines, and the core package
 keeps to numpy, numba and PyYAML.
 """
+
 from __future__ import annotations
 
 import csv
@@ -42,15 +43,23 @@ def _jsonable(value):
     return value.item() if hasattr(value, "item") else str(value)
 
 
-def render(rows: Sequence[Mapping], fmt: str = "table", columns: Optional[Sequence[Column]] = None,
-           title: str = "", notes: Sequence[str] = (), document: Any = None) -> str:
+def render(
+    rows: Sequence[Mapping],
+    fmt: str = "table",
+    columns: Optional[Sequence[Column]] = None,
+    title: str = "",
+    notes: Sequence[str] = (),
+    document: Any = None,
+) -> str:
     """Rows as text. ``json`` dumps ``document`` (default: the rows, every key); ``csv`` writes
     the columns' values (default: every key of the rows); ``table`` and ``markdown`` print the
     columns' formatted text under ``title``, followed by ``notes``."""
     check_choice(fmt, "format", FORMATS)
     if fmt == "json":
-        return json.dumps(list(rows) if document is None else document, indent=2,
-                          default=_jsonable) + "\n"
+        return (
+            json.dumps(list(rows) if document is None else document, indent=2, default=_jsonable)
+            + "\n"
+        )
     if columns is None:
         columns = [Column(k) for k in dict.fromkeys(k for r in rows for k in r)]
     if fmt == "csv":
@@ -58,21 +67,28 @@ def render(rows: Sequence[Mapping], fmt: str = "table", columns: Optional[Sequen
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow([c.key for c in columns])
         for row in rows:
-            writer.writerow(["" if (v := c.value(row)) is None else
-                             (c.fmt.format(v) if isinstance(v, float) else v) for c in columns])
+            writer.writerow(
+                [
+                    ""
+                    if (v := c.value(row)) is None
+                    else (c.fmt.format(v) if isinstance(v, float) else v)
+                    for c in columns
+                ]
+            )
         return out.getvalue()
     heads = [c.heading or c.key for c in columns]
     cells = [[c.text(r) for c in columns] for r in rows]
     if fmt == "markdown":
-        lines: List[str] = ([f"**{title}**", ""] if title else [])
+        lines: List[str] = [f"**{title}**", ""] if title else []
         lines += ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
         lines += ["| " + " | ".join(c) + " |" for c in cells]
     else:
         widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(heads)]
 
         def line(texts):
-            return "  ".join(t.ljust(w) if col.left else t.rjust(w)
-                             for t, w, col in zip(texts, widths, columns)).rstrip()
+            return "  ".join(
+                t.ljust(w) if col.left else t.rjust(w) for t, w, col in zip(texts, widths, columns)
+            ).rstrip()
 
         lines = ([title] if title else []) + [line(heads)] + [line(c) for c in cells]
     return "\n".join([*lines, *notes]) + "\n"

@@ -2,6 +2,7 @@
 Flood 2014). Element i of a stream with key k derives from u_i = mix64(k + (i + 1) * GOLDEN), so
 any chunk of a stream can be produced alone. csrc/operands.h, the numba backend and the numpy
 reference compute the same values bit for bit."""
+
 from __future__ import annotations
 
 __all__ = ["GOLDEN", "MASK64", "mix64", "stream_key"]

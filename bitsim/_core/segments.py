@@ -5,6 +5,7 @@ A range needs the exact partial sum the accumulator held before its first MAC. A
 every range for its *tail* (the sum of its products after its last dot-product start, and
 whether one started); ``chain`` turns the tails into each range's starting sum.
 """
+
 from __future__ import annotations
 
 import os
@@ -14,11 +15,20 @@ from typing import Callable, Iterable, List, Optional, Sequence, Tuple, TypeVar
 
 import numpy as np
 
-__all__ = ["DEFAULT_CHUNK", "SEGMENT_MACS", "Counts", "chain", "default_threads", "map_tasks",
-           "merge", "run_segments", "split"]
+__all__ = [
+    "DEFAULT_CHUNK",
+    "SEGMENT_MACS",
+    "Counts",
+    "chain",
+    "default_threads",
+    "map_tasks",
+    "merge",
+    "run_segments",
+    "split",
+]
 
-DEFAULT_CHUNK = 512       # MACs per kernel block: operands and register words stay in L1/L2
-SEGMENT_MACS = 1 << 24    # MACs per task when a run is split for threads or progress
+DEFAULT_CHUNK = 512  # MACs per kernel block: operands and register words stay in L1/L2
+SEGMENT_MACS = 1 << 24  # MACs per task when a run is split for threads or progress
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -39,9 +49,13 @@ class Counts:
         def pick(f, a, b):
             return b if a is None else a if b is None else f(a, b)
 
-        return Counts(self.flips + other.flips, self.overflows + other.overflows,
-                      pick(min, self.min_sum, other.min_sum),
-                      pick(max, self.max_sum, other.max_sum), other.sum_after)
+        return Counts(
+            self.flips + other.flips,
+            self.overflows + other.overflows,
+            pick(min, self.min_sum, other.min_sum),
+            pick(max, self.max_sum, other.max_sum),
+            other.sum_after,
+        )
 
 
 def split(n: int, pieces: int) -> List[Tuple[int, int]]:
@@ -75,8 +89,9 @@ def map_tasks(fn: Callable[[T], R], tasks: Sequence[T], threads: int) -> List[R]
     return [fn(t) for t in tasks]
 
 
-def run_segments(backend, cfg, xs, ws, n: int, threads: int,
-                 report: Optional[Callable[[int, int], None]]) -> Counts:
+def run_segments(
+    backend, cfg, xs, ws, n: int, threads: int, report: Optional[Callable[[int, int], None]]
+) -> Counts:
     """MACs [0, n) as consecutive segments of ``backend`` (``mac_run``, ``mac_tail``); with
     threads, segments run concurrently once a first pass has found each one's starting sum."""
     if threads == 1 and report is None:
@@ -94,8 +109,10 @@ def run_segments(backend, cfg, xs, ws, n: int, threads: int,
         return merge(parts)
     with ThreadPoolExecutor(max_workers=threads) as pool:
         tails = list(pool.map(lambda r: backend.mac_tail(cfg, xs, ws, r[0], r[1] - r[0]), ranges))
-        futures = [pool.submit(backend.mac_run, cfg, xs, ws, a, b - a, before)
-                   for (a, b), before in zip(ranges, chain(tails))]
+        futures = [
+            pool.submit(backend.mac_run, cfg, xs, ws, a, b - a, before)
+            for (a, b), before in zip(ranges, chain(tails))
+        ]
         for (a, b), fut in zip(ranges, futures):
             parts.append(fut.result())
             done += b - a

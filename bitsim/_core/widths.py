@@ -1,11 +1,12 @@
 """Two's complement and unsigned width arithmetic on exact (Python) integers."""
+
 from __future__ import annotations
 
 from typing import Tuple
 
 __all__ = ["MAX_WIDTH", "product_range", "signed_width", "unsigned_width", "width_for_range"]
 
-MAX_WIDTH = 129   # widest accumulator a dot product of 32 x 32-bit products can need, plus one
+MAX_WIDTH = 129  # widest accumulator a dot product of 32 x 32-bit products can need, plus one
 
 
 def signed_width(v: int) -> int:

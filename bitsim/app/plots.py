@@ -1,6 +1,7 @@
 """Plots (optional extra ``bitsim[plot]``, matplotlib): the OPS roofline of a network's layers
 (as HCM's Fig. 12) and bit flips per MAC against bit width. Files are PNG or SVG, chosen by
 the output name's extension."""
+
 from __future__ import annotations
 
 import os
@@ -8,6 +9,8 @@ from typing import Sequence
 
 from bitsim._core.checks import InputError, MissingExtra
 from bitsim.sim.mac import SITES
+
+__all__ = ["flips_plot", "overflow_plot", "roofline_plot", "sweep_plot"]
 
 
 def _pyplot():
@@ -52,10 +55,21 @@ def roofline_plot(layers, accelerator, formats: Sequence[str], out: str, title: 
         lo, hi = min(xs) / 2, max(xs) * 2
         peak = points[0].peak_ops_per_s
         ax.plot([lo, hi], [peak, peak], color=color, lw=1.5, label=f"{fmt}: compute roof")
-        ax.plot([lo, hi], [accelerator.mem_bw_bits_per_s * lo, accelerator.mem_bw_bits_per_s * hi],
-                color=color, lw=1, ls="--")
-        ax.scatter(xs, [p.required_ops_per_s for p in points], color=color, s=14, zorder=3,
-                   label=f"{fmt}: layers (required)")
+        ax.plot(
+            [lo, hi],
+            [accelerator.mem_bw_bits_per_s * lo, accelerator.mem_bw_bits_per_s * hi],
+            color=color,
+            lw=1,
+            ls="--",
+        )
+        ax.scatter(
+            xs,
+            [p.required_ops_per_s for p in points],
+            color=color,
+            s=14,
+            zorder=3,
+            label=f"{fmt}: layers (required)",
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("OPS/bit (operations per bit moved to or from memory)")
@@ -66,8 +80,11 @@ def roofline_plot(layers, accelerator, formats: Sequence[str], out: str, title: 
 def flips_plot(results, out: str, title: str = ""):
     """Mean bit flips per MAC against operand width, one line per site, signed solid and
     unsigned dashed. ``results``: MacFlips of several widths and signedness."""
-    _width_plot([(r.config.x_bits, r.config.acc_signed, r.mean_flips) for r in results], out,
-                title or "bit flips per MAC")
+    _width_plot(
+        [(r.config.x_bits, r.config.acc_signed, r.mean_flips) for r in results],
+        out,
+        title or "bit flips per MAC",
+    )
 
 
 def sweep_plot(results_path: str, out: str):
@@ -77,17 +94,21 @@ def sweep_plot(results_path: str, out: str):
 
     rows = [r for r in read_rows(results_path) if r.get("status", "ok") == "ok"]
     if not rows or not {"x_bits", "flips_total"} <= set(rows[0]):
-        raise InputError(f"results: expected the rows of a flips sweep (x_bits, flips_*) in "
-                         f"{results_path}")
+        raise InputError(
+            f"results: expected the rows of a flips sweep (x_bits, flips_*) in {results_path}"
+        )
     sites = (*SITES, "total")
     groups = {}
     for r in rows:
         signed = r.get("x_signed", r.get("signed", True))
         signed = signed if isinstance(signed, bool) else str(signed) in ("True", "true", "1", "")
         groups.setdefault((int(r["x_bits"]), signed), []).append(
-            [float(r[f"flips_{s}"]) for s in sites])
-    points = [(bits, signed, dict(zip(sites, (sum(c) / len(c) for c in zip(*vals)))))
-              for (bits, signed), vals in groups.items()]
+            [float(r[f"flips_{s}"]) for s in sites]
+        )
+    points = [
+        (bits, signed, dict(zip(sites, (sum(c) / len(c) for c in zip(*vals)))))
+        for (bits, signed), vals in groups.items()
+    ]
     _width_plot(points, out, f"bit flips per MAC ({os.path.basename(results_path)})")
 
 
@@ -100,8 +121,14 @@ def _width_plot(points, out: str, title: str):
         for signed, style in ((True, "-"), (False, "--")):
             pts = sorted((b, f[site]) for b, s, f in points if s == signed)
             if pts:
-                ax.plot(*zip(*pts), style, color=f"C{i}", marker="o", ms=3,
-                        label=f"{site} ({'signed' if signed else 'unsigned'})")
+                ax.plot(
+                    *zip(*pts),
+                    style,
+                    color=f"C{i}",
+                    marker="o",
+                    ms=3,
+                    label=f"{site} ({'signed' if signed else 'unsigned'})",
+                )
     ax.set_xlabel("operand bit width")
     ax.set_ylabel("bit flips per MAC")
     _finish(plt, fig, ax, out, title, ncol=2)
@@ -116,10 +143,14 @@ def overflow_plot(measurements, out: str, title: str = ""):
     for i, m in enumerate(measurements):
         widths = range(1, int(max(m.hist.nonzero()[0], default=1)) + 2)
         rates = [m.overflow_rate(w) for w in widths]
-        label = (f"{m.x_bits}x{m.w_bits} bits "
-                 f"{'signed' if m.x_signed or m.w_signed else 'unsigned'}")
-        ax.step(list(widths), [max(r, 0.5 / max(m.dots, 1)) for r in rates], where="mid",
-                color=f"C{i}", label=label)
+        label = f"{m.x_bits}x{m.w_bits} bits {'signed' if m.x_signed or m.w_signed else 'unsigned'}"
+        ax.step(
+            list(widths),
+            [max(r, 0.5 / max(m.dots, 1)) for r in rates],
+            where="mid",
+            color=f"C{i}",
+            label=label,
+        )
     ax.set_yscale("log")
     ax.set_xlabel("accumulator bits")
     ax.set_ylabel("overflow rate (dot products)")

@@ -21,6 +21,7 @@ journal. A failing cell records its error and the others go on. Cells of more th
 ``split_macs`` MACs run as several tasks (a first pass finds each range's starting partial sum)
 whose counts merge exactly into the unsplit result.
 """
+
 from __future__ import annotations
 
 import csv
@@ -37,22 +38,46 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional
 
 from bitsim._core.checks import InputError, MissingExtra, check_choice
-from bitsim._version import __version__
 from bitsim._core.segments import chain, default_threads, merge, split
+from bitsim._version import __version__
 from bitsim.backends.dispatch import BACKENDS, SIMD_CHOICES, select
 from bitsim.circuits.multipliers import ARCHS, circuit
 from bitsim.sim import accwidth, mac
 from bitsim.sim.distributions import DISTRIBUTIONS, resolve_distribution
 from bitsim.sim.gates import simulate_gates
 
+__all__ = [
+    "BOOL_PARAMS",
+    "COMMON",
+    "DEFAULT_DOTS",
+    "DEFAULT_N",
+    "DIST_PARAMS",
+    "INT_PARAMS",
+    "PARAMS",
+    "SPLIT_MACS",
+    "Grid",
+    "GridError",
+    "cell_key",
+    "cell_seed",
+    "flips_row",
+    "load_grid",
+    "read_rows",
+    "run_sweep",
+    "task_accwidth",
+    "task_flips",
+    "task_gates",
+    "task_tail",
+]
+
 SPLIT_MACS = 1 << 28
-DEFAULT_N = 10**6            # MACs of a flips cell that does not set n
-DEFAULT_DOTS = 10**4         # dot products of an accwidth cell that does not set dots
-COMMON = {"x_bits", "w_bits", "signed", "x_signed", "w_signed", "dist", "x_dist", "w_dist",
-          "scale"}
-PARAMS = {"flips": COMMON | {"acc_bits", "length", "n"},
-          "accwidth": COMMON | {"k", "dots", "eps"},
-          "gates": COMMON | {"arch", "mac", "acc_bits", "length", "n"}}
+DEFAULT_N = 10**6  # MACs of a flips cell that does not set n
+DEFAULT_DOTS = 10**4  # dot products of an accwidth cell that does not set dots
+COMMON = {"x_bits", "w_bits", "signed", "x_signed", "w_signed", "dist", "x_dist", "w_dist", "scale"}
+PARAMS = {
+    "flips": COMMON | {"acc_bits", "length", "n"},
+    "accwidth": COMMON | {"k", "dots", "eps"},
+    "gates": COMMON | {"arch", "mac", "acc_bits", "length", "n"},
+}
 INT_PARAMS = {"x_bits", "w_bits", "acc_bits", "length", "n", "k", "dots"}
 BOOL_PARAMS = {"signed", "x_signed", "w_signed", "mac"}
 DIST_PARAMS = {"dist", "x_dist", "w_dist"}
@@ -71,8 +96,10 @@ class Grid:
 
     def cells(self) -> List[dict]:
         keys = list(self.grid)
-        return [{**self.fixed, **dict(zip(keys, values))}
-                for values in itertools.product(*(self.grid[k] for k in keys))]
+        return [
+            {**self.fixed, **dict(zip(keys, values))}
+            for values in itertools.product(*(self.grid[k] for k in keys))
+        ]
 
 
 def _check_value(name, value):
@@ -132,8 +159,12 @@ def load_grid(path: str) -> Grid:
         for name, value in mapping.items():
             knode, vnode = pnodes.get(name, (snode, snode))
             if name not in PARAMS[kind]:
-                fail(knode, f"{section}.{name}", f"a parameter of kind {kind} "
-                     f"({', '.join(sorted(PARAMS[kind]))})", f"unknown parameter {name!r}")
+                fail(
+                    knode,
+                    f"{section}.{name}",
+                    f"a parameter of kind {kind} ({', '.join(sorted(PARAMS[kind]))})",
+                    f"unknown parameter {name!r}",
+                )
             values = value if is_grid else [value]
             if is_grid and (not isinstance(value, list) or not value):
                 fail(vnode, f"grid.{name}", "a non-empty list of values", repr(value))
@@ -144,10 +175,14 @@ def load_grid(path: str) -> Grid:
     overlap = set(fixed) & set(grid)
     if overlap:
         name = sorted(overlap)[0]
-        fail(_key_node(nodes, "grid", name), f"grid.{name}", "a parameter not also in fixed",
-             "it in both")
+        fail(
+            _key_node(nodes, "grid", name),
+            f"grid.{name}",
+            "a parameter not also in fixed",
+            "it in both",
+        )
     g = Grid(seed, kind, fixed, grid)
-    for cell in g.cells():   # every combination must make a valid configuration
+    for cell in g.cells():  # every combination must make a valid configuration
         try:
             _check_cell(kind, cell)
         except (TypeError, ValueError) as err:
@@ -158,7 +193,7 @@ def load_grid(path: str) -> Grid:
 def _key_node(nodes, section, name):
     """The YAML node of key ``name`` in ``section`` (the section's node when absent)."""
     snode = nodes.get(section, (None, None))[1]
-    for k, v in (snode.value if snode is not None else []):
+    for k, _ in snode.value if snode is not None else []:
         if k.value == name:
             return k
     return snode
@@ -177,15 +212,18 @@ def cell_key(cell: dict) -> str:
 def _operands(cell):
     scale = cell.get("scale")
     dist = cell.get("dist", "uniform")
-    return (resolve_distribution(cell.get("x_dist", dist), "x_dist", scale),
-            resolve_distribution(cell.get("w_dist", dist), "w_dist", scale))
+    return (
+        resolve_distribution(cell.get("x_dist", dist), "x_dist", scale),
+        resolve_distribution(cell.get("w_dist", dist), "w_dist", scale),
+    )
 
 
 def _mac_kwargs(cell, seed):
     x, w = _operands(cell)
     keys = ("x_bits", "w_bits", "acc_bits", "signed", "x_signed", "w_signed", "length")
-    return dict(x=x, w=w, seed=seed, n=cell.get("n", DEFAULT_N),
-                **{k: cell[k] for k in keys if k in cell})
+    return dict(
+        x=x, w=w, seed=seed, n=cell.get("n", DEFAULT_N), **{k: cell[k] for k in keys if k in cell}
+    )
 
 
 def _check_cell(kind, cell):
@@ -210,6 +248,7 @@ def _signs(cell):
 
 # ---- tasks: plain functions of plain data, so Dask can ship them ------------------------
 
+
 def task_tail(cell, seed, start, count, backend, simd):
     cfg, xs, ws, _, _ = mac.prepare(**_mac_kwargs(cell, seed))
     return select(backend, simd).mac_tail(cfg, xs, ws, start, count)
@@ -223,27 +262,52 @@ def task_flips(cell, seed, start, count, before, backend, simd):
 def task_accwidth(cell, seed, backend, simd):
     x, w = _operands(cell)
     xs, ws = _signs(cell)
-    return accwidth.width_summary(cell["k"], x, w, x_bits=cell.get("x_bits", 8),
-                                  w_bits=cell.get("w_bits"), x_signed=xs, w_signed=ws,
-                                  dots=cell.get("dots", DEFAULT_DOTS), eps=cell.get("eps", 1e-6),
-                                  seed=seed, backend=backend, simd=simd)
+    return accwidth.width_summary(
+        cell["k"],
+        x,
+        w,
+        x_bits=cell.get("x_bits", 8),
+        w_bits=cell.get("w_bits"),
+        x_signed=xs,
+        w_signed=ws,
+        dots=cell.get("dots", DEFAULT_DOTS),
+        eps=cell.get("eps", 1e-6),
+        seed=seed,
+        backend=backend,
+        simd=simd,
+    )
 
 
 def _circuit(cell):
     x_bits = cell.get("x_bits", 8)
-    return circuit(cell["arch"], x_bits, cell.get("w_bits", x_bits), cell.get("signed", False),
-                   cell.get("acc_bits", 32) if cell.get("mac", False) else None)
+    return circuit(
+        cell["arch"],
+        x_bits,
+        cell.get("w_bits", x_bits),
+        cell.get("signed", False),
+        cell.get("acc_bits", 32) if cell.get("mac", False) else None,
+    )
 
 
 def task_gates(cell, seed, backend, simd):
     x, w = _operands(cell)
-    g = simulate_gates(_circuit(cell), x, w,
-                       length=cell.get("length") if cell.get("mac") else None,
-                       n=cell.get("n", DEFAULT_N), seed=seed, backend=backend, simd=simd)
+    g = simulate_gates(
+        _circuit(cell),
+        x,
+        w,
+        length=cell.get("length") if cell.get("mac") else None,
+        n=cell.get("n", DEFAULT_N),
+        seed=seed,
+        backend=backend,
+        simd=simd,
+    )
     counts = g.structure()
     row = {f"toggles_{k}": v for k, v in g.per_vector().items()}
-    row.update({k: v for k, v in counts.items() if k != "gates"}, n=g.vectors,
-               gates=sum(counts["gates"].values()))
+    row.update(
+        {k: v for k, v in counts.items() if k != "gates"},
+        n=g.vectors,
+        gates=sum(counts["gates"].values()),
+    )
     return row
 
 
@@ -251,12 +315,17 @@ def flips_row(cell, seed, parts) -> dict:
     cfg, xs, ws, n, _ = mac.prepare(**_mac_kwargs(cell, seed))
     r = mac.result(cfg, xs, ws, n, seed, merge(parts))
     row = {f"flips_{site}": v for site, v in r.mean_flips.items()}
-    row.update(overflows=r.overflows, min_partial_sum=r.min_partial_sum,
-               max_partial_sum=r.max_partial_sum, n=n)
+    row.update(
+        overflows=r.overflows,
+        min_partial_sum=r.min_partial_sum,
+        max_partial_sum=r.max_partial_sum,
+        n=n,
+    )
     return row
 
 
 # ---- executors ---------------------------------------------------------------------------
+
 
 class _Local:
     def __init__(self, workers):
@@ -313,8 +382,8 @@ def _write_rows(path, rows):
     if path.endswith(".parquet"):
         pa = _pyarrow(path)
         table = [{k: r.get(k) for k in keys} for r in rows]
-        for k in keys:   # integers beyond int64 (wide partial sums) are stored as text
-            if any(isinstance(r[k], int) and not -2**63 <= r[k] < 2**63 for r in table):
+        for k in keys:  # integers beyond int64 (wide partial sums) are stored as text
+            if any(isinstance(r[k], int) and not -(2**63) <= r[k] < 2**63 for r in table):
                 for r in table:
                     r[k] = None if r[k] is None else str(r[k])
         pa.parquet.write_table(pa.Table.from_pylist(table), tmp)
@@ -327,9 +396,16 @@ def _write_rows(path, rows):
     os.replace(tmp, path)
 
 
-def run_sweep(grid: Grid, out: str, workers: Optional[int] = None, client=None,
-              split_macs: int = SPLIT_MACS, progress: bool = True, backend: str = "c",
-              simd: str = "auto") -> List[dict]:
+def run_sweep(
+    grid: Grid,
+    out: str,
+    workers: Optional[int] = None,
+    client=None,
+    split_macs: int = SPLIT_MACS,
+    progress: bool = True,
+    backend: str = "c",
+    simd: str = "auto",
+) -> List[dict]:
     """Run every cell not yet in ``out``; returns all rows (old and new). backend, simd: as
     for ``bitsim.simulate_mac``, for every cell."""
     check_choice(backend, "backend", BACKENDS)
@@ -344,7 +420,7 @@ def run_sweep(grid: Grid, out: str, workers: Optional[int] = None, client=None,
         with open(journal, encoding="utf-8") as f:
             rows += [json.loads(line) for line in f if line.strip()]
     done = {r["cell"] for r in rows if r.get("status") == "ok"}
-    rows = [r for r in rows if r.get("status") == "ok"]   # failed cells run again
+    rows = [r for r in rows if r.get("status") == "ok"]  # failed cells run again
     todo = [c for c in grid.cells() if cell_key(c) not in done]
     ex = _Dask(client) if client is not None else _Local(workers or default_threads())
     started, finished = time.monotonic(), 0
@@ -373,22 +449,29 @@ def _jsonable(v):
 def _progress(done, total, started):
     elapsed = time.monotonic() - started
     eta = elapsed / done * (total - done) if done else float("inf")
-    sys.stderr.write(f"\r[{done}/{total} cells] {100 * done / max(total, 1):5.1f}%  "
-                     f"elapsed {elapsed:,.0f} s  ETA {eta:,.0f} s ")
+    sys.stderr.write(
+        f"\r[{done}/{total} cells] {100 * done / max(total, 1):5.1f}%  "
+        f"elapsed {elapsed:,.0f} s  ETA {eta:,.0f} s "
+    )
     if done == total:
         sys.stderr.write("\n")
     sys.stderr.flush()
 
 
 def _base_row(grid, cell, seed):
-    return {"cell": cell_key(cell), "kind": grid.kind, **cell, "seed": seed,
-            "bitsim_version": __version__}
+    return {
+        "cell": cell_key(cell),
+        "kind": grid.kind,
+        **cell,
+        "seed": seed,
+        "bitsim_version": __version__,
+    }
 
 
 def _execute(grid: Grid, cells, ex, split_macs, backend, simd):
     """Yield one row per cell as cells finish (errors recorded, not raised)."""
     seeds = [cell_seed(grid.seed, c) for c in cells]
-    pending = {}   # future -> (cell index, part index or None)
+    pending = {}  # future -> (cell index, part index or None)
     parts: Dict[int, dict] = {}
     split_cells = {}
     for i, (cell, seed) in enumerate(zip(cells, seeds)):
@@ -402,7 +485,7 @@ def _execute(grid: Grid, cells, ex, split_macs, backend, simd):
             pending[ex.submit(task_flips, cell, seed, 0, n, 0, backend, simd)] = (i, 0)
             parts[i] = {}
             split_cells[i] = ranges
-        else:   # first the tails, then the ranges
+        else:  # first the tails, then the ranges
             split_cells[i] = ranges
             parts[i] = {}
             tails = [ex.submit(task_tail, cell, seed, a, b - a, backend, simd) for a, b in ranges]
@@ -412,13 +495,18 @@ def _execute(grid: Grid, cells, ex, split_macs, backend, simd):
         tails = pending.pop(key)
         try:
             befores = chain([t.result() for t in tails])
-        except Exception as err:   # noqa: BLE001 - recorded in the row
-            yield {**_base_row(grid, cells[i], seeds[i]), "status": "error",
-                   "error": _describe(err)}
+        except Exception as err:  # noqa: BLE001 - recorded in the row
+            yield {
+                **_base_row(grid, cells[i], seeds[i]),
+                "status": "error",
+                "error": _describe(err),
+            }
             continue
         for j, ((a, b), before) in enumerate(zip(split_cells[i], befores)):
-            pending[ex.submit(task_flips, cells[i], seeds[i], a, b - a, before, backend,
-                              simd)] = (i, j)
+            pending[ex.submit(task_flips, cells[i], seeds[i], a, b - a, before, backend, simd)] = (
+                i,
+                j,
+            )
     failed = set()
     for fut in ex.as_completed(list(pending)):
         i, j = pending[fut]
@@ -426,10 +514,13 @@ def _execute(grid: Grid, cells, ex, split_macs, backend, simd):
             continue
         try:
             value = fut.result()
-        except Exception as err:   # noqa: BLE001 - recorded in the row
+        except Exception as err:  # noqa: BLE001 - recorded in the row
             failed.add(i)
-            yield {**_base_row(grid, cells[i], seeds[i]), "status": "error",
-                   "error": _describe(err)}
+            yield {
+                **_base_row(grid, cells[i], seeds[i]),
+                "status": "error",
+                "error": _describe(err),
+            }
             continue
         if j is None:
             yield {**_base_row(grid, cells[i], seeds[i]), **value, "status": "ok", "error": ""}
@@ -439,9 +530,12 @@ def _execute(grid: Grid, cells, ex, split_macs, backend, simd):
             ordered = [parts[i][k] for k in range(len(split_cells[i]))]
             try:
                 row = flips_row(cells[i], seeds[i], ordered)
-            except Exception as err:   # noqa: BLE001
-                yield {**_base_row(grid, cells[i], seeds[i]), "status": "error",
-                       "error": _describe(err)}
+            except Exception as err:  # noqa: BLE001
+                yield {
+                    **_base_row(grid, cells[i], seeds[i]),
+                    "status": "error",
+                    "error": _describe(err),
+                }
                 continue
             yield {**_base_row(grid, cells[i], seeds[i]), **row, "status": "ok", "error": ""}
 

@@ -6,6 +6,7 @@ it is: ``mac_run``, ``mac_tail`` (register-level MAC, segment protocol), ``dot_w
 checks operand arrays against their formats and raises the same error naming the operand and
 the index of the first bad value. Results are identical across backends, bit for bit.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -25,8 +26,10 @@ def _compiled(name: str):
     try:
         return importlib.import_module(f"bitsim._ext.{name}")
     except ImportError as err:  # pragma: no cover - a broken install
-        raise ImportError(f"backend: the compiled kernels are not built ({err}); reinstall "
-                          f"bitsim, or use backend='numba' or 'reference'") from None
+        raise ImportError(
+            f"backend: the compiled kernels are not built ({err}); reinstall "
+            f"bitsim, or use backend='numba' or 'reference'"
+        ) from None
 
 
 def simd_levels() -> List[str]:
@@ -60,14 +63,17 @@ class _Compiled(Backend):
     def __init__(self, simd: str, chunk: int):
         self._mac, self._gates = _compiled("_mac"), _compiled("_gates")
         if simd != "auto" and not self._mac.simd_supported(simd):
-            raise InputError(f"simd: {simd!r} is not supported by this CPU or build (supported: "
-                             f"{', '.join(simd_levels())})")
+            raise InputError(
+                f"simd: {simd!r} is not supported by this CPU or build (supported: "
+                f"{', '.join(simd_levels())})"
+            )
         self.simd, self.chunk = simd, chunk
         self._level = -1 if simd == "auto" else self._mac.SIMD_LEVELS[simd]
 
     def mac_run(self, cfg, xs, ws, start, count, sum_before):
-        return Counts(*self._mac.run(cfg, xs, ws, start, count, sum_before, self._level,
-                                     self.chunk))
+        return Counts(
+            *self._mac.run(cfg, xs, ws, start, count, sum_before, self._level, self.chunk)
+        )
 
     def mac_tail(self, cfg, xs, ws, start, count):
         return self._mac.tail(cfg, xs, ws, start, count, self._level, self.chunk)
@@ -98,8 +104,7 @@ class _Python(Backend):
 
     def mac_run(self, cfg, xs, ws, start, count, sum_before):
         self._check((xs, ws), start - 1, start + count)
-        return Counts(*self._kernel("mac").run(cfg, xs, ws, start, count, sum_before,
-                                               self.chunk))
+        return Counts(*self._kernel("mac").run(cfg, xs, ws, start, count, sum_before, self.chunk))
 
     def mac_tail(self, cfg, xs, ws, start, count):
         self._check((xs, ws), start, start + count)
@@ -111,8 +116,7 @@ class _Python(Backend):
 
     def gates_run(self, prog, xs, ws, start, warmup, count, acc_before):
         self._check((xs, ws), start - warmup, start + count)
-        return self._kernel("gates").run(prog, xs, ws, start, warmup, count, acc_before,
-                                        self.chunk)
+        return self._kernel("gates").run(prog, xs, ws, start, warmup, count, acc_before, self.chunk)
 
 
 def select(backend: str = "c", simd: str = "auto", chunk: int = DEFAULT_CHUNK) -> Backend:
@@ -124,6 +128,8 @@ def select(backend: str = "c", simd: str = "auto", chunk: int = DEFAULT_CHUNK) -
     if backend == "c":
         return _Compiled(simd, chunk)
     if simd != "auto":
-        raise InputError(f"simd: only the 'c' backend takes an instruction set, found {simd!r} "
-                         f"with backend {backend!r}")
+        raise InputError(
+            f"simd: only the 'c' backend takes an instruction set, found {simd!r} "
+            f"with backend {backend!r}"
+        )
     return _Python(backend, chunk)

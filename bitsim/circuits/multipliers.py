@@ -17,6 +17,7 @@ constant 2^{n-1} + 2^{m-1} - 2^{n+m-1} (mod 2^{n+m}) is added as constant-one bi
 signedness zero-extends the unsigned operand by one bit and uses the signed form. The product
 has x_bits + w_bits bits (two's complement when either operand is signed).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,8 +26,14 @@ from typing import Dict, List, Optional
 from bitsim._core.checks import InputError
 from bitsim.circuits.netlist import Netlist, NetlistBuilder
 
-__all__ = ["ARCHS", "MultiplierCircuit", "circuit", "mac_circuit", "multiplier_circuit",
-           "structure"]
+__all__ = [
+    "ARCHS",
+    "MultiplierCircuit",
+    "circuit",
+    "mac_circuit",
+    "multiplier_circuit",
+    "structure",
+]
 
 ARCHS = ("array", "baugh-wooley", "booth", "wallace", "dadda")
 
@@ -43,16 +50,19 @@ class MultiplierCircuit:
     tree_full_adders: int
     tree_half_adders: int
     final_adder_bits: int
-    full_adders: int     # everywhere, final adder included (and accumulator adder in a MAC)
+    full_adders: int  # everywhere, final adder included (and accumulator adder in a MAC)
     half_adders: int
 
     def counts(self) -> Dict:
         gates = self.netlist.count()
-        return {"tree_full_adders": self.tree_full_adders,
-                "tree_half_adders": self.tree_half_adders,
-                "final_adder_bits": self.final_adder_bits,
-                "full_adders": self.full_adders, "half_adders": self.half_adders,
-                "gates": gates}
+        return {
+            "tree_full_adders": self.tree_full_adders,
+            "tree_half_adders": self.tree_half_adders,
+            "final_adder_bits": self.final_adder_bits,
+            "full_adders": self.full_adders,
+            "half_adders": self.half_adders,
+            "gates": gates,
+        }
 
 
 def _add_constant(cols, value, width):
@@ -64,7 +74,7 @@ def _add_constant(cols, value, width):
 def _and_partial_products(b: NetlistBuilder, x, w, signed_x, signed_w, width):
     """Columns of AND partial products; signed operands in modified Baugh-Wooley form."""
     cols: List[List[int]] = [[] for _ in range(width)]
-    if signed_x or signed_w:   # extend the unsigned operand, then treat both as signed
+    if signed_x or signed_w:  # extend the unsigned operand, then treat both as signed
         x = x + [0] if not signed_x else x
         w = w + [0] if not signed_w else w
         n, m = len(x), len(w)
@@ -74,8 +84,9 @@ def _and_partial_products(b: NetlistBuilder, x, w, signed_x, signed_w, width):
                     continue
                 inverted = (i == m - 1) != (j == n - 1)
                 cols[i + j].append(b.gate("NAND" if inverted else "AND", xj, wi))
-        _add_constant(cols, ((1 << (n - 1)) + (1 << (m - 1)) - (1 << (n + m - 1)))
-                      % (1 << width), width)
+        _add_constant(
+            cols, ((1 << (n - 1)) + (1 << (m - 1)) - (1 << (n + m - 1))) % (1 << width), width
+        )
     else:
         for i, wi in enumerate(w):
             for j, xj in enumerate(x):
@@ -87,10 +98,10 @@ def _and_partial_products(b: NetlistBuilder, x, w, signed_x, signed_w, width):
 def _booth_partial_products(b: NetlistBuilder, x, w, signed_x, signed_w, width):
     """Radix-4 Booth: digits d in {-2..2} from (w_{2i+1}, w_{2i}, w_{2i-1}); row i is d * x,
     sign bit inverted plus a constant, and the +1 of the negation at column 2i."""
-    X = x + ([x[-1]] if signed_x else [0, 0])   # n + 1 bits of signed x (unsigned: zero-extended)
+    X = x + ([x[-1]] if signed_x else [0, 0])  # n + 1 bits of signed x (unsigned: zero-extended)
     W = w if signed_w else w + [0]
     mb = len(W)
-    ext = lambda k: W[k] if k < mb else W[-1]   # noqa: E731 - sign extension of w
+    ext = lambda k: W[k] if k < mb else W[-1]  # noqa: E731 - sign extension of w
     cols: List[List[int]] = [[] for _ in range(width)]
     na = len(X) - 1
     constant = 0
@@ -98,8 +109,11 @@ def _booth_partial_products(b: NetlistBuilder, x, w, signed_x, signed_w, width):
         lo = ext(2 * i - 1) if i else 0
         mid, hi = ext(2 * i), ext(2 * i + 1)
         one = b.gate("XOR", mid, lo)
-        two = b.gate("OR", b.gate("AND", hi, b.gate("NOR", mid, lo)),
-                     b.gate("AND", b.gate("NOT", hi), b.gate("AND", mid, lo)))
+        two = b.gate(
+            "OR",
+            b.gate("AND", hi, b.gate("NOR", mid, lo)),
+            b.gate("AND", b.gate("NOT", hi), b.gate("AND", mid, lo)),
+        )
         for j in range(na + 1):
             col = 2 * i + j
             if col >= width:
@@ -107,13 +121,13 @@ def _booth_partial_products(b: NetlistBuilder, x, w, signed_x, signed_w, width):
             prev = X[j - 1] if j else 0
             sel = b.gate("OR", b.gate("AND", one, X[j]), b.gate("AND", two, prev))
             bit = b.gate("XOR", sel, hi)
-            if j == na:            # sign bit: -s 2^col = (~s) 2^col - 2^col
+            if j == na:  # sign bit: -s 2^col = (~s) 2^col - 2^col
                 cols[col].append(b.gate("NOT", bit))
                 constant -= 1 << col
             else:
                 cols[col].append(bit)
         if 2 * i < width:
-            cols[2 * i].append(hi)   # + 1 to finish the two's complement of a negative digit
+            cols[2 * i].append(hi)  # + 1 to finish the two's complement of a negative digit
     _add_constant(cols, constant % (1 << width), width)
     return cols
 
@@ -138,7 +152,7 @@ def _dadda(b: NetlistBuilder, cols):
     for d in reversed(heights[:-1]):
         carries: List[List[int]] = [[] for _ in cols]
         for i in range(len(cols)):
-            col = cols[i] + carries[i]   # the stage's sums count in the height too
+            col = cols[i] + carries[i]  # the stage's sums count in the height too
             while len(col) > d:
                 if len(col) - d >= 2:
                     s, c = b.full_adder(col.pop(0), col.pop(0), col.pop(0))
@@ -214,8 +228,9 @@ def _ripple(b: NetlistBuilder, cols):
     return out, cells
 
 
-def multiplier_circuit(arch: str, x_bits: int, w_bits: int = None,
-                       signed: bool = False) -> MultiplierCircuit:
+def multiplier_circuit(
+    arch: str, x_bits: int, w_bits: int = None, signed: bool = False
+) -> MultiplierCircuit:
     """A multiplier netlist with inputs 'x', 'w' and output 'p' (x_bits + w_bits bits)."""
     return _multiplier(arch, x_bits, w_bits, signed)[0]
 
@@ -240,19 +255,32 @@ def _multiplier(arch, x_bits, w_bits=None, signed=False, builder=None, x=None, w
     b.part = "reduction_tree"
     reduce = {"array": _array, "wallace": _wallace}.get(arch, _dadda)
     cols = reduce(b, cols)
-    tree_fa, tree_ha = b.full_adders.get("reduction_tree", 0), b.half_adders.get("reduction_tree", 0)
+    tree_fa, tree_ha = (
+        b.full_adders.get("reduction_tree", 0),
+        b.half_adders.get("reduction_tree", 0),
+    )
     b.part = "final_adder"
     p, final_bits = _ripple(b, cols)
     if builder is None:
         b.output_bus("p", p)
-    circuit = MultiplierCircuit(b.netlist, arch, x_bits, w_bits, signed, tree_fa, tree_ha,
-                                final_bits, sum(b.full_adders.values()),
-                                sum(b.half_adders.values()))
+    circuit = MultiplierCircuit(
+        b.netlist,
+        arch,
+        x_bits,
+        w_bits,
+        signed,
+        tree_fa,
+        tree_ha,
+        final_bits,
+        sum(b.full_adders.values()),
+        sum(b.half_adders.values()),
+    )
     return circuit, p
 
 
-def mac_circuit(arch: str, x_bits: int, w_bits: int = None, acc_bits: int = 32,
-                signed: bool = False) -> MultiplierCircuit:
+def mac_circuit(
+    arch: str, x_bits: int, w_bits: int = None, acc_bits: int = 32, signed: bool = False
+) -> MultiplierCircuit:
     """A MAC: operand registers x, w (inputs), a multiplier, and an accumulator adder whose
     register ('acc', a state bus: the previous partial sum) is cleared by input 'first'.
     Outputs: 'p' (product) and 'acc_next' (the new accumulator value)."""
@@ -265,7 +293,7 @@ def mac_circuit(arch: str, x_bits: int, w_bits: int = None, acc_bits: int = 32,
     circuit, p = _multiplier(arch, x_bits, w_bits, signed, builder=b, x=x, w=w)
     b.part = "accumulator_adder"
     ext = [p[i] if i < len(p) else (p[-1] if signed else 0) for i in range(acc_bits)]
-    kept = [b.gate("ANDNOT", a, first) for a in acc]   # the first term loads p itself
+    kept = [b.gate("ANDNOT", a, first) for a in acc]  # the first term loads p itself
     out, carry = [], None
     for i in range(acc_bits):
         if carry is None:
@@ -281,8 +309,13 @@ def mac_circuit(arch: str, x_bits: int, w_bits: int = None, acc_bits: int = 32,
     return circuit
 
 
-def circuit(arch: str, x_bits: int, w_bits: Optional[int] = None, signed: bool = False,
-            acc_bits: Optional[int] = None) -> MultiplierCircuit:
+def circuit(
+    arch: str,
+    x_bits: int,
+    w_bits: Optional[int] = None,
+    signed: bool = False,
+    acc_bits: Optional[int] = None,
+) -> MultiplierCircuit:
     """A multiplier, or with ``acc_bits`` a whole MAC (``mac_circuit``)."""
     if acc_bits is None:
         return multiplier_circuit(arch, x_bits, w_bits, signed)
@@ -294,5 +327,11 @@ def structure(circuit) -> Dict:
     adder counts are None: they are not known)."""
     if isinstance(circuit, MultiplierCircuit):
         return circuit.counts()
-    return {"tree_full_adders": None, "tree_half_adders": None, "final_adder_bits": None,
-            "full_adders": None, "half_adders": None, "gates": circuit.count()}
+    return {
+        "tree_full_adders": None,
+        "tree_half_adders": None,
+        "final_adder_bits": None,
+        "full_adders": None,
+        "half_adders": None,
+        "gates": circuit.count(),
+    }

@@ -9,6 +9,7 @@ Every gate and register carries a ``part`` label (partial products, reduction tr
 accumulator adder, registers, ...) so toggles can be reported per part. ``NetlistBuilder``
 folds constants while building, so generated circuits contain no gate with a constant input.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -16,15 +17,29 @@ from typing import Dict, List, Optional
 
 from bitsim._core.checks import InputError
 
-GATE_TYPES = ("AND", "OR", "XOR", "NAND", "NOR", "XNOR", "NOT", "ANDNOT", "ORNOT", "MUX", "BUF",
-              "DFF")
+__all__ = ["GATE_TYPES", "OPCODE", "Gate", "Netlist", "NetlistBuilder"]
+
+GATE_TYPES = (
+    "AND",
+    "OR",
+    "XOR",
+    "NAND",
+    "NOR",
+    "XNOR",
+    "NOT",
+    "ANDNOT",
+    "ORNOT",
+    "MUX",
+    "BUF",
+    "DFF",
+)
 OPCODE = {t: i for i, t in enumerate(GATE_TYPES)}
 
 
 @dataclass
 class Gate:
     type: str
-    inputs: tuple      # (a,), (a, b) or (a, b, s) for MUX
+    inputs: tuple  # (a,), (a, b) or (a, b, s) for MUX
     out: int
     part: str = ""
 
@@ -52,12 +67,16 @@ class Netlist:
             if g.out in driver or g.out < 2:
                 raise InputError(f"netlist: net {self.net_name(g.out)} has more than one driver")
             driver[g.out] = g
-        sources = {0, 1, *[n for bus in self.inputs.values() for n in bus],
-                   *[n for bus in self.state.values() for n in bus]}
+        sources = {
+            0,
+            1,
+            *[n for bus in self.inputs.values() for n in bus],
+            *[n for bus in self.state.values() for n in bus],
+        }
         for n in sources:
             if n in driver:
                 raise InputError(f"netlist: input net {self.net_name(n)} is also driven by a gate")
-        state, order = {}, []   # 1: visiting, 2: done
+        state, order = {}, []  # 1: visiting, 2: done
         for start in self.gates:
             stack = [(start, 0)]
             while stack:
@@ -66,20 +85,23 @@ class Netlist:
                     continue
                 if i == 0:
                     if state.get(g.out) == 1:
-                        raise InputError(f"netlist: combinational loop through net "
-                                         f"{self.net_name(g.out)}")
+                        raise InputError(
+                            f"netlist: combinational loop through net {self.net_name(g.out)}"
+                        )
                     state[g.out] = 1
                 if i < len(g.inputs):
                     stack.append((g, i + 1))
                     src = g.inputs[i]
                     if src in driver and state.get(src) != 2:
                         if state.get(src) == 1:
-                            raise InputError(f"netlist: combinational loop through net "
-                                             f"{self.net_name(src)}")
+                            raise InputError(
+                                f"netlist: combinational loop through net {self.net_name(src)}"
+                            )
                         stack.append((driver[src], 0))
                     elif src not in driver and src not in sources:
-                        raise InputError(f"netlist: net {self.net_name(src)} is read but never "
-                                         f"driven")
+                        raise InputError(
+                            f"netlist: net {self.net_name(src)} is read but never driven"
+                        )
                 else:
                     state[g.out] = 2
                     order.append(g)
@@ -144,8 +166,9 @@ class NetlistBuilder:
     def full_adder(self, a: int, b: int, c: int):
         self.full_adders[self.part] = self.full_adders.get(self.part, 0) + 1
         t = self.gate("XOR", a, b)
-        return self.gate("XOR", t, c), self.gate("OR", self.gate("AND", a, b),
-                                                 self.gate("AND", t, c))
+        return self.gate("XOR", t, c), self.gate(
+            "OR", self.gate("AND", a, b), self.gate("AND", t, c)
+        )
 
 
 def _fold(type_, inputs):
@@ -174,12 +197,29 @@ def _fold(type_, inputs):
     if a not in (0, 1) and b not in (0, 1):
         return None
     if a in (0, 1) and b in (0, 1):
-        return {"AND": a & b, "OR": a | b, "XOR": a ^ b, "NAND": 1 - (a & b),
-                "NOR": 1 - (a | b), "XNOR": 1 - (a ^ b)}[type_]
-    c, x = (a, b) if a in (0, 1) else (b, a)   # c constant, x a net
-    table = {("AND", 0): 0, ("AND", 1): x, ("OR", 0): x, ("OR", 1): 1,
-             ("XOR", 0): x, ("XOR", 1): ("NOT", x), ("NAND", 0): 1, ("NAND", 1): ("NOT", x),
-             ("NOR", 0): ("NOT", x), ("NOR", 1): 0, ("XNOR", 0): ("NOT", x), ("XNOR", 1): x}
+        return {
+            "AND": a & b,
+            "OR": a | b,
+            "XOR": a ^ b,
+            "NAND": 1 - (a & b),
+            "NOR": 1 - (a | b),
+            "XNOR": 1 - (a ^ b),
+        }[type_]
+    c, x = (a, b) if a in (0, 1) else (b, a)  # c constant, x a net
+    table = {
+        ("AND", 0): 0,
+        ("AND", 1): x,
+        ("OR", 0): x,
+        ("OR", 1): 1,
+        ("XOR", 0): x,
+        ("XOR", 1): ("NOT", x),
+        ("NAND", 0): 1,
+        ("NAND", 1): ("NOT", x),
+        ("NOR", 0): ("NOT", x),
+        ("NOR", 1): 0,
+        ("XNOR", 0): ("NOT", x),
+        ("XNOR", 1): x,
+    }
     return table[(type_, c)]
 
 

@@ -7,6 +7,7 @@ vector per cycle). Constant bits "0" and "1" become constant nets, "x" and "z" c
 Every module port becomes a bus (LSB first); name the operand ports when simulating; other
 inputs (a clock, say) are held at 0.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,9 +15,22 @@ import json
 from bitsim._core.checks import InputError
 from bitsim.circuits.netlist import Gate, Netlist
 
-CELLS = {"$_AND_": "AND", "$_OR_": "OR", "$_XOR_": "XOR", "$_NAND_": "NAND", "$_NOR_": "NOR",
-         "$_XNOR_": "XNOR", "$_NOT_": "NOT", "$_BUF_": "BUF", "$_ANDNOT_": "ANDNOT",
-         "$_ORNOT_": "ORNOT", "$_MUX_": "MUX", "$_DFF_P_": "DFF"}
+__all__ = ["CELLS", "PINS", "load_yosys_json"]
+
+CELLS = {
+    "$_AND_": "AND",
+    "$_OR_": "OR",
+    "$_XOR_": "XOR",
+    "$_NAND_": "NAND",
+    "$_NOR_": "NOR",
+    "$_XNOR_": "XNOR",
+    "$_NOT_": "NOT",
+    "$_BUF_": "BUF",
+    "$_ANDNOT_": "ANDNOT",
+    "$_ORNOT_": "ORNOT",
+    "$_MUX_": "MUX",
+    "$_DFF_P_": "DFF",
+}
 PINS = {"NOT": ("A",), "BUF": ("A",), "DFF": ("D",), "MUX": ("A", "B", "S")}
 
 
@@ -31,15 +45,20 @@ def load_yosys_json(path: str, module: str = None) -> Netlist:
     if not modules:
         raise InputError(f"netlist: {path} has no 'modules': is it Yosys write_json output?")
     if module is None:
-        tops = [name for name, m in modules.items()
-                if str(m.get("attributes", {}).get("top", "0")).strip("0") != ""]
+        tops = [
+            name
+            for name, m in modules.items()
+            if str(m.get("attributes", {}).get("top", "0")).strip("0") != ""
+        ]
         if len(modules) == 1:
             module = next(iter(modules))
         elif len(tops) == 1:
             module = tops[0]
         else:
-            raise InputError(f"module: expected one of {', '.join(sorted(modules))} "
-                             f"(the file has several and no single top), found none")
+            raise InputError(
+                f"module: expected one of {', '.join(sorted(modules))} "
+                f"(the file has several and no single top), found none"
+            )
     if module not in modules:
         raise InputError(f"module: expected one of {', '.join(sorted(modules))}, found {module!r}")
     return _netlist(modules[module], module)
@@ -69,17 +88,26 @@ def _netlist(mod: dict, module: str) -> Netlist:
     for name, cell in mod.get("cells", {}).items():
         kind = CELLS.get(cell["type"])
         if kind is None:
-            raise InputError(f"netlist: unsupported cell {name!r} of type {cell['type']} in "
-                             f"module {module}; map it to simple gates (abc -g ...)")
+            raise InputError(
+                f"netlist: unsupported cell {name!r} of type {cell['type']} in "
+                f"module {module}; map it to simple gates (abc -g ...)"
+            )
         conn = cell["connections"]
         pins = PINS.get(kind, ("A", "B"))
         out_pin = "Q" if kind == "DFF" else "Y"
         for pin in (*pins, out_pin):
             if pin not in conn or len(conn[pin]) != 1:
-                raise InputError(f"netlist: cell {name!r} ({cell['type']}) lacks a one-bit "
-                                 f"{pin} connection")
-        nl.gates.append(Gate(kind, tuple(net(conn[p][0]) for p in pins), net(conn[out_pin][0]),
-                             "registers" if kind == "DFF" else "logic"))
+                raise InputError(
+                    f"netlist: cell {name!r} ({cell['type']}) lacks a one-bit {pin} connection"
+                )
+        nl.gates.append(
+            Gate(
+                kind,
+                tuple(net(conn[p][0]) for p in pins),
+                net(conn[out_pin][0]),
+                "registers" if kind == "DFF" else "logic",
+            )
+        )
     for name, info in mod.get("netnames", {}).items():
         for i, bit in enumerate(info.get("bits", [])):
             if bit in ids and ids[bit] not in nl.names:

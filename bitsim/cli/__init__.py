@@ -4,6 +4,7 @@ Input errors (``bitsim.InputError``, a file that cannot be read, a missing optio
 one line naming the command-line flag and exit with status 2; anything else is a bug and shows
 its traceback.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,7 +23,8 @@ COMMANDS = (flips, roofline, accwidth, report, plot, sweep, gates)
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="bitsim", description="What a quantized neural network costs in silicon.")
+        prog="bitsim", description="What a quantized neural network costs in silicon."
+    )
     parser.add_argument("--version", action="version", version=f"bitsim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
@@ -37,7 +39,7 @@ def _flag_message(message: str, options: List[str]) -> str:
     if m:
         for flag in (f"--{m.group(1).replace('_', '-')}", f"-{m.group(1)}"):
             if flag in options:
-                return flag + message[len(m.group(1)):]
+                return flag + message[len(m.group(1)) :]
     return message
 
 

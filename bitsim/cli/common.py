@@ -5,6 +5,7 @@ of widths, ``--signed [both|signed|unsigned]`` picks the arithmetic (bare ``--si
 ``--threads`` defaults to every core, ``--format`` is table, csv, json or markdown,
 ``--backend``/``--simd`` choose the kernels, and ``-n`` accepts 1e6.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,14 +18,27 @@ from bitsim._core.segments import default_threads
 from bitsim.backends.dispatch import BACKENDS, SIMD_CHOICES
 from bitsim.sim.distributions import DISTRIBUTIONS, resolve_distribution
 
-__all__ = ["add_format", "add_operand_args", "add_run_args", "count", "dims", "int_in",
-           "int_list", "number", "operand_choices", "signedness", "width_pairs", "write"]
+__all__ = [
+    "add_format",
+    "add_operand_args",
+    "add_run_args",
+    "count",
+    "dims",
+    "int_in",
+    "int_list",
+    "number",
+    "operand_choices",
+    "signedness",
+    "width_pairs",
+    "write",
+]
 
 SIGNED = {"both": [True, False], "signed": [True], "unsigned": [False]}
 
 
 def int_in(lo: int, hi: Optional[int] = None):
     """An argument type: one integer in [lo, hi] (hi None: unbounded)."""
+
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -46,14 +60,14 @@ def int_list(lo: int = 1, hi: int = 32):
     def parse(text: str) -> List[int]:
         parts = [v for v in text.split(",") if v.strip()]
         if not parts:
-            raise argparse.ArgumentTypeError(
-                f"expected comma-separated integers, found {text!r}")
+            raise argparse.ArgumentTypeError(f"expected comma-separated integers, found {text!r}")
         try:
             return [one(v) for v in parts]
         except argparse.ArgumentTypeError as err:
             if "expected an integer," in str(err):
                 raise argparse.ArgumentTypeError(
-                    f"expected comma-separated integers, found {text!r}") from None
+                    f"expected comma-separated integers, found {text!r}"
+                ) from None
             raise
 
     parse.__name__ = "list of integers"
@@ -65,8 +79,9 @@ def count(text: str) -> int:
     try:
         value = float(text) if any(c in text for c in ".eE") else int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, found {text!r}") \
-            from None
+        raise argparse.ArgumentTypeError(
+            f"expected a non-negative integer, found {text!r}"
+        ) from None
     if value != int(value) or value < 0:
         raise argparse.ArgumentTypeError(f"expected a non-negative integer, found {text!r}")
     return int(value)
@@ -85,50 +100,92 @@ def dims(text: str):
         return tuple(int(v) for v in text.lower().split("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected integers joined by 'x', found {text!r}") from None
+            f"expected integers joined by 'x', found {text!r}"
+        ) from None
 
 
 def add_operand_args(p, default_bits: List[int], signed: str = "both") -> None:
     """--bits/--x-bits/--w-bits, --signed, the distributions and --scale."""
-    p.add_argument("--bits", type=int_list(), default=default_bits,
-                   help=f"operand widths of both operands, 1..32 (default "
-                        f"{','.join(map(str, default_bits))})")
+    p.add_argument(
+        "--bits",
+        type=int_list(),
+        default=default_bits,
+        help=f"operand widths of both operands, 1..32 (default {','.join(map(str, default_bits))})",
+    )
     p.add_argument("--x-bits", type=int_list(), help="activation widths (overrides --bits)")
     p.add_argument("--w-bits", type=int_list(), help="weight widths (overrides --bits)")
-    p.add_argument("--signed", nargs="?", const="signed", default=signed, choices=list(SIGNED),
-                   help=f"arithmetic: two's complement, unsigned or both (default {signed}; "
-                        f"--signed alone: signed)")
-    p.add_argument("--dist", default="uniform", choices=list(DISTRIBUTIONS),
-                   help="operand distribution of both operands (default uniform)")
-    p.add_argument("--x-dist", choices=list(DISTRIBUTIONS),
-                   help="activation distribution (overrides --dist)")
-    p.add_argument("--w-dist", choices=list(DISTRIBUTIONS),
-                   help="weight distribution (overrides --dist)")
-    p.add_argument("--scale", type=number, default=None,
-                   help="scale of non-uniform distributions in LSBs (default: a quarter of "
-                        "the format's magnitude range)")
+    p.add_argument(
+        "--signed",
+        nargs="?",
+        const="signed",
+        default=signed,
+        choices=list(SIGNED),
+        help=f"arithmetic: two's complement, unsigned or both (default {signed}; "
+        f"--signed alone: signed)",
+    )
+    p.add_argument(
+        "--dist",
+        default="uniform",
+        choices=list(DISTRIBUTIONS),
+        help="operand distribution of both operands (default uniform)",
+    )
+    p.add_argument(
+        "--x-dist", choices=list(DISTRIBUTIONS), help="activation distribution (overrides --dist)"
+    )
+    p.add_argument(
+        "--w-dist", choices=list(DISTRIBUTIONS), help="weight distribution (overrides --dist)"
+    )
+    p.add_argument(
+        "--scale",
+        type=number,
+        default=None,
+        help="scale of non-uniform distributions in LSBs (default: a quarter of "
+        "the format's magnitude range)",
+    )
 
 
-def add_run_args(p, n_default: Optional[int] = None, n_help: str = "MACs",
-                 backend: bool = True) -> None:
+def add_run_args(
+    p, n_default: Optional[int] = None, n_help: str = "MACs", backend: bool = True
+) -> None:
     """-n, --seed, --threads and, for simulations, --backend and --simd."""
     if n_default is not None:
-        p.add_argument("-n", type=count, default=n_default,
-                       help=f"{n_help} per configuration (default {n_default:.0e})")
-    p.add_argument("--seed", type=int_in(0, (1 << 64) - 1), default=0,
-                   help="sampler seed, 0..2^64-1 (default 0)")
-    p.add_argument("--threads", type=int_in(1, 1024), default=default_threads(),
-                   help="threads (default: every core; results do not depend on it)")
+        p.add_argument(
+            "-n",
+            type=count,
+            default=n_default,
+            help=f"{n_help} per configuration (default {n_default:.0e})",
+        )
+    p.add_argument(
+        "--seed",
+        type=int_in(0, (1 << 64) - 1),
+        default=0,
+        help="sampler seed, 0..2^64-1 (default 0)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int_in(1, 1024),
+        default=default_threads(),
+        help="threads (default: every core; results do not depend on it)",
+    )
     if backend:
-        p.add_argument("--backend", choices=BACKENDS, default="c",
-                       help="kernels: compiled C, numba or the numpy reference (default c)")
-        p.add_argument("--simd", choices=SIMD_CHOICES, default="auto",
-                       help="instruction set of the C kernels (default: the best available)")
+        p.add_argument(
+            "--backend",
+            choices=BACKENDS,
+            default="c",
+            help="kernels: compiled C, numba or the numpy reference (default c)",
+        )
+        p.add_argument(
+            "--simd",
+            choices=SIMD_CHOICES,
+            default="auto",
+            help="instruction set of the C kernels (default: the best available)",
+        )
 
 
 def add_format(p, default: str = "table") -> None:
-    p.add_argument("--format", choices=FORMATS, default=default,
-                   help=f"output format (default {default})")
+    p.add_argument(
+        "--format", choices=FORMATS, default=default, help=f"output format (default {default})"
+    )
 
 
 def width_pairs(args):
@@ -139,7 +196,8 @@ def width_pairs(args):
     if len(xs) != len(ws) and 1 not in (len(xs), len(ws)):
         raise InputError(
             f"--x-bits, --w-bits: expected lists of equal length or a single value, found "
-            f"{len(xs)} and {len(ws)} values")
+            f"{len(xs)} and {len(ws)} values"
+        )
     n = max(len(xs), len(ws))
     return [(xs[i if len(xs) > 1 else 0], ws[i if len(ws) > 1 else 0]) for i in range(n)]
 
@@ -150,8 +208,10 @@ def signedness(args) -> List[bool]:
 
 def operand_choices(args):
     """(x distribution, w distribution) of add_operand_args' options."""
-    return (resolve_distribution(args.x_dist or args.dist, "--x-dist", args.scale),
-            resolve_distribution(args.w_dist or args.dist, "--w-dist", args.scale))
+    return (
+        resolve_distribution(args.x_dist or args.dist, "--x-dist", args.scale),
+        resolve_distribution(args.w_dist or args.dist, "--w-dist", args.scale),
+    )
 
 
 def write(text: str, out: Optional[str] = None) -> None:

@@ -1,40 +1,75 @@
 """``bitsim flips``: average bit flips per MAC of each register, signed vs unsigned."""
+
 from __future__ import annotations
 
 import sys
 
 from bitsim._core.progress import stderr_progress
 from bitsim._core.render import Column, render
-from bitsim.cli.common import (add_format, add_operand_args, add_run_args, count, int_in,
-                               operand_choices, signedness, width_pairs, write)
+from bitsim.cli.common import (
+    add_format,
+    add_operand_args,
+    add_run_args,
+    int_in,
+    operand_choices,
+    signedness,
+    width_pairs,
+    write,
+)
 from bitsim.sim.mac import SITES, simulate_mac
 
-LONG_RUN_MACS = 1 << 26   # progress goes to stderr for runs at least this long
+LONG_RUN_MACS = 1 << 26  # progress goes to stderr for runs at least this long
 TOTALS = [*SITES, "total"]
-CSV_COLUMNS = [Column(k) for k in ("x_bits", "w_bits", "acc_bits", "signed", "length", "n",
-                                   "seed", "x_dist", "w_dist")] + \
-    [Column(s, fmt="{:.6f}", get=lambda r, s=s: r["flips"][s]) for s in TOTALS] + \
-    [Column("overflows")]
+CSV_COLUMNS = (
+    [
+        Column(k)
+        for k in (
+            "x_bits",
+            "w_bits",
+            "acc_bits",
+            "signed",
+            "length",
+            "n",
+            "seed",
+            "x_dist",
+            "w_dist",
+        )
+    ]
+    + [Column(s, fmt="{:.6f}", get=lambda r, s=s: r["flips"][s]) for s in TOTALS]
+    + [Column("overflows")]
+)
 
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "flips", help="average bit flips per MAC of each register, signed vs unsigned",
+        "flips",
+        help="average bit flips per MAC of each register, signed vs unsigned",
         description="Simulate a MAC unit over sampled operands and print the average bit flips "
-                    "per MAC of the x, w, product and accumulator registers, signed and "
-                    "unsigned side by side. Default: the PANN setting (uniform b-bit "
-                    "operands, 2b-bit product, 32-bit accumulator, one endless dot product).")
+        "per MAC of the x, w, product and accumulator registers, signed and "
+        "unsigned side by side. Default: the PANN setting (uniform b-bit "
+        "operands, 2b-bit product, 32-bit accumulator, one endless dot product).",
+    )
     add_operand_args(p, [2, 3, 4, 5, 6, 7, 8])
-    p.add_argument("--acc-bits", type=int_in(2, 64), default=32,
-                   help="accumulator width, 2..64 (default 32)")
-    p.add_argument("--length", type=int_in(1), default=None,
-                   help="dot-product length K (default: one endless dot product)")
+    p.add_argument(
+        "--acc-bits", type=int_in(2, 64), default=32, help="accumulator width, 2..64 (default 32)"
+    )
+    p.add_argument(
+        "--length",
+        type=int_in(1),
+        default=None,
+        help="dot-product length K (default: one endless dot product)",
+    )
     add_run_args(p, 10**6)
     add_format(p)
-    p.add_argument("--progress", action="store_true", default=None,
-                   help="progress on stderr (default: for long runs on a terminal)")
-    p.add_argument("--no-progress", dest="progress", action="store_false",
-                   help="no progress on stderr")
+    p.add_argument(
+        "--progress",
+        action="store_true",
+        default=None,
+        help="progress on stderr (default: for long runs on a terminal)",
+    )
+    p.add_argument(
+        "--no-progress", dest="progress", action="store_false", help="no progress on stderr"
+    )
     p.set_defaults(run=run, parser=p)
 
 
@@ -47,22 +82,45 @@ def run(args) -> None:
     for x_bits, w_bits in width_pairs(args):
         for signed in signedness(args):
             label = f"x{x_bits} w{w_bits} {'signed' if signed else 'unsigned'}: "
-            r = simulate_mac(x_dist, w_dist, x_bits=x_bits, w_bits=w_bits,
-                             acc_bits=args.acc_bits, signed=signed, length=args.length,
-                             n=args.n, seed=args.seed, threads=args.threads,
-                             backend=args.backend, simd=args.simd,
-                             progress=stderr_progress(label) if show else None)
-            rows.append({"x_bits": x_bits, "w_bits": w_bits, "acc_bits": args.acc_bits,
-                         "signed": signed, "length": args.length, "n": r.macs,
-                         "seed": args.seed, "x_dist": x_dist.name, "w_dist": w_dist.name,
-                         "flips": r.mean_flips, "overflows": r.overflows})
+            r = simulate_mac(
+                x_dist,
+                w_dist,
+                x_bits=x_bits,
+                w_bits=w_bits,
+                acc_bits=args.acc_bits,
+                signed=signed,
+                length=args.length,
+                n=args.n,
+                seed=args.seed,
+                threads=args.threads,
+                backend=args.backend,
+                simd=args.simd,
+                progress=stderr_progress(label) if show else None,
+            )
+            rows.append(
+                {
+                    "x_bits": x_bits,
+                    "w_bits": w_bits,
+                    "acc_bits": args.acc_bits,
+                    "signed": signed,
+                    "length": args.length,
+                    "n": r.macs,
+                    "seed": args.seed,
+                    "x_dist": x_dist.name,
+                    "w_dist": w_dist.name,
+                    "flips": r.mean_flips,
+                    "overflows": r.overflows,
+                }
+            )
     if args.format in ("json", "csv"):
         write(render(rows, args.format, CSV_COLUMNS))
         return
     first = rows[0]
-    title = (f"bit flips per MAC: {first['x_dist']} x {first['w_dist']}, {first['acc_bits']}-bit "
-             f"accumulator, dot length {first['length'] or 'endless'}, n = {first['n']:,}, "
-             f"seed {first['seed']}")
+    title = (
+        f"bit flips per MAC: {first['x_dist']} x {first['w_dist']}, {first['acc_bits']}-bit "
+        f"accumulator, dot length {first['length'] or 'endless'}, n = {first['n']:,}, "
+        f"seed {first['seed']}"
+    )
     table, columns = side_by_side(rows)
     write(render(table, args.format, columns, title))
 
@@ -85,8 +143,10 @@ def side_by_side(rows):
     columns = [Column("x"), Column("w")]
     for s in signs:
         tag = "signed" if s else "unsigned"
-        columns += [Column(f"{'s' if s else 'u'}_{k}", f"{k} {tag}" if k == "x" else k,
-                           "{:.3f}") for k in TOTALS]
+        columns += [
+            Column(f"{'s' if s else 'u'}_{k}", f"{k} {tag}" if k == "x" else k, "{:.3f}")
+            for k in TOTALS
+        ]
     if len(signs) == 2:
         columns.append(Column("saving", "unsigned saving", "{:.1%}"))
     return table, columns

@@ -1,4 +1,5 @@
 """``bitsim report``: per-layer costs, accumulator widths and bit flips of a built-in network."""
+
 from __future__ import annotations
 
 from bitsim.cli.common import add_format, add_run_args, count, int_in, write
@@ -9,33 +10,58 @@ from bitsim.sim.distributions import DISTRIBUTIONS
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "report", help="per-layer costs, accumulator widths and bit flips of a network",
+        "report",
+        help="per-layer costs, accumulator widths and bit flips of a network",
         description="Per-layer table and totals of a built-in network: MACs, ACE, ACE_v2, "
-                    "BOPS, compute cost, memory traffic, OPS/bit, accumulator widths, "
-                    "simulated bit flips per MAC and PANN power (signed and unsigned).")
+        "BOPS, compute cost, memory traffic, OPS/bit, accumulator widths, "
+        "simulated bit flips per MAC and PANN power (signed and unsigned).",
+    )
     p.add_argument("network", help=f"a built-in network: {', '.join(NETWORKS)}")
     p.add_argument("--a-bits", type=int_in(1, 32), default=8, help="activation width (default 8)")
     p.add_argument("--w-bits", type=int_in(1, 32), default=8, help="weight width (default 8)")
-    p.add_argument("--acc-bits", type=int_in(2, 64), default=32,
-                   help="accumulator width (default 32)")
-    p.add_argument("--first-last-bits", type=int_in(1, 32), default=None,
-                   help="width of the first and last layer (e.g. 8)")
-    p.add_argument("--unsigned-activations", action="store_true",
-                   help="the 'signed' columns use unsigned activations with signed weights")
-    p.add_argument("--overrides", help="JSON or YAML file: layer name -> width or "
-                                       "{a_bits, w_bits}")
-    p.add_argument("--elementwise-format", default="int16",
-                   help="format of elementwise layers (default int16; e.g. bf16)")
-    p.add_argument("--constant-format", default="int8",
-                   help="format of BatchNorm scales and pooling constants (default int8)")
-    p.add_argument("--dist", default="uniform", choices=list(DISTRIBUTIONS),
-                   help="operand distribution of the simulation (default uniform)")
-    p.add_argument("--x-dist", choices=list(DISTRIBUTIONS),
-                   help="activation distribution (overrides --dist)")
-    p.add_argument("--w-dist", choices=list(DISTRIBUTIONS),
-                   help="weight distribution (overrides --dist)")
-    p.add_argument("-n", type=count, default=None,
-                   help="MACs simulated per distinct configuration (default max(2^20, 64 K))")
+    p.add_argument(
+        "--acc-bits", type=int_in(2, 64), default=32, help="accumulator width (default 32)"
+    )
+    p.add_argument(
+        "--first-last-bits",
+        type=int_in(1, 32),
+        default=None,
+        help="width of the first and last layer (e.g. 8)",
+    )
+    p.add_argument(
+        "--unsigned-activations",
+        action="store_true",
+        help="the 'signed' columns use unsigned activations with signed weights",
+    )
+    p.add_argument("--overrides", help="JSON or YAML file: layer name -> width or {a_bits, w_bits}")
+    p.add_argument(
+        "--elementwise-format",
+        default="int16",
+        help="format of elementwise layers (default int16; e.g. bf16)",
+    )
+    p.add_argument(
+        "--constant-format",
+        default="int8",
+        help="format of BatchNorm scales and pooling constants (default int8)",
+    )
+    p.add_argument(
+        "--dist",
+        default="uniform",
+        choices=list(DISTRIBUTIONS),
+        help="operand distribution of the simulation (default uniform)",
+    )
+    p.add_argument(
+        "--x-dist", choices=list(DISTRIBUTIONS), help="activation distribution (overrides --dist)"
+    )
+    p.add_argument(
+        "--w-dist", choices=list(DISTRIBUTIONS), help="weight distribution (overrides --dist)"
+    )
+    p.add_argument(
+        "-n",
+        type=count,
+        default=None,
+        help="MACs simulated per distinct configuration (default max(2^20, 64 K))",
+    )
     p.add_argument("--no-sim", action="store_true", help="skip the bit-flip simulation")
     add_run_args(p)
     add_format(p)
@@ -45,11 +71,25 @@ def register(sub) -> None:
 
 def run(args) -> None:
     precision = Precision(
-        a_bits=args.a_bits, w_bits=args.w_bits, acc_bits=args.acc_bits,
-        a_signed=not args.unsigned_activations, first_last_bits=args.first_last_bits,
+        a_bits=args.a_bits,
+        w_bits=args.w_bits,
+        acc_bits=args.acc_bits,
+        a_signed=not args.unsigned_activations,
+        first_last_bits=args.first_last_bits,
         overrides=load_overrides(args.overrides) if args.overrides else {},
-        elementwise_format=args.elementwise_format, constant_format=args.constant_format,
-        x_dist=args.x_dist or args.dist, w_dist=args.w_dist or args.dist)
-    r = report(network(args.network), precision, simulate=not args.no_sim, n=args.n,
-               seed=args.seed, threads=args.threads, backend=args.backend, simd=args.simd)
+        elementwise_format=args.elementwise_format,
+        constant_format=args.constant_format,
+        x_dist=args.x_dist or args.dist,
+        w_dist=args.w_dist or args.dist,
+    )
+    r = report(
+        network(args.network),
+        precision,
+        simulate=not args.no_sim,
+        n=args.n,
+        seed=args.seed,
+        threads=args.threads,
+        backend=args.backend,
+        simd=args.simd,
+    )
     write(r.render(args.format), args.out)

@@ -1,4 +1,5 @@
 """``bitsim roofline``: the OPS roofline of a layer or network on an accelerator (HCM sec. 4)."""
+
 from __future__ import annotations
 
 from bitsim._core.checks import InputError
@@ -9,41 +10,64 @@ from bitsim.models.roofline import DDR4_2400_X64, Accelerator, roofline
 from bitsim.nets.zoo import network
 
 COLUMNS = [
-    Column("layer", left=True), Column("format"), Column("pes", "PEs", "{:,}"),
+    Column("layer", left=True),
+    Column("format"),
+    Column("pes", "PEs", "{:,}"),
     Column("peak_ops_per_s", "peak GOPS/s", "{:,.1f}", get=lambda r: r["peak_ops_per_s"] / 1e9),
-    Column("required_ops_per_s", "needs GOPS/s", "{:,.1f}",
-           get=lambda r: r["required_ops_per_s"] / 1e9),
+    Column(
+        "required_ops_per_s", "needs GOPS/s", "{:,.1f}", get=lambda r: r["required_ops_per_s"] / 1e9
+    ),
     Column("ops_per_bit", "OPS/bit", "{:.2f}"),
-    Column("memory_roof_ops_per_s", "memory GOPS/s", "{:,.1f}",
-           get=lambda r: r["memory_roof_ops_per_s"] / 1e9),
-    Column("attainable_ops_per_s", "attainable", "{:,.1f}",
-           get=lambda r: r["attainable_ops_per_s"] / 1e9),
+    Column(
+        "memory_roof_ops_per_s",
+        "memory GOPS/s",
+        "{:,.1f}",
+        get=lambda r: r["memory_roof_ops_per_s"] / 1e9,
+    ),
+    Column(
+        "attainable_ops_per_s",
+        "attainable",
+        "{:,.1f}",
+        get=lambda r: r["attainable_ops_per_s"] / 1e9,
+    ),
     Column("bound"),
 ]
 
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "roofline", help="OPS roofline of a layer on an accelerator (HCM sec. 4)",
+        "roofline",
+        help="OPS roofline of a layer on an accelerator (HCM sec. 4)",
         description="Evaluate a convolution or linear layer on an accelerator of a given "
-                    "area, clock and memory bandwidth, for several number formats: PEs, peak "
-                    "and required operations/s, OPS/bit, attainable operations/s and bound.")
+        "area, clock and memory bandwidth, for several number formats: PEs, peak "
+        "and required operations/s, OPS/bit, attainable operations/s and bound.",
+    )
     layer = p.add_mutually_exclusive_group(required=True)
     layer.add_argument("--conv", type=dims, help="convolution CINxCOUTxKHxKW, e.g. 256x256x3x3")
     layer.add_argument("--linear", type=dims, help="linear layer INxOUT, e.g. 512x1000")
-    layer.add_argument("--network", help="every convolution and linear layer of a built-in "
-                                          "network (resnet18, vgg16, ...)")
+    layer.add_argument(
+        "--network",
+        help="every convolution and linear layer of a built-in network (resnet18, vgg16, ...)",
+    )
     p.add_argument("--input", type=dims, default=None, help="input HxW of a convolution")
     p.add_argument("--stride", type=int_in(1), default=1, help="convolution stride (default 1)")
-    p.add_argument("--padding", default="same",
-                   help="padding in pixels, or 'same' (kernel // 2, the default)")
+    p.add_argument(
+        "--padding", default="same", help="padding in pixels, or 'same' (kernel // 2, the default)"
+    )
     p.add_argument("--groups", type=int_in(1), default=1, help="convolution groups (default 1)")
     p.add_argument("--area-mm2", type=number, required=True, help="silicon area in mm^2")
     p.add_argument("--clock", type=number, required=True, help="clock in Hz, e.g. 800e6")
-    p.add_argument("--mem-bw", type=number, default=DDR4_2400_X64,
-                   help="memory bandwidth in bits/s (default: DDR4 2.4 GT/s x 64 bit)")
-    p.add_argument("--formats", default="fp32,int32,int16,int8,int4",
-                   help="comma-separated number formats (default fp32,int32,int16,int8,int4)")
+    p.add_argument(
+        "--mem-bw",
+        type=number,
+        default=DDR4_2400_X64,
+        help="memory bandwidth in bits/s (default: DDR4 2.4 GT/s x 64 bit)",
+    )
+    p.add_argument(
+        "--formats",
+        default="fp32,int32,int16,int8,int4",
+        help="comma-separated number formats (default fp32,int32,int16,int8,int4)",
+    )
     add_format(p)
     p.set_defaults(run=run, parser=p)
 
@@ -53,15 +77,15 @@ def build_layers(args):
         return [layer for layer in network(args.network).layers if layer.kind != "elementwise"]
     if args.linear is not None:
         if len(args.linear) != 2:
-            raise InputError(f"--linear: expected INxOUT, found "
-                             f"{'x'.join(map(str, args.linear))}")
+            raise InputError(f"--linear: expected INxOUT, found {'x'.join(map(str, args.linear))}")
         return [Linear("linear", *args.linear)]
     if len(args.conv) != 4:
-        raise InputError(f"--conv: expected CINxCOUTxKHxKW, found "
-                         f"{'x'.join(map(str, args.conv))}")
+        raise InputError(f"--conv: expected CINxCOUTxKHxKW, found {'x'.join(map(str, args.conv))}")
     if args.input is None or len(args.input) not in (1, 2):
-        raise InputError("--input: expected HxW for a convolution, found "
-                         f"{'nothing' if args.input is None else 'x'.join(map(str, args.input))}")
+        raise InputError(
+            "--input: expected HxW for a convolution, found "
+            f"{'nothing' if args.input is None else 'x'.join(map(str, args.input))}"
+        )
     cin, cout, kh, kw = args.conv
     hw = args.input if len(args.input) == 2 else args.input * 2
     if args.padding == "same":
@@ -70,10 +94,21 @@ def build_layers(args):
         try:
             padding = int(args.padding)
         except ValueError:
-            raise InputError(f"--padding: expected an integer or 'same', found "
-                             f"{args.padding!r}") from None
-    return [Conv2d("conv", cin, cout, (kh, kw), tuple(hw), stride=args.stride,
-                   padding=padding, groups=args.groups)]
+            raise InputError(
+                f"--padding: expected an integer or 'same', found {args.padding!r}"
+            ) from None
+    return [
+        Conv2d(
+            "conv",
+            cin,
+            cout,
+            (kh, kw),
+            tuple(hw),
+            stride=args.stride,
+            padding=padding,
+            groups=args.groups,
+        )
+    ]
 
 
 def run(args) -> None:
@@ -83,11 +118,17 @@ def run(args) -> None:
     rows = []
     for layer in layers:
         for p in (roofline(layer, acc, f) for f in formats):
-            row = {"format": p.format, "pes": p.pes, "peak_ops_per_s": p.peak_ops_per_s,
-                   "required_ops_per_s": p.required_ops_per_s, "ops_per_bit": p.ops_per_bit,
-                   "memory_roof_ops_per_s": p.memory_roof_ops_per_s,
-                   "attainable_ops_per_s": p.attainable_ops_per_s, "bound": p.bound,
-                   "meets_requirement": p.meets_requirement}
+            row = {
+                "format": p.format,
+                "pes": p.pes,
+                "peak_ops_per_s": p.peak_ops_per_s,
+                "required_ops_per_s": p.required_ops_per_s,
+                "ops_per_bit": p.ops_per_bit,
+                "memory_roof_ops_per_s": p.memory_roof_ops_per_s,
+                "attainable_ops_per_s": p.attainable_ops_per_s,
+                "bound": p.bound,
+                "meets_requirement": p.meets_requirement,
+            }
             if args.network is not None:
                 row = {"layer": layer.name, "shape": layer.shape, **row}
             rows.append(row)
@@ -95,8 +136,12 @@ def run(args) -> None:
         write(render(rows, args.format))
         return
     what = args.network or f"{layers[0].kind} {layers[0].shape}"
-    title = (f"OPS roofline: {what}, {args.area_mm2:g} mm^2, {args.clock / 1e6:g} MHz, "
-             f"{args.mem_bw / 1e9:g} Gbit/s")
-    named = [{"layer": layer.name, **r} for layer, r in
-             zip([lay for lay in layers for _ in formats], rows)]
+    title = (
+        f"OPS roofline: {what}, {args.area_mm2:g} mm^2, {args.clock / 1e6:g} MHz, "
+        f"{args.mem_bw / 1e9:g} Gbit/s"
+    )
+    named = [
+        {"layer": layer.name, **r}
+        for layer, r in zip([lay for lay in layers for _ in formats], rows)
+    ]
     write(render(named, args.format, COLUMNS, title))

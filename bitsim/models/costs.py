@@ -23,6 +23,7 @@ papers' units (full-adder equivalents and bit operations); memory traffic is in 
   output activations written. OPS (HCM sec. 4): n m (k^2 + 1) operations per output pixel of a
   convolution, one per elementwise op (window per pooling output); OPS/bit = OPS / memory bits.
 """
+
 from __future__ import annotations
 
 import math
@@ -32,7 +33,20 @@ from typing import List, Sequence
 from bitsim._core.checks import MissingExtra
 from bitsim.sim.formats import FloatFormat
 
-BIAS_BITS = 32   # a bias is added to the accumulator: stored at 32 bits unless stated
+__all__ = [
+    "ADDITIVE",
+    "BIAS_BITS",
+    "LayerCost",
+    "ace_elementwise",
+    "ace_v2_elementwise",
+    "element_ops",
+    "layer_cost",
+    "network_cost",
+    "to_dataframe",
+    "total_cost",
+]
+
+BIAS_BITS = 32  # a bias is added to the accumulator: stored at 32 bits unless stated
 
 
 @dataclass
@@ -42,17 +56,17 @@ class LayerCost:
     name: str
     kind: str
     shape: str
-    macs: int            # multiply-accumulates
-    k: int               # dot-product length (0 for elementwise layers)
+    macs: int  # multiply-accumulates
+    k: int  # dot-product length (0 for elementwise layers)
     elementwise_ops: int
     ace: float
     ace_v2: float
     bops: float
-    compute_cost: int    # MACs x (b_a + b_w), bit-MACs
+    compute_cost: int  # MACs x (b_a + b_w), bit-MACs
     weight_bits: int
     input_bits: int
     output_bits: int
-    ops: int             # HCM operations
+    ops: int  # HCM operations
 
     @property
     def memory_bits(self) -> int:
@@ -80,7 +94,7 @@ def ace_elementwise(op: str, a, b) -> float:
         return float(a.bits * b.bits)
     if op == "shift":
         return 0.0
-    return float(max(a.bits, b.bits))   # add, compare (a subtraction)
+    return float(max(a.bits, b.bits))  # add, compare (a subtraction)
 
 
 def _float_mul_v2(f: FloatFormat) -> float:
@@ -128,14 +142,27 @@ def layer_cost(layer) -> LayerCost:
     """Every analytic metric of one Conv2d, Linear or Elementwise layer."""
     if layer.kind == "elementwise":
         parts = element_ops(layer)
-        per = [sum(n * f(op, a, b) for op, a, b, n in parts)
-               for f in (ace_elementwise, ace_v2_elementwise, _bops_elementwise)]
+        per = [
+            sum(n * f(op, a, b) for op, a, b, n in parts)
+            for f in (ace_elementwise, ace_v2_elementwise, _bops_elementwise)
+        ]
         ops_each = sum(n for *_, n in parts)
         return LayerCost(
-            layer.name, layer.kind, layer.shape, 0, 0, layer.count * ops_each,
-            layer.count * per[0], layer.count * per[1], layer.count * per[2], 0, 0,
+            layer.name,
+            layer.kind,
+            layer.shape,
+            0,
+            0,
+            layer.count * ops_each,
+            layer.count * per[0],
+            layer.count * per[1],
+            layer.count * per[2],
+            0,
+            0,
             layer.input_elements * layer.a_format.bits,
-            layer.output_elements * layer.output_format.bits, layer.count * ops_each)
+            layer.output_elements * layer.output_format.bits,
+            layer.count * ops_each,
+        )
     ba, bw = layer.a_format.bits, layer.w_format.bits
     kh, kw = layer.kernel_hw
     n = layer.in_channels // layer.groups
@@ -144,18 +171,29 @@ def layer_cost(layer) -> LayerCost:
     bops = positions * m * n * kh * kw * (ba * bw + ba + bw + math.log2(n * kh * kw))
     bias_bits = layer.out_channels * BIAS_BITS if layer.bias else 0
     return LayerCost(
-        layer.name, layer.kind, layer.shape, layer.macs, layer.k, 0,
-        float(layer.macs * mac_ace), float(layer.macs * mac_ace), bops,
-        layer.macs * (ba + bw), layer.weights * bw + bias_bits,
-        layer.input_elements * ba, layer.output_elements * layer.output_format.bits,
-        positions * n * m * (kh * kw + 1))
+        layer.name,
+        layer.kind,
+        layer.shape,
+        layer.macs,
+        layer.k,
+        0,
+        float(layer.macs * mac_ace),
+        float(layer.macs * mac_ace),
+        bops,
+        layer.macs * (ba + bw),
+        layer.weights * bw + bias_bits,
+        layer.input_elements * ba,
+        layer.output_elements * layer.output_format.bits,
+        positions * n * m * (kh * kw + 1),
+    )
 
 
 def total_cost(costs: Sequence[LayerCost], name: str = "total") -> LayerCost:
     """The sum of the additive metrics of several layers (k: the largest)."""
     sums = {f: sum(getattr(c, f) for c in costs) for f in ADDITIVE}
-    return LayerCost(name=name, kind="total", shape="", k=max((c.k for c in costs), default=0),
-                     **sums)
+    return LayerCost(
+        name=name, kind="total", shape="", k=max((c.k for c in costs), default=0), **sums
+    )
 
 
 def network_cost(layers) -> List[LayerCost]:

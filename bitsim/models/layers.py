@@ -3,6 +3,7 @@
 Shapes follow PyTorch: a Conv2d of kernel k, stride s, padding p and dilation d maps an input of
 height H to floor((H + 2p - d(k - 1) - 1) / s) + 1 rows. Batch size is 1.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -10,6 +11,8 @@ from typing import Optional, Tuple, Union
 
 from bitsim._core.checks import InputError, check_int
 from bitsim.sim.formats import IntFormat, NumberFormat, parse_format
+
+__all__ = ["ELEMENTWISE_OPS", "INT8", "Conv2d", "Elementwise", "Linear"]
 
 Pair = Union[int, Tuple[int, int]]
 INT8 = IntFormat(8, True)
@@ -45,8 +48,12 @@ class _Weighted(_Formats):
     """Convolution and linear layers: activation, weight and output formats."""
 
     def with_formats(self, a=None, w=None, out=None):
-        return replace(self, a_format=a or self.a_format, w_format=w or self.w_format,
-                       out_format=out or self.out_format)
+        return replace(
+            self,
+            a_format=a or self.a_format,
+            w_format=w or self.w_format,
+            out_format=out or self.out_format,
+        )
 
 
 @dataclass(frozen=True)
@@ -76,11 +83,13 @@ class Conv2d(_Weighted):
         for name in ("kernel", "stride", "dilation", "input_hw"):
             if min(_pair(getattr(self, name), name)) < 1:
                 raise InputError(f"{name}: expected integers >= 1, found {getattr(self, name)!r}")
-        for name in ("kernel", "stride", "padding", "dilation", "input_hw"):   # as (h, w)
+        for name in ("kernel", "stride", "padding", "dilation", "input_hw"):  # as (h, w)
             object.__setattr__(self, name, _pair(getattr(self, name), name))
         if self.in_channels % self.groups or self.out_channels % self.groups:
-            raise InputError(f"groups: expected a divisor of in_channels ({self.in_channels}) "
-                             f"and out_channels ({self.out_channels}), found {self.groups}")
+            raise InputError(
+                f"groups: expected a divisor of in_channels ({self.in_channels}) "
+                f"and out_channels ({self.out_channels}), found {self.groups}"
+            )
         for name in ("a_format", "w_format", "out_format"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, _format(getattr(self, name), name))
@@ -89,7 +98,8 @@ class Conv2d(_Weighted):
             raise InputError(
                 f"input_hw: a {self.kernel_hw[0]}x{self.kernel_hw[1]} kernel (dilation "
                 f"{self.dilation}, padding {self.padding}) does not fit an input of "
-                f"{self.input_hw_pair[0]}x{self.input_hw_pair[1]}")
+                f"{self.input_hw_pair[0]}x{self.input_hw_pair[1]}"
+            )
 
     @property
     def kernel_hw(self):
@@ -104,8 +114,10 @@ class Conv2d(_Weighted):
         (h, w), (kh, kw) = self.input_hw_pair, self.kernel_hw
         (sh, sw), (ph, pw) = _pair(self.stride, "stride"), _pair(self.padding, "padding")
         dh, dw = _pair(self.dilation, "dilation")
-        return ((h + 2 * ph - dh * (kh - 1) - 1) // sh + 1,
-                (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1)
+        return (
+            (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1,
+            (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1,
+        )
 
     @property
     def positions(self) -> int:
@@ -136,13 +148,11 @@ class Conv2d(_Weighted):
     def output_elements(self) -> int:
         return self.out_channels * self.positions
 
-
     @property
     def shape(self) -> str:
         kh, kw = self.kernel_hw
         g = f"/g{self.groups}" if self.groups > 1 else ""
         return f"{self.in_channels}x{self.out_channels}x{kh}x{kw}{g}"
-
 
 
 @dataclass(frozen=True)
@@ -200,11 +210,9 @@ class Linear(_Weighted):
     def output_elements(self) -> int:
         return self.out_features
 
-
     @property
     def shape(self) -> str:
         return f"{self.in_features}x{self.out_features}"
-
 
 
 @dataclass(frozen=True)
@@ -228,7 +236,7 @@ class Elementwise(_Formats):
     out_format: Optional[NumberFormat] = None
     window: int = 1
     tensors: int = 1
-    inputs: Optional[int] = None   # elements read; default count x window x tensors
+    inputs: Optional[int] = None  # elements read; default count x window x tensors
     kind: str = field(default="elementwise", init=False)
 
     def __post_init__(self):
@@ -255,12 +263,15 @@ class Elementwise(_Formats):
     def output_elements(self) -> int:
         return self.count
 
-
     @property
     def shape(self) -> str:
         w = f"/{self.window}" if self.window > 1 else ""
         return f"{self.op}{w} x{self.count}"
 
     def with_formats(self, a=None, b=None, out=None):
-        return replace(self, a_format=a or self.a_format, b_format=b or self.b_format,
-                       out_format=out or self.out_format)
+        return replace(
+            self,
+            a_format=a or self.a_format,
+            b_format=b or self.b_format,
+            out_format=out or self.out_format,
+        )

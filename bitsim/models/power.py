@@ -25,6 +25,7 @@ Closed form (``method="closed-form"``), for independent, identically distributed
   half-normal operands, signed and unsigned, K from 1 to 4608 and endless, 32-bit
   accumulator): below 1% (measured at most 0.6%); tests/test_power.py checks 1.5%.
 """
+
 from __future__ import annotations
 
 import math
@@ -38,10 +39,24 @@ from bitsim.sim.distributions import resolve_distribution
 from bitsim.sim.formats import IntFormat
 from bitsim.sim.mac import MacConfig, simulate_mac
 
+__all__ = [
+    "ENDLESS_POSITIONS",
+    "EXACT_SUPPORT",
+    "EXACT_TERMS",
+    "MAX_PRODUCT_SUPPORT",
+    "PannPower",
+    "bit_probabilities",
+    "closed_form_flips",
+    "iid_register_flips",
+    "mac_flips",
+    "pann_power",
+    "product_pmf",
+]
+
 MAX_PRODUCT_SUPPORT = 1 << 24
-EXACT_TERMS = 16             # partial sums of up to this many products use their exact pmf ...
-EXACT_SUPPORT = 1 << 16      # ... while it spans at most this many values
-ENDLESS_POSITIONS = 10**6   # dot length assumed for length=None in the closed form
+EXACT_TERMS = 16  # partial sums of up to this many products use their exact pmf ...
+EXACT_SUPPORT = 1 << 16  # ... while it spans at most this many values
+ENDLESS_POSITIONS = 10**6  # dot length assumed for length=None in the closed form
 
 
 def bit_probabilities(values: np.ndarray, probs: np.ndarray, bits: int) -> np.ndarray:
@@ -60,8 +75,10 @@ def iid_register_flips(values, probs, bits) -> float:
 
 def product_pmf(xv, xp, wv, wp):
     if len(xv) * len(wv) > MAX_PRODUCT_SUPPORT:
-        raise InputError(f"method: the closed form enumerates operand pairs and supports at "
-                         f"most 2**24, found {len(xv) * len(wv)}; use method='simulate'")
+        raise InputError(
+            f"method: the closed form enumerates operand pairs and supports at "
+            f"most 2**24, found {len(xv) * len(wv)}; use method='simulate'"
+        )
     p = np.multiply.outer(xv, wv).ravel()
     pr = np.multiply.outer(xp, wp).ravel()
     values, inverse = np.unique(p, return_inverse=True)
@@ -72,8 +89,9 @@ def _norm_cdf(z):
     """Standard normal CDF, vectorised (Abramowitz & Stegun 7.1.26: |error| < 1.5e-7)."""
     x = np.abs(np.asarray(z, dtype=float)) / math.sqrt(2.0)
     t = 1.0 / (1.0 + 0.3275911 * x)
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027
-                                                                           + t * 1.061405429))))
+    poly = t * (
+        0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))
+    )
     erf = 1.0 - poly * np.exp(-x * x)
     return 0.5 * (1.0 + np.sign(z) * erf)
 
@@ -83,7 +101,7 @@ def _wrapped_mass(mean, sd, period, lo, hi):
     if sd >= 4 * period or sd == 0 and period == 1:
         return (hi - lo) / period
     sd = max(sd, 1e-9)
-    lo, hi = lo - 0.5, hi - 0.5   # integer S: continuity correction
+    lo, hi = lo - 0.5, hi - 0.5  # integer S: continuity correction
     first = math.floor((mean - 9 * sd) / period) - 1
     last = math.ceil((mean + 9 * sd) / period) + 1
     total = np.zeros(np.shape(lo))
@@ -172,10 +190,12 @@ def closed_form_flips(cfg: MacConfig, x_dist="uniform", w_dist="uniform") -> Dic
         per_bit.append(total / K)
     fill = per_bit[-1] if cfg.acc_signed and per_bit else 0.0
     acc = sum(per_bit) + (cfg.acc_bits - top) * fill
-    flips = {"x": iid_register_flips(xv, xp, cfg.x_bits),
-             "w": iid_register_flips(wv, wp, cfg.w_bits),
-             "product": iid_register_flips(pv, pp, cfg.product_bits),
-             "acc": acc}
+    flips = {
+        "x": iid_register_flips(xv, xp, cfg.x_bits),
+        "w": iid_register_flips(wv, wp, cfg.w_bits),
+        "product": iid_register_flips(pv, pp, cfg.product_bits),
+        "acc": acc,
+    }
     flips["total"] = sum(flips.values())
     return flips
 
@@ -186,8 +206,8 @@ class PannPower:
 
     layer: str
     macs: int
-    mult_flips_per_mac: float   # flips(x) + flips(w) + flips(product)
-    acc_flips_per_mac: float    # flips(acc)
+    mult_flips_per_mac: float  # flips(x) + flips(w) + flips(product)
+    acc_flips_per_mac: float  # flips(acc)
     method: str
 
     @property
@@ -205,29 +225,55 @@ class PannPower:
         return d
 
 
-def mac_flips(cfg: MacConfig, x_dist="uniform", w_dist="uniform", method="simulate",
-              n: int = 10**6, seed: int = 0, threads: int = 1) -> Dict[str, float]:
+def mac_flips(
+    cfg: MacConfig,
+    x_dist="uniform",
+    w_dist="uniform",
+    method="simulate",
+    n: int = 10**6,
+    seed: int = 0,
+    threads: int = 1,
+) -> Dict[str, float]:
     """Mean flips per MAC of each register, simulated (n MACs) or from the closed form."""
     if method == "closed-form":
         return closed_form_flips(cfg, x_dist, w_dist)
     if method != "simulate":
         raise InputError(f"method: expected 'simulate' or 'closed-form', found {method!r}")
-    return simulate_mac(x_dist, w_dist, x_bits=cfg.x_bits, w_bits=cfg.w_bits,
-                        acc_bits=cfg.acc_bits, x_signed=cfg.x_signed, w_signed=cfg.w_signed,
-                        length=cfg.length, n=n, seed=seed, threads=threads).mean_flips
+    return simulate_mac(
+        x_dist,
+        w_dist,
+        x_bits=cfg.x_bits,
+        w_bits=cfg.w_bits,
+        acc_bits=cfg.acc_bits,
+        x_signed=cfg.x_signed,
+        w_signed=cfg.w_signed,
+        length=cfg.length,
+        n=n,
+        seed=seed,
+        threads=threads,
+    ).mean_flips
 
 
-def pann_power(layer, acc_bits: int = 32, x_dist="uniform", w_dist="uniform",
-               method: str = "simulate", n: int = 10**6, seed: int = 0,
-               flips: Optional[Dict[str, float]] = None) -> PannPower:
+def pann_power(
+    layer,
+    acc_bits: int = 32,
+    x_dist="uniform",
+    w_dist="uniform",
+    method: str = "simulate",
+    n: int = 10**6,
+    seed: int = 0,
+    flips: Optional[Dict[str, float]] = None,
+) -> PannPower:
     """PANN power of a Conv2d or Linear layer with integer formats; ``flips`` reuses a result
     of mac_flips for the same widths, signedness, K and distributions."""
     a, w = layer.a_format, layer.w_format
     if a.is_float or w.is_float:
-        raise InputError(f"layer: PANN power needs integer formats, found {a} x {w} in "
-                         f"{layer.name!r}")
+        raise InputError(
+            f"layer: PANN power needs integer formats, found {a} x {w} in {layer.name!r}"
+        )
     cfg = MacConfig(a.bits, w.bits, acc_bits, a.signed, w.signed, layer.k)
     if flips is None:
         flips = mac_flips(cfg, x_dist, w_dist, method, n, seed)
-    return PannPower(layer.name, layer.macs, flips["x"] + flips["w"] + flips["product"],
-                     flips["acc"], method)
+    return PannPower(
+        layer.name, layer.macs, flips["x"] + flips["w"] + flips["product"], flips["acc"], method
+    )

@@ -16,6 +16,7 @@ HCM writes that its second example "requires 4.1 GOPS/s"; n m (k^2 + 1) x clock 
 64 x 64 x 10 x 100 MHz = 4.1e12 operations/s (TOPS/s): a unit slip in the paper, which its
 first example (524.288 TOPS/s for 256 x 256 x 10 x 800 MHz) confirms.
 """
+
 from __future__ import annotations
 
 import math
@@ -26,9 +27,19 @@ from bitsim._core.checks import InputError
 from bitsim.models.costs import layer_cost
 from bitsim.sim.formats import FP32, FloatFormat, NumberFormat, parse_format
 
-DDR4_2400_X64 = 2.4e9 * 64   # bits/s: DDR4 at 2.4 GT/s on a 64-bit bus, as in HCM
-FP32_MULTIPLIER_UM2 = 11786.0   # HCM Table 1: 32-bit floating-point multiplier, TSMC 28 nm
-INT32_PE_UM2 = 16676.0          # HCM sec. 4: extrapolated 3x3 PE of 32-bit fixed point
+__all__ = [
+    "DDR4_2400_X64",
+    "FP32_MULTIPLIER_UM2",
+    "INT32_PE_UM2",
+    "Accelerator",
+    "RooflinePoint",
+    "hcm_pe_area_um2",
+    "roofline",
+]
+
+DDR4_2400_X64 = 2.4e9 * 64  # bits/s: DDR4 at 2.4 GT/s on a 64-bit bus, as in HCM
+FP32_MULTIPLIER_UM2 = 11786.0  # HCM Table 1: 32-bit floating-point multiplier, TSMC 28 nm
+INT32_PE_UM2 = 16676.0  # HCM sec. 4: extrapolated 3x3 PE of 32-bit fixed point
 
 
 def hcm_pe_area_um2(fmt: NumberFormat) -> float:
@@ -73,7 +84,7 @@ class Accelerator:
         return math.isqrt(fit) ** 2
 
     def peak_ops_per_s(self, fmt: NumberFormat) -> float:
-        return self.pes(fmt) * (self.pe_kernel ** 2 + 1) * self.clock_hz
+        return self.pes(fmt) * (self.pe_kernel**2 + 1) * self.clock_hz
 
 
 @dataclass
@@ -86,9 +97,9 @@ class RooflinePoint:
     peak_ops_per_s: float
     required_ops_per_s: float
     ops_per_bit: float
-    memory_roof_ops_per_s: float   # bandwidth x OPS/bit
+    memory_roof_ops_per_s: float  # bandwidth x OPS/bit
     attainable_ops_per_s: float
-    bound: str                     # 'compute' or 'memory'
+    bound: str  # 'compute' or 'memory'
     meets_requirement: bool
 
     def to_dict(self) -> dict:
@@ -99,8 +110,10 @@ def roofline(layer, accelerator: Accelerator, fmt) -> RooflinePoint:
     """The layer with weights, inputs and outputs in ``fmt`` on ``accelerator``."""
     fmt = parse_format(fmt)
     if layer.kind == "elementwise":
-        raise InputError(f"layer: the OPS roofline models convolutions and linear layers, "
-                         f"found the elementwise layer {layer.name!r}")
+        raise InputError(
+            f"layer: the OPS roofline models convolutions and linear layers, "
+            f"found the elementwise layer {layer.name!r}"
+        )
     cost = layer_cost(layer.with_formats(fmt, fmt, fmt))
     kh, kw = layer.kernel_hw
     n = layer.in_channels // layer.groups
@@ -108,7 +121,15 @@ def roofline(layer, accelerator: Accelerator, fmt) -> RooflinePoint:
     peak = accelerator.peak_ops_per_s(fmt)
     memory_roof = accelerator.mem_bw_bits_per_s * cost.ops_per_bit
     attainable = min(peak, memory_roof)
-    return RooflinePoint(layer.name, str(fmt), accelerator.pes(fmt), peak, required,
-                         cost.ops_per_bit, memory_roof, attainable,
-                         "compute" if peak < memory_roof else "memory",
-                         attainable >= required)
+    return RooflinePoint(
+        layer.name,
+        str(fmt),
+        accelerator.pes(fmt),
+        peak,
+        required,
+        cost.ops_per_bit,
+        memory_roof,
+        attainable,
+        "compute" if peak < memory_roof else "memory",
+        attainable >= required,
+    )

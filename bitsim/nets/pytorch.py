@@ -9,6 +9,7 @@ operation is an error that names it. Layers are named after their modules; a fun
 operation takes its enclosing module's name and the operation's ("layer1.0.add"), so a
 torchvision-style ResNet imports as exactly the built-in list.
 """
+
 from __future__ import annotations
 
 import math
@@ -18,8 +19,22 @@ from bitsim._core.checks import InputError, InputTypeError, MissingExtra
 from bitsim.models.layers import Conv2d, Elementwise, Linear
 from bitsim.nets.zoo import Network
 
-_SHAPE_ONLY_FUNCTIONS = {"flatten", "view", "reshape", "size", "contiguous", "squeeze",
-                         "unsqueeze", "dropout", "getattr", "getitem", "permute", "transpose"}
+__all__ = ["from_torch"]
+
+_SHAPE_ONLY_FUNCTIONS = {
+    "flatten",
+    "view",
+    "reshape",
+    "size",
+    "contiguous",
+    "squeeze",
+    "unsqueeze",
+    "dropout",
+    "getattr",
+    "getitem",
+    "permute",
+    "transpose",
+}
 
 
 def _numel(node) -> int:
@@ -50,12 +65,26 @@ def _function_name(node) -> str:
 
 def _conv(name, mod, x):
     padding = mod.padding
-    if isinstance(padding, str):   # 'valid' or 'same' (stride 1)
-        padding = (0, 0) if padding == "valid" else tuple(
-            d * (k - 1) // 2 for k, d in zip(_pair(mod.kernel_size), _pair(mod.dilation)))
-    return Conv2d(name, mod.in_channels, mod.out_channels, _pair(mod.kernel_size),
-                  _shape(x)[2:], _pair(mod.stride), _pair(padding), _pair(mod.dilation),
-                  mod.groups, mod.bias is not None)
+    if isinstance(padding, str):  # 'valid' or 'same' (stride 1)
+        padding = (
+            (0, 0)
+            if padding == "valid"
+            else tuple(
+                d * (k - 1) // 2 for k, d in zip(_pair(mod.kernel_size), _pair(mod.dilation))
+            )
+        )
+    return Conv2d(
+        name,
+        mod.in_channels,
+        mod.out_channels,
+        _pair(mod.kernel_size),
+        _shape(x)[2:],
+        _pair(mod.stride),
+        _pair(padding),
+        _pair(mod.dilation),
+        mod.groups,
+        mod.bias is not None,
+    )
 
 
 def _pool(name, op, x, out, window):
@@ -105,8 +134,9 @@ def _function_layer(node, counts):
     counts[base] = counts.get(base, 0) + 1
     name = base if counts[base] == 1 else f"{base}_{counts[base] - 1}"
     tensors = sum(1 for a in node.args if hasattr(a, "meta") and "tensor_meta" in a.meta)
-    return Elementwise(name, op, _numel(node), tensors=max(1, tensors) if op in ("add", "mul")
-                       else 1)
+    return Elementwise(
+        name, op, _numel(node), tensors=max(1, tensors) if op in ("add", "mul") else 1
+    )
 
 
 def from_torch(model, input_shape: Sequence[int], name: str = None) -> Network:
@@ -127,9 +157,10 @@ def from_torch(model, input_shape: Sequence[int], name: str = None) -> Network:
     try:
         with torch.no_grad():
             ShapeProp(gm).propagate(torch.zeros((1, *shape)))
-    except Exception as err:   # noqa: BLE001 - any failure of the model on that input
-        raise InputError(f"input_shape: the model does not run on a batch of shape "
-                         f"{(1, *shape)}: {err}") from None
+    except Exception as err:  # noqa: BLE001 - any failure of the model on that input
+        raise InputError(
+            f"input_shape: the model does not run on a batch of shape {(1, *shape)}: {err}"
+        ) from None
     finally:
         model.train(was_training)
     modules = dict(gm.named_modules())

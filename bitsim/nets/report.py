@@ -1,31 +1,43 @@
 """Whole-network reports: analytic costs, accumulator widths and simulated bit flips per layer.
 
 Per layer: MACs, K, ACE, ACE_v2, BOPS, compute cost, weight and activation bits moved, OPS/bit
-(bitsim.models.costs); the accumulator width that can never overflow (bitsim.sim.accwidth, data-type
-bound) and the Gaussian estimate for overflow rate <= 1e-6; simulated bit flips per MAC and
-PANN power (bit flips per inference, bitsim.models.power) for signed and for unsigned arithmetic; the
-layer's share of the network's MACs, ACE_v2 and signed PANN power. Flips are simulated once
-per distinct (widths, K, distributions, signedness, accumulator) and reused by every layer
-with the same configuration.
+(bitsim.models.costs); the accumulator width that can never overflow (bitsim.sim.accwidth, data-
+type bound) and the Gaussian estimate for overflow rate <= 1e-6; simulated bit flips per MAC and
+PANN power (bit flips per inference, bitsim.models.power) for signed and for unsigned
+arithmetic; the layer's share of the network's MACs, ACE_v2 and signed PANN power. Flips are
+simulated once per distinct (widths, K, distributions, signedness, accumulator) and reused by
+every layer with the same configuration.
 
 Precision: every convolution and linear layer takes ``a_bits``/``w_bits`` unless
 ``first_last_bits`` or ``overrides`` (layer name -> widths; a JSON or YAML file from the CLI)
 say otherwise; elementwise layers compute in ``elementwise_format`` with constants (BatchNorm
 scales, pooling reciprocals) in ``constant_format`` (PokeBNN's int16 / int8 by default).
 """
+
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-from bitsim.sim.accwidth import statistical_bits, width_for_range, worst_case_bits
 from bitsim._core.checks import InputError, InputTypeError, MissingExtra, check_int
 from bitsim._core.render import Column, render
 from bitsim.models.costs import layer_cost, total_cost
+from bitsim.sim.accwidth import statistical_bits, width_for_range, worst_case_bits
 from bitsim.sim.distributions import resolve_distribution
 from bitsim.sim.formats import IntFormat, parse_format
 from bitsim.sim.mac import MacConfig, simulate_mac
+
+__all__ = [
+    "COLUMNS",
+    "EPS",
+    "SIM_MIN_MACS",
+    "Precision",
+    "Report",
+    "apply_precision",
+    "load_overrides",
+    "report",
+]
 
 EPS = 1e-6
 SIM_MIN_MACS = 1 << 20
@@ -53,15 +65,19 @@ class Precision:
         check_int(self.acc_bits, "acc_bits", 2, 64)
         for name in ("a_signed", "w_signed"):
             if not isinstance(getattr(self, name), bool):
-                raise InputTypeError(f"{name}: expected a bool, found {type(getattr(self, name)).__name__}")
+                raise InputTypeError(
+                    f"{name}: expected a bool, found {type(getattr(self, name)).__name__}"
+                )
         if self.first_last_bits is not None:
             check_int(self.first_last_bits, "first_last_bits", 1, 32)
         for name, spec in self.overrides.items():
             if isinstance(spec, int) and not isinstance(spec, bool):
                 spec = {"a_bits": spec, "w_bits": spec}
             if not isinstance(spec, dict) or not set(spec) <= {"a_bits", "w_bits"}:
-                raise InputError(f"overrides: expected for {name!r} a width or a mapping with "
-                                 f"a_bits and/or w_bits, found {spec!r}")
+                raise InputError(
+                    f"overrides: expected for {name!r} a width or a mapping with "
+                    f"a_bits and/or w_bits, found {spec!r}"
+                )
             for key, value in spec.items():
                 check_int(value, f"overrides[{name!r}].{key}", 1, 32)
             self.overrides[name] = spec
@@ -97,8 +113,10 @@ def load_overrides(path: str) -> Dict[str, dict]:
         except json.JSONDecodeError as err:
             raise InputError(f"overrides: {path} is not valid JSON: {err}") from None
     if not isinstance(data, dict):
-        raise InputError(f"overrides: expected a mapping of layer names to widths in {path}, "
-                         f"found {type(data).__name__}")
+        raise InputError(
+            f"overrides: expected a mapping of layer names to widths in {path}, "
+            f"found {type(data).__name__}"
+        )
     return data
 
 
@@ -131,13 +149,23 @@ class Report:
 
     def to_dict(self) -> dict:
         p = self.precision
-        return {"network": self.network,
-                "precision": {"a_bits": p.a_bits, "w_bits": p.w_bits, "acc_bits": p.acc_bits,
-                              "first_last_bits": p.first_last_bits, "overrides": p.overrides,
-                              "elementwise_format": p.elementwise_format,
-                              "constant_format": p.constant_format, "x_dist": p.x_dist,
-                              "w_dist": p.w_dist, "simulated": self.simulated},
-                "layers": self.layers, "totals": self.totals}
+        return {
+            "network": self.network,
+            "precision": {
+                "a_bits": p.a_bits,
+                "w_bits": p.w_bits,
+                "acc_bits": p.acc_bits,
+                "first_last_bits": p.first_last_bits,
+                "overrides": p.overrides,
+                "elementwise_format": p.elementwise_format,
+                "constant_format": p.constant_format,
+                "x_dist": p.x_dist,
+                "w_dist": p.w_dist,
+                "simulated": self.simulated,
+            },
+            "layers": self.layers,
+            "totals": self.totals,
+        }
 
     def to_dataframe(self):
         try:
@@ -155,30 +183,51 @@ class Report:
         if fmt == "csv":
             return render(rows, fmt, [Column(k) for k in self.layers[0]])
         p = self.precision
-        title = (f"{self.network}: W{p.w_bits}A{p.a_bits}"
-                 + (f", first/last {p.first_last_bits}-bit" if p.first_last_bits else "")
-                 + f", {p.acc_bits}-bit accumulator, elementwise {p.elementwise_format}, "
-                 + (f"flips of {p.x_dist} x {p.w_dist} operands (s: signed, u: unsigned), "
-                    f"power in bit flips per inference" if self.simulated else "no simulation"))
+        title = (
+            f"{self.network}: W{p.w_bits}A{p.a_bits}"
+            + (f", first/last {p.first_last_bits}-bit" if p.first_last_bits else "")
+            + f", {p.acc_bits}-bit accumulator, elementwise {p.elementwise_format}, "
+            + (
+                f"flips of {p.x_dist} x {p.w_dist} operands (s: signed, u: unsigned), "
+                f"power in bit flips per inference"
+                if self.simulated
+                else "no simulation"
+            )
+        )
         return render(rows, fmt, COLUMNS, self.network if fmt == "markdown" else title)
 
 
 COLUMNS = [
-    Column("name", "layer", left=True), Column("type", "type", left=True),
-    Column("shape", "shape", left=True), Column("macs", "MACs", "{:,}"), Column("k", "K"),
-    Column("ace_v2", "ACE_v2", "{:.3g}"), Column("bops", "BOPS", "{:.3g}"),
-    Column("ops_per_bit", "OPS/bit", "{:.2f}"), Column("acc_bits_worst_signed", "acc bits"),
+    Column("name", "layer", left=True),
+    Column("type", "type", left=True),
+    Column("shape", "shape", left=True),
+    Column("macs", "MACs", "{:,}"),
+    Column("k", "K"),
+    Column("ace_v2", "ACE_v2", "{:.3g}"),
+    Column("bops", "BOPS", "{:.3g}"),
+    Column("ops_per_bit", "OPS/bit", "{:.2f}"),
+    Column("acc_bits_worst_signed", "acc bits"),
     Column("flips_per_mac_signed", "flips/MAC s", "{:.2f}"),
     Column("flips_per_mac_unsigned", "flips/MAC u", "{:.2f}"),
-    Column("power_signed", "power s", "{:.3g}"), Column("power_unsigned", "power u", "{:.3g}"),
-    Column("share_macs", "MACs %", "{:.1%}"), Column("share_ace_v2", "ACE_v2 %", "{:.1%}"),
+    Column("power_signed", "power s", "{:.3g}"),
+    Column("power_unsigned", "power u", "{:.3g}"),
+    Column("share_macs", "MACs %", "{:.1%}"),
+    Column("share_ace_v2", "ACE_v2 %", "{:.1%}"),
     Column("share_power", "power %", "{:.1%}"),
 ]
 
 
-def report(net, precision: Optional[Precision] = None, simulate: bool = True,
-           n: Optional[int] = None, seed: int = 0, threads: int = 1,
-           name: Optional[str] = None, backend: str = "c", simd: str = "auto") -> Report:
+def report(
+    net,
+    precision: Optional[Precision] = None,
+    simulate: bool = True,
+    n: Optional[int] = None,
+    seed: int = 0,
+    threads: int = 1,
+    name: Optional[str] = None,
+    backend: str = "c",
+    simd: str = "auto",
+) -> Report:
     """Per-layer and total costs of a network (a bitsim.nets.zoo.Network or a layer list).
     n, seed, threads, backend, simd: of the bit-flip simulation (see ``simulate_mac``)."""
     precision = precision or Precision()
@@ -191,43 +240,67 @@ def report(net, precision: Optional[Precision] = None, simulate: bool = True,
         if cfg not in flips_cache:
             macs = n or max(SIM_MIN_MACS, 64 * cfg.length)
             flips_cache[cfg] = simulate_mac(
-                precision.x_dist, precision.w_dist, x_bits=cfg.x_bits, w_bits=cfg.w_bits,
-                acc_bits=cfg.acc_bits, x_signed=cfg.x_signed, w_signed=cfg.w_signed,
-                length=cfg.length, n=macs, seed=seed, threads=threads,
-                backend=backend, simd=simd)
+                precision.x_dist,
+                precision.w_dist,
+                x_bits=cfg.x_bits,
+                w_bits=cfg.w_bits,
+                acc_bits=cfg.acc_bits,
+                x_signed=cfg.x_signed,
+                w_signed=cfg.w_signed,
+                length=cfg.length,
+                n=macs,
+                seed=seed,
+                threads=threads,
+                backend=backend,
+                simd=simd,
+            )
         return flips_cache[cfg]
 
     rows, costs = [], []
     for layer in layers:
         cost = layer_cost(layer)
         costs.append(cost)
-        row = {"name": layer.name, "type": layer.kind if layer.kind != "elementwise"
-               else layer.op, **{k: v for k, v in cost.to_dict().items()
-                                 if k not in ("name", "kind")}}
+        row = {
+            "name": layer.name,
+            "type": layer.kind if layer.kind != "elementwise" else layer.op,
+            **{k: v for k, v in cost.to_dict().items() if k not in ("name", "kind")},
+        }
         row["activation_bits"] = cost.input_bits + cost.output_bits
         if layer.kind != "elementwise":
             a, w = layer.a_format.bits, layer.w_format.bits
             row.update(a_bits=a, w_bits=w)
-            arithmetic = (("signed", precision.a_signed, precision.w_signed),
-                          ("unsigned", False, False))
+            arithmetic = (
+                ("signed", precision.a_signed, precision.w_signed),
+                ("unsigned", False, False),
+            )
             for tag, xs, ws in arithmetic:
                 cfg = MacConfig(a, w, precision.acc_bits, xs, ws, layer.k)
                 row[f"acc_bits_worst_{tag}"] = worst_case_bits(layer.k, a, w, xs, ws)
                 row[f"acc_bits_stat_{tag}"] = statistical_bits(
-                    layer.k, a, w, xs, ws, precision.x_dist, precision.w_dist, EPS)
+                    layer.k, a, w, xs, ws, precision.x_dist, precision.w_dist, EPS
+                )
                 if simulate:
                     sim = flips(cfg)
                     row[f"acc_bits_measured_{tag}"] = width_for_range(
-                        min(sim.min_partial_sum, 0), max(sim.max_partial_sum, 0),
-                        cfg.acc_signed)
+                        min(sim.min_partial_sum, 0), max(sim.max_partial_sum, 0), cfg.acc_signed
+                    )
                     row[f"flips_per_mac_{tag}"] = sim.mean()
-                    row[f"mult_flips_per_mac_{tag}"] = sim.mean("x") + sim.mean("w") + sim.mean("product")
+                    row[f"mult_flips_per_mac_{tag}"] = (
+                        sim.mean("x") + sim.mean("w") + sim.mean("product")
+                    )
                     row[f"acc_flips_per_mac_{tag}"] = sim.mean("acc")
                     row[f"power_{tag}"] = layer.macs * sim.mean()
         rows.append(row)
-    totals = {"name": "total", "type": "total", "shape": "",
-              **{k: v for k, v in total_cost(costs).to_dict().items()
-                 if k not in ("name", "kind", "shape")}}
+    totals = {
+        "name": "total",
+        "type": "total",
+        "shape": "",
+        **{
+            k: v
+            for k, v in total_cost(costs).to_dict().items()
+            if k not in ("name", "kind", "shape")
+        },
+    }
     totals["activation_bits"] = sum(r["activation_bits"] for r in rows)
     for key in ("power_signed", "power_unsigned"):
         if simulate:
@@ -238,8 +311,11 @@ def report(net, precision: Optional[Precision] = None, simulate: bool = True,
     rows = [{k: r.get(k) for k in keys} for r in rows]
     totals = {k: totals.get(k) for k in keys}
     for r in rows + [totals]:
-        for share, key in (("share_macs", "macs"), ("share_ace_v2", "ace_v2"),
-                           ("share_power", "power_signed")):
+        for share, key in (
+            ("share_macs", "macs"),
+            ("share_ace_v2", "ace_v2"),
+            ("share_power", "power_signed"),
+        ):
             whole = totals.get(key)
             r[share] = r[key] / whole if whole and r.get(key) is not None else None
     if simulate and totals["macs"]:

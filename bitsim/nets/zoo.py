@@ -17,6 +17,7 @@ BatchNorm element, one per activation output and one per pooling input element
 the MAC count 0.301e9; we cannot reproduce 0.33e9 (3% above the former, 10% above the latter)
 and use the exact MAC count.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,11 +26,22 @@ from typing import Callable, Dict, List, Tuple
 from bitsim._core.checks import InputError
 from bitsim.models.layers import Conv2d, Elementwise, Linear
 
+__all__ = [
+    "NETWORKS",
+    "Network",
+    "mobilenet_v2",
+    "network",
+    "ptflops_style_count",
+    "resnet",
+    "resnet20",
+    "vgg16",
+]
+
 
 @dataclass
 class Network:
     name: str
-    input_shape: Tuple[int, int, int]   # channels, height, width
+    input_shape: Tuple[int, int, int]  # channels, height, width
     layers: list
 
     @property
@@ -43,15 +55,16 @@ class _Builder:
     def __init__(self, shape):
         self.c, self.h, self.w = shape
         self.layers: List = []
-        self.relu_before = False   # does the current activation come out of a ReLU?
+        self.relu_before = False  # does the current activation come out of a ReLU?
 
     @property
     def elements(self) -> int:
         return self.c * self.h * self.w
 
     def conv(self, name, out, k, stride=1, padding=0, groups=1, bias=False):
-        layer = Conv2d(name, self.c, out, k, (self.h, self.w), stride, padding, groups=groups,
-                       bias=bias)
+        layer = Conv2d(
+            name, self.c, out, k, (self.h, self.w), stride, padding, groups=groups, bias=bias
+        )
         self.layers.append(layer)
         self.c, (self.h, self.w) = out, layer.output_hw
         self.relu_before = False
@@ -86,8 +99,9 @@ class _Builder:
         self.elementwise(name, "maxpool", window=k * k, inputs=inputs)
 
     def global_avgpool(self, name):
-        self.elementwise(name, "avgpool", count=self.c, window=self.h * self.w,
-                         inputs=self.elements)
+        self.elementwise(
+            name, "avgpool", count=self.c, window=self.h * self.w, inputs=self.elements
+        )
         self.h = self.w = 1
 
 
@@ -167,18 +181,15 @@ def resnet20(shortcut: str = "identity") -> Network:
     b.relu("relu")
     for stage, planes in enumerate([16, 32, 64], start=1):
         for i in range(3):
-            _basic_block(b, f"layer{stage}.{i}", planes, 2 if stage > 1 and i == 0 else 1,
-                         shortcut)
+            _basic_block(b, f"layer{stage}.{i}", planes, 2 if stage > 1 and i == 0 else 1, shortcut)
     b.global_avgpool("avgpool")
     b.linear("fc", 10)
-    return Network("resnet20" if shortcut == "identity" else "resnet20-conv", (3, 32, 32),
-                   b.layers)
+    return Network("resnet20" if shortcut == "identity" else "resnet20-conv", (3, 32, 32), b.layers)
 
 
 def vgg16(batch_norm: bool = False) -> Network:
     """VGG-16 (configuration D) with or without BatchNorm, 224x224, as torchvision."""
-    cfg = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
-           512, 512, 512, "M"]
+    cfg = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
     b = _Builder((3, 224, 224))
     i = 0
     for v in cfg:
@@ -207,8 +218,15 @@ def mobilenet_v2() -> Network:
     b.conv("features.0.0", 32, 3, 2, 1)
     b.bn("features.0.1")
     b.relu6("features.0.2")
-    settings = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
-                (6, 160, 3, 2), (6, 320, 1, 1)]
+    settings = [
+        (1, 16, 1, 1),
+        (6, 24, 2, 2),
+        (6, 32, 3, 2),
+        (6, 64, 4, 2),
+        (6, 96, 3, 1),
+        (6, 160, 3, 2),
+        (6, 320, 1, 1),
+    ]
     index = 1
     for t, c, n, s in settings:
         for i in range(n):
@@ -256,8 +274,9 @@ def network(name: str) -> Network:
 
 
 def ptflops_style_count(net: Network) -> int:
-    """MACs + 1 per biased output + 2 per BatchNorm element + 1 per ReLU/ReLU6 output + 1 per pooling input
-    element: the operation count of the ptflops counter, which the PANN paper quotes as MACs."""
+    """MACs + 1 per biased output + 2 per BatchNorm element + 1 per ReLU/ReLU6 output + 1 per
+    pooling input element: the operation count of the ptflops counter, which the PANN paper
+    quotes as MACs."""
     total = net.macs
     for layer in net.layers:
         if layer.kind != "elementwise":

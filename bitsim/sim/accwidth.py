@@ -28,6 +28,7 @@ S_j = x_1 w_1 + ... + x_j w_j, j = 1..K (two's complement when the product is si
 * Measurement: ``measure`` simulates dot products with the compiled kernel (bounded memory) and
   records the width each one needed, so the overflow rate of every candidate width follows.
 """
+
 from __future__ import annotations
 
 import math
@@ -38,18 +39,37 @@ import numpy as np
 
 from bitsim._core.checks import InputError, check_count, check_int, check_seed
 from bitsim._core.segments import DEFAULT_CHUNK, SEGMENT_MACS, map_tasks, split
-from bitsim._core.widths import (MAX_WIDTH, product_range, signed_width, unsigned_width,
-                                 width_for_range)
+from bitsim._core.widths import (
+    MAX_WIDTH,
+    product_range,
+    signed_width,
+    unsigned_width,
+    width_for_range,
+)
 from bitsim.backends.dispatch import select
 from bitsim.sim.distributions import Uniform, resolve_distribution
 from bitsim.sim.formats import IntFormat
 from bitsim.sim.mac import MacConfig
 from bitsim.sim.operands import as_operand_array, make_streams, stream_count
 
-__all__ = ["MAX_WIDTH", "AccWidthMeasurement", "WeightAwareBound", "extreme_operands",
-           "hcm_output_bits", "measure", "overflow_probability", "product_range",
-           "signed_width", "statistical_bits", "unsigned_width", "upper_confidence",
-           "weight_aware_bits", "width_for_range", "width_summary", "worst_case_bits"]
+__all__ = [
+    "MAX_WIDTH",
+    "AccWidthMeasurement",
+    "WeightAwareBound",
+    "extreme_operands",
+    "hcm_output_bits",
+    "measure",
+    "overflow_probability",
+    "product_range",
+    "signed_width",
+    "statistical_bits",
+    "unsigned_width",
+    "upper_confidence",
+    "weight_aware_bits",
+    "width_for_range",
+    "width_summary",
+    "worst_case_bits",
+]
 
 
 def _formats(x_bits, w_bits, x_signed, w_signed):
@@ -57,8 +77,9 @@ def _formats(x_bits, w_bits, x_signed, w_signed):
     return cfg.x_format, cfg.w_format, cfg.acc_signed
 
 
-def worst_case_bits(k: int, x_bits: int, w_bits: int, x_signed: bool = True,
-                    w_signed: bool = True) -> int:
+def worst_case_bits(
+    k: int, x_bits: int, w_bits: int, x_signed: bool = True, w_signed: bool = True
+) -> int:
     """Data-type bound: the smallest width no dot product of k terms can overflow (exact)."""
     k = check_int(k, "k", 1)
     xf, wf, signed = _formats(x_bits, w_bits, x_signed, w_signed)
@@ -66,8 +87,14 @@ def worst_case_bits(k: int, x_bits: int, w_bits: int, x_signed: bool = True,
     return width_for_range(k * min(pmin, 0), k * max(pmax, 0), signed)
 
 
-def extreme_operands(k: int, x_bits: int, w_bits: int, x_signed: bool = True,
-                     w_signed: bool = True, which: str = "max"):
+def extreme_operands(
+    k: int,
+    x_bits: int,
+    w_bits: int,
+    x_signed: bool = True,
+    w_signed: bool = True,
+    which: str = "max",
+):
     """k copies of the operand pair whose product is the largest ('max') or smallest ('min'):
     the dot product that reaches the data-type bound."""
     xf, wf, _ = _formats(x_bits, w_bits, x_signed, w_signed)
@@ -93,11 +120,14 @@ class WeightAwareBound:
 
 
 def weight_aware_bits(weights, x_bits: int, x_signed: bool = False) -> WeightAwareBound:
-    """A2Q-style bound from integer weights, shape (out_channels, ...), and the activation format."""
+    """A2Q-style bound from integer weights, shape (out_channels, ...), and the activation
+    format."""
     arr = np.asarray(weights)
     if arr.ndim < 1 or arr.size == 0:
-        raise InputError(f"weights: expected a non-empty array of shape (out_channels, ...), "
-                         f"found shape {arr.shape}")
+        raise InputError(
+            f"weights: expected a non-empty array of shape (out_channels, ...), "
+            f"found shape {arr.shape}"
+        )
     w = as_operand_array(arr.reshape(len(arr), -1).ravel(), "weights")
     w = w.reshape(len(weights), -1).astype(object)
     xf = IntFormat(check_int(x_bits, "x_bits", 1, 32), bool(x_signed))
@@ -131,9 +161,16 @@ def overflow_probability(width: int, k: int, mean: float, var: float, signed: bo
     return min(1.0, 2 * (upper + lower))
 
 
-def statistical_bits(k: int, x_bits: int, w_bits: int, x_signed: bool = True,
-                     w_signed: bool = True, x_dist="uniform", w_dist="uniform",
-                     eps: float = 1e-6) -> int:
+def statistical_bits(
+    k: int,
+    x_bits: int,
+    w_bits: int,
+    x_signed: bool = True,
+    w_signed: bool = True,
+    x_dist="uniform",
+    w_dist="uniform",
+    eps: float = 1e-6,
+) -> int:
     """Smallest width whose Gaussian overflow estimate is <= eps (never above worst_case_bits)."""
     k = check_int(k, "k", 1)
     if not 0 < eps < 1:
@@ -164,7 +201,7 @@ def upper_confidence(failures: int, trials: int, confidence: float = 0.95) -> fl
 
 
 def _z_quantile(confidence: float) -> float:
-    lo, hi = 0.0, 40.0   # bisection on the normal upper tail
+    lo, hi = 0.0, 40.0  # bisection on the normal upper tail
     for _ in range(100):
         mid = (lo + hi) / 2
         if 0.5 * math.erfc(mid / math.sqrt(2)) > 1 - confidence:
@@ -196,7 +233,7 @@ class AccWidthMeasurement:
 
     def overflows(self, width: int) -> int:
         """Dot products with a partial sum that a width-bit accumulator cannot hold."""
-        return int(self.hist[width + 1:].sum())
+        return int(self.hist[width + 1 :].sum())
 
     def overflow_rate(self, width: int) -> float:
         return self.overflows(width) / self.dots if self.dots else 0.0
@@ -217,19 +254,40 @@ class AccWidthMeasurement:
         return None
 
     def to_dict(self, eps: float = 1e-6) -> dict:
-        return {"k": self.k, "x_bits": self.x_bits, "w_bits": self.w_bits,
-                "x_signed": self.x_signed, "w_signed": self.w_signed, "dots": self.dots,
-                "seed": self.seed, "eps": eps, "measured_bits": self.smallest_width(eps),
-                "confident_bits": self.confident_width(eps), "confidence": self.confidence,
-                "overflow_rates": {str(w): r for w, r in self.rates().items()},
-                "min_partial_sum": self.min_partial_sum,
-                "max_partial_sum": self.max_partial_sum}
+        return {
+            "k": self.k,
+            "x_bits": self.x_bits,
+            "w_bits": self.w_bits,
+            "x_signed": self.x_signed,
+            "w_signed": self.w_signed,
+            "dots": self.dots,
+            "seed": self.seed,
+            "eps": eps,
+            "measured_bits": self.smallest_width(eps),
+            "confident_bits": self.confident_width(eps),
+            "confidence": self.confidence,
+            "overflow_rates": {str(w): r for w, r in self.rates().items()},
+            "min_partial_sum": self.min_partial_sum,
+            "max_partial_sum": self.max_partial_sum,
+        }
 
 
-def measure(k: int, x="uniform", w="uniform", *, x_bits: int = 8, w_bits: Optional[int] = None,
-            x_signed: bool = True, w_signed: bool = True, dots: Optional[int] = None,
-            seed: int = 0, threads: int = 1, chunk_size: int = DEFAULT_CHUNK,
-            backend: str = "c", simd: str = "auto") -> AccWidthMeasurement:
+def measure(
+    k: int,
+    x="uniform",
+    w="uniform",
+    *,
+    x_bits: int = 8,
+    w_bits: Optional[int] = None,
+    x_signed: bool = True,
+    w_signed: bool = True,
+    dots: Optional[int] = None,
+    seed: int = 0,
+    threads: int = 1,
+    chunk_size: int = DEFAULT_CHUNK,
+    backend: str = "c",
+    simd: str = "auto",
+) -> AccWidthMeasurement:
     """Simulate dot products of k terms and record the accumulator width each one needs.
 
     x, w: operand arrays (length a multiple of k, in processing order) or samplers, as for
@@ -246,18 +304,18 @@ def measure(k: int, x="uniform", w="uniform", *, x_bits: int = 8, w_bits: Option
     if xs.array is not None or ws.array is not None:
         length = stream_count(xs, ws, None)
         if length % k:
-            raise InputError(f"x: expected a length that is a multiple of k = {k}, found "
-                             f"{length}")
+            raise InputError(f"x: expected a length that is a multiple of k = {k}, found {length}")
         if dots is not None and dots != length // k:
-            raise InputError(f"dots: expected {length // k} (the arrays' length / k), "
-                             f"found {dots}")
+            raise InputError(f"dots: expected {length // k} (the arrays' length / k), found {dots}")
         dots = length // k
     elif dots is None:
-        raise InputError("dots: expected the number of dot products when both operands are "
-                         "sampled, found None")
+        raise InputError(
+            "dots: expected the number of dot products when both operands are sampled, found None"
+        )
     dots = check_count(dots, "dots")
-    tasks = [(a, b - a) for a, b in split(dots, max(threads, -(-dots * k // SEGMENT_MACS)))
-             if b > a]
+    tasks = [
+        (a, b - a) for a, b in split(dots, max(threads, -(-dots * k // SEGMENT_MACS))) if b > a
+    ]
     parts = map_tasks(lambda t: kernels.dot_widths(cfg, xs, ws, *t), tasks, threads)
     hist = np.zeros(MAX_WIDTH + 1, dtype=np.uint64)
     lo = hi = None
@@ -267,23 +325,59 @@ def measure(k: int, x="uniform", w="uniform", *, x_bits: int = 8, w_bits: Option
         hi = b if hi is None else max(hi, b)
     sampled = xs.array is None or ws.array is None
     return AccWidthMeasurement(
-        k, cfg.x_bits, cfg.w_bits, bool(x_signed), bool(w_signed), dots,
-        seed if sampled else None, hist, lo, hi,
-        distributions={s.name: "array" if s.array is not None else s.dist.name
-                       for s in (xs, ws)})
+        k,
+        cfg.x_bits,
+        cfg.w_bits,
+        bool(x_signed),
+        bool(w_signed),
+        dots,
+        seed if sampled else None,
+        hist,
+        lo,
+        hi,
+        distributions={s.name: "array" if s.array is not None else s.dist.name for s in (xs, ws)},
+    )
 
 
-def width_summary(k: int, x="uniform", w="uniform", *, x_bits: int = 8,
-                  w_bits: Optional[int] = None, x_signed: bool = True, w_signed: bool = True,
-                  dots: Optional[int] = None, eps: float = 1e-6, seed: int = 0,
-                  threads: int = 1, backend: str = "c", simd: str = "auto") -> dict:
+def width_summary(
+    k: int,
+    x="uniform",
+    w="uniform",
+    *,
+    x_bits: int = 8,
+    w_bits: Optional[int] = None,
+    x_signed: bool = True,
+    w_signed: bool = True,
+    dots: Optional[int] = None,
+    eps: float = 1e-6,
+    seed: int = 0,
+    threads: int = 1,
+    backend: str = "c",
+    simd: str = "auto",
+) -> dict:
     """Every answer for one configuration: data-type bound, Gaussian estimate and measurement
     (smallest width with observed rate <= eps, and the one shown at 95% confidence)."""
     wb = x_bits if w_bits is None else w_bits
-    m = measure(k, x, w, x_bits=x_bits, w_bits=wb, x_signed=x_signed, w_signed=w_signed,
-                dots=dots, seed=seed, threads=threads, backend=backend, simd=simd)
-    return {"worst_case_bits": worst_case_bits(k, x_bits, wb, x_signed, w_signed),
-            "statistical_bits": statistical_bits(k, x_bits, wb, x_signed, w_signed, x, w, eps),
-            "measured_bits": m.smallest_width(eps), "confident_bits": m.confident_width(eps),
-            "dots": m.dots, "min_partial_sum": m.min_partial_sum,
-            "max_partial_sum": m.max_partial_sum}
+    m = measure(
+        k,
+        x,
+        w,
+        x_bits=x_bits,
+        w_bits=wb,
+        x_signed=x_signed,
+        w_signed=w_signed,
+        dots=dots,
+        seed=seed,
+        threads=threads,
+        backend=backend,
+        simd=simd,
+    )
+    return {
+        "worst_case_bits": worst_case_bits(k, x_bits, wb, x_signed, w_signed),
+        "statistical_bits": statistical_bits(k, x_bits, wb, x_signed, w_signed, x, w, eps),
+        "measured_bits": m.smallest_width(eps),
+        "confident_bits": m.confident_width(eps),
+        "dots": m.dots,
+        "min_partial_sum": m.min_partial_sum,
+        "max_partial_sum": m.max_partial_sum,
+    }

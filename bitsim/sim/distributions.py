@@ -18,6 +18,7 @@ integer arithmetic: slot probabilities are resolved to 2**-64 of a slot, the tab
 values within 40 scales of zero (64 for Laplace, whose tails are heavier; the mass beyond is
 below 1e-27) and at most 2**20 values.
 """
+
 from __future__ import annotations
 
 import functools
@@ -29,6 +30,18 @@ import numpy as np
 
 from bitsim._core.checks import InputError, InputTypeError
 
+__all__ = [
+    "DISTRIBUTIONS",
+    "MAX_TABLE_LOG2",
+    "AliasTable",
+    "Distribution",
+    "HalfNormal",
+    "Laplace",
+    "Normal",
+    "Uniform",
+    "resolve_distribution",
+]
+
 MAX_TABLE_LOG2 = 20
 
 
@@ -37,9 +50,9 @@ class AliasTable:
     """Slot s keeps values[s] when (u << log2) < keep[s] and otherwise takes values[alias[s]]."""
 
     log2: int
-    keep: np.ndarray     # uint64
-    alias: np.ndarray    # uint32
-    values: np.ndarray   # int64
+    keep: np.ndarray  # uint64
+    alias: np.ndarray  # uint32
+    values: np.ndarray  # int64
 
 
 @dataclass(frozen=True)
@@ -66,12 +79,14 @@ class Uniform(Distribution):
 @dataclass(frozen=True)
 class _Scaled(Distribution):
     scale: Optional[float] = None
-    tail_scales = 40.0    # the table covers |value| <= tail_scales * scale
+    tail_scales = 40.0  # the table covers |value| <= tail_scales * scale
 
     def __post_init__(self):
         if self.scale is not None:
             if isinstance(self.scale, bool) or not isinstance(self.scale, (int, float, np.number)):
-                raise InputTypeError(f"scale: expected a positive number, found {type(self.scale).__name__}")
+                raise InputTypeError(
+                    f"scale: expected a positive number, found {type(self.scale).__name__}"
+                )
             if not (math.isfinite(self.scale) and self.scale > 0):
                 raise InputError(f"scale: expected a positive finite number, found {self.scale}")
 
@@ -100,11 +115,12 @@ class _Scaled(Distribution):
             raise InputError(
                 f"scale: a {self.name} distribution with scale {scale:g} on {fmt.describe()} "
                 f"operands spans {hi - lo + 1} values; the samplers support at most "
-                f"2**{MAX_TABLE_LOG2}: use a smaller scale or pass operand arrays")
+                f"2**{MAX_TABLE_LOG2}: use a smaller scale or pass operand arrays"
+            )
         values = np.arange(lo, hi + 1, dtype=np.int64)
         edges = [-math.inf if v == fmt.lo else v - 0.5 for v in range(lo, hi + 1)]
         edges.append(math.inf)
-        if lo > fmt.lo:   # the table starts inside the format: nothing below it is reachable
+        if lo > fmt.lo:  # the table starts inside the format: nothing below it is reachable
             edges[0] = -math.inf
         if hi < fmt.hi:
             edges[-1] = math.inf
@@ -156,8 +172,9 @@ def resolve_distribution(spec, name: str = "dist", scale: Optional[float] = None
     if isinstance(spec, Distribution):
         return spec
     if spec not in DISTRIBUTIONS:
-        raise InputError(f"{name}: expected one of {', '.join(DISTRIBUTIONS)} or a "
-                         f"Distribution, found {spec!r}")
+        raise InputError(
+            f"{name}: expected one of {', '.join(DISTRIBUTIONS)} or a Distribution, found {spec!r}"
+        )
     cls = DISTRIBUTIONS[spec]
     if cls is Uniform:
         if scale is not None:
@@ -171,14 +188,14 @@ def _alias_table(dist: Distribution, fmt) -> AliasTable:
     values, probs = dist.pmf(fmt)
     log2 = max(0, (len(values) - 1).bit_length())
     slots = 1 << log2
-    one = 1 << 64                                      # the mass of one slot
+    one = 1 << 64  # the mass of one slot
     mass = [int(p * float(slots << 64)) for p in probs] + [0] * (slots - len(values))
-    mass[int(np.argmax(probs))] += slots * one - sum(mass)   # exact total
+    mass[int(np.argmax(probs))] += slots * one - sum(mass)  # exact total
     keep = [one] * slots
     alias = list(range(slots))
     small = [s for s in range(slots) if mass[s] < one]
     large = [s for s in range(slots) if mass[s] >= one]
-    while small and large:   # Vose's alias method
+    while small and large:  # Vose's alias method
         s, big = small.pop(), large[-1]
         keep[s], alias[s] = mass[s], big
         mass[big] -= one - mass[s]

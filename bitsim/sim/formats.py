@@ -1,4 +1,5 @@
 """Number formats of operands: integers (two's complement or unsigned) and floating point."""
+
 from __future__ import annotations
 
 import re
@@ -6,6 +7,8 @@ from dataclasses import dataclass
 from typing import Union
 
 from bitsim._core.checks import InputError, InputTypeError
+
+__all__ = ["BF16", "FP16", "FP32", "NAMED_FLOATS", "FloatFormat", "IntFormat", "parse_format"]
 
 
 @dataclass(frozen=True)
@@ -84,8 +87,10 @@ def parse_format(text) -> NumberFormat:
     if isinstance(text, (IntFormat, FloatFormat)):
         return text
     if not isinstance(text, str):
-        raise InputTypeError(f"format: expected a name such as int8, uint4, fp32, bf16 or e5m10, "
-                        f"found {type(text).__name__}")
+        raise InputTypeError(
+            f"format: expected a name such as int8, uint4, fp32, bf16 or e5m10, "
+            f"found {type(text).__name__}"
+        )
     key = text.strip().lower()
     if key in NAMED_FLOATS:
         return NAMED_FLOATS[key]
@@ -95,5 +100,6 @@ def parse_format(text) -> NumberFormat:
     m = re.fullmatch(r"e(\d+)m(\d+)", key)
     if m and int(m.group(1)) >= 1 and int(m.group(2)) >= 1:
         return FloatFormat(int(m.group(1)), int(m.group(2)))
-    raise InputError(f"format: expected a name such as int8, uint4, fp32, bf16 or e5m10, "
-                     f"found {text!r}")
+    raise InputError(
+        f"format: expected a name such as int8, uint4, fp32, bf16 or e5m10, found {text!r}"
+    )

@@ -1,19 +1,20 @@
 """Gate-level toggle simulation of multipliers, MACs and users' netlists: the public API.
 
 ``simulate_gates(circuit, x, w, ...)`` applies operand vectors (the same arrays and seeded
-samplers as ``bitsim.simulate_mac``) to a netlist, one vector per cycle, and counts the
-toggles (changes between consecutive vectors, zero-delay model) of every net. Before the
-first vector all inputs and registers are 0 and the other nets hold what follows from that.
-A MAC circuit (``bitsim.circuits.multipliers.mac_circuit``) also gets its 'first' input (1 on the first
-term of each dot product) and the state of its accumulator register (the previous partial sum,
-modulo 2^acc_bits) from the same model as the register-level simulator, so its product and
-accumulator nets toggle exactly as the register-level simulator's registers.
+samplers as ``bitsim.simulate_mac``) to a netlist, one vector per cycle, and counts the toggles
+(changes between consecutive vectors, zero-delay model) of every net. Before the first vector
+all inputs and registers are 0 and the other nets hold what follows from that. A MAC circuit
+(``bitsim.circuits.multipliers.mac_circuit``) also gets its 'first' input (1 on the first term
+of each dot product) and the state of its accumulator register (the previous partial sum, modulo
+2^acc_bits) from the same model as the register-level simulator, so its product and accumulator
+nets toggle exactly as the register-level simulator's registers.
 
 Toggles are reported per net, per gate type, per part of the circuit (partial products,
 reduction tree, final adder, accumulator adder, registers) and as totals per vector:
 ``inputs`` (operand and control input nets), ``gates`` (every gate output, registers
 included), ``outputs`` (output bus nets) and ``total`` (every net).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from bitsim.sim import mac
 
 __all__ = ["GateToggles", "Program", "compile_netlist", "simulate_gates"]
 
-MIN_VECTORS_PER_THREAD = 4096   # below this a run is not worth splitting
+MIN_VECTORS_PER_THREAD = 4096  # below this a run is not worth splitting
 
 
 @dataclass
@@ -48,7 +49,7 @@ class Program:
     acc_nets: np.ndarray
     first_net: int
     length: Optional[int]
-    register_depth: int   # most flip-flops on any path from an input: the state's memory
+    register_depth: int  # most flip-flops on any path from an input: the state's memory
 
     @property
     def warmup(self) -> int:
@@ -57,13 +58,16 @@ class Program:
         return self.register_depth + 1
 
 
-def compile_netlist(netlist: Netlist, x_port: str = "x", w_port: str = "w",
-                    length: Optional[int] = None) -> Program:
+def compile_netlist(
+    netlist: Netlist, x_port: str = "x", w_port: str = "w", length: Optional[int] = None
+) -> Program:
     """Check and flatten a netlist; the operand ports must be input buses."""
     for port, name in ((x_port, "x_port"), (w_port, "w_port")):
         if port not in netlist.inputs:
-            raise InputError(f"{name}: expected one of the input buses "
-                             f"{', '.join(sorted(netlist.inputs))}, found {port!r}")
+            raise InputError(
+                f"{name}: expected one of the input buses "
+                f"{', '.join(sorted(netlist.inputs))}, found {port!r}"
+            )
     if x_port == w_port:
         raise InputError(f"w_port: expected a bus other than x_port, found {w_port!r}")
     gates = _levelized(netlist.ordered())
@@ -75,11 +79,16 @@ def compile_netlist(netlist: Netlist, x_port: str = "x", w_port: str = "w",
         cols["out"][i] = g.out
     first = netlist.inputs.get("first", [-1])
     acc = netlist.state.get("acc", [])
-    return Program(netlist.nets, **cols,
-                   x_nets=np.asarray(netlist.inputs[x_port], dtype=np.int32),
-                   w_nets=np.asarray(netlist.inputs[w_port], dtype=np.int32),
-                   acc_nets=np.asarray(acc, dtype=np.int32), first_net=int(first[0]),
-                   length=length, register_depth=_register_depth(gates))
+    return Program(
+        netlist.nets,
+        **cols,
+        x_nets=np.asarray(netlist.inputs[x_port], dtype=np.int32),
+        w_nets=np.asarray(netlist.inputs[w_port], dtype=np.int32),
+        acc_nets=np.asarray(acc, dtype=np.int32),
+        first_net=int(first[0]),
+        length=length,
+        register_depth=_register_depth(gates),
+    )
 
 
 def _register_depth(gates) -> int:
@@ -144,9 +153,12 @@ class GateToggles:
     def totals(self) -> Dict[str, int]:
         nl = self.netlist
         inputs = {n for bus in nl.inputs.values() for n in bus}
-        return {"total": int(self.per_net.sum()), "inputs": self._sum(inputs),
-                "gates": self._sum(g.out for g in nl.gates),
-                "outputs": self._sum({n for bus in nl.outputs.values() for n in bus})}
+        return {
+            "total": int(self.per_net.sum()),
+            "inputs": self._sum(inputs),
+            "gates": self._sum(g.out for g in nl.gates),
+            "outputs": self._sum({n for bus in nl.outputs.values() for n in bus}),
+        }
 
     def bus(self, name: str) -> np.ndarray:
         """Toggles of each net of an input, output or state bus (LSB first)."""
@@ -166,10 +178,21 @@ class GateToggles:
         return {k: v / n for k, v in {**self.totals(), **self.per_part()}.items()}
 
 
-def simulate_gates(circuit, x="uniform", w="uniform", *, signed: Optional[bool] = None,
-                   x_port: str = "x", w_port: str = "w", length: Optional[int] = None,
-                   n: Optional[int] = None, seed: int = 0, threads: int = 1,
-                   simd: str = "auto", backend: str = "c") -> GateToggles:
+def simulate_gates(
+    circuit,
+    x="uniform",
+    w="uniform",
+    *,
+    signed: Optional[bool] = None,
+    x_port: str = "x",
+    w_port: str = "w",
+    length: Optional[int] = None,
+    n: Optional[int] = None,
+    seed: int = 0,
+    threads: int = 1,
+    simd: str = "auto",
+    backend: str = "c",
+) -> GateToggles:
     """Toggle counts of a circuit (MultiplierCircuit or Netlist) over operand vectors.
 
     x, w: arrays or samplers as for ``bitsim.simulate_mac``, in the formats of the x_port and
@@ -180,8 +203,9 @@ def simulate_gates(circuit, x="uniform", w="uniform", *, signed: Optional[bool] 
     """
     netlist = circuit.netlist if isinstance(circuit, MultiplierCircuit) else circuit
     if not isinstance(netlist, Netlist):
-        raise InputTypeError(f"circuit: expected a MultiplierCircuit or a Netlist, found "
-                             f"{type(circuit).__name__}")
+        raise InputTypeError(
+            f"circuit: expected a MultiplierCircuit or a Netlist, found {type(circuit).__name__}"
+        )
     if signed is None:
         signed = bool(getattr(circuit, "signed", False))
     kernels = select(backend, simd)
@@ -190,8 +214,9 @@ def simulate_gates(circuit, x="uniform", w="uniform", *, signed: Optional[bool] 
     if not (1 <= xb <= 32 and 1 <= wb <= 32):
         raise InputError(f"x_port, w_port: expected buses of 1 to 32 bits, found {xb} and {wb}")
     threads = check_int(threads, "threads", 1, 1024)
-    cfg, xs, ws, n, seed = mac.prepare(x, w, x_bits=xb, w_bits=wb, acc_bits=64, signed=signed,
-                                       length=length, n=n, seed=seed)
+    cfg, xs, ws, n, seed = mac.prepare(
+        x, w, x_bits=xb, w_bits=wb, acc_bits=64, signed=signed, length=length, n=n, seed=seed
+    )
     ranges = split(n, threads if n >= threads * MIN_VECTORS_PER_THREAD else 1)
     starts = [max(0, a - prog.warmup) for a, _ in ranges]
     # the accumulator state before each warm-up: the exact partial sums of the MACs before it

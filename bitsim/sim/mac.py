@@ -16,6 +16,7 @@ The model (README.md, "The MAC model", has a worked bit-level example):
   products since the dot product started) overflows when it lies outside the accumulator's
   range; the register then holds it modulo 2**acc_bits, as hardware does.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -79,8 +80,12 @@ class MacConfig:
         return fmt.lo, fmt.hi
 
     def site_bits(self, site: str) -> int:
-        return {"x": self.x_bits, "w": self.w_bits, "product": self.product_bits,
-                "acc": self.acc_bits}[site]
+        return {
+            "x": self.x_bits,
+            "w": self.w_bits,
+            "product": self.product_bits,
+            "acc": self.acc_bits,
+        }[site]
 
 
 @dataclass
@@ -131,9 +136,14 @@ class MacFlips:
     def to_dict(self) -> dict:
         cfg = self.config
         return {
-            "x_bits": cfg.x_bits, "w_bits": cfg.w_bits, "acc_bits": cfg.acc_bits,
-            "x_signed": bool(cfg.x_signed), "w_signed": bool(cfg.w_signed),
-            "length": cfg.length, "n": self.macs, "seed": self.seed,
+            "x_bits": cfg.x_bits,
+            "w_bits": cfg.w_bits,
+            "acc_bits": cfg.acc_bits,
+            "x_signed": bool(cfg.x_signed),
+            "w_signed": bool(cfg.w_signed),
+            "length": cfg.length,
+            "n": self.macs,
+            "seed": self.seed,
             "distributions": dict(self.distributions),
             "flips": self.mean_flips,
             "flips_total": {s: self.total(s) for s in SITES},
@@ -144,12 +154,25 @@ class MacFlips:
         }
 
 
-def simulate_mac(x="uniform", w="uniform", *, x_bits: int = 8, w_bits: Optional[int] = None,
-                 acc_bits: int = 32, signed: bool = True, x_signed: Optional[bool] = None,
-                 w_signed: Optional[bool] = None, length: Optional[int] = None,
-                 n: Optional[int] = None, seed: int = 0, backend: str = "c", threads: int = 1,
-                 chunk_size: int = DEFAULT_CHUNK, simd: str = "auto",
-                 progress=None) -> MacFlips:
+def simulate_mac(
+    x="uniform",
+    w="uniform",
+    *,
+    x_bits: int = 8,
+    w_bits: Optional[int] = None,
+    acc_bits: int = 32,
+    signed: bool = True,
+    x_signed: Optional[bool] = None,
+    w_signed: Optional[bool] = None,
+    length: Optional[int] = None,
+    n: Optional[int] = None,
+    seed: int = 0,
+    backend: str = "c",
+    threads: int = 1,
+    chunk_size: int = DEFAULT_CHUNK,
+    simd: str = "auto",
+    progress=None,
+) -> MacFlips:
     """Count the bit flips of every register of a MAC unit over a stream of operands.
 
     Parameters
@@ -191,20 +214,43 @@ def simulate_mac(x="uniform", w="uniform", *, x_bits: int = 8, w_bits: Optional[
     """
     kernels = select(backend, simd, chunk_size)
     threads = check_int(threads, "threads", 1, 1024)
-    cfg, xs, ws, n, seed = prepare(x, w, x_bits=x_bits, w_bits=w_bits, acc_bits=acc_bits,
-                                   signed=signed, x_signed=x_signed, w_signed=w_signed,
-                                   length=length, n=n, seed=seed)
+    cfg, xs, ws, n, seed = prepare(
+        x,
+        w,
+        x_bits=x_bits,
+        w_bits=w_bits,
+        acc_bits=acc_bits,
+        signed=signed,
+        x_signed=x_signed,
+        w_signed=w_signed,
+        length=length,
+        n=n,
+        seed=seed,
+    )
     report = progress_callback(progress)
     return result(cfg, xs, ws, n, seed, run_segments(kernels, cfg, xs, ws, n, threads, report))
 
 
-def prepare(x="uniform", w="uniform", *, x_bits=8, w_bits=None, acc_bits=32, signed=True,
-            x_signed=None, w_signed=None, length=None, n=None, seed=0):
+def prepare(
+    x="uniform",
+    w="uniform",
+    *,
+    x_bits=8,
+    w_bits=None,
+    acc_bits=32,
+    signed=True,
+    x_signed=None,
+    w_signed=None,
+    length=None,
+    n=None,
+    seed=0,
+):
     """Checked (MacConfig, x stream, w stream, MAC count, seed) of simulate_mac's arguments."""
     x_signed = signed if x_signed is None else x_signed
     w_signed = signed if w_signed is None else w_signed
-    cfg = MacConfig(x_bits, x_bits if w_bits is None else w_bits, acc_bits, x_signed, w_signed,
-                    length)
+    cfg = MacConfig(
+        x_bits, x_bits if w_bits is None else w_bits, acc_bits, x_signed, w_signed, length
+    )
     seed = check_seed(seed)
     xs, ws = make_streams(x, w, cfg.x_format, cfg.w_format, seed)
     return cfg, xs, ws, stream_count(xs, ws, n), seed
@@ -213,9 +259,12 @@ def prepare(x="uniform", w="uniform", *, x_bits=8, w_bits=None, acc_bits=32, sig
 def result(cfg, xs, ws, n, seed, part: Counts) -> MacFlips:
     """The MacFlips of a run whose merged counts are ``part``."""
     return MacFlips(
-        config=cfg, macs=n,
+        config=cfg,
+        macs=n,
         seed=None if xs.array is not None and ws.array is not None else seed,
-        flips_per_bit={s: part.flips[i, :cfg.site_bits(s)].copy() for i, s in enumerate(SITES)},
-        overflows=part.overflows, min_partial_sum=part.min_sum, max_partial_sum=part.max_sum,
-        distributions={s.name: "array" if s.array is not None else s.dist.name
-                       for s in (xs, ws)})
+        flips_per_bit={s: part.flips[i, : cfg.site_bits(s)].copy() for i, s in enumerate(SITES)},
+        overflows=part.overflows,
+        min_partial_sum=part.min_sum,
+        max_partial_sum=part.max_sum,
+        distributions={s.name: "array" if s.array is not None else s.dist.name for s in (xs, ws)},
+    )

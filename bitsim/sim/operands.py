@@ -6,6 +6,7 @@ is derived from ``u_i = mix64(k + (i + 1) * GOLDEN)`` (SplitMix64, Steele, Lea &
 any chunk of a stream can be produced alone and every result is identical whatever the chunk
 size or thread count. ``bitsim.backends.reference.sampling`` computes the same values with numpy.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -40,7 +41,8 @@ class Stream:
         value = int(self.array[index])
         return InputError(
             f"{self.name}: expected integers in [{self.fmt.lo}, {self.fmt.hi}] "
-            f"({self.fmt.describe()}), found {value} at index {index}")
+            f"({self.fmt.describe()}), found {value} at index {index}"
+        )
 
     def check_range(self, start: int, stop: int) -> None:
         """Raise range_error for the first value of array[start:stop] outside the format."""
@@ -62,7 +64,8 @@ def as_operand_array(value, name: str) -> np.ndarray:
     if arr.ndim != 1:
         raise InputError(
             f"{name}: expected a 1-D array of operands in processing order, found shape "
-            f"{arr.shape}; flatten it in the order the processing element sees the values")
+            f"{arr.shape}; flatten it in the order the processing element sees the values"
+        )
     if not arr.dtype.isnative:
         arr = arr.astype(arr.dtype.newbyteorder("="))
     return np.ascontiguousarray(arr)
@@ -82,18 +85,19 @@ def make_streams(x, w, x_fmt: IntFormat, w_fmt: IntFormat, seed: int):
     return make_stream(x, "x", x_fmt, seed, 0), make_stream(w, "w", w_fmt, seed, 1)
 
 
-def stream_count(xs: Stream, ws: Stream, n, name: str = "n",
-                 what: str = "the number of MACs") -> int:
+def stream_count(
+    xs: Stream, ws: Stream, n, name: str = "n", what: str = "the number of MACs"
+) -> int:
     """Operands per stream: the arrays' common length, or ``n`` when both are sampled (an
     explicit ``n`` must agree with the arrays)."""
     lengths = [s.length for s in (xs, ws) if s.length is not None]
     if len(lengths) == 2 and lengths[0] != lengths[1]:
-        raise InputError(f"x, w: expected arrays of equal length, found {lengths[0]} and "
-                         f"{lengths[1]}")
+        raise InputError(
+            f"x, w: expected arrays of equal length, found {lengths[0]} and {lengths[1]}"
+        )
     if n is None:
         if not lengths:
-            raise InputError(f"{name}: expected {what} when both operands are sampled, "
-                             f"found None")
+            raise InputError(f"{name}: expected {what} when both operands are sampled, found None")
         return lengths[0]
     n = check_count(n, name)
     if lengths and n != lengths[0]:

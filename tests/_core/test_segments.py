@@ -1,8 +1,10 @@
 """Stateful check of the segment protocol behind threads and sweeps: any sequence of ranges run
 one after the other, each given the exact partial sum the previous one left (run's sum_after or
 tail's chain), merges into the counts of one run over the whole stream."""
+
 import numpy as np
-from hypothesis import settings, strategies as st
+from hypothesis import settings
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from bitsim._core.segments import Counts, chain, merge, split
@@ -12,12 +14,18 @@ from bitsim.sim import mac
 
 
 class SegmentedRun(RuleBasedStateMachine):
-    @initialize(bits=st.integers(1, 32), signed=st.booleans(), acc_bits=st.integers(2, 64),
-                length=st.one_of(st.none(), st.integers(1, 30)), seed=st.integers(0, 2**63),
-                n=st.integers(1, 400))
+    @initialize(
+        bits=st.integers(1, 32),
+        signed=st.booleans(),
+        acc_bits=st.integers(2, 64),
+        length=st.one_of(st.none(), st.integers(1, 30)),
+        seed=st.integers(0, 2**63),
+        n=st.integers(1, 400),
+    )
     def setup(self, bits, signed, acc_bits, length, seed, n):
         self.cfg, self.xs, self.ws, self.n, _ = mac.prepare(
-            x_bits=bits, signed=signed, acc_bits=acc_bits, length=length, n=n, seed=seed)
+            x_bits=bits, signed=signed, acc_bits=acc_bits, length=length, n=n, seed=seed
+        )
         self.done, self.before, self.parts = 0, 0, []
 
     @rule(size=st.integers(0, 120), block=st.integers(1, 50))
@@ -25,8 +33,11 @@ class SegmentedRun(RuleBasedStateMachine):
         size = min(size, self.n - self.done)
         # the starting partial sum, two ways: carried from the last run, and from tail passes
         kernels = select("c", chunk=block)
-        tails = [kernels.mac_tail(self.cfg, self.xs, self.ws, a, b - a)
-                 for a, b in split(self.done, 3)] if self.done else []
+        tails = (
+            [kernels.mac_tail(self.cfg, self.xs, self.ws, a, b - a) for a, b in split(self.done, 3)]
+            if self.done
+            else []
+        )
         assert chain(tails + [(0, False)])[-1] == self.before
         part = kernels.mac_run(self.cfg, self.xs, self.ws, self.done, size, self.before)
         assert isinstance(part, Counts)
@@ -39,13 +50,13 @@ class SegmentedRun(RuleBasedStateMachine):
         if not getattr(self, "parts", None):
             return
         merged = merge(self.parts)
-        flips, overflows, lo, hi, after = reference.run(self.cfg, self.xs, self.ws, 0, self.done,
-                                                        0, 64)
+        flips, overflows, lo, hi, after = reference.run(
+            self.cfg, self.xs, self.ws, 0, self.done, 0, 64
+        )
         assert np.array_equal(merged.flips, flips)
         assert (merged.overflows, merged.min_sum, merged.max_sum) == (overflows, lo, hi)
         assert merged.sum_after == after
 
 
-SegmentedRun.TestCase.settings = settings(max_examples=30, stateful_step_count=8,
-                                          deadline=None)
+SegmentedRun.TestCase.settings = settings(max_examples=30, stateful_step_count=8, deadline=None)
 TestSegmentedRun = SegmentedRun.TestCase

@@ -1,4 +1,5 @@
 """Plots are written, non-empty, in the format the file name asks for."""
+
 import pytest
 
 from bitsim.cli import main
@@ -28,6 +29,10 @@ def test_plot_needs_png_or_svg(tmp_path, capsys):
 
 def test_overflow_plot(tmp_path):
     out = tmp_path / "overflow.svg"
-    assert main(["plot", "overflow", "--k", "576", "--bits", "2,4", "--dots", "2000",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            ["plot", "overflow", "--k", "576", "--bits", "2,4", "--dots", "2000", "--out", str(out)]
+        )
+        == 0
+    )
     assert out.read_bytes().startswith(b"<?xml") and out.stat().st_size > 1000

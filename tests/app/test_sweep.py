@@ -1,5 +1,6 @@
 """Sweeps: schema errors located, results independent of order/workers/scheduler, resumable,
 fault-tolerant, interruptible, and split cells equal to unsplit ones."""
+
 import json
 import textwrap
 
@@ -21,8 +22,18 @@ grid:
   length: [null, 9]
 """
 
-RESULTS = ["flips_x", "flips_w", "flips_product", "flips_acc", "flips_total", "overflows",
-           "min_partial_sum", "max_partial_sum", "seed", "status"]
+RESULTS = [
+    "flips_x",
+    "flips_w",
+    "flips_product",
+    "flips_acc",
+    "flips_total",
+    "overflows",
+    "min_partial_sum",
+    "max_partial_sum",
+    "seed",
+    "status",
+]
 
 
 def write(tmp_path, text, name="grid.yaml"):
@@ -40,23 +51,52 @@ def run(tmp_path, grid_text=GRID, out="out.csv", **kw):
     return S.run_sweep(grid, str(tmp_path / out), progress=False, **kw)
 
 
-@pytest.mark.parametrize("text,pattern", [
-    ("seed: 1\nkind: flips\ncolour: red\n", r"grid.yaml:3: colour: expected one of seed"),
-    ("seed: 1\nkind: flops\n", r"grid.yaml:2: kind: expected flips, accwidth or gates, found 'flops'"),
-    ("kind: gates\ngrid:\n  arch: [dadda, karatsuba]\n", r"grid.yaml:3: grid.arch: expected one of array"),
-    ("kind: gates\ngrid:\n  x_bits: [4]\n", r"arch: expected a multiplier architecture"),
-    ("seed: -2\nkind: flips\n", r"grid.yaml:1: seed: expected an integer"),
-    ("kind: flips\nfixed:\n  n: 10\ngrid:\n  x_bitz: [2]\n",
-     r"grid.yaml:5: grid.x_bitz: expected a parameter of kind flips"),
-    ("kind: flips\ngrid:\n  x_bits: 4\n", r"grid.yaml:3: grid.x_bits: expected a non-empty list"),
-    ("kind: flips\ngrid:\n  x_bits: [2, a]\n", r"grid.yaml:3: grid.x_bits: expected an integer, found 'a'"),
-    ("kind: flips\nfixed:\n  signed: 1\n", r"grid.yaml:3: fixed.signed: expected true or false"),
-    ("kind: flips\ngrid:\n  dist: [uniform, cauchy]\n", r"grid.yaml:3: grid.dist: expected one of uniform"),
-    ("kind: flips\ngrid:\n  acc_bits: [32, 70]\n", r"acc_bits: expected an integer in \[2, 64\], found 70"),
-    ("kind: accwidth\ngrid:\n  x_bits: [2]\n", r"k: expected the dot-product length"),
-    ("kind: flips\nfixed:\n  n: 5\ngrid:\n  n: [5]\n", r"grid.yaml:5: grid.n: expected a parameter not also in fixed"),
-    ("kind: [flips\n", r"not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "text,pattern",
+    [
+        ("seed: 1\nkind: flips\ncolour: red\n", r"grid.yaml:3: colour: expected one of seed"),
+        (
+            "seed: 1\nkind: flops\n",
+            r"grid.yaml:2: kind: expected flips, accwidth or gates, found 'flops'",
+        ),
+        (
+            "kind: gates\ngrid:\n  arch: [dadda, karatsuba]\n",
+            r"grid.yaml:3: grid.arch: expected one of array",
+        ),
+        ("kind: gates\ngrid:\n  x_bits: [4]\n", r"arch: expected a multiplier architecture"),
+        ("seed: -2\nkind: flips\n", r"grid.yaml:1: seed: expected an integer"),
+        (
+            "kind: flips\nfixed:\n  n: 10\ngrid:\n  x_bitz: [2]\n",
+            r"grid.yaml:5: grid.x_bitz: expected a parameter of kind flips",
+        ),
+        (
+            "kind: flips\ngrid:\n  x_bits: 4\n",
+            r"grid.yaml:3: grid.x_bits: expected a non-empty list",
+        ),
+        (
+            "kind: flips\ngrid:\n  x_bits: [2, a]\n",
+            r"grid.yaml:3: grid.x_bits: expected an integer, found 'a'",
+        ),
+        (
+            "kind: flips\nfixed:\n  signed: 1\n",
+            r"grid.yaml:3: fixed.signed: expected true or false",
+        ),
+        (
+            "kind: flips\ngrid:\n  dist: [uniform, cauchy]\n",
+            r"grid.yaml:3: grid.dist: expected one of uniform",
+        ),
+        (
+            "kind: flips\ngrid:\n  acc_bits: [32, 70]\n",
+            r"acc_bits: expected an integer in \[2, 64\], found 70",
+        ),
+        ("kind: accwidth\ngrid:\n  x_bits: [2]\n", r"k: expected the dot-product length"),
+        (
+            "kind: flips\nfixed:\n  n: 5\ngrid:\n  n: [5]\n",
+            r"grid.yaml:5: grid.n: expected a parameter not also in fixed",
+        ),
+        ("kind: [flips\n", r"not valid YAML"),
+    ],
+)
 def test_schema_errors_name_key_and_line(tmp_path, text, pattern):
     with pytest.raises(S.GridError, match=pattern):
         S.load_grid(write(tmp_path, text))
@@ -66,9 +106,12 @@ def test_rows_have_parameters_results_seed_and_version(tmp_path):
     rows = run(tmp_path)
     assert len(rows) == 8 and all(r["status"] == "ok" for r in rows)
     row = next(r for r in rows if r["x_bits"] == 4 and r["signed"] is False and r["length"] == 9)
-    assert row["acc_bits"] == 24 and row["n"] == 20000 and row["bitsim_version"] == bitsim.__version__
-    lib = bitsim.simulate_mac(x_bits=4, signed=False, length=9, acc_bits=24, n=20000,
-                              seed=row["seed"])
+    assert (
+        row["acc_bits"] == 24 and row["n"] == 20000 and row["bitsim_version"] == bitsim.__version__
+    )
+    lib = bitsim.simulate_mac(
+        x_bits=4, signed=False, length=9, acc_bits=24, n=20000, seed=row["seed"]
+    )
     assert row["flips_total"] == pytest.approx(lib.mean())
     assert row["seed"] == S.cell_seed(3, json.loads(row["cell"]))
 
@@ -78,7 +121,7 @@ def test_same_results_whatever_workers_order_or_split(tmp_path):
     assert table(run(tmp_path, out="b.csv", workers=3)) == base
     shuffled = GRID.replace("[2, 4]", "[4, 2]").replace("[true, false]", "[false, true]")
     assert table(run(tmp_path, shuffled, out="c.csv", workers=2)) == base
-    assert table(run(tmp_path, out="d.csv", workers=2, split_macs=3001)) == base   # 7 parts
+    assert table(run(tmp_path, out="d.csv", workers=2, split_macs=3001)) == base  # 7 parts
 
 
 def test_resume_skips_finished_cells(tmp_path, monkeypatch):
@@ -86,7 +129,7 @@ def test_resume_skips_finished_cells(tmp_path, monkeypatch):
     out = tmp_path / "part.csv"
     run(tmp_path, out="part.csv")
     lines = out.read_text().splitlines()
-    out.write_text("\n".join(lines[:4]) + "\n")   # keep the header and 3 rows
+    out.write_text("\n".join(lines[:4]) + "\n")  # keep the header and 3 rows
     calls = []
     real = S.task_flips
     monkeypatch.setattr(S, "task_flips", lambda *a: calls.append(a) or real(*a))
@@ -108,7 +151,7 @@ def test_failing_cell_is_recorded_and_others_go_on(tmp_path, monkeypatch):
     failed = [r for r in rows if r["status"] == "error"]
     assert len(failed) == 2 and all("injected failure" in r["error"] for r in failed)
     assert sum(r["status"] == "ok" for r in rows) == 6
-    monkeypatch.setattr(S, "task_flips", real)   # a rerun retries only the failed cells
+    monkeypatch.setattr(S, "task_flips", real)  # a rerun retries only the failed cells
     rows = run(tmp_path)
     assert len(rows) == 8 and all(r["status"] == "ok" for r in rows)
 
@@ -139,25 +182,32 @@ def test_accwidth_sweep_and_parquet(tmp_path):
 
 
 def test_gates_sweep(tmp_path):
-    text = ("seed: 2\nkind: gates\nfixed:\n  n: 3000\n  x_bits: 4\ngrid:\n"
-            "  arch: [dadda, booth]\n  mac: [false, true]\n")
+    text = (
+        "seed: 2\nkind: gates\nfixed:\n  n: 3000\n  x_bits: 4\ngrid:\n"
+        "  arch: [dadda, booth]\n  mac: [false, true]\n"
+    )
     rows = run(tmp_path, text)
     assert len(rows) == 4 and all(r["status"] == "ok" for r in rows)
     dadda = next(r for r in rows if r["arch"] == "dadda" and not r["mac"])
     assert dadda["tree_full_adders"] == 16 - 16 + 3 and dadda["final_adder_bits"] == 6
-    from bitsim.sim.gates import simulate_gates
     from bitsim.circuits.multipliers import multiplier_circuit
+    from bitsim.sim.gates import simulate_gates
+
     g = simulate_gates(multiplier_circuit("dadda", 4), n=3000, seed=dadda["seed"])
     assert dadda["toggles_total"] == pytest.approx(g.per_vector()["total"])
     assert any("toggles_accumulator_adder" in r and r["toggles_accumulator_adder"] for r in rows)
 
 
 def test_dask_local_cluster_equals_local_pool(tmp_path):
-    import distributed   # dask[distributed] comes with the test extra
+    import distributed  # dask[distributed] comes with the test extra
+
     base = table(run(tmp_path, out="local.csv"))
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         rows = run(tmp_path, out="dask.csv", client=client, split_macs=5000)
     assert table(rows) == base
 
@@ -171,6 +221,12 @@ def test_cli_sweep_and_plot(tmp_path, capsys):
     assert main(["plot", "sweep", out, "--out", str(png)]) == 0
     assert png.read_bytes().startswith(b"\x89PNG")
     with pytest.raises(SystemExit):
-        main(["sweep", write(tmp_path, "kind: flips\ngrid:\n  x_bits: [0]\n", "bad.yaml"),
-              "--out", out])
+        main(
+            [
+                "sweep",
+                write(tmp_path, "kind: flips\ngrid:\n  x_bits: [0]\n", "bad.yaml"),
+                "--out",
+                out,
+            ]
+        )
     assert "x_bits: expected an integer in [1, 32], found 0" in capsys.readouterr().err

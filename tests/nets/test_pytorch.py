@@ -1,12 +1,13 @@
 """PyTorch import (torch comes with the test extra): a hand-built model and a ResNet-18 written
 here, torchvision style, whose import equals the built-in layer list."""
+
 import pytest
 import torch
 from torch import nn
 
 from bitsim.models.layers import Conv2d, Elementwise, Linear
-from bitsim.nets.zoo import network
 from bitsim.nets.pytorch import from_torch
+from bitsim.nets.zoo import network
 
 
 class BasicBlock(nn.Module):
@@ -19,8 +20,9 @@ class BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(out)
         self.downsample = None
         if stride != 1 or cin != out:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, out, 1, stride, bias=False),
-                                            nn.BatchNorm2d(out))
+            self.downsample = nn.Sequential(
+                nn.Conv2d(cin, out, 1, stride, bias=False), nn.BatchNorm2d(out)
+            )
 
     def forward(self, x):
         identity = x
@@ -41,8 +43,9 @@ class ResNet18(nn.Module):
         self.maxpool = nn.MaxPool2d(3, 2, 1)
         cin, stages = 64, []
         for planes, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
-            stages.append(nn.Sequential(BasicBlock(cin, planes, stride),
-                                        BasicBlock(planes, planes, 1)))
+            stages.append(
+                nn.Sequential(BasicBlock(cin, planes, stride), BasicBlock(planes, planes, 1))
+            )
             cin = planes
         self.layer1, self.layer2, self.layer3, self.layer4 = stages
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
@@ -118,8 +121,11 @@ def test_unsupported_operations_are_named():
         from_torch(Func(), (4,))
     with pytest.raises(TypeError, match="model: expected a torch.nn.Module"):
         from_torch(object(), (4,))
-    with pytest.raises(ValueError, match=r"input_shape: the model does not run on a batch of "
-                                         r"shape \(1, 5, 224, 224\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"input_shape: the model does not run on a batch of "
+        r"shape \(1, 5, 224, 224\)",
+    ):
         from_torch(ResNet18(), (5, 224, 224))
 
 

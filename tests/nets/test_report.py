@@ -1,4 +1,5 @@
 """Network reports: columns, totals, precision overrides and simulation reuse."""
+
 import json
 
 import pytest
@@ -17,14 +18,37 @@ def test_report_columns_and_totals():
         assert "macs" in row
     totals = d["totals"]
     assert totals["macs"] == network("resnet20").macs
-    for key in ("ace", "ace_v2", "bops", "compute_cost", "weight_bits", "activation_bits",
-                "power_signed", "power_unsigned"):
+    for key in (
+        "ace",
+        "ace_v2",
+        "bops",
+        "compute_cost",
+        "weight_bits",
+        "activation_bits",
+        "power_signed",
+        "power_unsigned",
+    ):
         assert totals[key] == pytest.approx(sum(r[key] or 0 for r in d["layers"])), key
     conv = next(r for r in d["layers"] if r["type"] == "conv")
-    for key in ("name", "shape", "k", "ace", "ace_v2", "bops", "compute_cost", "weight_bits",
-                "activation_bits", "ops_per_bit", "acc_bits_worst_signed",
-                "acc_bits_worst_unsigned", "flips_per_mac_signed", "flips_per_mac_unsigned",
-                "power_signed", "power_unsigned", "share_macs"):
+    for key in (
+        "name",
+        "shape",
+        "k",
+        "ace",
+        "ace_v2",
+        "bops",
+        "compute_cost",
+        "weight_bits",
+        "activation_bits",
+        "ops_per_bit",
+        "acc_bits_worst_signed",
+        "acc_bits_worst_unsigned",
+        "flips_per_mac_signed",
+        "flips_per_mac_unsigned",
+        "power_signed",
+        "power_unsigned",
+        "share_macs",
+    ):
         assert conv[key] is not None, key
     assert conv["power_signed"] == pytest.approx(conv["macs"] * conv["flips_per_mac_signed"])
     assert sum(r["share_macs"] for r in d["layers"]) == pytest.approx(1.0)
@@ -43,15 +67,19 @@ def test_flips_match_the_simulator_and_are_simulated_once(monkeypatch):
     monkeypatch.setattr(R, "simulate_mac", counting)
     rep = R.report(network("resnet18"), R.Precision(a_bits=4, w_bits=4), n=20_000, seed=5)
     distinct = {layer.k for layer in network("resnet18").layers if layer.kind != "elementwise"}
-    assert len(calls) == 2 * len(distinct)   # signed and unsigned, once per K
+    assert len(calls) == 2 * len(distinct)  # signed and unsigned, once per K
     conv = next(r for r in rep.layers if r["name"] == "layer2.0.conv1")
     sim = bitsim.simulate_mac(x_bits=4, length=conv["k"], n=20_000, seed=5)
     assert conv["flips_per_mac_signed"] == pytest.approx(sim.mean())
 
 
 def test_precision_overrides_and_first_last():
-    p = R.Precision(a_bits=4, w_bits=2, first_last_bits=8,
-                    overrides={"layer1.0.conv1": {"w_bits": 3}, "layer2.0.conv2": 6})
+    p = R.Precision(
+        a_bits=4,
+        w_bits=2,
+        first_last_bits=8,
+        overrides={"layer1.0.conv1": {"w_bits": 3}, "layer2.0.conv2": 6},
+    )
     rows = {r["name"]: r for r in R.report(network("resnet18"), p, simulate=False).layers}
     assert (rows["conv1"]["a_bits"], rows["conv1"]["w_bits"]) == (8, 8)
     assert (rows["fc"]["a_bits"], rows["fc"]["w_bits"]) == (8, 8)
@@ -73,16 +101,34 @@ def test_bad_precision():
 
 def test_elementwise_format_changes_ace_v2():
     int16 = R.report(network("resnet18"), R.Precision(), simulate=False).totals
-    bf16 = R.report(network("resnet18"), R.Precision(elementwise_format="bf16"),
-                    simulate=False).totals
+    bf16 = R.report(
+        network("resnet18"), R.Precision(elementwise_format="bf16"), simulate=False
+    ).totals
     assert bf16["ace_v2"] > int16["ace_v2"] and bf16["macs"] == int16["macs"]
 
 
 @pytest.mark.parametrize("fmt", ["table", "csv", "markdown", "json"])
 def test_cli_report_formats(tmp_path, capsys, fmt):
     out = tmp_path / f"r.{fmt}"
-    assert main(["report", "resnet20", "--w-bits", "4", "--a-bits", "4", "-n", "20000",
-                 "--format", fmt, "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "report",
+                "resnet20",
+                "--w-bits",
+                "4",
+                "--a-bits",
+                "4",
+                "-n",
+                "20000",
+                "--format",
+                fmt,
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     text = out.read_text()
     assert "layer1.0.conv1" in text and capsys.readouterr().out == ""
     if fmt == "json":
@@ -97,8 +143,21 @@ def test_cli_overrides_file_yaml_and_json(tmp_path, capsys):
     j.write_text(json.dumps({"conv1": 8, "fc": {"a_bits": 8, "w_bits": 6}}))
     outs = []
     for path in (y, j):
-        main(["report", "resnet20", "--w-bits", "2", "--a-bits", "2", "--no-sim", "--format",
-              "json", "--overrides", str(path)])
+        main(
+            [
+                "report",
+                "resnet20",
+                "--w-bits",
+                "2",
+                "--a-bits",
+                "2",
+                "--no-sim",
+                "--format",
+                "json",
+                "--overrides",
+                str(path),
+            ]
+        )
         outs.append(json.loads(capsys.readouterr().out))
     assert outs[0] == outs[1]
     fc = next(r for r in outs[0]["layers"] if r["name"] == "fc")
@@ -116,12 +175,17 @@ def test_cli_report_errors(capsys):
 
 def test_mixed_signedness_precision():
     p = R.Precision(a_bits=4, w_bits=4, a_signed=False)
-    conv = next(r for r in R.report(network("resnet20"), p, n=30_000, seed=1).layers
-                if r["name"] == "layer1.0.conv1")
-    sim = bitsim.simulate_mac(x_bits=4, x_signed=False, w_signed=True, length=conv["k"],
-                              n=30_000, seed=1)
+    conv = next(
+        r
+        for r in R.report(network("resnet20"), p, n=30_000, seed=1).layers
+        if r["name"] == "layer1.0.conv1"
+    )
+    sim = bitsim.simulate_mac(
+        x_bits=4, x_signed=False, w_signed=True, length=conv["k"], n=30_000, seed=1
+    )
     assert conv["flips_per_mac_signed"] == pytest.approx(sim.mean())
     from bitsim.sim.accwidth import worst_case_bits
+
     assert conv["acc_bits_worst_signed"] == worst_case_bits(conv["k"], 4, 4, False, True)
     with pytest.raises(TypeError, match="a_signed: expected a bool"):
         R.Precision(a_signed="no")

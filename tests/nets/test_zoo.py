@@ -1,13 +1,18 @@
 """Built-in networks: MAC totals equal the published torchvision/fvcore counts."""
+
 import pytest
 
 from bitsim.nets.zoo import NETWORKS, network, ptflops_style_count
 
 # conv + fc MACs at batch 1 (fvcore / torchvision model docs: 1.81, 3.66, 4.09, 15.47, 0.30 G)
 PUBLISHED_MACS = {
-    "resnet18": 1_814_073_344, "resnet34": 3_663_761_408, "resnet50": 4_089_184_256,
-    "vgg16": 15_470_264_320, "vgg16_bn": 15_470_264_320, "mobilenet_v2": 300_774_272,
-    "resnet20": 40_551_040,   # He et al. 2016 option A: "0.041 G" / 40.55 M MACs
+    "resnet18": 1_814_073_344,
+    "resnet34": 3_663_761_408,
+    "resnet50": 4_089_184_256,
+    "vgg16": 15_470_264_320,
+    "vgg16_bn": 15_470_264_320,
+    "mobilenet_v2": 300_774_272,
+    "resnet20": 40_551_040,  # He et al. 2016 option A: "0.041 G" / 40.55 M MACs
 }
 
 
@@ -24,9 +29,18 @@ def test_pann_quoted_counts_are_ptflops_style():
     assert round(ptflops_style_count(network("mobilenet_v2")) / 1e9, 2) == 0.32
 
 
-@pytest.mark.parametrize("name,convs,linears", [
-    ("resnet18", 20, 1), ("resnet34", 36, 1), ("resnet50", 53, 1), ("vgg16", 13, 3),
-    ("mobilenet_v2", 52, 1), ("resnet20", 19, 1), ("resnet20-conv", 21, 1)])
+@pytest.mark.parametrize(
+    "name,convs,linears",
+    [
+        ("resnet18", 20, 1),
+        ("resnet34", 36, 1),
+        ("resnet50", 53, 1),
+        ("vgg16", 13, 3),
+        ("mobilenet_v2", 52, 1),
+        ("resnet20", 19, 1),
+        ("resnet20-conv", 21, 1),
+    ],
+)
 def test_layer_structure(name, convs, linears):
     layers = network(name).layers
     assert sum(layer.kind == "conv" for layer in layers) == convs
@@ -50,7 +64,7 @@ def test_shapes_chain():
 
 def test_resnet20_shortcut_option():
     a, b = network("resnet20"), network("resnet20-conv")
-    assert b.macs - a.macs == 32 * 16 * 16 * 16 + 64 * 8 * 8 * 32   # two 1x1 stride-2 convs
+    assert b.macs - a.macs == 32 * 16 * 16 * 16 + 64 * 8 * 8 * 32  # two 1x1 stride-2 convs
 
 
 def test_unknown_network():

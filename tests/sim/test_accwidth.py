@@ -1,15 +1,18 @@
 """Accumulator widths: the exact bound is tight, the weight-aware bound exact, the estimate and
 the measurement consistent, and the compiled kernel equal to the reference."""
+
 import itertools
 import math
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 import bitsim
 from bitsim.sim import accwidth as A
 from bitsim.sim.formats import IntFormat
+
 from util import all_pairs
 
 SIGNS = list(itertools.product([True, False], repeat=2))
@@ -20,13 +23,20 @@ def test_worst_case_bound_is_tight_over_every_dot_product(x_bits, w_bits):
     """Exhaustive: the widest width any dot product of K <= 3 terms needs is the bound."""
     for x_signed, w_signed in SIGNS:
         px, pw = all_pairs(IntFormat(x_bits, x_signed), IntFormat(w_bits, w_signed))
-        pairs = np.stack([px, pw], axis=1)[: len(px) // 2]   # every pair once
+        pairs = np.stack([px, pw], axis=1)[: len(px) // 2]  # every pair once
         for k in (1, 2, 3):
             if len(pairs) ** k > 5000:
                 continue
             seqs = np.array(list(itertools.product(range(len(pairs)), repeat=k))).ravel()
-            m = A.measure(k, pairs[seqs, 0], pairs[seqs, 1], x_bits=x_bits, w_bits=w_bits,
-                          x_signed=x_signed, w_signed=w_signed)
+            m = A.measure(
+                k,
+                pairs[seqs, 0],
+                pairs[seqs, 1],
+                x_bits=x_bits,
+                w_bits=w_bits,
+                x_signed=x_signed,
+                w_signed=w_signed,
+            )
             bound = A.worst_case_bits(k, x_bits, w_bits, x_signed, w_signed)
             assert m.smallest_width(0) == bound, (x_bits, w_bits, x_signed, w_signed, k)
 
@@ -36,18 +46,30 @@ def test_worst_case_bound_is_tight_over_every_dot_product(x_bits, w_bits):
 def test_extreme_operands_need_exactly_the_bound(x_bits, w_bits, k):
     for x_signed, w_signed in SIGNS:
         bound = A.worst_case_bits(k, x_bits, w_bits, x_signed, w_signed)
-        needed = max(A.measure(k, *A.extreme_operands(k, x_bits, w_bits, x_signed, w_signed,
-                                                        which), x_bits=x_bits, w_bits=w_bits,
-                               x_signed=x_signed, w_signed=w_signed).smallest_width(0)
-                     for which in ("max", "min"))
+        needed = max(
+            A.measure(
+                k,
+                *A.extreme_operands(k, x_bits, w_bits, x_signed, w_signed, which),
+                x_bits=x_bits,
+                w_bits=w_bits,
+                x_signed=x_signed,
+                w_signed=w_signed,
+            ).smallest_width(0)
+            for which in ("max", "min")
+        )
         assert needed == bound
-        if 3 <= bound <= 64:   # one bit less overflows in the register-level simulator too
+        if 3 <= bound <= 64:  # one bit less overflows in the register-level simulator too
             x, w = A.extreme_operands(k, x_bits, w_bits, x_signed, w_signed, "max")
-            kw = dict(x_bits=x_bits, w_bits=w_bits, x_signed=x_signed, w_signed=w_signed,
-                      length=k)
-            sims = [bitsim.simulate_mac(*A.extreme_operands(k, x_bits, w_bits, x_signed,
-                                                            w_signed, which), acc_bits=acc, **kw)
-                    for which in ("max", "min") for acc in (bound, bound - 1)]
+            kw = dict(x_bits=x_bits, w_bits=w_bits, x_signed=x_signed, w_signed=w_signed, length=k)
+            sims = [
+                bitsim.simulate_mac(
+                    *A.extreme_operands(k, x_bits, w_bits, x_signed, w_signed, which),
+                    acc_bits=acc,
+                    **kw,
+                )
+                for which in ("max", "min")
+                for acc in (bound, bound - 1)
+            ]
             assert sims[0].overflows == sims[2].overflows == 0
             assert sims[1].overflows + sims[3].overflows > 0
 
@@ -56,17 +78,20 @@ def test_published_widths_and_hcm_formula():
     # K = 3x3x512, 8-bit operands (the PANN accumulator table's layer)
     assert A.worst_case_bits(4608, 8, 8) == 28
     assert A.worst_case_bits(4608, 8, 8, False, False) == 29
-    assert A.worst_case_bits(4608, 2, 2) == 16     # 4608 * 4 < 2^15, signed
+    assert A.worst_case_bits(4608, 2, 2) == 16  # 4608 * 4 < 2^15, signed
     assert A.hcm_output_bits(8, 8, 3, 512) == pytest.approx(64 + math.log2(9) + 9)
 
 
 def test_weight_aware_bound_by_hand():
     w = np.array([[3, -2, 1], [-4, -4, 0]])
-    b = A.weight_aware_bits(w, x_bits=4, x_signed=False)   # x in [0, 15]
+    b = A.weight_aware_bits(w, x_bits=4, x_signed=False)  # x in [0, 15]
     assert b.max_sum.tolist() == [60, 0] and b.min_sum.tolist() == [-30, -120]
     assert b.channel_bits.tolist() == [7, 8] and b.layer_bits == 8
-    s = A.weight_aware_bits(w, x_bits=4, x_signed=True)    # x in [-8, 7]
-    assert s.max_sum.tolist() == [3 * 7 + 2 * 8 + 7, 64] and s.min_sum.tolist() == [-24 - 14 - 8, -56]
+    s = A.weight_aware_bits(w, x_bits=4, x_signed=True)  # x in [-8, 7]
+    assert s.max_sum.tolist() == [3 * 7 + 2 * 8 + 7, 64] and s.min_sum.tolist() == [
+        -24 - 14 - 8,
+        -56,
+    ]
 
 
 @pytest.mark.parametrize("x_signed", [True, False])
@@ -96,11 +121,26 @@ def test_statistical_estimate_agrees_with_measurement(bits, signed):
     assert abs(stat - m.smallest_width(eps)) <= 1
 
 
-@given(st.integers(1, 32), st.integers(1, 32), st.booleans(), st.booleans(),
-       st.integers(1, 40), st.integers(0, 12), st.integers(1, 50), st.integers(0, 2**32))
+@given(
+    st.integers(1, 32),
+    st.integers(1, 32),
+    st.booleans(),
+    st.booleans(),
+    st.integers(1, 40),
+    st.integers(0, 12),
+    st.integers(1, 50),
+    st.integers(0, 2**32),
+)
 def test_kernel_equals_reference(x_bits, w_bits, x_signed, w_signed, k, dots, chunk, seed):
-    kw = dict(x_bits=x_bits, w_bits=w_bits, x_signed=x_signed, w_signed=w_signed, dots=dots,
-              seed=seed, chunk_size=chunk)
+    kw = dict(
+        x_bits=x_bits,
+        w_bits=w_bits,
+        x_signed=x_signed,
+        w_signed=w_signed,
+        dots=dots,
+        seed=seed,
+        chunk_size=chunk,
+    )
     c, r = A.measure(k, **kw), A.measure(k, backend="reference", **kw)
     assert np.array_equal(c.hist, r.hist)
     assert (c.min_partial_sum, c.max_partial_sum) == (r.min_partial_sum, r.max_partial_sum)
@@ -108,6 +148,7 @@ def test_kernel_equals_reference(x_bits, w_bits, x_signed, w_signed, k, dots, ch
 
 def test_threads_and_chunks_do_not_change_the_measurement(monkeypatch):
     import bitsim.sim.accwidth
+
     kw = dict(x_bits=6, dots=3000, seed=2)
     base = A.measure(576, **kw)
     monkeypatch.setattr(bitsim.sim.accwidth, "SEGMENT_MACS", 10_000)
@@ -124,7 +165,7 @@ def test_rates_and_confidence():
     assert A.upper_confidence(0, 1000) == pytest.approx(1 - 0.05 ** (1 / 1000))
     assert A.upper_confidence(0, 3_000_000) < 1e-6 < A.upper_confidence(0, 2_000_000)
     assert 0.01 < A.upper_confidence(10, 1000) < 0.02
-    assert m.confident_width(1e-6) is None   # 1000 dot products cannot show 1e-6
+    assert m.confident_width(1e-6) is None  # 1000 dot products cannot show 1e-6
     cw = m.confident_width(0.01)
     assert A.upper_confidence(m.overflows(cw), 1000) <= 0.01
     assert A.upper_confidence(m.overflows(cw - 1), 1000) > 0.01
@@ -132,17 +173,35 @@ def test_rates_and_confidence():
     assert d["measured_bits"] == m.smallest_width(0.01) and d["dots"] == 1000
 
 
-@pytest.mark.parametrize("call,exc,pattern", [
-    (lambda: A.worst_case_bits(0, 8, 8), ValueError, "k: expected an integer >= 1, found 0"),
-    (lambda: A.measure(4, x_bits=4), ValueError, "dots: expected the number of dot products"),
-    (lambda: A.measure(4, [1, 2, 3], [1, 2, 3]), ValueError, "multiple of k = 4, found 3"),
-    (lambda: A.measure(2, [1, 2], [1, 2], dots=3), ValueError, "dots: expected 1"),
-    (lambda: A.measure(2, [1, 99], [1, 2], x_bits=4), ValueError, "x: .* found 99 at index 1"),
-    (lambda: A.statistical_bits(9, 4, 4, eps=0), ValueError, "eps: expected a probability"),
-    (lambda: A.measure(2, dots=1, backend="gpu"), ValueError, "backend: expected"),
-    (lambda: A.weight_aware_bits([], 4), ValueError, r"weights: expected a non-empty array"),
-    (lambda: A.weight_aware_bits([[0.5, 1.0]], 4), TypeError, r"weights: expected an array of integers"),
-])
+@pytest.mark.parametrize(
+    "call,exc,pattern",
+    [
+        (lambda: A.worst_case_bits(0, 8, 8), ValueError, "k: expected an integer >= 1, found 0"),
+        (lambda: A.measure(4, x_bits=4), ValueError, "dots: expected the number of dot products"),
+        (lambda: A.measure(4, [1, 2, 3], [1, 2, 3]), ValueError, "multiple of k = 4, found 3"),
+        (lambda: A.measure(2, [1, 2], [1, 2], dots=3), ValueError, "dots: expected 1"),
+        (lambda: A.measure(2, [1, 99], [1, 2], x_bits=4), ValueError, "x: .* found 99 at index 1"),
+        (lambda: A.statistical_bits(9, 4, 4, eps=0), ValueError, "eps: expected a probability"),
+        (lambda: A.measure(2, dots=1, backend="gpu"), ValueError, "backend: expected"),
+        (lambda: A.weight_aware_bits([], 4), ValueError, r"weights: expected a non-empty array"),
+        (
+            lambda: A.weight_aware_bits([[0.5, 1.0]], 4),
+            TypeError,
+            r"weights: expected an array of integers",
+        ),
+    ],
+)
 def test_errors(call, exc, pattern):
     with pytest.raises(exc, match=pattern):
         call()
+
+
+@pytest.mark.parametrize("backend", ["c", "numba", "reference"])
+def test_every_backend_checks_operand_ranges(backend):
+    x = np.array([1, 2, 3, -9, 0, 0])
+    with pytest.raises(
+        ValueError,
+        match=r"x: expected integers in \[-8, 7\] .* found -9 at "
+        r"index 3",
+    ):
+        A.measure(3, x, np.ones(6, dtype=int), x_bits=4, backend=backend)

@@ -1,16 +1,23 @@
 """Samplers draw from the distributions they claim, exactly as the alias tables say."""
+
 import math
 
 import numpy as np
 import pytest
 
+from bitsim.backends.reference.sampling import fetch
 from bitsim.sim.distributions import HalfNormal, Laplace, Normal, Uniform, resolve_distribution
 from bitsim.sim.formats import IntFormat
 from bitsim.sim.operands import make_stream
-from bitsim.backends.reference.sampling import fetch
 
-FORMATS = [IntFormat(1, True), IntFormat(1, False), IntFormat(4, True), IntFormat(4, False),
-           IntFormat(8, True), IntFormat(12, False)]
+FORMATS = [
+    IntFormat(1, True),
+    IntFormat(1, False),
+    IntFormat(4, True),
+    IntFormat(4, False),
+    IntFormat(8, True),
+    IntFormat(12, False),
+]
 SCALED = [Normal, HalfNormal, Laplace]
 
 
@@ -35,7 +42,7 @@ def test_alias_table_reproduces_the_pmf(cls, fmt, scale):
     table = dist.alias_table(fmt)
     implied = implied_probabilities(table)
     assert np.allclose(implied[: len(values)], pmf, rtol=1e-12, atol=1e-15)
-    assert np.all(implied[len(values):] < 1e-15)
+    assert np.all(implied[len(values) :] < 1e-15)
 
 
 def test_quantized_normal_probabilities_by_hand():
@@ -43,8 +50,9 @@ def test_quantized_normal_probabilities_by_hand():
     values, pmf = Normal(1.0).pmf(IntFormat(4, True))
     p = dict(zip(values.tolist(), pmf))
     assert math.isclose(p[0], math.erf(0.5 / math.sqrt(2)), rel_tol=1e-12)
-    assert math.isclose(p[1], 0.5 * (math.erfc(0.5 / math.sqrt(2)) - math.erfc(1.5 / math.sqrt(2))),
-                        rel_tol=1e-12)
+    assert math.isclose(
+        p[1], 0.5 * (math.erfc(0.5 / math.sqrt(2)) - math.erfc(1.5 / math.sqrt(2))), rel_tol=1e-12
+    )
     assert math.isclose(p[7], 0.5 * math.erfc(6.5 / math.sqrt(2)), rel_tol=1e-9)
     assert math.isclose(p[-8], 0.5 * math.erfc(7.5 / math.sqrt(2)), rel_tol=1e-9)
 
@@ -63,8 +71,7 @@ def test_default_scale_is_a_quarter_of_the_magnitude_range():
     assert HalfNormal().scale_for(IntFormat(8, False)) == 64.0
 
 
-@pytest.mark.parametrize("dist", ["uniform", Normal(1.5), HalfNormal(3.0), Laplace(2.0)],
-                         ids=str)
+@pytest.mark.parametrize("dist", ["uniform", Normal(1.5), HalfNormal(3.0), Laplace(2.0)], ids=str)
 @pytest.mark.parametrize("fmt", [IntFormat(4, True), IntFormat(3, False)], ids=str)
 def test_sample_frequencies_match_the_pmf(dist, fmt):
     n = 400_000

@@ -1,15 +1,16 @@
 """Gate-level circuits: exhaustive correctness, textbook structure counts, toggles equal to the
 register-level simulator on register nets, C == numpy reference on every instruction set."""
+
 import itertools
 
 import numpy as np
 import pytest
 
 import bitsim
-from bitsim.sim.gates import compile_netlist, simulate_gates
+from bitsim.backends.reference.gates import evaluate
 from bitsim.circuits.multipliers import ARCHS, mac_circuit, multiplier_circuit
 from bitsim.circuits.netlist import Netlist, NetlistBuilder
-from bitsim.backends.reference.gates import evaluate
+from bitsim.sim.gates import compile_netlist, simulate_gates
 
 
 def product_of(circuit, x, w):
@@ -69,11 +70,11 @@ def test_textbook_adder_counts(n):
     assert dadda.tree_full_adders == n * n - 4 * n + 3
     assert dadda.tree_half_adders == n - 1
     assert dadda.final_adder_bits == 2 * n - 2
-    for arch in ("dadda", "array"):   # any full/half-adder multiplier, ripple final adder
+    for arch in ("dadda", "array"):  # any full/half-adder multiplier, ripple final adder
         assert multiplier_circuit(arch, n).full_adders == n * n - 2 * n, arch
     # PikeLPN's adder count i*j - max(i, j) is Dadda's full + half adders
     assert dadda.full_adders + dadda.half_adders == n * n - n
-    fa, ha = n * n - 2 * n, n   # a full adder: 2 XOR, 2 AND, 1 OR; a half adder: XOR, AND
+    fa, ha = n * n - 2 * n, n  # a full adder: 2 XOR, 2 AND, 1 OR; a half adder: XOR, AND
     assert dadda.counts()["gates"] == {"AND": n * n + 2 * fa + ha, "XOR": 2 * fa + ha, "OR": fa}
 
 
@@ -96,13 +97,16 @@ def test_mac_register_nets_toggle_like_the_register_level_simulator(arch, signed
 def test_mac_accumulator_adder_computes_the_next_partial_sum(arch, signed):
     mac = mac_circuit(arch, 5, 5, acc_bits=20, signed=signed)
     prog = compile_netlist(mac.netlist, length=7)
-    from bitsim.sim.mac import prepare
     from bitsim.backends.reference.gates import sources
+    from bitsim.sim.mac import prepare
+
     cfg, xs, ws, n, _ = prepare(x_bits=5, signed=signed, length=7, n=2000, seed=4)
     x, w, first, acc = sources(prog, xs, ws, n)
     V = evaluate(prog, x, w, first, acc)
-    nxt = sum(V[net].astype(np.uint64) << np.uint64(j)
-              for j, net in enumerate(mac.netlist.outputs["acc_next"]))
+    nxt = sum(
+        V[net].astype(np.uint64) << np.uint64(j)
+        for j, net in enumerate(mac.netlist.outputs["acc_next"])
+    )
     assert np.array_equal(nxt[:-1], acc[1:] & np.uint64((1 << 20) - 1))
 
 
@@ -120,9 +124,11 @@ def pipelined():
 @pytest.mark.parametrize("simd", bitsim.simd_levels())
 @pytest.mark.parametrize("threads", [1, 3])
 def test_c_kernel_equals_reference(simd, threads):
-    cases = [(mac_circuit("dadda", 6, 5, 20, signed=True), dict(length=13)),
-             (multiplier_circuit("booth", 7, 7, signed=False), {}),
-             (pipelined(), {})]
+    cases = [
+        (mac_circuit("dadda", 6, 5, 20, signed=True), dict(length=13)),
+        (multiplier_circuit("booth", 7, 7, signed=False), {}),
+        (pipelined(), {}),
+    ]
     for circuit, kw in cases:
         for n in (0, 1, 63, 64, 65, 511, 512, 513, 20_000):
             c = simulate_gates(circuit, n=n, seed=n, simd=simd, threads=threads, **kw)
@@ -137,10 +143,17 @@ def test_arrays_and_samplers_match_the_mac_simulator_streams():
     g = simulate_gates(mac_circuit("dadda", 4, 4, 16, signed=True), x, w, length=9)
     r = bitsim.simulate_mac(x, w, x_bits=4, acc_bits=16, length=9)
     assert g.bus("acc_next").tolist() == r.flips_per_bit["acc"].tolist()
-    h = simulate_gates(mac_circuit("dadda", 4, 4, 16, signed=True), bitsim.Normal(2.0),
-                       "laplace", n=4000, seed=5, length=9)
-    s = bitsim.simulate_mac(bitsim.Normal(2.0), "laplace", x_bits=4, acc_bits=16, length=9,
-                            n=4000, seed=5)
+    h = simulate_gates(
+        mac_circuit("dadda", 4, 4, 16, signed=True),
+        bitsim.Normal(2.0),
+        "laplace",
+        n=4000,
+        seed=5,
+        length=9,
+    )
+    s = bitsim.simulate_mac(
+        bitsim.Normal(2.0), "laplace", x_bits=4, acc_bits=16, length=9, n=4000, seed=5
+    )
     assert h.bus("p").tolist() == s.flips_per_bit["product"].tolist()
 
 
@@ -149,8 +162,13 @@ def test_report_totals_and_parts():
     t = g.totals()
     assert t["total"] == int(g.per_net.sum())
     parts = g.per_part()
-    assert set(parts) >= {"partial_products", "reduction_tree", "final_adder",
-                          "accumulator_adder", "registers"}
+    assert set(parts) >= {
+        "partial_products",
+        "reduction_tree",
+        "final_adder",
+        "accumulator_adder",
+        "registers",
+    }
     assert sum(v for k, v in parts.items() if k != "registers") == t["gates"]
     assert t["inputs"] == int(g.bus("x").sum() + g.bus("w").sum() + g.bus("first").sum())
     pv = g.per_vector()
@@ -160,6 +178,7 @@ def test_report_totals_and_parts():
 def test_netlist_errors():
     nl = Netlist(nets=6, inputs={"x": [2], "w": [3]})
     from bitsim.circuits.netlist import Gate
+
     nl.gates = [Gate("AND", (2, 5), 4), Gate("OR", (4, 3), 5)]
     with pytest.raises(ValueError, match="combinational loop"):
         nl.ordered()
@@ -169,7 +188,7 @@ def test_netlist_errors():
     nl.gates = [Gate("AND", (2, 5), 4)]
     with pytest.raises(ValueError, match="never driven"):
         nl.ordered()
-    nl.gates = [Gate("DFF", (5,), 4), Gate("XOR", (4, 2), 5)]   # register feedback
+    nl.gates = [Gate("DFF", (5,), 4), Gate("XOR", (4, 2), 5)]  # register feedback
     with pytest.raises(ValueError, match="loop"):
         nl.ordered()
     with pytest.raises(ValueError, match="x_port: expected one of the input buses w, x, found 'a'"):
@@ -195,8 +214,47 @@ def test_byte_arrays_are_packed_directly_and_exactly(simd, dtype, signed):
         fast = simulate_gates(circuit, x, w, simd=simd, threads=2)
         slow = simulate_gates(circuit, x.astype(np.int64), w.astype(np.int64), simd=simd)
         ref = simulate_gates(circuit, x, w, backend="reference")
-        assert np.array_equal(fast.per_net, ref.per_net) and np.array_equal(slow.per_net, ref.per_net)
+        assert np.array_equal(fast.per_net, ref.per_net) and np.array_equal(
+            slow.per_net, ref.per_net
+        )
     x = np.zeros(600, dtype=dtype)
     x[555] = 127
     with pytest.raises(ValueError, match="x: .* found 127 at index 555"):
         simulate_gates(circuit, x, np.zeros(600, dtype=dtype), simd=simd)
+
+
+def shift_register(depth):
+    """x[0] through ``depth`` flip-flops, XORed with w[0] at the end."""
+    b = NetlistBuilder()
+    x, w = b.input_bus("x", 2), b.input_bus("w", 2)
+    q = x[0]
+    for _ in range(depth):
+        q = b.dff(q)
+    b.output_bus("y", [b.gate("XOR", q, w[0])])
+    return b.netlist
+
+
+@pytest.mark.parametrize("depth", [0, 1, 3, 700])
+def test_warmup_follows_the_deepest_register_chain(depth):
+    """Split runs replay exactly as many vectors as the deepest flip-flop chain remembers: a
+    700-deep chain (deeper than any fixed warm-up) still splits exactly."""
+    nl = shift_register(depth)
+    prog = compile_netlist(nl)
+    assert prog.register_depth == depth and prog.warmup == depth + 1
+    rng = np.random.default_rng(depth)
+    x, w = rng.integers(0, 4, 20_000), rng.integers(0, 4, 20_000)
+    whole = simulate_gates(nl, x, w, threads=1).per_net
+    assert np.array_equal(simulate_gates(nl, x, w, threads=3).per_net, whole)
+    assert np.array_equal(
+        simulate_gates(nl, x[:3000], w[:3000], backend="reference").per_net,
+        simulate_gates(nl, x[:3000], w[:3000]).per_net,
+    )
+
+
+@pytest.mark.parametrize("backend", ["c", "numba", "reference"])
+def test_every_backend_checks_gate_operands(backend):
+    circuit = multiplier_circuit("dadda", 4, 4, True)
+    with pytest.raises(
+        ValueError, match=r"x: expected integers in \[-8, 7\] .* found 8 at index 2"
+    ):
+        simulate_gates(circuit, np.array([1, 2, 8, 0]), np.zeros(4, dtype=int), backend=backend)

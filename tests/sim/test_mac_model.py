@@ -1,15 +1,16 @@
 """The MAC model on hand-worked examples (README.md, "The MAC model"), on every backend."""
+
 import numpy as np
 import pytest
 
 import bitsim
-from util import BACKEND_IDS, BACKENDS
 
-EXAMPLE = dict(x=[1, -2, -1], w=[-1, -2, 1], x_bits=2, w_bits=2, acc_bits=4, signed=True,
-               length=2)
+from util import ALL_BACKENDS
+
+EXAMPLE = dict(x=[1, -2, -1], w=[-1, -2, 1], x_bits=2, w_bits=2, acc_bits=4, signed=True, length=2)
 
 
-@pytest.mark.parametrize("backend,simd", BACKENDS, ids=BACKEND_IDS)
+@pytest.mark.parametrize("backend,simd", ALL_BACKENDS)
 def test_worked_example(backend, simd):
     # registers:   x: 00 -> 01 -> 10 -> 11        w: 00 -> 11 -> 10 -> 01
     # product:  0000 -> 1111 (-1) -> 0100 (4) -> 1111 (-1)
@@ -19,24 +20,24 @@ def test_worked_example(backend, simd):
     assert r.flips_per_bit["w"].tolist() == [3, 2]
     assert r.flips_per_bit["product"].tolist() == [3, 3, 1, 3]
     assert r.flips_per_bit["acc"].tolist() == [1, 1, 3, 3]
-    assert r.mean_flips == {"x": 4 / 3, "w": 5 / 3, "product": 10 / 3, "acc": 8 / 3,
-                            "total": 9.0}
+    assert r.mean_flips == {"x": 4 / 3, "w": 5 / 3, "product": 10 / 3, "acc": 8 / 3, "total": 9.0}
     assert (r.overflows, r.min_partial_sum, r.max_partial_sum) == (0, -1, 3)
 
 
-@pytest.mark.parametrize("backend,simd", BACKENDS, ids=BACKEND_IDS)
+@pytest.mark.parametrize("backend,simd", ALL_BACKENDS)
 def test_overflow_wraps_and_is_counted(backend, simd):
     # a 2-bit signed accumulator holds [-2, 1]: the partial sum 3 overflows and wraps to -1
     r = bitsim.simulate_mac(backend=backend, simd=simd, **{**EXAMPLE, "acc_bits": 2})
-    assert r.flips_per_bit["acc"].tolist() == [1, 1]   # 00 -> 11 -> 11 -> 11
+    assert r.flips_per_bit["acc"].tolist() == [1, 1]  # 00 -> 11 -> 11 -> 11
     assert (r.overflows, r.min_partial_sum, r.max_partial_sum) == (1, -1, 3)
 
 
-@pytest.mark.parametrize("backend,simd", BACKENDS, ids=BACKEND_IDS)
+@pytest.mark.parametrize("backend,simd", ALL_BACKENDS)
 def test_unsigned_accumulator_endless(backend, simd):
     # unsigned 2-bit operands, 3-bit accumulator [0, 7], one endless dot product
-    r = bitsim.simulate_mac([3, 3, 1, 0], [3, 1, 2, 3], x_bits=2, acc_bits=3, signed=False,
-                            backend=backend, simd=simd)
+    r = bitsim.simulate_mac(
+        [3, 3, 1, 0], [3, 1, 2, 3], x_bits=2, acc_bits=3, signed=False, backend=backend, simd=simd
+    )
     # products 9, 3, 2, 0 -> partial sums 9, 12, 14, 14: all overflow 3 bits, held mod 8
     assert (r.overflows, r.min_partial_sum, r.max_partial_sum) == (4, 9, 14)
     # acc register: 000 -> 001 -> 100 -> 110 -> 110
@@ -45,21 +46,30 @@ def test_unsigned_accumulator_endless(backend, simd):
     assert r.flips_per_bit["product"].tolist() == [2, 2, 0, 2]
 
 
-@pytest.mark.parametrize("backend,simd", BACKENDS, ids=BACKEND_IDS)
+@pytest.mark.parametrize("backend,simd", ALL_BACKENDS)
 def test_mixed_signedness(backend, simd):
     # x unsigned 2-bit, w signed 2-bit: the product (4-bit) and accumulator are signed
-    r = bitsim.simulate_mac([3, 2], [-2, 1], x_bits=2, x_signed=False, w_signed=True,
-                            acc_bits=4, backend=backend, simd=simd)
+    r = bitsim.simulate_mac(
+        [3, 2],
+        [-2, 1],
+        x_bits=2,
+        x_signed=False,
+        w_signed=True,
+        acc_bits=4,
+        backend=backend,
+        simd=simd,
+    )
     # products -6 (1010), 2 (0010); partial sums -6, -4 (1100), both inside [-8, 7]
     assert r.flips_per_bit["product"].tolist() == [0, 1, 0, 2]
-    assert r.flips_per_bit["acc"].tolist() == [0, 2, 1, 1]   # 0000 -> 1010 -> 1100
+    assert r.flips_per_bit["acc"].tolist() == [0, 2, 1, 1]  # 0000 -> 1010 -> 1100
     assert (r.overflows, r.min_partial_sum, r.max_partial_sum) == (0, -6, -4)
 
 
-@pytest.mark.parametrize("backend,simd", BACKENDS, ids=BACKEND_IDS)
+@pytest.mark.parametrize("backend,simd", ALL_BACKENDS)
 def test_empty_input_gives_zero_counts(backend, simd):
-    r = bitsim.simulate_mac(np.array([], dtype=np.int8), np.array([], dtype=np.int8),
-                            backend=backend, simd=simd)
+    r = bitsim.simulate_mac(
+        np.array([], dtype=np.int8), np.array([], dtype=np.int8), backend=backend, simd=simd
+    )
     assert r.macs == 0 and r.total() == 0 and r.overflows == 0
     assert r.min_partial_sum is None and r.mean() == 0.0
     r = bitsim.simulate_mac(n=0, backend=backend, simd=simd)
@@ -70,7 +80,7 @@ def test_uniform_input_registers_flip_half_their_bits():
     # independent uniform b-bit values: each bit flips with probability 1/2
     n = 200_000
     r = bitsim.simulate_mac(x_bits=6, w_bits=3, n=n, seed=7)
-    for site, bits in (("x", 6), ("w", 3)):
+    for site in ("x", "w"):
         per_bit = r.flips_per_bit[site] / n
         assert np.all(np.abs(per_bit - 0.5) < 5 * np.sqrt(0.25 / n)), (site, per_bit)
 
@@ -83,4 +93,4 @@ def test_signed_accumulator_flips_its_sign_extension_bits():
     top = r.flips_per_bit["acc"][12:]
     assert np.all(top == top[0]) and top[0] > 0
     u = bitsim.simulate_mac(x_bits=4, length=16, n=100_000, seed=3, signed=False)
-    assert np.all(u.flips_per_bit["acc"][12:] == 0)   # unsigned sums stay below 2**12
+    assert np.all(u.flips_per_bit["acc"][12:] == 0)  # unsigned sums stay below 2**12

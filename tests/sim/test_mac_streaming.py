@@ -1,19 +1,27 @@
 """Chunk size, thread count and segmenting never change a result; inputs stay unmodified."""
+
 import numpy as np
 import pytest
 
 import bitsim
 import bitsim._core.segments
+
 from util import summary
 
 
 @pytest.mark.parametrize("length", [None, 1, 9, 4608])
 @pytest.mark.parametrize("bits,signed", [(4, True), (8, False), (20, True), (30, False)])
 def test_chunk_size_and_threads_do_not_change_results(bits, signed, length, monkeypatch):
-    kwargs = dict(x_bits=bits, signed=signed, length=length, n=20_000, seed=11,
-                  acc_bits=24 if bits < 20 else 64)
+    kwargs = dict(
+        x_bits=bits,
+        signed=signed,
+        length=length,
+        n=20_000,
+        seed=11,
+        acc_bits=24 if bits < 20 else 64,
+    )
     expected = summary(bitsim.simulate_mac(**kwargs))
-    monkeypatch.setattr(bitsim._core.segments, "SEGMENT_MACS", 1999)   # many uneven segments
+    monkeypatch.setattr(bitsim._core.segments, "SEGMENT_MACS", 1999)  # many uneven segments
     for chunk in (1, 7, 64, 1000, 1 << 16):
         for threads in (1, 2, 3):
             got = summary(bitsim.simulate_mac(chunk_size=chunk, threads=threads, **kwargs))
@@ -61,4 +69,4 @@ def test_long_sampled_run_uses_bounded_memory():
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     r = bitsim.simulate_mac(x_bits=4, n=10**8, seed=3)
     grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
-    assert r.macs == 10**8 and grown_kib < 50_000   # 10**8 int64 operands would be 1.6 GB
+    assert r.macs == 10**8 and grown_kib < 50_000  # 10**8 int64 operands would be 1.6 GB

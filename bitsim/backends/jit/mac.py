@@ -4,6 +4,7 @@ kept as (hi: int64, lo: uint64) pairs. Same model and interface as ``bitsim._mac
 numba turns mixed int64/uint64 arithmetic into float64, so every constant and operand below is
 cast to the type it must have.
 """
+
 import numpy as np
 from numba import njit
 
@@ -12,10 +13,75 @@ from bitsim._core.rng import GOLDEN
 U64 = np.uint64
 I64 = np.int64
 _DEBRUIJN = U64(0x03F79D71B4CB0A89)
-_DEBRUIJN_INDEX = np.array([0, 1, 48, 2, 57, 49, 28, 3, 61, 58, 50, 42, 38, 29, 17, 4, 62, 55,
-                            59, 36, 53, 51, 43, 22, 45, 39, 33, 30, 24, 18, 12, 5, 63, 47, 56,
-                            27, 60, 41, 37, 16, 54, 35, 52, 21, 44, 32, 23, 11, 46, 26, 40, 15,
-                            34, 20, 31, 10, 25, 14, 19, 9, 13, 8, 7, 6], dtype=np.int64)
+_DEBRUIJN_INDEX = np.array(
+    [
+        0,
+        1,
+        48,
+        2,
+        57,
+        49,
+        28,
+        3,
+        61,
+        58,
+        50,
+        42,
+        38,
+        29,
+        17,
+        4,
+        62,
+        55,
+        59,
+        36,
+        53,
+        51,
+        43,
+        22,
+        45,
+        39,
+        33,
+        30,
+        24,
+        18,
+        12,
+        5,
+        63,
+        47,
+        56,
+        27,
+        60,
+        41,
+        37,
+        16,
+        54,
+        35,
+        52,
+        21,
+        44,
+        32,
+        23,
+        11,
+        46,
+        26,
+        40,
+        15,
+        34,
+        20,
+        31,
+        10,
+        25,
+        14,
+        19,
+        9,
+        13,
+        8,
+        7,
+        6,
+    ],
+    dtype=np.int64,
+)
 
 
 @njit(cache=True)
@@ -36,7 +102,7 @@ def _sample(key, start, n, bits, is_signed, log2, keep, alias, values, use_table
             own = (u << U64(log2)) < keep[slot]
             out[i] = values[slot] if own else values[alias[slot]]
         elif is_signed:
-            out[i] = I64(u) >> I64(shift)   # arithmetic shift of the reinterpreted bits
+            out[i] = I64(u) >> I64(shift)  # arithmetic shift of the reinterpreted bits
         else:
             out[i] = I64(u >> shift)
     return out
@@ -44,14 +110,21 @@ def _sample(key, start, n, bits, is_signed, log2, keep, alias, values, use_table
 
 def _fetch(stream, start, n):
     if stream.array is not None:
-        return stream.array[start:start + n].astype(np.int64)
+        return stream.array[start : start + n].astype(np.int64)
     t = stream.table
     empty_u64, empty_i64 = np.zeros(1, np.uint64), np.zeros(1, np.int64)
-    return _sample(np.uint64(stream.key), start, n, stream.fmt.bits, stream.fmt.signed,
-                   0 if t is None else t.log2,
-                   empty_u64 if t is None else t.keep,
-                   np.zeros(1, np.uint32) if t is None else t.alias,
-                   empty_i64 if t is None else t.values, t is not None)
+    return _sample(
+        np.uint64(stream.key),
+        start,
+        n,
+        stream.fmt.bits,
+        stream.fmt.signed,
+        0 if t is None else t.log2,
+        empty_u64 if t is None else t.keep,
+        np.zeros(1, np.uint32) if t is None else t.alias,
+        empty_i64 if t is None else t.values,
+        t is not None,
+    )
 
 
 @njit(cache=True)
@@ -75,7 +148,7 @@ def _kernel(x, w, g, length, signed, masks, acc_bits, state, flips, stats, index
     s_lo, s_hi = state[4], I64(state[5])
     sign = U64(1) << U64(63)
     for t in range(x.shape[0]):
-        p_lo = U64(x[t]) * U64(w[t])            # low 64 bits of the exact product
+        p_lo = U64(x[t]) * U64(w[t])  # low 64 bits of the exact product
         p_hi = I64(-1) if signed and (p_lo & sign) != U64(0) else I64(0)
         if (length != 0 and (g + t) % length == 0) or (length == 0 and g + t == 0):
             s_lo, s_hi = p_lo, p_hi
@@ -89,9 +162,13 @@ def _kernel(x, w, g, length, signed, masks, acc_bits, state, flips, stats, index
             state[site] = regs[site]
         if signed:
             fits64 = (s_hi == I64(0) and s_lo < sign) or (s_hi == I64(-1) and s_lo >= sign)
-            ok = fits64 and (acc_bits == 64 or (
-                I64(s_lo) >= -(I64(1) << I64(acc_bits - 1))
-                and I64(s_lo) < (I64(1) << I64(acc_bits - 1))))
+            ok = fits64 and (
+                acc_bits == 64
+                or (
+                    I64(s_lo) >= -(I64(1) << I64(acc_bits - 1))
+                    and I64(s_lo) < (I64(1) << I64(acc_bits - 1))
+                )
+            )
         else:
             ok = s_hi == I64(0) and (acc_bits == 64 or s_lo < (U64(1) << U64(acc_bits)))
         if not ok:
@@ -125,8 +202,23 @@ def run(cfg, xs, ws, start, count, sum_before, chunk):
     stats = np.zeros(6, dtype=np.uint64)
     for g in range(start, start + count, chunk):
         m = min(chunk, start + count - g)
-        _kernel(_fetch(xs, g, m), _fetch(ws, g, m), g, cfg.length or 0,
-                cfg.acc_signed, masks, cfg.acc_bits, state, flips, stats,
-                _DEBRUIJN_INDEX)
-    return (flips, int(stats[0]), _to_int(stats[1], stats[2]), _to_int(stats[3], stats[4]),
-            _to_int(state[4], state[5]))
+        _kernel(
+            _fetch(xs, g, m),
+            _fetch(ws, g, m),
+            g,
+            cfg.length or 0,
+            cfg.acc_signed,
+            masks,
+            cfg.acc_bits,
+            state,
+            flips,
+            stats,
+            _DEBRUIJN_INDEX,
+        )
+    return (
+        flips,
+        int(stats[0]),
+        _to_int(stats[1], stats[2]),
+        _to_int(stats[3], stats[4]),
+        _to_int(state[4], state[5]),
+    )

@@ -1,4 +1,5 @@
 """Reference of the per-dot-product accumulator widths (``bitsim._mac.dot_widths``), numpy."""
+
 import numpy as np
 
 from bitsim._core.widths import MAX_WIDTH, width_for_range

@@ -1,15 +1,22 @@
 """Reference gate-level toggle counts: numpy boolean arrays, one element per vector."""
+
 import numpy as np
 
-from bitsim.circuits.netlist import GATE_TYPES
 from bitsim.backends.reference.sampling import fetch
+from bitsim.circuits.netlist import GATE_TYPES
 
 _OPS = {
-    "AND": lambda a, b, s: a & b, "OR": lambda a, b, s: a | b, "XOR": lambda a, b, s: a ^ b,
-    "NAND": lambda a, b, s: ~(a & b), "NOR": lambda a, b, s: ~(a | b),
-    "XNOR": lambda a, b, s: ~(a ^ b), "NOT": lambda a, b, s: ~a,
-    "ANDNOT": lambda a, b, s: a & ~b, "ORNOT": lambda a, b, s: a | ~b,
-    "MUX": lambda a, b, s: np.where(s, b, a), "BUF": lambda a, b, s: a,
+    "AND": lambda a, b, s: a & b,
+    "OR": lambda a, b, s: a | b,
+    "XOR": lambda a, b, s: a ^ b,
+    "NAND": lambda a, b, s: ~(a & b),
+    "NOR": lambda a, b, s: ~(a | b),
+    "XNOR": lambda a, b, s: ~(a ^ b),
+    "NOT": lambda a, b, s: ~a,
+    "ANDNOT": lambda a, b, s: a & ~b,
+    "ORNOT": lambda a, b, s: a | ~b,
+    "MUX": lambda a, b, s: np.where(s, b, a),
+    "BUF": lambda a, b, s: a,
 }
 
 
@@ -45,11 +52,11 @@ def sources(prog, xs, ws, n):
     idx = np.arange(n, dtype=np.int64)
     first = idx % prog.length == 0 if prog.length else idx == 0
     p = x.astype(np.uint64) * w.astype(np.uint64)
-    cs = np.cumsum(p, dtype=np.uint64)          # wraps modulo 2^64, as the register does
+    cs = np.cumsum(p, dtype=np.uint64)  # wraps modulo 2^64, as the register does
     before = np.concatenate([np.zeros(1, dtype=np.uint64), cs[:-1]])
     last = np.maximum.accumulate(np.where(first, idx, 0))
-    after = cs - before[last]                   # partial sums S_t modulo 2^64
-    acc = np.concatenate([np.zeros(1, dtype=np.uint64), after[:-1]])   # S_{t-1}
+    after = cs - before[last]  # partial sums S_t modulo 2^64
+    acc = np.concatenate([np.zeros(1, dtype=np.uint64), after[:-1]])  # S_{t-1}
     return x, w, first, acc
 
 

@@ -3,6 +3,7 @@
 Same model and interface as ``bitsim._mac.run``/``tail``. Exact partial sums use int64 where
 they provably fit and Python integers (object arrays) where they might not.
 """
+
 import numpy as np
 
 from bitsim._core.widths import product_range
@@ -83,7 +84,7 @@ def tail(cfg, xs, ws, start, count, chunk):
         p = _products(cfg, xs, ws, g, m, 0)[2].astype(object)
         starts = np.flatnonzero(_starts(cfg, g, m))
         if starts.size:
-            total, restarted = int(p[starts[-1]:].sum()), True
+            total, restarted = int(p[starts[-1] :].sum()), True
         else:
             total += int(p.sum())
     return total, restarted

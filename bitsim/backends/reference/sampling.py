@@ -1,4 +1,5 @@
 """Reference operand streams: elements [start, start + n) of a stream as int64, with numpy."""
+
 import numpy as np
 
 from bitsim._core.rng import GOLDEN
@@ -22,9 +23,9 @@ def uniform_bits(key: int, start: int, n: int) -> np.ndarray:
 def fetch(stream, start: int, n: int) -> np.ndarray:
     """Elements [start, start + n) of an operand stream as int64."""
     if stream.array is not None:
-        return stream.array[start:start + n].astype(np.int64)
+        return stream.array[start : start + n].astype(np.int64)
     u = uniform_bits(stream.key, start, n)
-    if stream.table is None:   # uniform: the top bits, sign-extended for signed formats
+    if stream.table is None:  # uniform: the top bits, sign-extended for signed formats
         shift = 64 - stream.fmt.bits
         if stream.fmt.signed:
             return u.view(np.int64) >> np.int64(shift)
