@@ -28,7 +28,7 @@ LAYERS = [
 MODULES = sorted(
     m.name
     for m in pkgutil.walk_packages([str(PACKAGE)], "bitsim.")
-    if not m.name.startswith("bitsim._ext.")
+    if not m.name.startswith("bitsim._ext.") and m.name != "bitsim.__main__"
 )
 
 

@@ -87,7 +87,7 @@ def test_unexpected_exceptions_are_bugs_with_a_traceback(monkeypatch):
 
 def test_version_comes_from_the_package():
     out = subprocess.run(
-        [sys.executable, "-m", "bitsim.cli", "--version"],
+        [sys.executable, "-m", "bitsim", "--version"],
         check=True,
         capture_output=True,
         text=True,

@@ -1,5 +1,11 @@
-"""numba backend of the MAC bit-flip simulator: one scalar loop per MAC, 128-bit exact sums
-kept as (hi: int64, lo: uint64) pairs. Same model and interface as ``bitsim._mac.run``.
+"""numba backend of the MAC bit-flip simulator: one scalar loop per MAC, exact 128-bit sums
+kept as (hi: int64, lo: uint64) pairs, value hi * 2**64 + lo. Same model and interface as
+``bitsim._mac.run`` and ``bitsim._mac.tail``; also the kernel of ``bitsim.backends.jit.accwidth``.
+
+Every jitted function that does 128-bit arithmetic lives in this file: numba's on-disk cache
+(cache=True) is invalidated only when the file of the cached function changes, so a cached
+kernel calling a helper of another file would keep running that helper's old code after an
+edit.
 
 numba turns mixed int64/uint64 arithmetic into float64, so every constant and operand below is
 cast to the type it must have.
@@ -8,10 +14,11 @@ cast to the type it must have.
 import numpy as np
 from numba import njit
 
-from bitsim._core.rng import GOLDEN
+from bitsim.backends.jit.sampling import fetch
 
 U64 = np.uint64
 I64 = np.int64
+SIGN = U64(1) << U64(63)
 _DEBRUIJN = U64(0x03F79D71B4CB0A89)
 _DEBRUIJN_INDEX = np.array(
     [
@@ -85,46 +92,64 @@ _DEBRUIJN_INDEX = np.array(
 
 
 @njit(cache=True)
-def _mix64(z):
-    z = (z ^ (z >> U64(30))) * U64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> U64(27))) * U64(0x94D049BB133111EB)
-    return z ^ (z >> U64(31))
+def _product(x, w, signed):
+    """x * w as (hi, lo), exact for operands of at most 32 bits: a signed product (either
+    operand signed) lies in int64, an unsigned one in uint64."""
+    lo = U64(x) * U64(w)  # the low 64 bits of the exact product
+    hi = I64(-1) if signed and (lo & SIGN) != U64(0) else I64(0)
+    return hi, lo
 
 
 @njit(cache=True)
-def _sample(key, start, n, bits, is_signed, log2, keep, alias, values, use_table):
-    out = np.empty(n, dtype=np.int64)
-    shift = U64(64 - bits)
-    for i in range(n):
-        u = _mix64(U64(key) + (U64(start) + U64(i) + U64(1)) * U64(GOLDEN))
-        if use_table:
-            slot = (u >> U64(1)) >> U64(63 - log2)
-            own = (u << U64(log2)) < keep[slot]
-            out[i] = values[slot] if own else values[alias[slot]]
-        elif is_signed:
-            out[i] = I64(u) >> I64(shift)  # arithmetic shift of the reinterpreted bits
-        else:
-            out[i] = I64(u >> shift)
-    return out
+def _add(ahi, alo, bhi, blo):
+    """(a + b) as (hi, lo), wrapping modulo 2**128."""
+    lo = alo + blo
+    return ahi + bhi + (I64(1) if lo < alo else I64(0)), lo
 
 
-def _fetch(stream, start, n):
-    if stream.array is not None:
-        return stream.array[start : start + n].astype(np.int64)
-    t = stream.table
-    empty_u64, empty_i64 = np.zeros(1, np.uint64), np.zeros(1, np.int64)
-    return _sample(
-        np.uint64(stream.key),
-        start,
-        n,
-        stream.fmt.bits,
-        stream.fmt.signed,
-        0 if t is None else t.log2,
-        empty_u64 if t is None else t.keep,
-        np.zeros(1, np.uint32) if t is None else t.alias,
-        empty_i64 if t is None else t.values,
-        t is not None,
-    )
+@njit(cache=True)
+def _less(ahi, alo, bhi, blo):
+    """a < b."""
+    return ahi < bhi or (ahi == bhi and alo < blo)
+
+
+@njit(cache=True)
+def _bit_length64(v):
+    """Bits of a uint64 (0 for 0)."""
+    n = 0
+    for shift in (32, 16, 8, 4, 2, 1):
+        if v >> U64(shift) != U64(0):
+            v >>= U64(shift)
+            n += shift
+    return n + (1 if v != U64(0) else 0)
+
+
+@njit(cache=True)
+def _bit_length(hi, lo):
+    """Bits of a value >= 0."""
+    if hi != I64(0):
+        return 64 + _bit_length64(U64(hi))
+    return _bit_length64(lo)
+
+
+@njit(cache=True)
+def _signed_width(hi, lo):
+    """Smallest two's complement width that holds the value: 1 + bits of v or of -v - 1."""
+    if hi < I64(0):
+        hi, lo = ~hi, ~lo
+    return 1 + _bit_length(hi, lo)
+
+
+@njit(cache=True)
+def _unsigned_width(hi, lo):
+    """Smallest unsigned width (>= 1) that holds a value >= 0."""
+    return max(1, _bit_length(hi, lo))
+
+
+def to_int(hi, lo) -> int:
+    """A (hi, lo) pair, hi given as int64 or as its uint64 bits, as a Python int."""
+    h = int(hi)
+    return ((h - (1 << 64) if h >= 1 << 63 else h) << 64) + int(lo)
 
 
 @njit(cache=True)
@@ -136,11 +161,6 @@ def _count(flips, site, d, index):
 
 
 @njit(cache=True)
-def _less(ahi, alo, bhi, blo):
-    return ahi < bhi or (ahi == bhi and alo < blo)
-
-
-@njit(cache=True)
 def _kernel(x, w, g, length, signed, masks, acc_bits, state, flips, stats, index):
     """MACs of one chunk. state = [reg x, reg w, reg p, reg acc, sum lo, sum hi] (uint64);
     stats = [overflows, min lo, min hi, max lo, max hi, have extremes] (uint64). signed: the
@@ -148,14 +168,11 @@ def _kernel(x, w, g, length, signed, masks, acc_bits, state, flips, stats, index
     s_lo, s_hi = state[4], I64(state[5])
     sign = U64(1) << U64(63)
     for t in range(x.shape[0]):
-        p_lo = U64(x[t]) * U64(w[t])  # low 64 bits of the exact product
-        p_hi = I64(-1) if signed and (p_lo & sign) != U64(0) else I64(0)
+        p_hi, p_lo = _product(x[t], w[t], signed)
         if (length != 0 and (g + t) % length == 0) or (length == 0 and g + t == 0):
             s_lo, s_hi = p_lo, p_hi
         else:
-            lo = s_lo + p_lo
-            s_hi = s_hi + p_hi + (I64(1) if lo < s_lo else I64(0))
-            s_lo = lo
+            s_hi, s_lo = _add(s_hi, s_lo, p_hi, p_lo)
         regs = (U64(x[t]) & masks[0], U64(w[t]) & masks[1], p_lo & masks[2], s_lo & masks[3])
         for site in range(4):
             _count(flips, site, state[site] ^ regs[site], index)
@@ -181,17 +198,13 @@ def _kernel(x, w, g, length, signed, masks, acc_bits, state, flips, stats, index
     state[4], state[5] = s_lo, U64(s_hi)
 
 
-def _to_int(lo, hi) -> int:
-    return (int(np.int64(np.uint64(hi).view(np.int64))) << 64) + int(lo)
-
-
 def run(cfg, xs, ws, start, count, sum_before, chunk):
     """Simulate MACs [start, start + count): (flips[4, 64], overflows, min, max, sum after)."""
     widths = [cfg.x_bits, cfg.w_bits, cfg.product_bits, cfg.acc_bits]
     masks = np.array([(1 << b) - 1 for b in widths], dtype=np.uint64)
     state = np.zeros(6, dtype=np.uint64)
     if start > 0:
-        px, pw = int(_fetch(xs, start - 1, 1)[0]), int(_fetch(ws, start - 1, 1)[0])
+        px, pw = int(fetch(xs, start - 1, 1)[0]), int(fetch(ws, start - 1, 1)[0])
         for site, v in enumerate((px, pw, px * pw, int(sum_before))):
             state[site] = v & int(masks[site])
         state[4] = int(sum_before) & ((1 << 64) - 1)
@@ -203,8 +216,8 @@ def run(cfg, xs, ws, start, count, sum_before, chunk):
     for g in range(start, start + count, chunk):
         m = min(chunk, start + count - g)
         _kernel(
-            _fetch(xs, g, m),
-            _fetch(ws, g, m),
+            fetch(xs, g, m),
+            fetch(ws, g, m),
             g,
             cfg.length or 0,
             cfg.acc_signed,
@@ -218,7 +231,86 @@ def run(cfg, xs, ws, start, count, sum_before, chunk):
     return (
         flips,
         int(stats[0]),
-        _to_int(stats[1], stats[2]),
-        _to_int(stats[3], stats[4]),
-        _to_int(state[4], state[5]),
+        to_int(stats[2], stats[1]),
+        to_int(stats[4], stats[3]),
+        to_int(state[5], state[4]),
     )
+
+
+@njit(cache=True)
+def _tail_chunk(x, w, g, length, signed):
+    """(whether a dot product starts in MACs [g, g + len(x)), hi, lo of the sum of the products
+    from the last such start to the end, or of all of them when none starts)."""
+    m = x.shape[0]
+    if length != 0:
+        a = (length - g % length) % length  # offset of the first start in the chunk
+    else:
+        a = 0 if g == 0 else m
+    restarted = a < m
+    if restarted and length != 0:
+        a += (m - 1 - a) // length * length  # the last start
+    if not restarted:
+        a = 0
+    hi, lo = I64(0), U64(0)
+    for t in range(a, m):
+        p_hi, p_lo = _product(x[t], w[t], signed)
+        hi, lo = _add(hi, lo, p_hi, p_lo)
+    return restarted, hi, lo
+
+
+def tail(cfg, xs, ws, start, count, chunk):
+    """(sum of the products after the last dot-product start in MACs [start, start + count),
+    whether one began); without a start, the sum of all the range's products. Exact."""
+    total, restarted = 0, False
+    for g in range(start, start + count, chunk):
+        m = min(chunk, start + count - g)
+        r, hi, lo = _tail_chunk(
+            fetch(xs, g, m), fetch(ws, g, m), g, cfg.length or 0, cfg.acc_signed
+        )
+        total = to_int(hi, lo) + (0 if r else total)
+        restarted = restarted or bool(r)
+    return total, restarted
+
+
+# state words (uint64) of dot_widths_chunk: position in the current dot product, its partial
+# sum, its extremes, and the extremes of every completed dot product (with a flag: any yet)
+_POS, _SUM, _DMIN, _DMAX, _MIN, _MAX, _HAVE = 0, 1, 3, 5, 7, 9, 11
+
+
+@njit(cache=True)
+def dot_widths_chunk(x, w, length, signed, st, hist):
+    """Dot products of `length` terms over one chunk of operands (a dot product may span
+    chunks: its state is in st, see _POS ... _HAVE); hist[w] += 1 for each completed one whose
+    partial sums all fit w bits but not w - 1 (two's complement when signed)."""
+    pos = I64(st[_POS])
+    s_hi, s_lo = I64(st[_SUM]), st[_SUM + 1]
+    n_hi, n_lo = I64(st[_DMIN]), st[_DMIN + 1]
+    x_hi, x_lo = I64(st[_DMAX]), st[_DMAX + 1]
+    for t in range(x.shape[0]):
+        p_hi, p_lo = _product(x[t], w[t], signed)
+        if pos == 0:
+            s_hi, s_lo = p_hi, p_lo
+            n_hi, n_lo, x_hi, x_lo = p_hi, p_lo, p_hi, p_lo
+        else:
+            s_hi, s_lo = _add(s_hi, s_lo, p_hi, p_lo)
+            if _less(s_hi, s_lo, n_hi, n_lo):
+                n_hi, n_lo = s_hi, s_lo
+            if _less(x_hi, x_lo, s_hi, s_lo):
+                x_hi, x_lo = s_hi, s_lo
+        pos += 1
+        if pos == length:  # the dot product is complete
+            if signed:
+                width = max(_signed_width(n_hi, n_lo), _signed_width(x_hi, x_lo))
+            else:
+                width = _unsigned_width(x_hi, x_lo)
+            hist[width] += U64(1)
+            if st[_HAVE] == U64(0) or _less(n_hi, n_lo, I64(st[_MIN]), st[_MIN + 1]):
+                st[_MIN], st[_MIN + 1] = U64(n_hi), n_lo
+            if st[_HAVE] == U64(0) or _less(I64(st[_MAX]), st[_MAX + 1], x_hi, x_lo):
+                st[_MAX], st[_MAX + 1] = U64(x_hi), x_lo
+            st[_HAVE] = U64(1)
+            pos = 0
+    st[_POS] = U64(pos)
+    st[_SUM], st[_SUM + 1] = U64(s_hi), s_lo
+    st[_DMIN], st[_DMIN + 1] = U64(n_hi), n_lo
+    st[_DMAX], st[_DMAX + 1] = U64(x_hi), x_lo

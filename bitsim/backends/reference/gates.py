@@ -26,10 +26,15 @@ def _bits(values, nets, V):
         V[net] = ((u >> np.uint64(min(j, 63))) & np.uint64(1)).astype(bool)
 
 
-def evaluate(prog, x, w, first, acc):
+def evaluate(prog, x, w, first, acc, before=None):
     """Values of every net (bool arrays) for operand values x, w, first flags and accumulator
-    states acc (uint64), vector by vector; DFF outputs start at 0."""
+    states acc (uint64), vector by vector. A DFF's output is its input one vector earlier; at
+    the first vector, its input's value in ``before`` (the nets' values at the vector before,
+    indexed by net; None: a state where every net but the constant 1 is 0)."""
     m = len(x)
+    if before is None:
+        before = np.zeros(prog.nets, dtype=bool)
+        before[1] = True
     V = [np.zeros(m, dtype=bool) for _ in range(prog.nets)]
     V[1] = np.ones(m, dtype=bool)
     _bits(x, prog.x_nets, V)
@@ -40,7 +45,7 @@ def evaluate(prog, x, w, first, acc):
     for op, a, b, c, out in zip(prog.op, prog.a, prog.b, prog.c, prog.out):
         name = GATE_TYPES[op]
         if name == "DFF":
-            V[out] = np.concatenate([[False], V[a][:-1]])
+            V[out] = np.concatenate([[before[a]], V[a][:-1]])
         else:
             V[out] = _OPS[name](V[a], V[b], V[c])
     return V
@@ -60,21 +65,28 @@ def sources(prog, xs, ws, n):
     return x, w, first, acc
 
 
-def toggles_until(prog, xs, ws, n):
-    """Toggles of every net over vectors [0, n) (uint64[nets])."""
-    if n == 0:
-        return np.zeros(prog.nets, dtype=np.uint64)
-    reset = evaluate(prog, *(np.zeros(1, dtype=t) for t in (np.int64, np.int64, bool, np.uint64)))
-    V = evaluate(prog, *sources(prog, xs, ws, n))
-    out = np.zeros(prog.nets, dtype=np.uint64)
-    for net in range(prog.nets):
-        seq = np.concatenate([reset[net], V[net]])
-        out[net] = np.count_nonzero(seq[1:] != seq[:-1])
-    return out
+def reset_state(prog):
+    """Values of every net (bool[nets]) before the first vector: sources 0, DFF outputs their
+    input's value in a state where every net but the constant 1 is 0, the rest what follows."""
+    zeros = (np.zeros(1, dtype=t) for t in (np.int64, np.int64, bool, np.uint64))
+    return np.array([v[0] for v in evaluate(prog, *zeros)], dtype=bool)
 
 
 def run(prog, xs, ws, start, warmup, count, acc_before, chunk):
-    """Toggles of every net over vectors [start, start + count), the interface of every
-    backend. The reference simulates from vector 0, so it needs no warm-up or carried state."""
-    everything = toggles_until(prog, xs, ws, start + count)
-    return everything - toggles_until(prog, xs, ws, start)
+    """Toggles of every net over vectors [start, start + count) (uint64[nets]), the signature
+    of ``bitsim._gates.run``. Vectors [0, start + count) are evaluated exactly from the reset
+    state, so warmup, acc_before and chunk are not needed (and ignored)."""
+    out = np.zeros(prog.nets, dtype=np.uint64)
+    if count == 0:
+        return out
+    reset = reset_state(prog)
+    V = evaluate(prog, *sources(prog, xs, ws, start + count), before=reset)
+    for net in range(prog.nets):
+        seq = np.concatenate([[reset[net]], V[net]])
+        out[net] = np.count_nonzero(seq[start + 1 :] != seq[start:-1])
+    return out
+
+
+def toggles(prog, xs, ws, n):
+    """Toggles of every net over vectors [0, n) (uint64[nets])."""
+    return run(prog, xs, ws, 0, 0, n, 0, None)
