@@ -5,7 +5,7 @@ the output name's extension."""
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from typing import Dict, List, Sequence, Tuple
 
 from bitsim._core.checks import InputError, MissingExtra
 from bitsim.sim.mac import SITES
@@ -98,7 +98,7 @@ def sweep_plot(results_path: str, out: str):
             f"results: expected the rows of a flips sweep (x_bits, flips_*) in {results_path}"
         )
     sites = (*SITES, "total")
-    groups = {}
+    groups: Dict[Tuple[int, bool], List[List[float]]] = {}
     for r in rows:
         signed = r.get("x_signed", r.get("signed", True))
         signed = signed if isinstance(signed, bool) else str(signed) in ("True", "true", "1", "")

@@ -35,7 +35,7 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import as_completed as local_as_completed
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Dict, List, NoReturn, Optional, Tuple
 
 from bitsim._core.checks import InputError, MissingExtra, check_choice
 from bitsim._core.segments import chain, default_threads, merge, split
@@ -133,7 +133,7 @@ def load_grid(path: str) -> Grid:
     except yaml.YAMLError as err:
         raise GridError(f"{path}: not valid YAML: {err}") from None
 
-    def fail(node, key, expected, found):
+    def fail(node, key, expected, found) -> NoReturn:
         line = node.start_mark.line + 1 if node is not None else 1
         raise GridError(f"{path}:{line}: {key}: expected {expected}, found {found}")
 
@@ -314,7 +314,7 @@ def task_gates(cell, seed, backend, simd):
 def flips_row(cell, seed, parts) -> dict:
     cfg, xs, ws, n, _ = mac.prepare(**_mac_kwargs(cell, seed))
     r = mac.result(cfg, xs, ws, n, seed, merge(parts))
-    row = {f"flips_{site}": v for site, v in r.mean_flips.items()}
+    row: Dict[str, Optional[float]] = {f"flips_{site}": v for site, v in r.mean_flips.items()}
     row.update(
         overflows=r.overflows,
         min_partial_sum=r.min_partial_sum,
@@ -471,7 +471,8 @@ def _base_row(grid, cell, seed):
 def _execute(grid: Grid, cells, ex, split_macs, backend, simd):
     """Yield one row per cell as cells finish (errors recorded, not raised)."""
     seeds = [cell_seed(grid.seed, c) for c in cells]
-    pending = {}  # future -> (cell index, part index or None)
+    pending: Dict[object, Tuple[int, Optional[int]]] = {}  # future -> (cell, part or None)
+    tail_futures: Dict[int, list] = {}  # cell -> futures of its ranges' tails
     parts: Dict[int, dict] = {}
     split_cells = {}
     for i, (cell, seed) in enumerate(zip(cells, seeds)):
@@ -489,10 +490,8 @@ def _execute(grid: Grid, cells, ex, split_macs, backend, simd):
             split_cells[i] = ranges
             parts[i] = {}
             tails = [ex.submit(task_tail, cell, seed, a, b - a, backend, simd) for a, b in ranges]
-            pending[("tails", i)] = tails
-    for key in [k for k in pending if isinstance(k, tuple)]:
-        i = key[1]
-        tails = pending.pop(key)
+            tail_futures[i] = tails
+    for i, tails in tail_futures.items():
         try:
             befores = chain([t.result() for t in tails])
         except Exception as err:  # noqa: BLE001 - recorded in the row
@@ -502,10 +501,10 @@ def _execute(grid: Grid, cells, ex, split_macs, backend, simd):
                 "error": _describe(err),
             }
             continue
-        for j, ((a, b), before) in enumerate(zip(split_cells[i], befores)):
+        for part, ((a, b), before) in enumerate(zip(split_cells[i], befores)):
             pending[ex.submit(task_flips, cells[i], seeds[i], a, b - a, before, backend, simd)] = (
                 i,
-                j,
+                part,
             )
     failed = set()
     for fut in ex.as_completed(list(pending)):

@@ -229,7 +229,7 @@ def _ripple(b: NetlistBuilder, cols):
 
 
 def multiplier_circuit(
-    arch: str, x_bits: int, w_bits: int = None, signed: bool = False
+    arch: str, x_bits: int, w_bits: Optional[int] = None, signed: bool = False
 ) -> MultiplierCircuit:
     """A multiplier netlist with inputs 'x', 'w' and output 'p' (x_bits + w_bits bits)."""
     return _multiplier(arch, x_bits, w_bits, signed)[0]
@@ -279,7 +279,7 @@ def _multiplier(arch, x_bits, w_bits=None, signed=False, builder=None, x=None, w
 
 
 def mac_circuit(
-    arch: str, x_bits: int, w_bits: int = None, acc_bits: int = 32, signed: bool = False
+    arch: str, x_bits: int, w_bits: Optional[int] = None, acc_bits: int = 32, signed: bool = False
 ) -> MultiplierCircuit:
     """A MAC: operand registers x, w (inputs), a multiplier, and an accumulator adder whose
     register ('acc', a state bus: the previous partial sum) is cleared by input 'first'.

@@ -76,7 +76,8 @@ class Netlist:
         for n in sources:
             if n in driver:
                 raise InputError(f"netlist: input net {self.net_name(n)} is also driven by a gate")
-        state, order = {}, []  # 1: visiting, 2: done
+        state: Dict[int, int] = {}  # 1: visiting, 2: done
+        order = []
         for start in self.gates:
             stack = [(start, 0)]
             while stack:

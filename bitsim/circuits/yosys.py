@@ -11,6 +11,7 @@ inputs (a clock, say) are held at 0.
 from __future__ import annotations
 
 import json
+from typing import Optional
 
 from bitsim._core.checks import InputError
 from bitsim.circuits.netlist import Gate, Netlist
@@ -34,7 +35,7 @@ CELLS = {
 PINS = {"NOT": ("A",), "BUF": ("A",), "DFF": ("D",), "MUX": ("A", "B", "S")}
 
 
-def load_yosys_json(path: str, module: str = None) -> Netlist:
+def load_yosys_json(path: str, module: Optional[str] = None) -> Netlist:
     """The netlist of one module (the only one, the 'top' one, or ``module``) of a JSON file."""
     with open(path, encoding="utf-8") as f:
         try:

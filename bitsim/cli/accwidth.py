@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable, Mapping
+
 from bitsim._core.render import Column, render
 from bitsim.cli.common import (
     add_format,
@@ -19,6 +21,12 @@ from bitsim.sim.accwidth import width_summary
 from bitsim.sim.mac import simulate_mac
 
 ESTIMATES = ("worst_case", "statistical", "measured")
+
+
+def _acc_flips_of(estimate: str) -> Callable[[Mapping], Any]:
+    return lambda r: r["flips"][estimate]["acc"]
+
+
 COLUMNS = [
     Column("x_bits", "x"),
     Column("w_bits", "w"),
@@ -33,7 +41,7 @@ COLUMNS = [
     ),
 ]
 FLIP_COLUMNS = [
-    Column(f"flips_{e}", f"flips@{short}", "{:.3f}", get=lambda r, e=e: r["flips"][e]["acc"])
+    Column(f"flips_{e}", f"flips@{short}", "{:.3f}", get=_acc_flips_of(e))
     for e, short in zip(ESTIMATES, ("worst", "stat", "meas"))
 ]
 

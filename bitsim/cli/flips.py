@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any, Callable, Mapping
 
 from bitsim._core.progress import stderr_progress
 from bitsim._core.render import Column, render
@@ -20,6 +21,12 @@ from bitsim.sim.mac import SITES, simulate_mac
 
 LONG_RUN_MACS = 1 << 26  # progress goes to stderr for runs at least this long
 TOTALS = [*SITES, "total"]
+
+
+def _flips_of(site: str) -> Callable[[Mapping], Any]:
+    return lambda r: r["flips"][site]
+
+
 CSV_COLUMNS = (
     [
         Column(k)
@@ -35,7 +42,7 @@ CSV_COLUMNS = (
             "w_dist",
         )
     ]
-    + [Column(s, fmt="{:.6f}", get=lambda r, s=s: r["flips"][s]) for s in TOTALS]
+    + [Column(s, fmt="{:.6f}", get=_flips_of(s)) for s in TOTALS]
     + [Column("overflows")]
 )
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable, List, Mapping, Tuple, Union
+
 from bitsim._core.render import Column, render
-from bitsim.circuits.multipliers import ARCHS, circuit
+from bitsim.circuits.multipliers import ARCHS, MultiplierCircuit, circuit
+from bitsim.circuits.netlist import Netlist
 from bitsim.circuits.yosys import load_yosys_json
 from bitsim.cli.common import (
     add_format,
@@ -52,6 +55,7 @@ def register(sub) -> None:
 def run(args) -> None:
     x_dist, w_dist = operand_choices(args)
     rows = []
+    configs: List[Tuple[Union[Netlist, MultiplierCircuit], str, bool]]
     if args.netlist:
         netlist = load_yosys_json(args.netlist, args.module)
         configs = [(netlist, args.netlist, s) for s in signedness(args)]
@@ -140,10 +144,12 @@ def by_metric(rows):
         {"metric": f"{t} gates", **{n: r["counts"]["gates"].get(t, 0) for n, r in zip(names, rows)}}
         for t in gate_types
     ]
-    columns = [Column("metric", left=True)] + [
-        Column(n, get=lambda row, n=n: _num(row[n])) for n in names
-    ]
+    columns = [Column("metric", left=True)] + [Column(n, get=_num_of(n)) for n in names]
     return table, columns
+
+
+def _num_of(key: str) -> Callable[[Mapping], Any]:
+    return lambda row: _num(row[key])
 
 
 def _num(v):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bitsim._core.checks import InputError
 from bitsim._core.render import Column, render
 from bitsim.cli.common import add_format, dims, int_in, number, write
-from bitsim.models.layers import Conv2d, Linear
+from bitsim.models.layers import Conv2d, Linear, Pair
 from bitsim.models.roofline import DDR4_2400_X64, Accelerator, roofline
 from bitsim.nets.zoo import network
 
@@ -88,6 +88,7 @@ def build_layers(args):
         )
     cin, cout, kh, kw = args.conv
     hw = args.input if len(args.input) == 2 else args.input * 2
+    padding: Pair
     if args.padding == "same":
         padding = (kh // 2, kw // 2)
     else:

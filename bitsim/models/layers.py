@@ -6,8 +6,8 @@ height H to floor((H + 2p - d(k - 1) - 1) / s) + 1 rows. Batch size is 1.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Optional, Tuple, Union
+from dataclasses import Field, dataclass, field, replace
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Optional, Tuple, Union
 
 from bitsim._core.checks import InputError, check_int
 from bitsim.sim.formats import IntFormat, NumberFormat, parse_format
@@ -38,6 +38,9 @@ def _format(value, name) -> NumberFormat:
 class _Formats:
     """What every layer derives from its a_format / out_format fields."""
 
+    a_format: NumberFormat
+    out_format: Optional[NumberFormat]
+
     @property
     def output_format(self) -> NumberFormat:
         """Format of the output activations written to memory (default: a_format)."""
@@ -46,6 +49,10 @@ class _Formats:
 
 class _Weighted(_Formats):
     """Convolution and linear layers: activation, weight and output formats."""
+
+    w_format: NumberFormat
+    if TYPE_CHECKING:  # the subclasses are dataclasses
+        __dataclass_fields__: ClassVar[Dict[str, Field[Any]]]
 
     def with_formats(self, a=None, w=None, out=None):
         return replace(

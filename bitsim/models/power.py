@@ -132,6 +132,7 @@ class _SumDistribution:
         """P(S mod period in [lo, hi)), lo and hi arrays of integers."""
         if self.values is None:
             return _wrapped_mass(self.mean, self.sd, period, lo, hi)
+        assert self.probs is not None  # set with self.values
         r = np.mod(self.values, period)
         order = np.argsort(r, kind="stable")
         rs = r[order]

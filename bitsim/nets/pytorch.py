@@ -13,7 +13,7 @@ torchvision-style ResNet imports as exactly the built-in list.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Dict, Optional, Sequence
 
 from bitsim._core.checks import InputError, InputTypeError, MissingExtra
 from bitsim.models.layers import Conv2d, Elementwise, Linear
@@ -139,7 +139,7 @@ def _function_layer(node, counts):
     )
 
 
-def from_torch(model, input_shape: Sequence[int], name: str = None) -> Network:
+def from_torch(model, input_shape: Sequence[int], name: Optional[str] = None) -> Network:
     """The layers of a PyTorch module for one input of ``input_shape`` (C, H, W or features)."""
     try:
         import torch
@@ -164,7 +164,8 @@ def from_torch(model, input_shape: Sequence[int], name: str = None) -> Network:
     finally:
         model.train(was_training)
     modules = dict(gm.named_modules())
-    layers, counts = [], {}
+    layers = []
+    counts: Dict[str, int] = {}
     for node in gm.graph.nodes:
         if node.op == "call_module":
             layer = _module_layer(node.target, modules[node.target], node, nn)

@@ -26,7 +26,7 @@ from bitsim.models.costs import layer_cost, total_cost
 from bitsim.sim.accwidth import statistical_bits, width_for_range, worst_case_bits
 from bitsim.sim.distributions import resolve_distribution
 from bitsim.sim.formats import IntFormat, parse_format
-from bitsim.sim.mac import MacConfig, simulate_mac
+from bitsim.sim.mac import MacConfig, MacFlips, simulate_mac
 
 __all__ = [
     "COLUMNS",
@@ -232,9 +232,9 @@ def report(
     n, seed, threads, backend, simd: of the bit-flip simulation (see ``simulate_mac``)."""
     precision = precision or Precision()
     layers = net.layers if hasattr(net, "layers") else list(net)
-    name = name or getattr(net, "name", "network")
+    name = name if name else getattr(net, "name", "network")  # not `or`: mypy infers None
     layers = apply_precision(layers, precision)
-    flips_cache: Dict[tuple, dict] = {}
+    flips_cache: Dict[MacConfig, MacFlips] = {}
 
     def flips(cfg):
         if cfg not in flips_cache:

@@ -41,7 +41,7 @@ __all__ = [
 @dataclass
 class Network:
     name: str
-    input_shape: Tuple[int, int, int]  # channels, height, width
+    input_shape: Tuple[int, ...]  # channels, height, width; (features,) from from_torch
     layers: list
 
     @property

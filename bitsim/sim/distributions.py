@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Dict, Optional, Tuple, Type
 
 import numpy as np
 
@@ -61,6 +61,12 @@ class Distribution:
 
     name = "distribution"
 
+    if TYPE_CHECKING:  # every concrete subclass defines it
+
+        def pmf(self, fmt) -> Tuple[np.ndarray, np.ndarray]:
+            """Values of the format with non-negligible probability, and their probabilities."""
+            ...
+
     def alias_table(self, fmt) -> AliasTable:
         return _alias_table(self, fmt)
 
@@ -80,6 +86,11 @@ class Uniform(Distribution):
 class _Scaled(Distribution):
     scale: Optional[float] = None
     tail_scales = 40.0  # the table covers |value| <= tail_scales * scale
+
+    if TYPE_CHECKING:  # defined by the subclasses that use _Scaled._mass
+
+        @staticmethod
+        def _sf(t: float, scale: float) -> float: ...
 
     def __post_init__(self):
         if self.scale is not None:
@@ -164,7 +175,9 @@ class Laplace(_Scaled):
         return 0.5 * math.exp(-t / scale) if t < math.inf else 0.0
 
 
-DISTRIBUTIONS = {cls.name: cls for cls in (Uniform, Normal, HalfNormal, Laplace)}
+DISTRIBUTIONS: Dict[str, Type[Distribution]] = {
+    cls.name: cls for cls in (Uniform, Normal, HalfNormal, Laplace)
+}
 
 
 def resolve_distribution(spec, name: str = "dist", scale: Optional[float] = None) -> Distribution:
@@ -176,7 +189,7 @@ def resolve_distribution(spec, name: str = "dist", scale: Optional[float] = None
             f"{name}: expected one of {', '.join(DISTRIBUTIONS)} or a Distribution, found {spec!r}"
         )
     cls = DISTRIBUTIONS[spec]
-    if cls is Uniform:
+    if not issubclass(cls, _Scaled):  # Uniform
         if scale is not None:
             raise InputError(f"scale: the uniform distribution takes no scale, found {scale}")
         return cls()
@@ -201,7 +214,7 @@ def _alias_table(dist: Distribution, fmt) -> AliasTable:
         mass[big] -= one - mass[s]
         if mass[big] < one:
             small.append(large.pop())
-    keep = np.array([min(k, one - 1) for k in keep], dtype=np.uint64)
+    keep_table = np.array([min(k, one - 1) for k in keep], dtype=np.uint64)
     padded = np.zeros(slots, dtype=np.int64)
     padded[: len(values)] = values
-    return AliasTable(log2, keep, np.array(alias, dtype=np.uint32), padded)
+    return AliasTable(log2, keep_table, np.array(alias, dtype=np.uint32), padded)

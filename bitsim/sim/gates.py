@@ -18,7 +18,7 @@ included), ``outputs`` (output bus nets) and ``total`` (every net).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Optional
+from typing import Dict, Optional, cast
 
 import numpy as np
 
@@ -102,7 +102,7 @@ def _register_depth(gates) -> int:
 def _levelized(order):
     """The gates by logic level, and by type within a level: still a topological order, and
     the kernel's dispatch on the gate type sees long runs of one type (no mispredictions)."""
-    level = {}
+    level: Dict[int, int] = {}
     for g in order:
         level[g.out] = 1 + max((level.get(i, 0) for i in g.inputs), default=0)
     return sorted(order, key=lambda g: (level[g.out], OPCODE[g.type]))
@@ -232,5 +232,5 @@ def simulate_gates(
         return kernels.gates_run(prog, xs, ws, a, a - s, b - a, acc_before.get(s, 0))
 
     parts = map_tasks(run, list(zip(ranges, starts)), threads)
-    per_net = np.sum(parts, axis=0, dtype=np.uint64)
+    per_net = cast(np.ndarray, np.sum(parts, axis=0, dtype=np.uint64))  # parts: 1-D arrays
     return GateToggles(netlist, n, per_net, x_port, w_port, structure(circuit))

@@ -38,6 +38,7 @@ class Stream:
         return None if self.array is None else len(self.array)
 
     def range_error(self, index: int) -> InputError:
+        assert self.array is not None  # only array streams are range-checked
         value = int(self.array[index])
         return InputError(
             f"{self.name}: expected integers in [{self.fmt.lo}, {self.fmt.hi}] "
@@ -46,6 +47,7 @@ class Stream:
 
     def check_range(self, start: int, stop: int) -> None:
         """Raise range_error for the first value of array[start:stop] outside the format."""
+        assert self.array is not None  # only array streams are range-checked
         part = self.array[start:stop]
         if part.size and (part.min() < self.fmt.lo or part.max() > self.fmt.hi):
             bad = np.flatnonzero((part < self.fmt.lo) | (part > self.fmt.hi))[0]
