@@ -309,7 +309,7 @@ def dot_widths_chunk(x, w, length, signed, st, hist):
             if st[_HAVE] == U64(0) or _less(I64(st[_MAX]), st[_MAX + 1], x_hi, x_lo):
                 st[_MAX], st[_MAX + 1] = U64(x_hi), x_lo
             st[_HAVE] = U64(1)
-            pos = 0
+            pos = I64(0)
     st[_POS] = U64(pos)
     st[_SUM], st[_SUM + 1] = U64(s_hi), s_lo
     st[_DMIN], st[_DMIN + 1] = U64(n_hi), n_lo

@@ -80,7 +80,8 @@ def run(prog, xs, ws, start, warmup, count, acc_before, chunk):
     if count == 0:
         return out
     reset = reset_state(prog)
-    V = evaluate(prog, *sources(prog, xs, ws, start + count), before=reset)
+    x, w, first, acc = sources(prog, xs, ws, start + count)
+    V = evaluate(prog, x, w, first, acc, before=reset)
     for net in range(prog.nets):
         seq = np.concatenate([[reset[net]], V[net]])
         out[net] = np.count_nonzero(seq[start + 1 :] != seq[start:-1])
