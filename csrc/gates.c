@@ -4,8 +4,6 @@
 
 #include <string.h>
 
-#include "mac.h"
-
 #define MAX_BLOCK 512   /* vectors per block of the widest variant */
 
 struct gate_work {
@@ -16,35 +14,39 @@ struct gate_work {
     uint8_t *bytes, *bytes2;   /* one byte of each value of a block */
 };
 
-static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
-
 size_t bitsim_gates_workspace_bytes(int nets)
 {
     const size_t n = nets > 0 ? (size_t)nets : 0;
-    return 64 + 3 * align64(n * 64) + 6 * align64(MAX_BLOCK * 8);
+    return BITSIM_ALIGN + 3 * bitsim_align_up(n * 64) + 6 * bitsim_align_up(MAX_BLOCK * 8);
 }
 
 static void make_work(void *workspace, int nets, struct gate_work *wk)
 {
-    char *p = (char *)workspace + ((64 - ((uintptr_t)workspace & 63)) & 63);
+    char *p = bitsim_align_ptr(workspace);
     wk->words = p;
-    p += align64((size_t)nets * 64);
+    p += bitsim_align_up((size_t)nets * 64);
     wk->words2 = p;
-    p += align64((size_t)nets * 64);
+    p += bitsim_align_up((size_t)nets * 64);
     wk->counts = p;
-    p += align64((size_t)nets * 64);
+    p += bitsim_align_up((size_t)nets * 64);
     wk->x = (int64_t *)p;
-    p += align64(MAX_BLOCK * 8);
+    p += bitsim_align_up(MAX_BLOCK * 8);
     wk->w = (int64_t *)p;
-    p += align64(MAX_BLOCK * 8);
+    p += bitsim_align_up(MAX_BLOCK * 8);
     wk->first = (uint64_t *)p;
-    p += align64(MAX_BLOCK * 8);
+    p += bitsim_align_up(MAX_BLOCK * 8);
     wk->acc = (uint64_t *)p;
-    p += align64(MAX_BLOCK * 8);
+    p += bitsim_align_up(MAX_BLOCK * 8);
     wk->bytes = (uint8_t *)p;
-    p += align64(MAX_BLOCK * 8);
+    p += bitsim_align_up(MAX_BLOCK * 8);
     wk->bytes2 = (uint8_t *)p;
 }
+
+/* The kernel template, once per instruction set. Like PyWavelets' *.template.h: its parameters
+ * must not be defined before, and are undefined after, each inclusion. */
+#if defined(G) || defined(GLANES)
+#error "G and GLANES are the parameters of gates_kernel.h: not defined here"
+#endif
 
 #define G(name) name##_g64
 #define GLANES 1
@@ -52,9 +54,12 @@ static void make_work(void *workspace, int nets, struct gate_work *wk)
 #undef G
 #undef GLANES
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define HAVE_X86_DISPATCH 1
+#ifdef BITSIM_X86_DISPATCH
 #include <immintrin.h>
+
+/* What the AVX-512 variant needs: the MAC kernel's AVX-512 features and AVX512VPOPCNTDQ. */
+#define GATES_CPU_FOR_AVX512 (BITSIM_CPU_FOR_AVX512 | BITSIM_CPU_AVX512VPOPCNTDQ)
+
 #define G(name) name##_g256
 #define GLANES 4
 #if defined(__clang__)
@@ -91,21 +96,21 @@ static int check(const bitsim_circuit *c)
     int g, j;
     if (c->nets < 2 || c->ngates < 0 || c->x_bits < 0 || c->x_bits > 64 || c->w_bits < 0
         || c->w_bits > 64 || c->acc_bits < 0 || c->acc_bits > 64 || c->first_net >= c->nets)
-        return BITSIM_ERR_CONFIG;
+        return BITSIM_ERR_CIRCUIT;
     for (g = 0; g < c->ngates; g++)
         if (c->op[g] < BITSIM_G_AND || c->op[g] > BITSIM_G_DFF || c->a[g] < 0
             || c->a[g] >= c->nets || c->b[g] < 0 || c->b[g] >= c->nets || c->c[g] < 0
             || c->c[g] >= c->nets || c->out[g] < 2 || c->out[g] >= c->nets)
-            return BITSIM_ERR_CONFIG;
+            return BITSIM_ERR_CIRCUIT;
     for (j = 0; j < c->x_bits; j++)
         if (c->x_nets[j] < 2 || c->x_nets[j] >= c->nets)
-            return BITSIM_ERR_CONFIG;
+            return BITSIM_ERR_CIRCUIT;
     for (j = 0; j < c->w_bits; j++)
         if (c->w_nets[j] < 2 || c->w_nets[j] >= c->nets)
-            return BITSIM_ERR_CONFIG;
+            return BITSIM_ERR_CIRCUIT;
     for (j = 0; c->acc_nets && j < c->acc_bits; j++)
         if (c->acc_nets[j] < 2 || c->acc_nets[j] >= c->nets)
-            return BITSIM_ERR_CONFIG;
+            return BITSIM_ERR_CIRCUIT;
     return BITSIM_OK;
 }
 
@@ -117,25 +122,25 @@ int bitsim_gates_run(const bitsim_circuit *c, const bitsim_source *x, const bits
     int status = check(c);
     if (status != BITSIM_OK)
         return status;
-    if (!workspace || warmup > start)
+    if (!workspace)
         return BITSIM_ERR_WORKSPACE;
+    if (warmup > start)
+        return BITSIM_ERR_WARMUP;
     make_work(workspace, c->nets, &wk);
     if (start - warmup == 0)
         acc_before = 0;
-#ifdef HAVE_X86_DISPATCH
-    __builtin_cpu_init();
+#ifdef BITSIM_X86_DISPATCH
     if (simd == BITSIM_SIMD_AUTO)
-        simd = __builtin_cpu_supports("avx512vpopcntdq")
-                       && bitsim_simd_supported(BITSIM_SIMD_AVX512) ? BITSIM_SIMD_AVX512
-               : bitsim_simd_supported(BITSIM_SIMD_AVX2) ? BITSIM_SIMD_AVX2 : BITSIM_SIMD_SCALAR;
+        simd = bitsim_cpu_has(GATES_CPU_FOR_AVX512) ? BITSIM_SIMD_AVX512
+               : bitsim_cpu_has(BITSIM_CPU_FOR_AVX2) ? BITSIM_SIMD_AVX2 : BITSIM_SIMD_SCALAR;
     if (simd == BITSIM_SIMD_AVX512) {
-        if (!__builtin_cpu_supports("avx512vpopcntdq") || !bitsim_simd_supported(simd))
+        if (!bitsim_cpu_has(GATES_CPU_FOR_AVX512))
             return BITSIM_ERR_SIMD;
         return run_g512(c, x, w, start - warmup, warmup, count, acc_before, &wk, toggles,
                         bad_index);
     }
     if (simd == BITSIM_SIMD_AVX2) {
-        if (!bitsim_simd_supported(simd))
+        if (!bitsim_cpu_has(BITSIM_CPU_FOR_AVX2))
             return BITSIM_ERR_SIMD;
         return run_g256(c, x, w, start - warmup, warmup, count, acc_before, &wk, toggles,
                         bad_index);

@@ -1,9 +1,15 @@
 /* Template of the gate simulator, included by gates.c once per instruction set. The includer
- * defines G(name) (name suffix) and GLANES (64-bit words per block: 1, 4 or 8).
+ * defines G(name) (name suffix) and GLANES (64-bit words per block: 1, 4 or 8); as with
+ * PyWavelets' *.template.h, including it without them is an error, and the includer undefines
+ * them after each inclusion.
  *
  * Net values are double-buffered: P holds every net's words of the previous block and V those
  * of the current one, so the value before vector 0 of a block is bit 63 of P's last lane. Only
  * the last block of a run can be partial, so no later block ever reads a partial one. */
+
+#if !defined(G) || !defined(GLANES)
+#error "gates_kernel.h is a template: define G and GLANES first (see gates.c)"
+#else
 
 typedef uint64_t G(vec) __attribute__((vector_size(8 * GLANES)));
 typedef int64_t G(ivec) __attribute__((vector_size(8 * GLANES)));
@@ -13,9 +19,9 @@ typedef int64_t G(ivec) __attribute__((vector_size(8 * GLANES)));
 static inline G(vec) G(shift1)(G(vec) v, G(vec) prev)
 {
 #if GLANES == 8
-    const G(vec) rot = __builtin_shuffle(v, prev, (G(ivec)){15, 0, 1, 2, 3, 4, 5, 6});
+    const G(vec) rot = BITSIM_SHUFFLE2(v, prev, G(ivec), 15, 0, 1, 2, 3, 4, 5, 6);
 #elif GLANES == 4
-    const G(vec) rot = __builtin_shuffle(v, prev, (G(ivec)){7, 0, 1, 2});
+    const G(vec) rot = BITSIM_SHUFFLE2(v, prev, G(ivec), 7, 0, 1, 2);
 #else
     const G(vec) rot = prev;
 #endif
@@ -260,3 +266,5 @@ static int G(run)(const bitsim_circuit *c, const bitsim_source *xs, const bitsim
             toggles[net] += cnt[net][k];
     return BITSIM_OK;
 }
+
+#endif /* G, GLANES */

@@ -62,6 +62,12 @@ static i128 from_pair(bitsim_i128 p)
     return (i128)(((unsigned __int128)(uint64_t)p.hi << 64) | p.lo);
 }
 
+/* The kernel template, once per (instruction set, sum type). Like PyWavelets' *.template.h:
+ * its parameters must not be defined before, and are undefined after, each inclusion. */
+#if defined(K) || defined(KVBYTES) || defined(KSUM_T) || defined(KSUM_WIDE)
+#error "K, KVBYTES, KSUM_T and KSUM_WIDE are the parameters of mac_kernel.h: not defined here"
+#endif
+
 #define K(name) name##_scalar
 #define KVBYTES 8
 #define KSUM_T int64_t
@@ -82,8 +88,7 @@ static i128 from_pair(bitsim_i128 p)
 #undef KSUM_T
 #undef KSUM_WIDE
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define HAVE_X86_DISPATCH 1
+#ifdef BITSIM_X86_DISPATCH
 #include <immintrin.h>
 
 #define K(name) name##_avx2
@@ -102,9 +107,13 @@ static i128 from_pair(bitsim_i128 p)
 #endif
 #undef K
 #undef KVBYTES
+#undef KSUM_T
+#undef KSUM_WIDE
 
 #define K(name) name##_avx512
 #define KVBYTES 64
+#define KSUM_T int64_t
+#define KSUM_WIDE 0
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,bmi,popcnt"))), apply_to = function)
 #include "mac_kernel.h"
@@ -126,16 +135,11 @@ int bitsim_simd_supported(int level)
     switch (level) {
     case BITSIM_SIMD_SCALAR:
         return 1;
-#ifdef HAVE_X86_DISPATCH
+#ifdef BITSIM_X86_DISPATCH
     case BITSIM_SIMD_AVX2:
-        __builtin_cpu_init();
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi")
-               && __builtin_cpu_supports("popcnt");
+        return bitsim_cpu_has(BITSIM_CPU_FOR_AVX2);
     case BITSIM_SIMD_AVX512:
-        __builtin_cpu_init();
-        return bitsim_simd_supported(BITSIM_SIMD_AVX2) && __builtin_cpu_supports("avx512f")
-               && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw")
-               && __builtin_cpu_supports("avx512vl");
+        return bitsim_cpu_has(BITSIM_CPU_FOR_AVX512);
 #endif
     default:
         return 0;
@@ -145,7 +149,7 @@ int bitsim_simd_supported(int level)
 int bitsim_source_load(const bitsim_source *src, uint64_t start, size_t n, int64_t *out,
                        uint64_t *bad)
 {
-#ifdef HAVE_X86_DISPATCH
+#ifdef BITSIM_X86_DISPATCH
     if (bitsim_simd_supported(BITSIM_SIMD_AVX512))
         return load_avx512(src, start, n, out, bad);
 #endif
@@ -162,11 +166,9 @@ static int resolve_simd(int level)
     return BITSIM_SIMD_SCALAR;
 }
 
-static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
-
 size_t bitsim_mac_workspace_bytes(size_t block)
 {
-    return 64 + 2 * align64(8 * block) + 3 * align64(8 * (block + 1));
+    return BITSIM_ALIGN + 2 * bitsim_align_up(8 * block) + 3 * bitsim_align_up(8 * (block + 1));
 }
 
 static int make_work(void *workspace, size_t block, struct work *wk)
@@ -175,13 +177,13 @@ static int make_work(void *workspace, size_t block, struct work *wk)
     int j;
     if (!workspace || block == 0)
         return BITSIM_ERR_WORKSPACE;
-    p = (char *)workspace + ((64 - ((uintptr_t)workspace & 63)) & 63);
+    p = bitsim_align_ptr(workspace);
     wk->block = block;
     wk->x = (int64_t *)p;
-    p += align64(8 * block);
+    p += bitsim_align_up(8 * block);
     wk->w = (int64_t *)p;
-    p += align64(8 * block);
-    for (j = 0; j < 3; j++, p += align64(8 * (block + 1)))
+    p += bitsim_align_up(8 * block);
+    for (j = 0; j < 3; j++, p += bitsim_align_up(8 * (block + 1)))
         wk->W[j] = (uint64_t *)p;
     return BITSIM_OK;
 }
@@ -274,7 +276,7 @@ static const struct kernel *pick_kernel(const struct mac_plan *P, int simd)
     static const struct kernel wide = {run_wide, tail_wide, dot_widths_wide};
     static const struct kernel by_level[] = {
         {run_scalar, tail_scalar, dot_widths_scalar},
-#ifdef HAVE_X86_DISPATCH
+#ifdef BITSIM_X86_DISPATCH
         {run_avx2, tail_avx2, dot_widths_avx2},
         {run_avx512, tail_avx512, dot_widths_avx512},
 #endif

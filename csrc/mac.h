@@ -9,13 +9,17 @@
  * A run covers MACs [start, start + count) of the operand streams. Runs over adjacent ranges merge
  * exactly (counts add, extremes take min/max) when each run is given the exact partial sum the
  * accumulator held before its first MAC; bitsim_mac_tail() computes what is needed to chain them.
- * No function allocates; the caller passes a workspace of bitsim_mac_workspace_bytes(block). */
+ * No function allocates; the caller passes a workspace of bitsim_mac_workspace_bytes(block).
+ * The functions that can fail return a status code of common.h (BITSIM_OK, or BITSIM_ERR_CONFIG,
+ * BITSIM_ERR_X_RANGE, BITSIM_ERR_W_RANGE, BITSIM_ERR_SIMD, BITSIM_ERR_WORKSPACE); simd is a
+ * BITSIM_SIMD_* level. */
 #ifndef BITSIM_MAC_H
 #define BITSIM_MAC_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common.h"
 #include "operands.h"
 
 /* Exact 128-bit partial sum: value = hi * 2**64 + lo. */
@@ -41,18 +45,7 @@ typedef struct {
     bitsim_i128 sum_after;               /* exact partial sum after the last MAC of the range */
 } bitsim_mac_result;
 
-enum {
-    BITSIM_OK = 0,
-    BITSIM_ERR_CONFIG = 1,     /* a width or length outside its range */
-    BITSIM_ERR_X_RANGE = 2,    /* x holds a value outside its format; *bad_index says where */
-    BITSIM_ERR_W_RANGE = 3,
-    BITSIM_ERR_SIMD = 4,       /* the requested instruction set is not available */
-    BITSIM_ERR_WORKSPACE = 5   /* block == 0 or workspace missing */
-};
-
-enum { BITSIM_SIMD_AUTO = -1, BITSIM_SIMD_SCALAR = 0, BITSIM_SIMD_AVX2 = 1, BITSIM_SIMD_AVX512 = 2 };
-
-/* Non-zero when this build and CPU can run `level`. */
+/* Non-zero when this build and CPU can run the MAC kernel at `level` (BITSIM_SIMD_*). */
 int bitsim_simd_supported(int level);
 
 /* Bytes of workspace a run with `block` MACs per internal block needs. */

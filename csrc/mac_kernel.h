@@ -6,7 +6,13 @@
  *   KSUM_T    type of block-local partial sums: int64_t, or i128 when products are wide
  *   KSUM_WIDE 1 when KSUM_T is i128
  * and wraps the include in a target pragma, so the compiler vectorises every loop below for
- * that instruction set. Requires struct mac_plan, struct work and struct sum_stats (mac.c). */
+ * that instruction set. Requires struct mac_plan, struct work and struct sum_stats (mac.c).
+ * As with PyWavelets' *.template.h, including it without the four parameters is an error, and
+ * the includer undefines them after each inclusion. */
+
+#if !defined(K) || !defined(KVBYTES) || !defined(KSUM_T) || !defined(KSUM_WIDE)
+#error "mac_kernel.h is a template: define K, KVBYTES, KSUM_T and KSUM_WIDE first (see mac.c)"
+#else
 
 typedef uint64_t K(vec) __attribute__((vector_size(KVBYTES)));
 #define KLANES (KVBYTES / 8)
@@ -214,17 +220,17 @@ K(segment_run)(const struct mac_plan *P, const int nw, const int check, const in
             pr = xa * wa;
             v = pr;
 #if KLANES == 2
-            v += __builtin_shuffle(v, zero, (K(svec)){2, 0});
-            sum = __builtin_shuffle(v, (K(svec)){1, 1});
+            v += BITSIM_SHUFFLE2(v, zero, K(svec), 2, 0);
+            sum = BITSIM_SHUFFLE1(v, K(svec), 1, 1);
 #elif KLANES == 4
-            v += __builtin_shuffle(v, zero, (K(svec)){4, 0, 1, 2});
-            v += __builtin_shuffle(v, zero, (K(svec)){4, 4, 0, 1});
-            sum = __builtin_shuffle(v, (K(svec)){3, 3, 3, 3});
+            v += BITSIM_SHUFFLE2(v, zero, K(svec), 4, 0, 1, 2);
+            v += BITSIM_SHUFFLE2(v, zero, K(svec), 4, 4, 0, 1);
+            sum = BITSIM_SHUFFLE1(v, K(svec), 3, 3, 3, 3);
 #else
-            v += __builtin_shuffle(v, zero, (K(svec)){8, 0, 1, 2, 3, 4, 5, 6});
-            v += __builtin_shuffle(v, zero, (K(svec)){8, 8, 0, 1, 2, 3, 4, 5});
-            v += __builtin_shuffle(v, zero, (K(svec)){8, 8, 8, 8, 0, 1, 2, 3});
-            sum = __builtin_shuffle(v, (K(svec)){7, 7, 7, 7, 7, 7, 7, 7});
+            v += BITSIM_SHUFFLE2(v, zero, K(svec), 8, 0, 1, 2, 3, 4, 5, 6);
+            v += BITSIM_SHUFFLE2(v, zero, K(svec), 8, 8, 0, 1, 2, 3, 4, 5);
+            v += BITSIM_SHUFFLE2(v, zero, K(svec), 8, 8, 8, 8, 0, 1, 2, 3);
+            sum = BITSIM_SHUFFLE1(v, K(svec), 7, 7, 7, 7, 7, 7, 7, 7);
 #endif
             v += carry;
             carry += sum;   /* the carry chain is one add per vector */
@@ -465,3 +471,5 @@ static int K(dot_widths)(const struct mac_plan *P, const bitsim_source *xs,
 #undef KOUTSIDE_SIGNED
 #undef KOUTSIDE_UNSIGNED
 #undef KCSA
+
+#endif /* K, KVBYTES, KSUM_T, KSUM_WIDE */

@@ -8,12 +8,9 @@ from libc.stdint cimport int32_t, uint64_t
 
 from bitsim._ext.c_gates cimport bitsim_circuit, bitsim_gates_run, bitsim_gates_workspace_bytes
 from bitsim._ext.c_operands cimport bitsim_source
-from bitsim._ext._mac cimport fill_source
+from bitsim._ext._mac cimport check_status, fill_source
 
 cnp.import_array()
-
-_ERRORS = {1: "invalid circuit", 4: "simd: this CPU or build does not support the requested "
-           "instruction set", 5: "invalid warm-up"}
 
 
 cdef const int32_t *ptr(cnp.ndarray arr):
@@ -45,10 +42,5 @@ def run(prog, xs, ws, uint64_t start, uint64_t warmup, uint64_t count, acc_befor
     fill_source(&w, ws, keep_alive)
     with nogil:
         status = bitsim_gates_run(&c, &x, &w, start, warmup, count, acc, simd, wp, &t[0], &bad)
-    if status == 2:
-        raise xs.range_error(bad)
-    if status == 3:
-        raise ws.range_error(bad)
-    if status != 0:
-        raise ValueError(_ERRORS.get(status, f"gate simulation failed (status {status})"))
+    check_status(status, bad, xs, ws)
     return toggles

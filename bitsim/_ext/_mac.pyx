@@ -1,16 +1,18 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
 """Private binding of csrc/mac.c: builds the C structs, releases the GIL around the kernel only,
-and turns status codes into exceptions. Inputs are validated by bitsim.sim.mac before they get here."""
+and turns status codes into exceptions. Inputs are validated by
+bitsim.sim and bitsim.backends.dispatch before they get here."""
 import numpy as np
 
 cimport numpy as cnp
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 
+from bitsim._ext.c_common cimport (
+    BITSIM_ERR_W_RANGE, BITSIM_ERR_X_RANGE, BITSIM_NSTATUS, BITSIM_OK, BITSIM_SIMD_AUTO,
+    BITSIM_SIMD_AVX2, BITSIM_SIMD_AVX512, BITSIM_SIMD_SCALAR, bitsim_compiler, bitsim_status_message)
 from bitsim._ext.c_mac cimport (
-    BITSIM_ERR_CONFIG, BITSIM_ERR_SIMD, BITSIM_ERR_W_RANGE, BITSIM_ERR_WORKSPACE,
-    BITSIM_ERR_X_RANGE, BITSIM_OK, BITSIM_WIDTH_BINS, bitsim_dot_widths, bitsim_i128,
-    bitsim_mac_config, bitsim_mac_result, bitsim_mac_run, bitsim_mac_tail,
-    bitsim_mac_workspace_bytes, bitsim_simd_supported)
+    BITSIM_WIDTH_BINS, bitsim_dot_widths, bitsim_i128, bitsim_mac_config, bitsim_mac_result,
+    bitsim_mac_run, bitsim_mac_tail, bitsim_mac_workspace_bytes, bitsim_simd_supported)
 from bitsim._ext.c_operands cimport (
     BITSIM_INT8, BITSIM_INT16, BITSIM_INT32, BITSIM_INT64, BITSIM_SOURCE_ARRAY,
     BITSIM_SOURCE_TABLE, BITSIM_SOURCE_UNIFORM, BITSIM_UINT8, BITSIM_UINT16, BITSIM_UINT32,
@@ -18,7 +20,12 @@ from bitsim._ext.c_operands cimport (
 
 cnp.import_array()
 
-SIMD_LEVELS = {"scalar": 0, "avx2": 1, "avx512": 2}
+SIMD_LEVELS = {"scalar": BITSIM_SIMD_SCALAR, "avx2": BITSIM_SIMD_AVX2,
+               "avx512": BITSIM_SIMD_AVX512}
+SIMD_AUTO = BITSIM_SIMD_AUTO   # the best level this CPU and build support
+
+# The compiler that built the C core: "gcc X.Y.Z" or "clang X.Y.Z".
+COMPILER = bitsim_compiler().decode("ascii")
 
 _DTYPES = {
     np.dtype(np.int8): BITSIM_INT8, np.dtype(np.int16): BITSIM_INT16,
@@ -88,16 +95,19 @@ cdef bitsim_i128 to_pair(object v):
     return p
 
 
-cdef check(int status, uint64_t bad, xs, ws):
+cdef int check_status(int status, uint64_t bad, xs, ws) except -1:
+    """Raise what a status code of the C core means: the operand stream's range error for a
+    value outside its format (at index bad), ValueError with the code's message otherwise."""
     if status == BITSIM_OK:
-        return
+        return 0
     if status == BITSIM_ERR_X_RANGE:
         raise xs.range_error(bad)
     if status == BITSIM_ERR_W_RANGE:
         raise ws.range_error(bad)
-    if status == BITSIM_ERR_SIMD:
-        raise ValueError("simd: this CPU or build does not support the requested instruction set")
-    raise ValueError(f"invalid MAC configuration or workspace (status {status})")
+    message = bitsim_status_message(status).decode("ascii")
+    if not 0 <= status < BITSIM_NSTATUS:
+        message = f"{message} {status}"
+    raise ValueError(message)
 
 
 cdef class _Call:
@@ -130,7 +140,7 @@ def run(cfg, xs, ws, uint64_t start, uint64_t count, sum_before, int simd, size_
     with nogil:
         status = bitsim_mac_run(&k.c, &k.x, &k.w, start, count, before, simd, k.wp, block,
                                 &res, &bad)
-    check(status, bad, xs, ws)
+    check_status(status, bad, xs, ws)
     flips = np.empty((4, 64), dtype=np.uint64)
     cdef uint64_t[:, ::1] f = flips
     cdef int i, j
@@ -153,7 +163,7 @@ def tail(cfg, xs, ws, uint64_t start, uint64_t count, int simd, size_t block):
     with nogil:
         status = bitsim_mac_tail(&k.c, &k.x, &k.w, start, count, simd, k.wp, block, &total,
                                  &restarted, &bad)
-    check(status, bad, xs, ws)
+    check_status(status, bad, xs, ws)
     return from_pair(total), bool(restarted)
 
 
@@ -168,7 +178,7 @@ def dot_widths(cfg, xs, ws, uint64_t first_dot, uint64_t dots, int simd, size_t 
     with nogil:
         status = bitsim_dot_widths(&k.c, &k.x, &k.w, first_dot, dots, simd, k.wp, block, &h[0],
                                    &lo, &hi, &bad)
-    check(status, bad, xs, ws)
+    check_status(status, bad, xs, ws)
     if dots == 0:
         return hist, None, None
     return hist, from_pair(lo), from_pair(hi)

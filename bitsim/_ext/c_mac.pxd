@@ -1,4 +1,4 @@
-# Declarations of csrc/mac.h.
+# Declarations of csrc/mac.h (status codes and SIMD levels: _c_common.pxd).
 from libc.stdint cimport int64_t, uint64_t
 
 from bitsim._ext.c_operands cimport bitsim_source
@@ -15,12 +15,6 @@ cdef extern from "mac.h" nogil:
 
     enum:
         BITSIM_NSITES
-        BITSIM_OK
-        BITSIM_ERR_CONFIG
-        BITSIM_ERR_X_RANGE
-        BITSIM_ERR_W_RANGE
-        BITSIM_ERR_SIMD
-        BITSIM_ERR_WORKSPACE
 
     ctypedef struct bitsim_mac_result:
         uint64_t macs

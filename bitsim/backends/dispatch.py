@@ -15,7 +15,7 @@ from typing import List
 from bitsim._core.checks import InputError, check_choice, check_int
 from bitsim._core.segments import DEFAULT_CHUNK, Counts
 
-__all__ = ["BACKENDS", "SIMD_CHOICES", "Backend", "select", "simd_levels"]
+__all__ = ["BACKENDS", "SIMD_CHOICES", "Backend", "compiler", "select", "simd_levels"]
 
 BACKENDS = ("c", "numba", "reference")
 SIMD_CHOICES = ("auto", "scalar", "avx2", "avx512")
@@ -30,6 +30,11 @@ def _compiled(name: str):
             f"backend: the compiled kernels are not built ({err}); reinstall "
             f"bitsim, or use backend='numba' or 'reference'"
         ) from None
+
+
+def compiler() -> str:
+    """The compiler that built the C kernels, e.g. 'gcc 12.2.0' or 'clang 14.0.6'."""
+    return str(_compiled("_mac").COMPILER)
 
 
 def simd_levels() -> List[str]:
@@ -68,7 +73,7 @@ class _Compiled(Backend):
                 f"{', '.join(simd_levels())})"
             )
         self.simd, self.chunk = simd, chunk
-        self._level = -1 if simd == "auto" else self._mac.SIMD_LEVELS[simd]
+        self._level = self._mac.SIMD_AUTO if simd == "auto" else self._mac.SIMD_LEVELS[simd]
 
     def mac_run(self, cfg, xs, ws, start, count, sum_before):
         return Counts(
