@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from bitsim._core.checks import InputError
+from bitsim._core.progress import stderr_progress
 from bitsim._core.render import FORMATS
 from bitsim._core.segments import default_threads
 from bitsim.backends.dispatch import BACKENDS, SIMD_CHOICES
 from bitsim.sim.distributions import DISTRIBUTIONS, resolve_distribution
+from bitsim.sim.mac import MacFlips, simulate_mac
 
 __all__ = [
+    "add_distribution_args",
     "add_format",
     "add_operand_args",
     "add_run_args",
@@ -29,6 +32,7 @@ __all__ = [
     "number",
     "operand_choices",
     "signedness",
+    "simulate_each",
     "width_pairs",
     "write",
 ]
@@ -123,6 +127,11 @@ def add_operand_args(p, default_bits: List[int], signed: str = "both") -> None:
         help=f"arithmetic: two's complement, unsigned or both (default {signed}; "
         f"--signed alone: signed)",
     )
+    add_distribution_args(p)
+
+
+def add_distribution_args(p, scale: bool = True) -> None:
+    """--dist, --x-dist, --w-dist and (with ``scale``) --scale."""
     p.add_argument(
         "--dist",
         default="uniform",
@@ -135,13 +144,14 @@ def add_operand_args(p, default_bits: List[int], signed: str = "both") -> None:
     p.add_argument(
         "--w-dist", choices=list(DISTRIBUTIONS), help="weight distribution (overrides --dist)"
     )
-    p.add_argument(
-        "--scale",
-        type=number,
-        default=None,
-        help="scale of non-uniform distributions in LSBs (default: a quarter of "
-        "the format's magnitude range)",
-    )
+    if scale:
+        p.add_argument(
+            "--scale",
+            type=number,
+            default=None,
+            help="scale of non-uniform distributions in LSBs (default: a quarter of "
+            "the format's magnitude range)",
+        )
 
 
 def add_run_args(
@@ -212,6 +222,33 @@ def operand_choices(args):
         resolve_distribution(args.x_dist or args.dist, "--x-dist", args.scale),
         resolve_distribution(args.w_dist or args.dist, "--w-dist", args.scale),
     )
+
+
+def simulate_each(args, progress: bool = False) -> List[Tuple[int, int, bool, MacFlips]]:
+    """(x_bits, w_bits, signed, MacFlips) of every width pair and signedness of the options
+    (add_operand_args, add_run_args, --acc-bits, --length, -n)."""
+    x_dist, w_dist = operand_choices(args)
+    out = []
+    for x_bits, w_bits in width_pairs(args):
+        for signed in signedness(args):
+            label = f"x{x_bits} w{w_bits} {'signed' if signed else 'unsigned'}: "
+            r = simulate_mac(
+                x_dist,
+                w_dist,
+                x_bits=x_bits,
+                w_bits=w_bits,
+                acc_bits=args.acc_bits,
+                signed=signed,
+                length=args.length,
+                n=args.n,
+                seed=args.seed,
+                threads=args.threads,
+                backend=args.backend,
+                simd=args.simd,
+                progress=stderr_progress(label) if progress else None,
+            )
+            out.append((x_bits, w_bits, signed, r))
+    return out
 
 
 def write(text: str, out: Optional[str] = None) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from typing import Any, Callable, Mapping
 
-from bitsim._core.progress import stderr_progress
 from bitsim._core.render import Column, render
 from bitsim.cli.common import (
     add_format,
@@ -13,11 +12,10 @@ from bitsim.cli.common import (
     add_run_args,
     int_in,
     operand_choices,
-    signedness,
-    width_pairs,
+    simulate_each,
     write,
 )
-from bitsim.sim.mac import SITES, simulate_mac
+from bitsim.sim.mac import SITES
 
 LONG_RUN_MACS = 1 << 26  # progress goes to stderr for runs at least this long
 TOTALS = [*SITES, "total"]
@@ -85,40 +83,22 @@ def run(args) -> None:
     show = args.progress
     if show is None:
         show = sys.stderr.isatty() and args.n >= LONG_RUN_MACS
-    rows = []
-    for x_bits, w_bits in width_pairs(args):
-        for signed in signedness(args):
-            label = f"x{x_bits} w{w_bits} {'signed' if signed else 'unsigned'}: "
-            r = simulate_mac(
-                x_dist,
-                w_dist,
-                x_bits=x_bits,
-                w_bits=w_bits,
-                acc_bits=args.acc_bits,
-                signed=signed,
-                length=args.length,
-                n=args.n,
-                seed=args.seed,
-                threads=args.threads,
-                backend=args.backend,
-                simd=args.simd,
-                progress=stderr_progress(label) if show else None,
-            )
-            rows.append(
-                {
-                    "x_bits": x_bits,
-                    "w_bits": w_bits,
-                    "acc_bits": args.acc_bits,
-                    "signed": signed,
-                    "length": args.length,
-                    "n": r.macs,
-                    "seed": args.seed,
-                    "x_dist": x_dist.name,
-                    "w_dist": w_dist.name,
-                    "flips": r.mean_flips,
-                    "overflows": r.overflows,
-                }
-            )
+    rows = [
+        {
+            "x_bits": x_bits,
+            "w_bits": w_bits,
+            "acc_bits": args.acc_bits,
+            "signed": signed,
+            "length": args.length,
+            "n": r.macs,
+            "seed": args.seed,
+            "x_dist": x_dist.name,
+            "w_dist": w_dist.name,
+            "flips": r.mean_flips,
+            "overflows": r.overflows,
+        }
+        for x_bits, w_bits, signed, r in simulate_each(args, show)
+    ]
     if args.format in ("json", "csv"):
         write(render(rows, args.format, CSV_COLUMNS))
         return

@@ -11,12 +11,12 @@ from bitsim.cli.common import (
     number,
     operand_choices,
     signedness,
+    simulate_each,
     width_pairs,
 )
 from bitsim.models.roofline import DDR4_2400_X64, Accelerator
 from bitsim.nets.zoo import NETWORKS, network
 from bitsim.sim.accwidth import measure
-from bitsim.sim.mac import simulate_mac
 
 
 def register(sub) -> None:
@@ -91,24 +91,7 @@ def run_roofline(args) -> None:
 
 def run_flips(args) -> None:
     x_dist, w_dist = operand_choices(args)
-    results = [
-        simulate_mac(
-            x_dist,
-            w_dist,
-            x_bits=xb,
-            w_bits=wb,
-            acc_bits=args.acc_bits,
-            signed=signed,
-            length=args.length,
-            n=args.n,
-            seed=args.seed,
-            threads=args.threads,
-            backend=args.backend,
-            simd=args.simd,
-        )
-        for xb, wb in width_pairs(args)
-        for signed in signedness(args)
-    ]
+    results = [r for _, _, _, r in simulate_each(args)]
     flips_plot(
         results,
         args.out,

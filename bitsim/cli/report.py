@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from bitsim.cli.common import add_format, add_run_args, count, int_in, write
+from bitsim.cli.common import add_distribution_args, add_format, add_run_args, count, int_in, write
 from bitsim.nets.report import Precision, load_overrides, report
 from bitsim.nets.zoo import NETWORKS, network
-from bitsim.sim.distributions import DISTRIBUTIONS
 
 
 def register(sub) -> None:
@@ -44,18 +43,7 @@ def register(sub) -> None:
         default="int8",
         help="format of BatchNorm scales and pooling constants (default int8)",
     )
-    p.add_argument(
-        "--dist",
-        default="uniform",
-        choices=list(DISTRIBUTIONS),
-        help="operand distribution of the simulation (default uniform)",
-    )
-    p.add_argument(
-        "--x-dist", choices=list(DISTRIBUTIONS), help="activation distribution (overrides --dist)"
-    )
-    p.add_argument(
-        "--w-dist", choices=list(DISTRIBUTIONS), help="weight distribution (overrides --dist)"
-    )
+    add_distribution_args(p, scale=False)
     p.add_argument(
         "-n",
         type=count,

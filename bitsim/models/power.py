@@ -243,12 +243,7 @@ def mac_flips(
     return simulate_mac(
         x_dist,
         w_dist,
-        x_bits=cfg.x_bits,
-        w_bits=cfg.w_bits,
-        acc_bits=cfg.acc_bits,
-        x_signed=cfg.x_signed,
-        w_signed=cfg.w_signed,
-        length=cfg.length,
+        **asdict(cfg),
         n=n,
         seed=seed,
         threads=threads,

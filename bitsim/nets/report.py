@@ -17,7 +17,7 @@ scales, pooling reciprocals) in ``constant_format`` (PokeBNN's int16 / int8 by d
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional
 
 from bitsim._core.checks import InputError, InputTypeError, MissingExtra, check_int
@@ -242,12 +242,7 @@ def report(
             flips_cache[cfg] = simulate_mac(
                 precision.x_dist,
                 precision.w_dist,
-                x_bits=cfg.x_bits,
-                w_bits=cfg.w_bits,
-                acc_bits=cfg.acc_bits,
-                x_signed=cfg.x_signed,
-                w_signed=cfg.w_signed,
-                length=cfg.length,
+                **asdict(cfg),
                 n=macs,
                 seed=seed,
                 threads=threads,

@@ -80,7 +80,7 @@ def test_unexpected_exceptions_are_bugs_with_a_traceback(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("bitsim.cli.flips.simulate_mac", broken)
+    monkeypatch.setattr("bitsim.cli.common.simulate_mac", broken)
     with pytest.raises(RuntimeError, match="a bug"):
         main(["flips", "-n", "10"])
 
