@@ -234,8 +234,11 @@ def mac_flips(
     n: int = 10**6,
     seed: int = 0,
     threads: int = 1,
+    backend: str = "c",
+    simd: str = "auto",
 ) -> Dict[str, float]:
-    """Mean flips per MAC of each register, simulated (n MACs) or from the closed form."""
+    """Mean flips per MAC of each register, simulated (n MACs; seed, threads, backend and simd
+    as for ``simulate_mac``) or from the closed form."""
     if method == "closed-form":
         return closed_form_flips(cfg, x_dist, w_dist)
     if method != "simulate":
@@ -247,6 +250,8 @@ def mac_flips(
         n=n,
         seed=seed,
         threads=threads,
+        backend=backend,
+        simd=simd,
     ).mean_flips
 
 
@@ -259,9 +264,13 @@ def pann_power(
     n: int = 10**6,
     seed: int = 0,
     flips: Optional[Dict[str, float]] = None,
+    threads: int = 1,
+    backend: str = "c",
+    simd: str = "auto",
 ) -> PannPower:
     """PANN power of a Conv2d or Linear layer with integer formats; ``flips`` reuses a result
-    of mac_flips for the same widths, signedness, K and distributions."""
+    of mac_flips for the same widths, signedness, K and distributions; n, seed, threads,
+    backend, simd: of the simulation (``mac_flips``)."""
     a, w = layer.a_format, layer.w_format
     if a.is_float or w.is_float:
         raise InputError(
@@ -269,7 +278,7 @@ def pann_power(
         )
     cfg = MacConfig(a.bits, w.bits, acc_bits, a.signed, w.signed, layer.k)
     if flips is None:
-        flips = mac_flips(cfg, x_dist, w_dist, method, n, seed)
+        flips = mac_flips(cfg, x_dist, w_dist, method, n, seed, threads, backend, simd)
     return PannPower(
         layer.name, layer.macs, flips["x"] + flips["w"] + flips["product"], flips["acc"], method
     )

@@ -73,3 +73,9 @@ def test_errors():
         pann_power(Linear("fc", 8, 8, a_format="fp32"))
     with pytest.raises(ValueError, match="method: the closed form enumerates"):
         closed_form_flips(MacConfig(16, 16))
+
+
+@pytest.mark.parametrize("backend", ["c", "numba", "reference"])
+def test_every_backend_gives_the_same_power(backend):
+    layer = Linear("fc", 64, 10).with_formats(IntFormat(4, True), IntFormat(4, True))
+    assert pann_power(layer, n=3000, backend=backend) == pann_power(layer, n=3000)
