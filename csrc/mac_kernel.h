@@ -179,7 +179,12 @@ static void K(pp_add)(struct K(pp) *pp, const uint64_t *W, size_t n, uint64_t *c
 /* ---- one segment: the MACs between two dot-product starts ---------------------------------
  * One pass computes the products, their running sum (vectors: an in-register scan plus a
  * carried total), the extremes and overflows of the exact partial sums seg_base + s, and the
- * register words that the positional popcount reads. Returns s at the end of the segment.
+ * site words that the positional popcount reads. Returns s at the end of the segment.
+ * The accumulator adder's carries come from the accumulator word acc and the addend b (the
+ * product as a 64-bit two's complement word): its first input is a = acc - b (mod 2**64, exact
+ * in the low acc_bits bits whether or not the MAC starts a dot product), and the carry out of
+ * each bit is maj(a, b, carry in) = (a & b) | ((a | b) & ~acc), since acc = a ^ b ^ carry in
+ * bit by bit. 
  * nw and check are constants where it is inlined: check == 0 skips the overflow test where
  * the caller proved that no partial sum of the segment can leave the accumulator's range. */
 
@@ -190,8 +195,8 @@ K(segment_run)(const struct mac_plan *P, const int nw, const int check, const in
 {
     const KSUM_T lo = KCLAMP(P->acc_lo - seg_base), hi = KCLAMP(P->acc_hi - seg_base);
     const uint64_t blo = (uint64_t)seg_base;
-    uint64_t mx[3], mw[3], mp[3], ma[3];
-    int sx[3], sw[3], sp[3], sa[3], j;
+    uint64_t mx[MAX_WORDS], mw[MAX_WORDS], mp[MAX_WORDS], ma[MAX_WORDS], mc[MAX_WORDS];
+    int sx[MAX_WORDS], sw[MAX_WORDS], sp[MAX_WORDS], sa[MAX_WORDS], sc[MAX_WORDS], j;
     KSUM_T run = 0, mn, mxm;
     uint64_t over = 0;
     size_t t = a;
@@ -200,10 +205,12 @@ K(segment_run)(const struct mac_plan *P, const int nw, const int check, const in
         mw[j] = P->word[j].mask[BITSIM_SITE_W];
         mp[j] = P->word[j].mask[BITSIM_SITE_PRODUCT];
         ma[j] = P->word[j].mask[BITSIM_SITE_ACC];
+        mc[j] = P->word[j].mask[BITSIM_SITE_CARRY];
         sx[j] = P->word[j].shift[BITSIM_SITE_X];
         sw[j] = P->word[j].shift[BITSIM_SITE_W];
         sp[j] = P->word[j].shift[BITSIM_SITE_PRODUCT];
         sa[j] = P->word[j].shift[BITSIM_SITE_ACC];
+        sc[j] = P->word[j].shift[BITSIM_SITE_CARRY];
     }
     mn = (KSUM_T)x[a] * w[a];
     mxm = mn;
@@ -214,7 +221,7 @@ K(segment_run)(const struct mac_plan *P, const int nw, const int check, const in
         K(svec) carry = zero, vmn = zero + mn, vmx = vmn, vover = zero;
         for (; t + KLANES <= b; t += KLANES) {
             K(svec) xa, wa, pr, v, sum, m;
-            K(vec) acc;
+            K(vec) acc, ad, carries;
             memcpy(&xa, x + t, sizeof xa);
             memcpy(&wa, w + t, sizeof wa);
             pr = xa * wa;
@@ -247,9 +254,12 @@ K(segment_run)(const struct mac_plan *P, const int nw, const int check, const in
             if (check)
                 vover -= (v < vlo) | (v > vhi);
             acc = (K(vec))v + blo;
+            ad = acc - (K(vec))pr;
+            carries = (ad & (K(vec))pr) | ((ad | (K(vec))pr) & ~acc);
             for (j = 0; j < nw; j++) {
                 const K(vec) word = (((K(vec))xa & mx[j]) << sx[j]) | (((K(vec))wa & mw[j]) << sw[j])
-                                    | (((K(vec))pr & mp[j]) << sp[j]) | ((acc & ma[j]) << sa[j]);
+                                    | (((K(vec))pr & mp[j]) << sp[j]) | ((acc & ma[j]) << sa[j])
+                                    | ((carries & mc[j]) << sc[j]);
                 memcpy(W[j] + 1 + t, &word, sizeof word);
             }
         }
@@ -264,16 +274,18 @@ K(segment_run)(const struct mac_plan *P, const int nw, const int check, const in
     for (; t < b; t++) {
         const KSUM_T pr = (KSUM_T)x[t] * w[t];
         const uint64_t ux = (uint64_t)x[t], uw = (uint64_t)w[t], up = (uint64_t)pr;
-        uint64_t acc;
+        uint64_t acc, ad, carries;
         run += pr;
         acc = blo + (uint64_t)run;
+        ad = acc - up;
+        carries = (ad & up) | ((ad | up) & ~acc);
         mn = run < mn ? run : mn;
         mxm = run > mxm ? run : mxm;
         if (check)
             over += (uint64_t)((run < lo) | (run > hi));
         for (j = 0; j < nw; j++)
             W[j][1 + t] = ((ux & mx[j]) << sx[j]) | ((uw & mw[j]) << sw[j]) | ((up & mp[j]) << sp[j])
-                          | ((acc & ma[j]) << sa[j]);
+                          | ((acc & ma[j]) << sa[j]) | ((carries & mc[j]) << sc[j]);
     }
     st->overflows += over;
     if (seg_base + mn < st->min)
@@ -311,7 +323,9 @@ static i128 K(block_run)(const struct mac_plan *P, uint64_t g, const int64_t *x,
         case 4: end = K(segment_run)(P, 2, 0, x, w, a, b, seg_base, W, st); break;
         case 5: end = K(segment_run)(P, 2, 1, x, w, a, b, seg_base, W, st); break;
         case 6: end = K(segment_run)(P, 3, 0, x, w, a, b, seg_base, W, st); break;
-        default: end = K(segment_run)(P, 3, 1, x, w, a, b, seg_base, W, st); break;
+        case 7: end = K(segment_run)(P, 3, 1, x, w, a, b, seg_base, W, st); break;
+        case 8: end = K(segment_run)(P, 4, 0, x, w, a, b, seg_base, W, st); break;
+        default: end = K(segment_run)(P, 4, 1, x, w, a, b, seg_base, W, st); break;
         }
         if (b == n)
             return seg_base + end;
@@ -327,8 +341,8 @@ static int K(run)(const struct mac_plan *P, const bitsim_source *xs, const bitsi
 {
     const size_t B = wk->block < P->block_limit ? wk->block : P->block_limit;
     int64_t *x = wk->x, *w = wk->w;
-    struct K(pp) pp[3];
-    uint64_t cnt[3][64];
+    struct K(pp) pp[MAX_WORDS];
+    uint64_t cnt[MAX_WORDS][64];
     struct sum_stats st;
     uint64_t off;
     int j, site, b;
@@ -368,8 +382,10 @@ static int K(run)(const struct mac_plan *P, const bitsim_source *xs, const bitsi
     for (j = 0; j < P->nwords; j++)
         K(pp_flush)(&pp[j], cnt[j]);
     for (site = 0; site < BITSIM_NSITES; site++)
-        for (b = 0; b < P->site_bits[site]; b++)
-            out->flips[site][b] = cnt[P->site_word[site]][P->site_shift[site] + b];
+        if (P->site_word[site] >= 0)
+            for (b = 0; b < P->site_bits[site]; b++)
+                out->flips[site][b] = cnt[P->site_word[site]][P->site_shift[site] + b];
+    flips_of_addend(P, out);
     out->macs = count;
     out->overflows = st.overflows;
     out->min_sum = to_pair(st.min);
