@@ -21,6 +21,7 @@ struct mac_plan {
     i128 sum_max_init;         /* start value of the running minimum */
     size_t block_limit;        /* most MACs per block for which block sums fit their type */
     int nwords;                /* 64-bit words that hold the stored sites side by side */
+    int split;                 /* 1: acc and carry in word 0, product, x and w in word 1 */
     struct {
         uint64_t mask[BITSIM_NSITES];   /* 0 for the sites stored in another word (or nowhere) */
         int shift[BITSIM_NSITES];
@@ -254,6 +255,24 @@ static int make_plan(const bitsim_mac_config *cfg, struct mac_plan *P)
     P->sum_max_init = (i128)1 << 126;
     P->block_limit = product_bits <= NARROW_PRODUCT_BITS
                          ? (size_t)1 << (62 - product_bits) : (size_t)-1;
+    if (cfg->acc_bits * 2 + product_bits * 2 > 64 && cfg->acc_bits <= 32 && product_bits <= 32) {
+        /* two words, each site built into its own word only (the common case: acc_bits up to
+         * 32, operands up to 16 bits) */
+        const int sites[2][3] = {{BITSIM_SITE_ACC, BITSIM_SITE_CARRY, -1},
+                                 {BITSIM_SITE_PRODUCT, BITSIM_SITE_X, BITSIM_SITE_W}};
+        P->split = 1;
+        P->nwords = 2;
+        for (j = 0; j < 2; j++)
+            for (i = 0; i < 3 && sites[j][i] >= 0; i++) {
+                k = sites[j][i];
+                P->site_word[k] = j;
+                P->site_shift[k] = used[j];
+                P->word[j].mask[k] = low_mask(P->site_bits[k]);
+                P->word[j].shift[k] = used[j];
+                used[j] += P->site_bits[k];
+            }
+        return BITSIM_OK;
+    }
     for (i = 1; i < nstored; i++)   /* insertion sort, stable */
         for (j = i; j > 0 && P->site_bits[order[j]] > P->site_bits[order[j - 1]]; j--) {
             k = order[j];

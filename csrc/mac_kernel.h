@@ -185,11 +185,14 @@ static void K(pp_add)(struct K(pp) *pp, const uint64_t *W, size_t n, uint64_t *c
  * in the low acc_bits bits whether or not the MAC starts a dot product), and the carry out of
  * each bit is maj(a, b, carry in) = (a & b) | ((a | b) & ~acc), since acc = a ^ b ^ carry in
  * bit by bit. 
- * nw and check are constants where it is inlined: check == 0 skips the overflow test where
- * the caller proved that no partial sum of the segment can leave the accumulator's range. */
+ * nw, split and check are constants where it is inlined: check == 0 skips the overflow test
+ * where the caller proved that no partial sum of the segment can leave the accumulator's range;
+ * split == 1 is the plan's two-word layout (acc and carry in word 0, product, x and w in word 1),
+ * whose words are built from their own sites only. */
 
 static inline __attribute__((always_inline)) KSUM_T
-K(segment_run)(const struct mac_plan *P, const int nw, const int check, const int64_t *x,
+K(segment_run)(const struct mac_plan *P, const int nw, const int split, const int check,
+               const int64_t *x,
                const int64_t *w, size_t a, size_t b, i128 seg_base, uint64_t *const *W,
                struct sum_stats *st)
 {
@@ -256,11 +259,20 @@ K(segment_run)(const struct mac_plan *P, const int nw, const int check, const in
             acc = (K(vec))v + blo;
             ad = acc - (K(vec))pr;
             carries = (ad & (K(vec))pr) | ((ad | (K(vec))pr) & ~acc);
-            for (j = 0; j < nw; j++) {
-                const K(vec) word = (((K(vec))xa & mx[j]) << sx[j]) | (((K(vec))wa & mw[j]) << sw[j])
-                                    | (((K(vec))pr & mp[j]) << sp[j]) | ((acc & ma[j]) << sa[j])
-                                    | ((carries & mc[j]) << sc[j]);
-                memcpy(W[j] + 1 + t, &word, sizeof word);
+            if (split) {
+                const K(vec) w0 = ((acc & ma[0]) << sa[0]) | ((carries & mc[0]) << sc[0]);
+                const K(vec) w1 = (((K(vec))pr & mp[1]) << sp[1]) | (((K(vec))xa & mx[1]) << sx[1])
+                                  | (((K(vec))wa & mw[1]) << sw[1]);
+                memcpy(W[0] + 1 + t, &w0, sizeof w0);
+                memcpy(W[1] + 1 + t, &w1, sizeof w1);
+            } else {
+                for (j = 0; j < nw; j++) {
+                    const K(vec) word = (((K(vec))xa & mx[j]) << sx[j])
+                                        | (((K(vec))wa & mw[j]) << sw[j])
+                                        | (((K(vec))pr & mp[j]) << sp[j])
+                                        | ((acc & ma[j]) << sa[j]) | ((carries & mc[j]) << sc[j]);
+                    memcpy(W[j] + 1 + t, &word, sizeof word);
+                }
             }
         }
         run = carry[0];
@@ -283,9 +295,15 @@ K(segment_run)(const struct mac_plan *P, const int nw, const int check, const in
         mxm = run > mxm ? run : mxm;
         if (check)
             over += (uint64_t)((run < lo) | (run > hi));
-        for (j = 0; j < nw; j++)
-            W[j][1 + t] = ((ux & mx[j]) << sx[j]) | ((uw & mw[j]) << sw[j]) | ((up & mp[j]) << sp[j])
-                          | ((acc & ma[j]) << sa[j]) | ((carries & mc[j]) << sc[j]);
+        if (split) {
+            W[0][1 + t] = ((acc & ma[0]) << sa[0]) | ((carries & mc[0]) << sc[0]);
+            W[1][1 + t] = ((up & mp[1]) << sp[1]) | ((ux & mx[1]) << sx[1]) | ((uw & mw[1]) << sw[1]);
+        } else {
+            for (j = 0; j < nw; j++)
+                W[j][1 + t] = ((ux & mx[j]) << sx[j]) | ((uw & mw[j]) << sw[j])
+                              | ((up & mp[j]) << sp[j]) | ((acc & ma[j]) << sa[j])
+                              | ((carries & mc[j]) << sc[j]);
+        }
     }
     st->overflows += over;
     if (seg_base + mn < st->min)
@@ -317,15 +335,17 @@ static i128 K(block_run)(const struct mac_plan *P, uint64_t g, const int64_t *x,
         b = a + K(segment)(length, pos, a, n);
         check = seg_base + (i128)(b - a) * P->product_min < P->acc_lo
                 || seg_base + (i128)(b - a) * P->product_max > P->acc_hi;
-        switch (P->nwords * 2 + check) {
-        case 2: end = K(segment_run)(P, 1, 0, x, w, a, b, seg_base, W, st); break;
-        case 3: end = K(segment_run)(P, 1, 1, x, w, a, b, seg_base, W, st); break;
-        case 4: end = K(segment_run)(P, 2, 0, x, w, a, b, seg_base, W, st); break;
-        case 5: end = K(segment_run)(P, 2, 1, x, w, a, b, seg_base, W, st); break;
-        case 6: end = K(segment_run)(P, 3, 0, x, w, a, b, seg_base, W, st); break;
-        case 7: end = K(segment_run)(P, 3, 1, x, w, a, b, seg_base, W, st); break;
-        case 8: end = K(segment_run)(P, 4, 0, x, w, a, b, seg_base, W, st); break;
-        default: end = K(segment_run)(P, 4, 1, x, w, a, b, seg_base, W, st); break;
+        switch ((P->split ? 1 + MAX_WORDS : P->nwords) * 2 + check) {
+        case 2: end = K(segment_run)(P, 1, 0, 0, x, w, a, b, seg_base, W, st); break;
+        case 3: end = K(segment_run)(P, 1, 0, 1, x, w, a, b, seg_base, W, st); break;
+        case 4: end = K(segment_run)(P, 2, 0, 0, x, w, a, b, seg_base, W, st); break;
+        case 5: end = K(segment_run)(P, 2, 0, 1, x, w, a, b, seg_base, W, st); break;
+        case 6: end = K(segment_run)(P, 3, 0, 0, x, w, a, b, seg_base, W, st); break;
+        case 7: end = K(segment_run)(P, 3, 0, 1, x, w, a, b, seg_base, W, st); break;
+        case 8: end = K(segment_run)(P, 4, 0, 0, x, w, a, b, seg_base, W, st); break;
+        case 9: end = K(segment_run)(P, 4, 0, 1, x, w, a, b, seg_base, W, st); break;
+        case 2 + 2 * MAX_WORDS: end = K(segment_run)(P, 2, 1, 0, x, w, a, b, seg_base, W, st); break;
+        default: end = K(segment_run)(P, 2, 1, 1, x, w, a, b, seg_base, W, st); break;
         }
         if (b == n)
             return seg_base + end;
@@ -361,7 +381,8 @@ static int K(run)(const struct mac_plan *P, const bitsim_source *xs, const bitsi
         if (K(load)(ws, start - 1, 1, w, bad))
             return BITSIM_ERR_W_RANGE;
         /* the segment writes W[j][1]: the words of MAC start - 1, whose partial sum is base */
-        K(segment_run)(P, P->nwords, 0, x, w, 0, 1, base - (i128)x[0] * w[0], wk->W, &ignored);
+        K(segment_run)(P, P->nwords, P->split, 0, x, w, 0, 1, base - (i128)x[0] * w[0], wk->W,
+                       &ignored);
         for (j = 0; j < P->nwords; j++)
             wk->W[j][0] = wk->W[j][1];
     }
@@ -460,7 +481,7 @@ static int K(dot_widths)(const struct mac_plan *P, const bitsim_source *xs,
             seg.max = -P->sum_max_init;
             seg.overflows = 0;
             /* no register words (nw = 0), no overflow test: only the extremes */
-            end = K(segment_run)(P, 0, 0, x, w, a, b, seg_base, wk->W, &seg);
+            end = K(segment_run)(P, 0, 0, 0, x, w, a, b, seg_base, wk->W, &seg);
             dot_min = pos == 0 || seg.min < dot_min ? seg.min : dot_min;
             dot_max = pos == 0 || seg.max > dot_max ? seg.max : dot_max;
             pos += b - a;
