@@ -27,7 +27,8 @@ def test_mac_register_nets_toggle_like_the_register_level_simulator(arch, signed
 
 @pytest.mark.parametrize(
     "x_bits,w_bits,acc_bits,length",
-    [(2, 2, 4, None), (2, 2, 6, 1), (3, 2, 8, 5), (4, 4, 12, 9), (4, 4, 20, 64), (5, 3, 7, 3)],
+    [(2, 2, 4, None), (2, 2, 6, 1), (3, 2, 8, 5), (4, 4, 12, 9), (4, 4, 20, 64), (5, 3, 7, 3)]
+    + [(3, 3, 64, 7)],
 )
 @pytest.mark.parametrize("signed", [False, True])
 @pytest.mark.parametrize("arch", ["dadda", "booth"])
