@@ -57,3 +57,23 @@ def test_mac_sampled_stream(benchmark, bits):
         bitsim.simulate_mac, kwargs=dict(x_bits=bits, n=10 * N), rounds=3, iterations=1
     )
     assert result.macs == 10 * N
+
+
+@pytest.mark.parametrize("length", [4608, None], ids=["K4608", "endless"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_mac_threads(benchmark, threads, length):
+    """Thread scaling (target, issue 14: >= 1.8x on 2 cores for finite K, no worse than before
+    for endless dot products); the ratio printed is over 1 thread of the same group. Wall clock:
+    meaningful only on an otherwise idle machine."""
+    x, w = stream(8)
+    benchmark.group = f"8-bit signed MAC, {N:.0e} MACs, K={length}, threads"
+    benchmark.extra_info["macs"] = N
+    benchmark.extra_info["baseline"] = threads == 1
+    result = benchmark.pedantic(
+        bitsim.simulate_mac,
+        args=(x, w),
+        kwargs=dict(x_bits=8, acc_bits=32, length=length, threads=threads),
+        rounds=5,
+        iterations=1,
+    )
+    assert result.macs == N

@@ -3,7 +3,9 @@
 
 A range needs the exact partial sum the accumulator held before its first MAC. A first pass asks
 every range for its *tail* (the sum of its products after its last dot-product start, and
-whether one started); ``chain`` turns the tails into each range's starting sum.
+whether one started); ``chain`` turns the tails into each range's starting sum. With dot
+products of finite length K the tail of a range is that of its last at most K MACs
+(``tail_range``), so the first pass costs next to nothing and threads scale.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ __all__ = [
     "merge",
     "run_segments",
     "split",
+    "tail_range",
 ]
 
 DEFAULT_CHUNK = 512  # MACs per kernel block: operands and register words stay in L1/L2
@@ -62,6 +65,15 @@ def split(n: int, pieces: int) -> List[Tuple[int, int]]:
     """[start, stop) ranges of about equal size covering [0, n)."""
     bounds = [n * i // pieces for i in range(pieces + 1)]
     return [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a] or [(0, 0)]
+
+
+def tail_range(length: Optional[int], start: int, stop: int) -> Tuple[int, int]:
+    """(start, count) of the part of MACs [start, stop) that has the same tail: from the last
+    dot-product start in it (a multiple of ``length``, MAC 0 when ``length`` is None or 0) to
+    ``stop``, at most ``length`` MACs; the whole range when no dot product starts in it."""
+    last = (stop - 1) // length * length if length else 0
+    first = max(start, last)
+    return first, stop - first
 
 
 def chain(tails: Iterable[Tuple[int, bool]], first_before: int = 0) -> List[int]:
@@ -108,7 +120,9 @@ def run_segments(
                 report(done, n)
         return merge(parts)
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        tails = list(pool.map(lambda r: backend.mac_tail(cfg, xs, ws, r[0], r[1] - r[0]), ranges))
+        tails = list(
+            pool.map(lambda r: backend.mac_tail(cfg, xs, ws, *tail_range(cfg.length, *r)), ranges)
+        )
         futures = [
             pool.submit(backend.mac_run, cfg, xs, ws, a, b - a, before)
             for (a, b), before in zip(ranges, chain(tails))

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Dict, List, NoReturn, Optional, Tuple
 
 from bitsim._core.checks import InputError, MissingExtra, check_choice
-from bitsim._core.segments import chain, default_threads, merge, split
+from bitsim._core.segments import chain, default_threads, merge, split, tail_range
 from bitsim._version import __version__
 from bitsim.backends.dispatch import BACKENDS, SIMD_CHOICES, select
 from bitsim.circuits.multipliers import ARCHS, circuit
@@ -251,7 +251,9 @@ def _signs(cell):
 
 def task_tail(cell, seed, start, count, backend, simd):
     cfg, xs, ws, _, _ = mac.prepare(**_mac_kwargs(cell, seed))
-    return select(backend, simd).mac_tail(cfg, xs, ws, start, count)
+    return select(backend, simd).mac_tail(
+        cfg, xs, ws, *tail_range(cfg.length, start, start + count)
+    )
 
 
 def task_flips(cell, seed, start, count, before, backend, simd):

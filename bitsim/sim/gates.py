@@ -23,7 +23,7 @@ from typing import Dict, Optional, cast
 import numpy as np
 
 from bitsim._core.checks import InputError, InputTypeError, check_int
-from bitsim._core.segments import chain, map_tasks, split
+from bitsim._core.segments import chain, map_tasks, split, tail_range
 from bitsim.backends.dispatch import select
 from bitsim.circuits.multipliers import MultiplierCircuit, structure
 from bitsim.circuits.netlist import OPCODE, Netlist
@@ -224,7 +224,7 @@ def simulate_gates(
     acc_before = {0: 0}
     if len(points) > 1 and len(prog.acc_nets):
         bounds = list(zip(points, points[1:] + [n]))
-        tails = [kernels.mac_tail(cfg, xs, ws, a, b - a) for a, b in bounds]
+        tails = [kernels.mac_tail(cfg, xs, ws, *tail_range(cfg.length, a, b)) for a, b in bounds]
         acc_before = dict(zip(points, chain(tails)))
 
     def run(r):

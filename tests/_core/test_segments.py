@@ -3,11 +3,11 @@ one after the other, each given the exact partial sum the previous one left (run
 tail's chain), merges into the counts of one run over the whole stream."""
 
 import numpy as np
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from bitsim._core.segments import Counts, chain, merge, split
+from bitsim._core.segments import Counts, chain, merge, split, tail_range
 from bitsim.backends.dispatch import select
 from bitsim.backends.reference import mac as reference
 from bitsim.sim import mac
@@ -60,3 +60,24 @@ class SegmentedRun(RuleBasedStateMachine):
 
 SegmentedRun.TestCase.settings = settings(max_examples=30, stateful_step_count=8, deadline=None)
 TestSegmentedRun = SegmentedRun.TestCase
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    length=st.one_of(st.none(), st.integers(1, 40)),
+    seed=st.integers(0, 2**63),
+    n=st.integers(1, 300),
+    cut=st.tuples(st.integers(0, 300), st.integers(0, 300)),
+    backend=st.sampled_from(["c", "reference"]),
+)
+def test_tail_of_a_range_is_the_tail_of_its_last_dot_product(length, seed, n, cut, backend):
+    """The first pass of a threaded run asks only for the MACs from each range's last
+    dot-product start (at most K of them), and gets the tail of the whole range."""
+    cfg, xs, ws, n, _ = mac.prepare(x_bits=8, acc_bits=32, length=length, n=n, seed=seed)
+    a, b = sorted(min(c, n) for c in cut)
+    kernels = select(backend, chunk=16)
+    first, count = tail_range(cfg.length, a, b)
+    assert a <= first and first + count == b
+    if length and b - a >= length:
+        assert count <= length and first % length == 0
+    assert kernels.mac_tail(cfg, xs, ws, first, count) == kernels.mac_tail(cfg, xs, ws, a, b - a)
