@@ -141,37 +141,58 @@ static void K(pp_flush)(struct K(pp) *pp, uint64_t *cnt)
     memset(pp, 0, sizeof *pp);
 }
 
+/* The counter state lives in locals while a block is counted (through pp, every store to it
+ * would be ordered before the next load of W, which it may alias) and goes back to pp at the
+ * end, or to the bit counts when the ripple counter is full. */
 static void K(pp_add)(struct K(pp) *pp, const uint64_t *W, size_t n, uint64_t *cnt)
 {
+    K(vec) ones = pp->ones, twos = pp->twos, fours = pp->fours, eights = pp->eights;
+    K(vec) planes[KPLANES];
+    uint32_t groups = pp->groups;
     size_t i = 0;
     int p;
+    memcpy(planes, pp->planes, sizeof planes);
     for (; i + 16 * KLANES <= n; i += 16 * KLANES) {
         K(vec) twosA, twosB, foursA, foursB, eightsA, eightsB, sixteens, carry;
-        KCSA(twosA, pp->ones, pp->ones, K(diff)(W, i + 0 * KLANES), K(diff)(W, i + 1 * KLANES));
-        KCSA(twosB, pp->ones, pp->ones, K(diff)(W, i + 2 * KLANES), K(diff)(W, i + 3 * KLANES));
-        KCSA(foursA, pp->twos, pp->twos, twosA, twosB);
-        KCSA(twosA, pp->ones, pp->ones, K(diff)(W, i + 4 * KLANES), K(diff)(W, i + 5 * KLANES));
-        KCSA(twosB, pp->ones, pp->ones, K(diff)(W, i + 6 * KLANES), K(diff)(W, i + 7 * KLANES));
-        KCSA(foursB, pp->twos, pp->twos, twosA, twosB);
-        KCSA(eightsA, pp->fours, pp->fours, foursA, foursB);
-        KCSA(twosA, pp->ones, pp->ones, K(diff)(W, i + 8 * KLANES), K(diff)(W, i + 9 * KLANES));
-        KCSA(twosB, pp->ones, pp->ones, K(diff)(W, i + 10 * KLANES), K(diff)(W, i + 11 * KLANES));
-        KCSA(foursA, pp->twos, pp->twos, twosA, twosB);
-        KCSA(twosA, pp->ones, pp->ones, K(diff)(W, i + 12 * KLANES), K(diff)(W, i + 13 * KLANES));
-        KCSA(twosB, pp->ones, pp->ones, K(diff)(W, i + 14 * KLANES), K(diff)(W, i + 15 * KLANES));
-        KCSA(foursB, pp->twos, pp->twos, twosA, twosB);
-        KCSA(eightsB, pp->fours, pp->fours, foursA, foursB);
-        KCSA(sixteens, pp->eights, pp->eights, eightsA, eightsB);
+        KCSA(twosA, ones, ones, K(diff)(W, i + 0 * KLANES), K(diff)(W, i + 1 * KLANES));
+        KCSA(twosB, ones, ones, K(diff)(W, i + 2 * KLANES), K(diff)(W, i + 3 * KLANES));
+        KCSA(foursA, twos, twos, twosA, twosB);
+        KCSA(twosA, ones, ones, K(diff)(W, i + 4 * KLANES), K(diff)(W, i + 5 * KLANES));
+        KCSA(twosB, ones, ones, K(diff)(W, i + 6 * KLANES), K(diff)(W, i + 7 * KLANES));
+        KCSA(foursB, twos, twos, twosA, twosB);
+        KCSA(eightsA, fours, fours, foursA, foursB);
+        KCSA(twosA, ones, ones, K(diff)(W, i + 8 * KLANES), K(diff)(W, i + 9 * KLANES));
+        KCSA(twosB, ones, ones, K(diff)(W, i + 10 * KLANES), K(diff)(W, i + 11 * KLANES));
+        KCSA(foursA, twos, twos, twosA, twosB);
+        KCSA(twosA, ones, ones, K(diff)(W, i + 12 * KLANES), K(diff)(W, i + 13 * KLANES));
+        KCSA(twosB, ones, ones, K(diff)(W, i + 14 * KLANES), K(diff)(W, i + 15 * KLANES));
+        KCSA(foursB, twos, twos, twosA, twosB);
+        KCSA(eightsB, fours, fours, foursA, foursB);
+        KCSA(sixteens, eights, eights, eightsA, eightsB);
         carry = sixteens;
         for (p = 0; p < KPLANES; p++) {
-            const K(vec) t = pp->planes[p] & carry;
-            pp->planes[p] ^= carry;
+            const K(vec) t = planes[p] & carry;
+            planes[p] ^= carry;
             carry = t;
         }
-        if (++pp->groups == (1u << KPLANES) - 1) {
-            K(pp_flush)(pp, cnt);
+        if (++groups == (1u << KPLANES) - 1) {
+            pp->ones = ones;
+            pp->twos = twos;
+            pp->fours = fours;
+            pp->eights = eights;
+            memcpy(pp->planes, planes, sizeof planes);
+            K(pp_flush)(pp, cnt);   /* zeroes pp */
+            ones = twos = fours = eights = pp->ones;
+            memcpy(planes, pp->planes, sizeof planes);
+            groups = 0;
         }
     }
+    pp->ones = ones;
+    pp->twos = twos;
+    pp->fours = fours;
+    pp->eights = eights;
+    memcpy(pp->planes, planes, sizeof planes);
+    pp->groups = groups;
     for (; i < n; i++)
         K(add_word)(cnt, W[i + 1] ^ W[i], 1);
 }

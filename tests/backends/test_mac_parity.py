@@ -153,3 +153,12 @@ def test_strided_and_big_endian_arrays():
         assert all(
             np.array_equal(res.flips_per_bit[s], base.flips_per_bit[s]) for s in bitsim.SITES
         )
+
+
+def test_runs_long_enough_to_empty_the_bit_counters():
+    """The C kernel's carry-save bit counters spill to the counts every 4095 groups of 16
+    vectors (524160 MACs per word with AVX-512): a run past that point, two words of sites
+    (8-bit operands, acc 32) and a one-word layout (4-bit, acc 16), equals the reference."""
+    for bits, acc_bits in [(8, 32), (4, 16)]:
+        case = dict(x_bits=bits, acc_bits=acc_bits, length=4608, n=600_000, seed=5)
+        assert_same(simulate_all(**case), case)
