@@ -22,6 +22,7 @@ struct mac_plan {
     size_t block_limit;        /* most MACs per block for which block sums fit their type */
     int nwords;                /* 64-bit words that hold the stored sites side by side */
     int split;                 /* 1: acc and carry in word 0, product, x and w in word 1 */
+    int split_bits;            /* 8 or 16: split, acc_bits 32, x_bits = w_bits = this; else 0 */
     struct {
         uint64_t mask[BITSIM_NSITES];   /* 0 for the sites stored in another word (or nowhere) */
         int shift[BITSIM_NSITES];
@@ -261,6 +262,8 @@ static int make_plan(const bitsim_mac_config *cfg, struct mac_plan *P)
         const int sites[2][3] = {{BITSIM_SITE_ACC, BITSIM_SITE_CARRY, -1},
                                  {BITSIM_SITE_PRODUCT, BITSIM_SITE_X, BITSIM_SITE_W}};
         P->split = 1;
+        P->split_bits = cfg->acc_bits == 32 && cfg->x_bits == cfg->w_bits
+                                && (cfg->x_bits == 8 || cfg->x_bits == 16) ? cfg->x_bits : 0;
         P->nwords = 2;
         for (j = 0; j < 2; j++)
             for (i = 0; i < 3 && sites[j][i] >= 0; i++) {

@@ -155,10 +155,27 @@ def test_strided_and_big_endian_arrays():
         )
 
 
-def test_runs_long_enough_to_empty_the_bit_counters():
+@pytest.mark.parametrize(
+    "bits,acc_bits,length,x_signed,w_signed",
+    [
+        (8, 32, 4608, True, True),  # the C kernel's constant two-word layout, no overflow test
+        (8, 32, None, True, False),  # ... with overflows (an endless dot product)
+        (16, 32, 4608, False, False),  # the 16-bit constant layout, overflows
+        (4, 16, 4608, True, True),  # one word
+    ],
+)
+def test_long_runs_and_the_common_layouts(bits, acc_bits, length, x_signed, w_signed):
     """The C kernel's carry-save bit counters spill to the counts every 4095 groups of 16
-    vectors (524160 MACs per word with AVX-512): a run past that point, two words of sites
-    (8-bit operands, acc 32) and a one-word layout (4-bit, acc 16), equals the reference."""
-    for bits, acc_bits in [(8, 32), (4, 16)]:
-        case = dict(x_bits=bits, acc_bits=acc_bits, length=4608, n=600_000, seed=5)
-        assert_same(simulate_all(**case), case)
+    vectors (524160 MACs per word with AVX-512): runs past that point equal the reference, in
+    the register layouts the kernel specialises (8- and 16-bit operands, 32-bit accumulator)
+    and one it does not."""
+    case = dict(
+        x_bits=bits,
+        acc_bits=acc_bits,
+        length=length,
+        x_signed=x_signed,
+        w_signed=w_signed,
+        n=600_000,
+        seed=5,
+    )
+    assert_same(simulate_all(**case), case)
