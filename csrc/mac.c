@@ -21,7 +21,8 @@ struct mac_plan {
     i128 sum_max_init;         /* start value of the running minimum */
     size_t block_limit;        /* most MACs per block for which block sums fit their type */
     int nwords;                /* 64-bit words that hold the stored sites side by side */
-    int split;                 /* 1: acc and carry in word 0, product, x and w in word 1 */
+    int split;                 /* 1: acc and carry in word 0, product, x and w in word 1;
+                                  3: acc, carry, then product, x and w in words 0, 1, 2 */
     int split_bits;            /* 8 or 16: split, acc_bits 32, x_bits = w_bits = this; else 0 */
     struct {
         uint64_t mask[BITSIM_NSITES];   /* 0 for the sites stored in another word (or nowhere) */
@@ -220,7 +221,7 @@ static int make_plan(const bitsim_mac_config *cfg, struct mac_plan *P)
                    BITSIM_SITE_W};
     const int nstored = (int)(sizeof order / sizeof order[0]);
     int used[MAX_WORDS] = {0};
-    int i, k, j, product_bits, product_signed;
+    int i, k, j, product_bits, product_signed, two;
     if (cfg->x_bits < 1 || cfg->x_bits > 32 || cfg->w_bits < 1 || cfg->w_bits > 32
         || cfg->acc_bits < 2 || cfg->acc_bits > 64)
         return BITSIM_ERR_CONFIG;
@@ -256,16 +257,23 @@ static int make_plan(const bitsim_mac_config *cfg, struct mac_plan *P)
     P->sum_max_init = (i128)1 << 126;
     P->block_limit = product_bits <= NARROW_PRODUCT_BITS
                          ? (size_t)1 << (62 - product_bits) : (size_t)-1;
-    if (cfg->acc_bits * 2 + product_bits * 2 > 64 && cfg->acc_bits <= 32 && product_bits <= 32) {
-        /* two words, each site built into its own word only (the common case: acc_bits up to
-         * 32, operands up to 16 bits) */
-        const int sites[2][3] = {{BITSIM_SITE_ACC, BITSIM_SITE_CARRY, -1},
-                                 {BITSIM_SITE_PRODUCT, BITSIM_SITE_X, BITSIM_SITE_W}};
-        P->split = 1;
-        P->split_bits = cfg->acc_bits == 32 && cfg->x_bits == cfg->w_bits
+    two = cfg->acc_bits * 2 + product_bits * 2 > 64 && cfg->acc_bits <= 32 && product_bits <= 32;
+    if (two || (cfg->acc_bits == 64 && product_bits <= 32)) {
+        /* each site built into its own word only: two words (acc and carry | product, x and w;
+         * the common case: acc_bits up to 32, operands up to 16 bits) or, for a 64-bit
+         * accumulator, three (acc | carry | product, x and w) */
+        static const int two_words[3][3] = {{BITSIM_SITE_ACC, BITSIM_SITE_CARRY, -1},
+                                            {BITSIM_SITE_PRODUCT, BITSIM_SITE_X, BITSIM_SITE_W},
+                                            {-1, -1, -1}};
+        static const int three_words[3][3] = {{BITSIM_SITE_ACC, -1, -1},
+                                              {BITSIM_SITE_CARRY, -1, -1},
+                                              {BITSIM_SITE_PRODUCT, BITSIM_SITE_X, BITSIM_SITE_W}};
+        const int (*sites)[3] = two ? two_words : three_words;
+        P->split = two ? 1 : 3;
+        P->split_bits = two && cfg->acc_bits == 32 && cfg->x_bits == cfg->w_bits
                                 && (cfg->x_bits == 8 || cfg->x_bits == 16) ? cfg->x_bits : 0;
-        P->nwords = 2;
-        for (j = 0; j < 2; j++)
+        P->nwords = two ? 2 : 3;
+        for (j = 0; j < P->nwords; j++)
             for (i = 0; i < 3 && sites[j][i] >= 0; i++) {
                 k = sites[j][i];
                 P->site_word[k] = j;

@@ -211,7 +211,8 @@ static void K(pp_add)(struct K(pp) *pp, const uint64_t *W, size_t n, uint64_t *c
  * split != 0 is the plan's two-word layout (acc and carry in word 0, product, x and w in word 1),
  * whose words are built from their own sites only; split == 8 or 16 is that layout for a 32-bit
  * accumulator and two operands of that width (plan's split_bits), whose masks and shifts are
- * then constants (about 15% faster than loading them from the plan). */
+ * then constants (about 15% faster than loading them from the plan); split == 3 is the plan's
+ * three-word layout for a 64-bit accumulator (acc, carry, then product, x and w). */
 
 static inline __attribute__((always_inline)) KSUM_T
 K(segment_run)(const struct mac_plan *P, const int nw, const int split, const int check,
@@ -238,7 +239,7 @@ K(segment_run)(const struct mac_plan *P, const int nw, const int split, const in
         sa[j] = P->word[j].shift[BITSIM_SITE_ACC];
         sc[j] = P->word[j].shift[BITSIM_SITE_CARRY];
     }
-    if (split > 1) {   /* the same layout as constants: see make_plan */
+    if (split == 8 || split == 16) {   /* the same layout as constants: see make_plan */
         ma[0] = mc[0] = 0xffffffffu;
         sa[0] = 0;
         sc[0] = 32;
@@ -292,7 +293,13 @@ K(segment_run)(const struct mac_plan *P, const int nw, const int split, const in
             acc = (K(vec))v + blo;
             ad = acc - (K(vec))pr;
             carries = (ad & (K(vec))pr) | ((ad | (K(vec))pr) & ~acc);
-            if (split) {
+            if (split == 3) {
+                const K(vec) w2 = (((K(vec))pr & mp[2]) << sp[2]) | (((K(vec))xa & mx[2]) << sx[2])
+                                  | (((K(vec))wa & mw[2]) << sw[2]);
+                memcpy(W[0] + 1 + t, &acc, sizeof acc);
+                memcpy(W[1] + 1 + t, &carries, sizeof carries);
+                memcpy(W[2] + 1 + t, &w2, sizeof w2);
+            } else if (split) {
                 const K(vec) w0 = ((acc & ma[0]) << sa[0]) | ((carries & mc[0]) << sc[0]);
                 const K(vec) w1 = (((K(vec))pr & mp[1]) << sp[1]) | (((K(vec))xa & mx[1]) << sx[1])
                                   | (((K(vec))wa & mw[1]) << sw[1]);
@@ -328,7 +335,11 @@ K(segment_run)(const struct mac_plan *P, const int nw, const int split, const in
         mxm = run > mxm ? run : mxm;
         if (check)
             over += (uint64_t)((run < lo) | (run > hi));
-        if (split) {
+        if (split == 3) {
+            W[0][1 + t] = acc;
+            W[1][1 + t] = carries;
+            W[2][1 + t] = ((up & mp[2]) << sp[2]) | ((ux & mx[2]) << sx[2]) | ((uw & mw[2]) << sw[2]);
+        } else if (split) {
             W[0][1 + t] = ((acc & ma[0]) << sa[0]) | ((carries & mc[0]) << sc[0]);
             W[1][1 + t] = ((up & mp[1]) << sp[1]) | ((ux & mx[1]) << sx[1]) | ((uw & mw[1]) << sw[1]);
         } else {
@@ -368,7 +379,8 @@ static i128 K(block_run)(const struct mac_plan *P, uint64_t g, const int64_t *x,
         b = a + K(segment)(length, pos, a, n);
         check = seg_base + (i128)(b - a) * P->product_min < P->acc_lo
                 || seg_base + (i128)(b - a) * P->product_max > P->acc_hi;
-        switch ((P->split ? MAX_WORDS + 1 + P->split_bits / 8 : P->nwords) * 2 + check) {
+        switch ((P->split == 3 ? MAX_WORDS + 4
+                 : P->split ? MAX_WORDS + 1 + P->split_bits / 8 : P->nwords) * 2 + check) {
         case 2: end = K(segment_run)(P, 1, 0, 0, x, w, a, b, seg_base, W, st); break;
         case 3: end = K(segment_run)(P, 1, 0, 1, x, w, a, b, seg_base, W, st); break;
         case 4: end = K(segment_run)(P, 2, 0, 0, x, w, a, b, seg_base, W, st); break;
@@ -382,7 +394,9 @@ static i128 K(block_run)(const struct mac_plan *P, uint64_t g, const int64_t *x,
         case 2 * (MAX_WORDS + 2): end = K(segment_run)(P, 2, 8, 0, x, w, a, b, seg_base, W, st); break;
         case 2 * (MAX_WORDS + 2) + 1: end = K(segment_run)(P, 2, 8, 1, x, w, a, b, seg_base, W, st); break;
         case 2 * (MAX_WORDS + 3): end = K(segment_run)(P, 2, 16, 0, x, w, a, b, seg_base, W, st); break;
-        default: end = K(segment_run)(P, 2, 16, 1, x, w, a, b, seg_base, W, st); break;
+        case 2 * (MAX_WORDS + 3) + 1: end = K(segment_run)(P, 2, 16, 1, x, w, a, b, seg_base, W, st); break;
+        case 2 * (MAX_WORDS + 4): end = K(segment_run)(P, 3, 3, 0, x, w, a, b, seg_base, W, st); break;
+        default: end = K(segment_run)(P, 3, 3, 1, x, w, a, b, seg_base, W, st); break;
         }
         if (b == n)
             return seg_base + end;

@@ -162,13 +162,16 @@ def test_strided_and_big_endian_arrays():
         (8, 32, None, True, False),  # ... with overflows (an endless dot product)
         (16, 32, 4608, False, False),  # the 16-bit constant layout, overflows
         (4, 16, 4608, True, True),  # one word
+        (8, 64, 4608, True, True),  # three words: acc, carry, product + x + w
+        (16, 64, None, True, False),  # ... with the widest product they take
+        (20, 64, 4608, True, True),  # four words (the product is wider than 32 bits)
     ],
 )
 def test_long_runs_and_the_common_layouts(bits, acc_bits, length, x_signed, w_signed):
     """The C kernel's carry-save bit counters spill to the counts every 4095 groups of 16
     vectors (524160 MACs per word with AVX-512): runs past that point equal the reference, in
-    the register layouts the kernel specialises (8- and 16-bit operands, 32-bit accumulator)
-    and one it does not."""
+    the register layouts the kernel specialises (8- and 16-bit operands with a 32-bit
+    accumulator; a 64-bit accumulator with products up to 32 bits) and others."""
     case = dict(
         x_bits=bits,
         acc_bits=acc_bits,
