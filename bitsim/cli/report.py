@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bitsim.cli.common import add_distribution_args, add_format, add_run_args, count, int_in, write
+from bitsim.cli.energy_args import add_energy_args, energy_function, fit_note
 from bitsim.nets.report import Precision, load_overrides, report
 from bitsim.nets.zoo import NETWORKS, network
 
@@ -51,6 +52,7 @@ def register(sub) -> None:
         help="MACs simulated per distinct configuration (default max(2^20, 64 K))",
     )
     p.add_argument("--no-sim", action="store_true", help="skip the bit-flip simulation")
+    add_energy_args(p)
     add_run_args(p)
     add_format(p)
     p.add_argument("--out", help="write to this file instead of standard output")
@@ -58,6 +60,7 @@ def register(sub) -> None:
 
 
 def run(args) -> None:
+    energy = energy_function(args, args.acc_bits)
     precision = Precision(
         a_bits=args.a_bits,
         w_bits=args.w_bits,
@@ -79,5 +82,9 @@ def run(args) -> None:
         threads=args.threads,
         backend=args.backend,
         simd=args.simd,
+        energy=energy,
     )
-    write(r.render(args.format), args.out)
+    text = r.render(args.format)
+    if energy and args.format in ("table", "markdown"):
+        text += f"{fit_note(energy)}\n"
+    write(text, args.out)
