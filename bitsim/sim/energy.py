@@ -97,8 +97,9 @@ class Energy:
     power_w : dict
         Watts at ``clock_hz``, same keys.
     by_part : dict
-        Joules per vector by part ('logic', 'registers' (flip-flops), 'clock' (clock-pin
-        internal energy)), leakage excluded.
+        Joules per vector by part: the instances' parts ('registers' for flip-flops; the
+        parts of a generated circuit mapped by ``map_circuit``, else 'logic') and 'clock'
+        (clock-pin internal energy), leakage excluded.
     """
 
     mapped: MappedNetlist
@@ -231,11 +232,12 @@ def price(mapped: MappedNetlist, g: GateToggles, act: Activity, clock: float) ->
     vals = act.values
     n = max(act.vectors, 1)
     pins: List[PinEnergy] = []
-    part = {"logic": 0.0, "registers": 0.0, "clock": 0.0}
+    part: Dict[str, float] = {i.part: 0.0 for i in mapped.instances}
+    part["clock"] = 0.0
     internal = switching = internal_in = leakage = 0.0
     for inst in mapped.instances:
         cell = inst.cell
-        where = "registers" if cell.ff else "logic"
+        where = inst.part
         for p in cell.pins.values():
             net = inst.pins[p.name]
             if p.direction == "output":

@@ -8,7 +8,7 @@ import pytest
 from bitsim._core.checks import InputError
 from bitsim.backends.reference.gates import evaluate
 from bitsim.circuits.liberty import evaluate as eval_expr
-from bitsim.circuits.liberty import parse_function, read_liberty
+from bitsim.circuits.liberty import find_liberty, parse_function, read_liberty
 from bitsim.circuits.mapped import map_circuit
 from bitsim.circuits.multipliers import circuit
 from bitsim.sim.gates import compile_netlist
@@ -39,6 +39,11 @@ library(tiny) {
 """
 
 
+def approx(expected, rel=1e-6):
+    """pytest.approx without its absolute tolerance of 1e-12 (energies are 1e-12 J)."""
+    return pytest.approx(expected, rel=rel, abs=0)
+
+
 def test_units_tables_and_functions(tmp_path):
     path = tmp_path / "tiny.lib"
     path.write_text(TINY)
@@ -50,17 +55,15 @@ def test_units_tables_and_functions(tmp_path):
         1e-12,
     )
     maj = lib.cell("MAJ")
-    assert maj.leakage == pytest.approx(3e-12)
+    assert maj.leakage == approx(3e-12)
     b = maj.pins["B"]
-    assert (b.capacitance, b.rise_capacitance, b.fall_capacitance) == pytest.approx(
-        (2e-15, 1e-15, 3e-15)
-    )
+    assert (b.capacitance, b.rise_capacitance, b.fall_capacitance) == approx((2e-15, 1e-15, 3e-15))
     rise = maj.pins["Y"].power[0].rise
     # slew is variable_1 here: table[slew][load], values in fF x V^2 = fJ
-    assert rise(10e-15, 1e-12) == pytest.approx(1e-15)
-    assert rise(20e-15, 2e-12) == pytest.approx(4e-15)
-    assert rise(15e-15, 1.5e-12) == pytest.approx(2.5e-15)  # bilinear
-    assert rise(30e-15, 1e-12) == pytest.approx(3e-15)  # linear extrapolation
+    assert rise(10e-15, 1e-12) == approx(1e-15)
+    assert rise(20e-15, 2e-12) == approx(4e-15)
+    assert rise(15e-15, 1.5e-12) == approx(2.5e-15)  # bilinear
+    assert rise(30e-15, 1e-12) == approx(3e-15)  # linear extrapolation
     f = maj.pins["Y"].function
     for a, bb, c in itertools.product([0, 1], repeat=3):
         env = {k: np.array([bool(v)]) for k, v in zip("ABC", (a, bb, c))}
@@ -108,10 +111,10 @@ def test_osu018():
     lib = osu018()
     assert lib.voltage == 1.8 and lib.cap_unit == 1e-12 and len(lib.cells) == 32
     aoi = lib.cell("AOI21X1")
-    assert aoi.leakage == pytest.approx(0.0515209e-9)
-    assert aoi.pins["A"].capacitance == pytest.approx(0.0173593e-12)
+    assert aoi.leakage == approx(0.0515209e-9)
+    assert aoi.pins["A"].capacitance == approx(0.0173593e-12)
     # AOI21X1 Y rise_power related A at (0.005 pF, 0.06 ns): 0.091023 pJ in the file
-    assert aoi.pins["Y"].power[0].rise(0.005e-12, 0.06e-9) == pytest.approx(0.091023e-12)
+    assert aoi.pins["Y"].power[0].rise(0.005e-12, 0.06e-9) == approx(0.091023e-12)
     assert lib.cell("DFFPOSX1").ff.next_state == ("port", "D")
     with pytest.raises(InputError, match="cell DFFSR: unsupported ff attribute 'clear'"):
         lib.cell("DFFSR")
@@ -146,3 +149,12 @@ def test_mapped_mac_equals_generated_mac():
     ref = _outputs(compile_netlist(gen.netlist), gen.netlist, "acc_next", x, w, first, acc)
     prog = compile_netlist(mapped.netlist)
     assert np.array_equal(_outputs(prog, mapped.netlist, "acc_next", x, w, first, acc), ref)
+
+
+def test_bare_library_names_are_looked_up(tmp_path, monkeypatch):
+    (tmp_path / "tiny.lib").write_text(TINY)
+    monkeypatch.setenv("BITSIM_LIBERTY_PATH", f"/nonexistent:{tmp_path}")
+    assert find_liberty("tiny.lib") == str(tmp_path / "tiny.lib")
+    assert read_liberty("tiny.lib").name == "tiny"
+    assert find_liberty("osu018_stdcells.lib").endswith("osu018/osu018_stdcells.lib")
+    assert find_liberty("missing.lib") == "missing.lib"

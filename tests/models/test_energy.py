@@ -16,6 +16,11 @@ from bitsim.sim.mac import SITES, simulate_mac
 from util_energy import OSU018, osu018
 
 
+def approx(expected, rel=1e-6):
+    """pytest.approx without its absolute tolerance of 1e-12 (energies are 1e-12 J)."""
+    return pytest.approx(expected, rel=rel, abs=0)
+
+
 @pytest.fixture(scope="module")
 def cal4():
     return calibrate(osu018(), "dadda", 4, 4, 16, signed=True, n=4000)
@@ -24,13 +29,13 @@ def cal4():
 def test_fit_predicts_gate_level_outside_its_grid(cal4, tmp_path):
     assert set(cal4.per_flip_j) == set(SITES)
     assert min(cal4.per_flip_j.values()) >= 0 and cal4.per_cycle_j >= 0
-    assert cal4.rms_error < 0.03 and cal4.provenance["library"] == "osu018_stdcells"
+    assert cal4.rms_error < 0.05 and cal4.provenance["library"] == "osu018_stdcells"
     mapped = map_circuit(mac_circuit("dadda", 4, 4, 16, True), osu018())
-    for dist, length in (("half-normal", 100), ("uniform", 3)):
+    for dist, length in (("normal", 100), ("uniform", 3), ("laplace", 1000)):
         kw = dict(signed=True, length=length, n=6000, seed=11)
         e = simulate_energy(mapped, dist, dist, **kw)
         f = simulate_mac(dist, dist, x_bits=4, w_bits=4, acc_bits=16, **kw)
-        assert energy_per_mac(cal4, f) == pytest.approx(e.per_vector_j["total"], rel=0.06)
+        assert energy_per_mac(cal4, f) == approx(e.per_vector_j["total"], rel=0.05)
     path = tmp_path / "cal.json"
     path.write_text(cal4.to_json())
     assert load_calibration(str(path)) == cal4
@@ -69,7 +74,7 @@ def test_cli_report_and_flips_in_joules(cal4, tmp_path, monkeypatch, capsys):
     t = doc["totals"]
     assert t["energy_mj_signed"] > t["energy_mj_unsigned"] > 0
     layer = next(r for r in doc["layers"] if r.get("energy_mj_signed"))
-    assert layer["energy_mj_signed"] == pytest.approx(
+    assert layer["energy_mj_signed"] == approx(
         layer["macs"] * layer["energy_pj_per_mac_signed"] * 1e-9
     )
     assert any((tmp_path / "calibration").iterdir())  # the fit is stored
