@@ -3,7 +3,7 @@
 ``saif(energy)``: IEEE 1801 backward SAIF (version 2.0): one NET entry per physical net of the
 mapped netlist (cell output pins and the design's input ports), with T0 and T1 (time at 0 and
 at 1, in the TIMESCALE unit of 1 ps, one clock period per vector; split by the duty measured on
-the duty window) and TC (toggles, exact), TX = IG = 0.
+the duty window) and TC (toggles, exact), TX = IG = 0; the clock port toggles twice a period.
 
 ``sta_tcl(energy)``: an OpenSTA script: a clock named ``clk`` of the run's period on the
 design's clock port (only if the design has one), then one ``set_power_activity`` per input
@@ -57,12 +57,15 @@ def saif(energy: Energy, design: str = "") -> str:
         f"(INSTANCE {energy.mapped.module}",
         "  (NET",
     ]
+    mapped = energy.mapped
+    clock_nets = set(mapped.netlist.inputs.get(mapped.clock or "", []))
     for n, name in _physical(energy):
-        t1 = round(float(act.duty[n]) * act.vectors) * period
+        if n in clock_nets:  # held at 0 by the simulator; a clock: high half of every period
+            t1, tc = duration // 2, 2 * act.vectors
+        else:
+            t1, tc = round(float(act.duty[n]) * act.vectors) * period, int(act.toggles[n])
         esc = name.replace("[", "\\[").replace("]", "\\]")
-        lines.append(
-            f"    ({esc} (T0 {duration - t1}) (T1 {t1}) (TX 0) (TC {int(act.toggles[n])}) (IG 0))"
-        )
+        lines.append(f"    ({esc} (T0 {duration - t1}) (T1 {t1}) (TX 0) (TC {tc}) (IG 0))")
     lines += ["  )", ")", ")"]
     return "\n".join(lines) + "\n"
 

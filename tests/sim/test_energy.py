@@ -1,6 +1,7 @@
 """Energy of mapped netlists: rises and falls, the energy sum, errors, the CLI, exports."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -123,6 +124,11 @@ def test_cli_gates_liberty(tmp_path, capsys):
     assert text.count("set_power_activity -pins") == sum(row["cells"].values())
     s = saif.read_text()
     assert s.startswith("(SAIFILE") and "(DURATION 15000000)" in s  # 3000 x 5000 ps
+    nets = re.findall(r"\((\S+) \(T0 (\d+)\) \(T1 (\d+)\) \(TX 0\) \(TC (\d+)\)", s)
+    assert len(nets) == sum(row["cells"].values()) + 4 + 4 + 1 + 1  # cells, x, w, first, clk
+    assert ("clk\\[0\\]", "7500000", "7500000", "6000") in nets
+    assert all(int(t0) + int(t1) == 15000000 for _, t0, t1, _ in nets)
+    assert sum(int(tc) for *_, tc in nets) > 0
     assert "module bitsim_dadda(" in v.read_text()
     assert main(["gates", "--arch", "dadda", "--bits", "4", "--liberty", OSU018, "-n", "100"]) == 0
     assert "energy per vector, total (pJ)" in capsys.readouterr().out
