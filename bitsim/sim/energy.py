@@ -112,7 +112,6 @@ class Energy:
     power_w: Dict[str, float]
     by_part: Dict[str, float]
     internal_input_j: float = 0.0  # of per_vector_j['internal']: input pins (D, clock)
-    extra: Dict = field(default_factory=dict)
 
     def to_dict(self, per_net: bool = False) -> dict:
         out = {
