@@ -11,12 +11,12 @@ inputs (a clock, say) are held at 0.
 from __future__ import annotations
 
 import json
-from typing import Optional
+from typing import Optional, Tuple
 
 from bitsim._core.checks import InputError
 from bitsim.circuits.netlist import Gate, Netlist
 
-__all__ = ["CELLS", "PINS", "load_yosys_json"]
+__all__ = ["CELLS", "PINS", "load_yosys_json", "read_module"]
 
 CELLS = {
     "$_AND_": "AND",
@@ -37,6 +37,12 @@ PINS = {"NOT": ("A",), "BUF": ("A",), "DFF": ("D",), "MUX": ("A", "B", "S")}
 
 def load_yosys_json(path: str, module: Optional[str] = None) -> Netlist:
     """The netlist of one module (the only one, the 'top' one, or ``module``) of a JSON file."""
+    return _netlist(*read_module(path, module))
+
+
+def read_module(path: str, module: Optional[str] = None) -> Tuple[dict, str]:
+    """One module (the only one, the 'top' one, or ``module``) of a Yosys JSON file, and its
+    name."""
     with open(path, encoding="utf-8") as f:
         try:
             data = json.load(f)
@@ -62,7 +68,7 @@ def load_yosys_json(path: str, module: Optional[str] = None) -> Netlist:
             )
     if module not in modules:
         raise InputError(f"module: expected one of {', '.join(sorted(modules))}, found {module!r}")
-    return _netlist(modules[module], module)
+    return modules[module], module
 
 
 def _netlist(mod: dict, module: str) -> Netlist:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, List, Mapping, Tuple, Union
 
+from bitsim._core.checks import InputError
 from bitsim._core.render import Column, render
 from bitsim.circuits.multipliers import ARCHS, MultiplierCircuit, circuit
 from bitsim.circuits.netlist import Netlist
@@ -13,11 +14,13 @@ from bitsim.cli.common import (
     add_operand_args,
     add_run_args,
     int_in,
+    number,
     operand_choices,
     signedness,
     width_pairs,
     write,
 )
+from bitsim.sim.energy import DEFAULT_CLOCK_HZ
 from bitsim.sim.gates import simulate_gates
 
 
@@ -47,12 +50,44 @@ def register(sub) -> None:
     p.add_argument("--a-port", default="a", help="netlist port of the first operand (default a)")
     p.add_argument("--b-port", default="b", help="netlist port of the second operand (default b)")
     p.add_argument("--module", default=None, help="netlist module (default: the top one)")
+    p.add_argument(
+        "--liberty",
+        default=None,
+        help="price toggles in joules with this Liberty library (bitsim[liberty]); --netlist "
+        "must then be mapped to it (dfflibmap/abc -liberty), --arch is mapped through Yosys",
+    )
+    p.add_argument(
+        "--clock",
+        type=number,
+        default=DEFAULT_CLOCK_HZ,
+        help=f"clock frequency in Hz for power and leakage (default {DEFAULT_CLOCK_HZ:g})",
+    )
+    p.add_argument("--saif", default=None, help="with --liberty: write the activity as SAIF")
+    p.add_argument(
+        "--sta-tcl", default=None, help="with --liberty: write OpenSTA set_power_activity commands"
+    )
+    p.add_argument(
+        "--verilog", default=None, help="with --liberty: write the mapped netlist as Verilog"
+    )
+    p.add_argument(
+        "--energy-per-net",
+        action="store_true",
+        help="with --liberty: energy per transition of every cell output in the JSON",
+    )
     add_run_args(p, 10**6, "vectors")
     add_format(p)
     p.set_defaults(run=run, parser=p)
 
 
 def run(args) -> None:
+    if args.liberty:
+        from bitsim.cli.gates_energy import run_energy
+
+        run_energy(args)
+        return
+    for flag in ("saif", "sta_tcl", "verilog"):
+        if getattr(args, flag):
+            raise InputError(f"--{flag.replace('_', '-')}: needs --liberty")
     x_dist, w_dist = operand_choices(args)
     rows = []
     configs: List[Tuple[Union[Netlist, MultiplierCircuit], str, bool]]

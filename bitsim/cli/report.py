@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bitsim.cli.common import add_distribution_args, add_format, add_run_args, count, int_in, write
+from bitsim.cli.energy_args import add_energy_args, energy_function, fit_note
 from bitsim.models.costs import BOPS_DEFINITIONS
 from bitsim.nets.report import Precision, load_overrides, report
 from bitsim.nets.zoo import NETWORKS, network
@@ -59,6 +60,7 @@ def register(sub) -> None:
         help="BOPS definition: hcm (HCM eq. 1, default) or qonnx (MACs x b_a x b_w, as QONNX "
         "inference_cost and FINN)",
     )
+    add_energy_args(p)
     add_run_args(p)
     add_format(p)
     p.add_argument("--out", help="write to this file instead of standard output")
@@ -66,6 +68,7 @@ def register(sub) -> None:
 
 
 def run(args) -> None:
+    energy = energy_function(args, args.acc_bits)
     precision = Precision(
         a_bits=args.a_bits,
         w_bits=args.w_bits,
@@ -88,5 +91,9 @@ def run(args) -> None:
         backend=args.backend,
         simd=args.simd,
         bops=args.bops,
+        energy=energy,
     )
-    write(r.render(args.format), args.out)
+    text = r.render(args.format)
+    if energy and args.format in ("table", "markdown"):
+        text += f"{fit_note(energy)}\n"
+    write(text, args.out)
