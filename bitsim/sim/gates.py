@@ -29,7 +29,7 @@ from bitsim.circuits.multipliers import MultiplierCircuit, structure
 from bitsim.circuits.netlist import OPCODE, Netlist
 from bitsim.sim import mac
 
-__all__ = ["GateToggles", "Program", "compile_netlist", "simulate_gates"]
+__all__ = ["GateToggles", "Program", "compile_netlist", "levelized", "simulate_gates"]
 
 MIN_VECTORS_PER_THREAD = 4096  # below this a run is not worth splitting
 
@@ -70,7 +70,12 @@ def compile_netlist(
             )
     if x_port == w_port:
         raise InputError(f"w_port: expected a bus other than x_port, found {w_port!r}")
-    gates = _levelized(netlist.ordered())
+    if netlist.has_feedback():
+        raise InputError(
+            "netlist: feedback through flip-flops (a sequential netlist): simulate it cycle by "
+            "cycle with bitsim.simulate_netlist (bitsim gates --netlist ... --port NAME=...)"
+        )
+    gates = levelized(netlist.ordered())
     cols = {k: np.zeros(len(gates), dtype=np.int32) for k in ("op", "a", "b", "c", "out")}
     for i, g in enumerate(gates):
         ins = list(g.inputs) + [0] * (3 - len(g.inputs))
@@ -99,7 +104,7 @@ def _register_depth(gates) -> int:
     return max(depth.values(), default=0)
 
 
-def _levelized(order):
+def levelized(order):
     """The gates by logic level, and by type within a level: still a topological order, and
     the kernel's dispatch on the gate type sees long runs of one type (no mispredictions)."""
     level: Dict[int, int] = {}
@@ -118,6 +123,9 @@ class GateToggles:
         Operand vectors applied (one per cycle).
     per_net : ndarray of uint64
         Toggles of each net over the run.
+    transitions : int or None
+        Changes between cycles counted (``bitsim.simulate_netlist``: n, or n - 1 when the first
+        cycle is skipped); per-vector figures divide by it. None: ``vectors``.
     """
 
     netlist: Netlist
@@ -126,6 +134,7 @@ class GateToggles:
     x_port: str
     w_port: str
     counts: Dict = field(default_factory=dict)
+    transitions: Optional[int] = None
 
     def structure(self) -> Dict:
         """Structure counts of the circuit (``bitsim.circuits.multipliers.structure``)."""
@@ -174,7 +183,7 @@ class GateToggles:
 
     def per_vector(self) -> Dict[str, float]:
         """Totals and parts divided by the number of vectors (toggles per MAC)."""
-        n = max(self.vectors, 1)
+        n = max(self.vectors if self.transitions is None else self.transitions, 1)
         return {k: v / n for k, v in {**self.totals(), **self.per_part()}.items()}
 
 
