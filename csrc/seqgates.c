@@ -7,8 +7,8 @@
 
 struct seq_work {
     void *V, *P, *start, *reset, *cnt;   /* nets x 512-bit words each */
-    int64_t *vals;                       /* nports x lanes x cycles port values */
-    uint64_t *planes;                    /* 32 x 8 words: one port's bit planes */
+    int64_t *vals;                       /* one stretch's values of one source: cycles */
+    uint8_t *bytes;                      /* source bytes x cycles x 512 stretches */
 };
 
 static size_t total_port_bits(const bitsim_seq_circuit *c)
@@ -20,12 +20,21 @@ static size_t total_port_bits(const bitsim_seq_circuit *c)
     return bits;
 }
 
+/* Bytes of the sources' values: ceil(bits / 8) per port, 1 for the clear port. */
+static size_t source_bytes(const bitsim_seq_circuit *c)
+{
+    size_t bytes = c->clear_net >= 0;
+    int i;
+    for (i = 0; i < c->nports; i++)
+        bytes += (size_t)(c->port_bits[i] + 7) / 8;
+    return bytes;
+}
+
 size_t bitsim_seq_workspace_bytes(const bitsim_seq_circuit *c, size_t cycles)
 {
     const size_t nets = c->nets > 0 ? (size_t)c->nets : 0;
-    const size_t ports = c->nports > 0 ? (size_t)c->nports : 0;
-    return BITSIM_ALIGN + 5 * bitsim_align_up(nets * 64)
-           + bitsim_align_up(ports * BITSIM_SEQ_LANES * cycles * 8) + bitsim_align_up(32 * 64);
+    return BITSIM_ALIGN + 5 * bitsim_align_up(nets * 64) + bitsim_align_up(cycles * 8)
+           + bitsim_align_up(source_bytes(c) * cycles * BITSIM_SEQ_LANES);
 }
 
 static void make_work(void *workspace, const bitsim_seq_circuit *c, size_t cycles,
@@ -40,23 +49,26 @@ static void make_work(void *workspace, const bitsim_seq_circuit *c, size_t cycle
     wk->cnt = p + 4 * words;
     p += 5 * words;
     wk->vals = (int64_t *)p;
-    p += bitsim_align_up((size_t)(c->nports > 0 ? c->nports : 0) * BITSIM_SEQ_LANES * cycles * 8);
-    wk->planes = (uint64_t *)p;
+    p += bitsim_align_up(cycles * 8);
+    wk->bytes = (uint8_t *)p;
 }
 
-#if defined(Q) || defined(QTARGET)
-#error "Q and QTARGET are the parameters of seqgates_kernel.h: not defined here"
+#if defined(Q) || defined(QLEVEL)
+#error "Q and QLEVEL are the parameters of seqgates_kernel.h: not defined here"
 #endif
 
 #define Q(name) name##_q64
+#define QLEVEL 64
 #include "seqgates_kernel.h"
 #undef Q
+#undef QLEVEL
 
 #ifdef BITSIM_X86_DISPATCH
 #include <immintrin.h>
 
 #define SEQ_CPU_FOR_AVX512 (BITSIM_CPU_FOR_AVX512 | BITSIM_CPU_AVX512VPOPCNTDQ)
 #define Q(name) name##_q256
+#define QLEVEL 256
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx2,popcnt"))), apply_to = function)
 #include "seqgates_kernel.h"
@@ -68,9 +80,10 @@ static void make_work(void *workspace, const bitsim_seq_circuit *c, size_t cycle
 #pragma GCC pop_options
 #endif
 #undef Q
+#undef QLEVEL
 
 #define Q(name) name##_q512
-#define QTARGET 512
+#define QLEVEL 512
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx512vpopcntdq,avx2,popcnt"))), apply_to = function)
 #include "seqgates_kernel.h"
@@ -82,7 +95,7 @@ static void make_work(void *workspace, const bitsim_seq_circuit *c, size_t cycle
 #pragma GCC pop_options
 #endif
 #undef Q
-#undef QTARGET
+#undef QLEVEL
 #endif
 
 static int check(const bitsim_seq_circuit *c)

@@ -1,10 +1,10 @@
 /* Template of the sequential netlist simulator, included by seqgates.c once per instruction
- * set. The includer defines Q(name) (name suffix) and, for the AVX-512 variant, QTARGET; as
- * with gates_kernel.h it undefines them after each inclusion. A net's value in every stretch is
+ * set. The includer defines Q(name) (name suffix) and QLEVEL (64: scalar, 256: AVX2, 512:
+ * AVX-512); as with gates_kernel.h it undefines them after each inclusion. A net's value in every stretch is
  * one 512-bit vector: bit l of word k is stretch 64 k + l. */
 
-#if !defined(Q)
-#error "seqgates_kernel.h is a template: define Q first (see seqgates.c)"
+#if !defined(Q) || !defined(QLEVEL)
+#error "seqgates_kernel.h is a template: define Q and QLEVEL first (see seqgates.c)"
 #else
 
 typedef uint64_t Q(vec) __attribute__((vector_size(64)));
@@ -13,7 +13,7 @@ typedef uint64_t Q(vec) __attribute__((vector_size(64)));
  * depends on the instruction set). */
 static inline void Q(count)(Q(vec) *restrict cnt, const Q(vec) *restrict d)
 {
-#ifdef QTARGET
+#if QLEVEL == 512
     *cnt += (Q(vec))_mm512_popcnt_epi64((__m512i)*d);
 #else
     int k;
@@ -53,60 +53,98 @@ static void Q(settle)(const bitsim_seq_circuit *c, Q(vec) *restrict V)
     }
 }
 
-/* Load cycles [t0, t0 + m) of every port of every used stretch into wk->vals (zeros past a
- * stretch's end). */
+/* Load cycles [t0, t0 + m) of every source of every used stretch (ports, then the clear port)
+ * and transpose them into wk->bytes: byte q of source i's value in cycle t0 + t of stretch l at
+ * bytes[((byte index of (i, q)) * cycles + t) * 512 + l] (0 past a stretch's end). */
 static int Q(load)(const bitsim_seq_circuit *c, const bitsim_source *ports, uint64_t stretch,
                    uint64_t used, uint64_t n, uint64_t t0, size_t m, size_t cycles,
                    const struct seq_work *wk, int *bad_port, uint64_t *bad_index)
 {
-    int p;
+    int p, q, nbytes, row = 0;
     uint64_t lane;
-    for (p = 0; p < c->nports; p++)
+    size_t t;
+    for (p = 0; p <= c->nports; p++) {
+        if (p == c->nports && c->clear_net < 0)
+            break;
+        nbytes = p == c->nports ? 1 : (c->port_bits[p] + 7) / 8;
         for (lane = 0; lane < used; lane++) {
             const uint64_t first = lane * stretch + t0;
             const size_t len = first >= n ? 0 : (n - first < m ? (size_t)(n - first) : m);
-            int64_t *dst = wk->vals + ((size_t)p * BITSIM_SEQ_LANES + lane) * cycles;
-            if (len && bitsim_source_load(&ports[p], first, len, dst, bad_index)) {
-                *bad_port = p;
-                return BITSIM_ERR_X_RANGE;
+            int64_t *v = wk->vals;
+            if (p < c->nports) {
+                if (len && bitsim_source_load(&ports[p], first, len, v, bad_index)) {
+                    *bad_port = p;
+                    return BITSIM_ERR_X_RANGE;
+                }
+            } else if (len) {   /* clear: 1 in cycles phase + k period */
+                uint64_t next = first <= c->clear_phase
+                                    ? c->clear_phase - first
+                                    : (c->clear_period - (first - c->clear_phase) % c->clear_period)
+                                          % c->clear_period;
+                memset(v, 0, len * sizeof *v);
+                for (; next < len; next += c->clear_period)
+                    v[next] = 1;
             }
-            memset(dst + len, 0, (m - len) * sizeof *dst);
+            for (q = 0; q < nbytes; q++) {
+                uint8_t *dst = wk->bytes + ((size_t)(row + q) * cycles) * BITSIM_SEQ_LANES + lane;
+                for (t = 0; t < len; t++)
+                    dst[t * BITSIM_SEQ_LANES] = (uint8_t)((uint64_t)v[t] >> (8 * q));
+                for (; t < m; t++)
+                    dst[t * BITSIM_SEQ_LANES] = 0;
+            }
         }
+        row += nbytes;
+    }
     return BITSIM_OK;
 }
 
-/* Source values of cycle t0 + t of every stretch: ports, clear port, flip-flop outputs. */
-static void Q(sources)(const bitsim_seq_circuit *c, uint64_t stretch, uint64_t used,
-                       uint64_t t0, size_t t, size_t cycles, const struct seq_work *wk,
-                       Q(vec) *restrict V, const Q(vec) *restrict P)
+/* Bit j (< nbits) of 512 bytes as bit planes: V[nets[j]] bit l = bit j of bytes[l]. */
+static void Q(planes)(const uint8_t *bytes, int nbits, const int32_t *nets, Q(vec) *V)
 {
-    uint64_t *planes = wk->planes, lane;
+    int j, k;
+    for (j = 0; j < nbits; j++) {
+        Q(vec) plane;
+        for (k = 0; k < 8; k++) {
+#if QLEVEL == 512
+            const __m512i b = _mm512_loadu_si512((const void *)(bytes + 64 * k));
+            plane[k] = _mm512_movepi8_mask(_mm512_slli_epi64(b, 7 - j));
+#elif QLEVEL == 256
+            const __m256i lo = _mm256_loadu_si256((const __m256i *)(bytes + 64 * k));
+            const __m256i hi = _mm256_loadu_si256((const __m256i *)(bytes + 64 * k + 32));
+            plane[k] = (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_slli_epi64(lo, 7 - j))
+                       | (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_slli_epi64(hi, 7 - j))
+                             << 32;
+#else
+            uint64_t word = 0;
+            int e;
+            for (e = 0; e < 8; e++) {   /* bit j of 8 bytes at once (a multiply gathers them) */
+                uint64_t x;
+                memcpy(&x, bytes + 64 * k + 8 * e, 8);
+                x = (x >> j) & 0x0101010101010101ULL;
+                word |= ((x * 0x0102040810204080ULL) >> 56) << (8 * e);
+            }
+            plane[k] = word;
+#endif
+        }
+        V[nets[j]] = plane;
+    }
+}
+
+/* Source values of cycle t0 + t of every stretch: ports, clear port, flip-flop outputs. */
+static void Q(sources)(const bitsim_seq_circuit *c, size_t t, size_t cycles,
+                       const struct seq_work *wk, Q(vec) *restrict V, const Q(vec) *restrict P)
+{
     size_t off = 0;
-    int p, j;
+    int p, q, row = 0, j;
     for (p = 0; p < c->nports; p++) {
         const int bits = c->port_bits[p];
-        const int64_t *vals = wk->vals + (size_t)p * BITSIM_SEQ_LANES * cycles + t;
-        memset(planes, 0, (size_t)bits * 64);
-        for (lane = 0; lane < used; lane++) {
-            const uint64_t v = (uint64_t)vals[lane * cycles];
-            const uint64_t bit = (uint64_t)1 << (lane & 63);
-            uint64_t *word = planes + (lane >> 6);
-            for (j = 0; j < bits; j++)
-                word[8 * j] |= ((v >> j) & 1) ? bit : 0;
-        }
-        for (j = 0; j < bits; j++)
-            memcpy(&V[c->port_nets[off + (size_t)j]], planes + 8 * j, 64);
+        for (q = 0; 8 * q < bits; q++, row++)
+            Q(planes)(wk->bytes + ((size_t)row * cycles + t) * BITSIM_SEQ_LANES,
+                      bits - 8 * q < 8 ? bits - 8 * q : 8, c->port_nets + off + 8 * q, V);
         off += (size_t)bits;
     }
-    if (c->clear_net >= 0) {
-        Q(vec) word = {0};
-        for (lane = 0; lane < used; lane++) {
-            const uint64_t g = lane * stretch + t0 + t;
-            if (g >= c->clear_phase && (g - c->clear_phase) % c->clear_period == 0)
-                word[lane >> 6] |= (uint64_t)1 << (lane & 63);
-        }
-        V[c->clear_net] = word;
-    }
+    if (c->clear_net >= 0)
+        Q(planes)(wk->bytes + ((size_t)row * cycles + t) * BITSIM_SEQ_LANES, 1, &c->clear_net, V);
     for (j = 0; j < c->ndff; j++)
         V[c->dff_q[j]] = P[c->dff_d[j]];
 }
@@ -153,7 +191,7 @@ static int Q(run)(const bitsim_seq_circuit *c, const bitsim_source *ports, uint6
             for (t = 0; t < m; t++) {
                 Q(vec) mask = used_mask;
                 const uint64_t last = used - 1;
-                Q(sources)(c, stretch, used, t0, t, cycles, wk, V, P);
+                Q(sources)(c, t, cycles, wk, V, P);
                 Q(settle)(c, V);
                 if (t0 + t >= last_len)   /* the last stretch has ended */
                     mask[last >> 6] &= ~((uint64_t)1 << (last & 63));
@@ -189,4 +227,4 @@ static int Q(run)(const bitsim_seq_circuit *c, const bitsim_source *ports, uint6
     return BITSIM_OK;
 }
 
-#endif /* Q */
+#endif /* Q, QLEVEL */

@@ -27,7 +27,7 @@ def run(prog, streams, uint64_t n, bint count_first, int simd, size_t chunk):
     cdef list keep_alive = []
     cdef uint64_t bad = 0, passes = 0
     cdef int status, bad_port = 0, i
-    cdef size_t cycles = max(1, chunk // LANES)
+    cdef size_t cycles = max(64, chunk // LANES)
     cdef cnp.ndarray op = prog.op, a = prog.a, b = prog.b, cc = prog.c, out = prog.out
     cdef cnp.ndarray dq = prog.dff_q, dd = prog.dff_d
     cdef cnp.ndarray bits = np.array([len(p) for p in prog.port_nets], dtype=np.int32)
