@@ -209,3 +209,59 @@ def build(paths: List[Path], directory: Path) -> Model:
         capture_output=True,
     )
     return Model(directory / "obj" / "Vtop", designs, probe_words, stim_words)
+
+
+CELL_OF = {
+    "AND": "$_AND_",
+    "OR": "$_OR_",
+    "XOR": "$_XOR_",
+    "NAND": "$_NAND_",
+    "NOR": "$_NOR_",
+    "XNOR": "$_XNOR_",
+    "NOT": "$_NOT_",
+    "BUF": "$_BUF_",
+    "ANDNOT": "$_ANDNOT_",
+    "ORNOT": "$_ORNOT_",
+    "MUX": "$_MUX_",
+}
+
+
+def write_yosys_json(netlist, path: Path, name: str) -> None:
+    """A bitsim netlist (a generated MAC) as a Yosys JSON module: net i is bit i, every state
+    register a $_DFF_P_ of clock port clk storing its next-value net."""
+    clk = netlist.nets
+
+    def bit(n):
+        return str(n) if n < 2 else n
+
+    ports = {
+        p: {"direction": "input", "bits": [bit(n) for n in bus]}
+        for p, bus in netlist.inputs.items()
+    }
+    ports["clk"] = {"direction": "input", "bits": [clk]}
+    ports.update(
+        {
+            p: {"direction": "output", "bits": [bit(n) for n in bus]}
+            for p, bus in netlist.outputs.items()
+        }
+    )
+    ports.update(
+        {
+            p: {"direction": "output", "bits": [bit(n) for n in bus]}
+            for p, bus in netlist.state.items()
+        }
+    )
+    cells = {}
+    for k, g in enumerate(netlist.gates):
+        pins = ("A", "B", "S")[: len(g.inputs)] if g.type == "MUX" else ("A", "B")[: len(g.inputs)]
+        conn = {p: [bit(n)] for p, n in zip(pins, g.inputs)}
+        conn["Y"] = [bit(g.out)]
+        cells[f"g{k}"] = {"type": CELL_OF[g.type], "connections": conn}
+    for reg, bus in netlist.state.items():
+        for j, (q, d) in enumerate(zip(bus, netlist.next_state[reg])):
+            cells[f"{reg}{j}"] = {
+                "type": "$_DFF_P_",
+                "connections": {"C": [clk], "D": [bit(d)], "Q": [bit(q)]},
+            }
+    doc = {"modules": {name: {"ports": ports, "cells": cells, "netnames": {}}}}
+    path.write_text(json.dumps(doc))

@@ -303,6 +303,7 @@ def mac_circuit(
         out.append(s)
     b.output_bus("p", p)
     b.output_bus("acc_next", out)
+    b.netlist.next_state["acc"] = out
     circuit.netlist = b.netlist
     circuit.full_adders = sum(b.full_adders.values())
     circuit.half_adders = sum(b.half_adders.values())

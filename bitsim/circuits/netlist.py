@@ -55,6 +55,9 @@ class Netlist:
     names: Dict[int, str] = field(default_factory=dict)
     # state registers: their output nets are supplied by the simulator (MAC accumulator)
     state: Dict[str, List[int]] = field(default_factory=dict)
+    # the nets computing each state register's next value (its D input, written at the end of
+    # every cycle)
+    next_state: Dict[str, List[int]] = field(default_factory=dict)
     # nets an importer adds to model a cell (a flip-flop's enable or reset path): not wires of
     # the circuit, never counted or reported
     internal: Set[int] = field(default_factory=set)

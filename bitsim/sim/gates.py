@@ -151,12 +151,18 @@ class GateToggles:
         return out
 
     def per_part(self) -> Dict[str, int]:
+        """Toggles by part: every gate's output by its part; 'registers': flip-flop outputs
+        and the bits of every state register (a MAC's accumulator) over its writes in the run,
+        one per vector, the last included. A register's output repeats its next-value (D) nets
+        one cycle later, so its writes toggle as those nets do over the run; its output nets,
+        counted in 'total', show one write fewer (the last lands after the last vector)."""
         out: Dict[str, int] = {}
         for g in self.netlist.gates:
             part = "registers" if g.type == "DFF" else (g.part or "logic")
             out[part] = out.get(part, 0) + int(self.per_net[g.out])
-        for bus in self.netlist.state.values():
-            out["registers"] = out.get("registers", 0) + self._sum(bus)
+        for name, bus in self.netlist.state.items():
+            written = self.netlist.next_state.get(name, bus)
+            out["registers"] = out.get("registers", 0) + self._sum(written)
         return out
 
     def totals(self) -> Dict[str, int]:

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 import verilator
 
+import bitsim
 from bitsim.backends.reference.seqgates import clear_values, trace
+from bitsim.circuits.multipliers import mac_circuit
 from bitsim.circuits.netlist import Gate, Netlist
 from bitsim.circuits.yosys import load_yosys_json
 from bitsim.cli import main
@@ -25,12 +27,19 @@ MACS = [("smac4", 4, True), ("umac4", 4, False), ("smac8", 8, True), ("umac8", 8
 DESIGNS = [m[0] for m in MACS] + ["ffcells"]
 
 
+BUILTIN_MAC = ("dadda", 4, True, 12)  # arch, bits, signed, accumulator bits
+
+
 @pytest.fixture(scope="session")
 def model(tmp_path_factory):
-    """One Verilator build of every test netlist per session."""
-    return verilator.build(
-        [DATA / f"{d}.json" for d in DESIGNS], tmp_path_factory.mktemp("verilator")
-    )
+    """One Verilator build per session of every test netlist and of a built-in MAC (its
+    accumulator state bus as real flip-flops)."""
+    where = tmp_path_factory.mktemp("verilator")
+    arch, bits, signed, acc_bits = BUILTIN_MAC
+    mac = mac_circuit(arch, bits, bits, acc_bits, signed)
+    verilator.write_yosys_json(mac.netlist, where / "builtin_mac.json", "builtin_mac")
+    paths = [DATA / f"{d}.json" for d in DESIGNS] + [where / "builtin_mac.json"]
+    return verilator.build(paths, where)
 
 
 def stimulus(nl, n, rng, signed, clear_length=None):
@@ -121,6 +130,39 @@ def test_backends_agree_on_long_runs(backend, simd):
         ref = simulate_netlist(nl, ports, backend="reference", **args)
         got = simulate_netlist(nl, ports, backend=backend, simd=simd, **args)
         assert np.array_equal(got.per_net, ref.per_net), design
+
+
+def test_mac_registers_count_every_write(model, tmp_path):
+    """The 'registers' figure of a built-in MAC over n MACs is its accumulator register's n
+    writes: what Verilator's flip-flops show over n + 1 cycles (the last write lands in cycle
+    n), and the register-level simulator's accumulator flips."""
+    arch, bits, signed, acc_bits = BUILTIN_MAC
+    n, K = 300, 7
+    rng = np.random.default_rng(2)
+    x, w = rng.integers(-8, 8, n), rng.integers(-8, 8, n)
+    mac = mac_circuit(arch, bits, bits, acc_bits, signed)
+    g = simulate_gates(mac, x, w, length=K)
+    first = (np.arange(n + 1) % K == 0).astype(np.int64)
+    pad = np.zeros(1, dtype=np.int64)
+    stim = {"x": np.concatenate([x, pad]), "w": np.concatenate([w, pad]), "first": first}
+    got = model.run({"builtin_mac": stim}, n + 1, tmp_path)["builtin_mac"]
+    d = next(d for d in model.designs if d.name == "builtin_mac")
+    cols = [d.bits.index(q) for q in mac.netlist.state["acc"]]
+    writes = (got[1:, cols] != got[:-1, cols]).sum(axis=0)
+    assert g.per_part()["registers"] == int(writes.sum())
+    r = bitsim.simulate_mac(x, w, x_bits=bits, acc_bits=acc_bits, length=K)
+    assert writes.tolist() == r.flips_per_bit["acc"].tolist()
+    # the state nets themselves, over the n vectors, show the n - 1 writes before the last
+    assert int(g.bus("acc").sum()) == int((got[1 : n + 1, cols] != got[:n, cols]).sum())
+
+
+def test_port_bits_sharing_a_net_count_once():
+    """Two output bits wired to one net are one net: counted once in 'outputs' and 'total'."""
+    nl = Netlist(nets=4, inputs={"a": [2]}, outputs={"y": [3, 3], "z": [2]})
+    nl.gates = [Gate("NOT", (2,), 3)]
+    g = simulate_netlist(nl, {"a": np.array([0, 1, 1, 0, 1])})
+    assert g.per_net[2] == 3 and g.per_net[3] == 3  # NOT a is 1 in the reset state
+    assert g.totals() == {"total": 6, "inputs": 3, "gates": 3, "outputs": 6}
 
 
 def test_errors():
