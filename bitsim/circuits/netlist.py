@@ -155,10 +155,11 @@ class Netlist:
         return self.names.get(n, str(n))
 
     def count(self) -> Dict[str, int]:
-        """Gates by type (the gates an importer adds inside a cell, on internal nets, left out)."""
+        """Gates by type: one DFF per flip-flop, the gates of its enable and reset paths (part
+        'registers', added by an importer inside a flip-flop cell) left out."""
         counts: Dict[str, int] = {}
         for g in self.gates:
-            if g.out in self.internal:
+            if g.part == "registers" and g.type != "DFF":
                 continue
             counts[g.type] = counts.get(g.type, 0) + 1
         return counts

@@ -21,6 +21,7 @@ from bitsim.cli.common import (
     width_pairs,
     write,
 )
+from bitsim.sim.distributions import DISTRIBUTIONS, resolve_distribution
 from bitsim.sim.gates import GateToggles, simulate_gates
 from bitsim.sim.sequential import FIRST_CYCLE, simulate_netlist
 
@@ -56,8 +57,9 @@ def register(sub) -> None:
         action="append",
         default=[],
         metavar="NAME=FILE.npy",
-        help="drive netlist input port NAME per cycle with the integers of a .npy file "
-        "(repeatable; signed or unsigned as --signed says; -n defaults to their length)",
+        help="drive netlist input port NAME per cycle with the integers of a .npy file, or "
+        "sample them (NAME=uniform|normal|half-normal|laplace); repeatable; signed or unsigned "
+        "as --signed says; -n defaults to the arrays' length",
     )
     p.add_argument(
         "--clear-port",
@@ -156,15 +158,19 @@ def write_rows(rows, fmt: str) -> None:
     write(render(table, fmt, columns, title(rows[0])))
 
 
-def port_arrays(specs: List[str]) -> Dict[str, np.ndarray]:
-    """--port NAME=FILE.npy options: port name -> the file's 1-D integer array."""
-    out = {}
+def port_arrays(specs: List[str], scale) -> Dict[str, Any]:
+    """--port NAME=FILE.npy options: port name -> the file's 1-D integer array (or, for
+    NAME=uniform|normal|half-normal|laplace, that sampler)."""
+    out: Dict[str, Any] = {}
     for spec in specs:
         name, sep, path = spec.partition("=")
         if not sep or not name or not path:
             raise InputError(f"--port: expected NAME=FILE.npy, found {spec!r}")
         if name in out:
             raise InputError(f"--port: expected each port once, found {name!r} twice")
+        if path in DISTRIBUTIONS:
+            out[name] = resolve_distribution(path, "--port", scale)
+            continue
         try:
             out[name] = np.load(path, allow_pickle=False)
         except (OSError, ValueError) as err:
@@ -178,12 +184,12 @@ def sequential(args, netlist: Netlist, signed: bool) -> Dict[str, Any]:
     """One row of a netlist simulated cycle by cycle (bitsim.simulate_netlist): ports from
     --port files, the --a-port/--b-port operands sampled when no file drives them."""
     x_dist, w_dist = operand_choices(args)
-    ports: Dict[str, Any] = port_arrays(args.port)
+    ports: Dict[str, Any] = port_arrays(args.port, args.scale)
     for port, dist in ((args.a_port, x_dist), (args.b_port, w_dist)):
         if port in netlist.inputs and port not in ports and port != args.clear_port:
             ports[port] = dist
     n = args.n
-    if n is None and not args.port:
+    if n is None and not any(isinstance(v, np.ndarray) for v in ports.values()):
         n = 10**6
     g = simulate_netlist(
         netlist,

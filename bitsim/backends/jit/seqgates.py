@@ -80,8 +80,8 @@ def _settle_reset(prog):
 
 def run(prog, streams, n, count_first, chunk):
     """Toggles of every net over cycles [0, n) (uint64[prog.nets]); count_first: count the
-    change from the reset state into cycle 0; operands fetched `chunk` cycles per lane at a
-    time."""
+    change from the reset state into cycle 0; port values are fetched max(64, chunk / 64)
+    cycles per stretch at a time."""
     cnt = np.zeros(prog.nets, dtype=U64)
     if n == 0:
         return cnt
@@ -94,7 +94,7 @@ def run(prog, streams, n, count_first, chunk):
     used_mask = ONES if used == LANES else (U64(1) << U64(used)) - U64(1)
     nets_of = _sources(prog, streams)
     code = (prog.op, prog.a, prog.b, prog.c, prog.out, prog.dff_q, prog.dff_d)
-    step = max(1, chunk // LANES)
+    step = max(64, chunk // LANES)  # cycles per stretch per block (as the C kernel)
     V = np.zeros(prog.nets, dtype=U64)
     while True:
         cnt[:] = 0
