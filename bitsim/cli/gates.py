@@ -22,7 +22,7 @@ from bitsim.cli.common import (
     write,
 )
 from bitsim.sim.distributions import DISTRIBUTIONS, resolve_distribution
-from bitsim.sim.gates import GateToggles, simulate_gates
+from bitsim.sim.gates import simulate_gates
 from bitsim.sim.sequential import FIRST_CYCLE, simulate_netlist
 
 
@@ -220,28 +220,11 @@ def sequential(args, netlist: Netlist, signed: bool) -> Dict[str, Any]:
         "first_cycle": args.first_cycle,
         "counts": {"gates": g.structure()["gates"]},
         "toggles_per_vector": g.per_vector(),
-        "per_port": per_port(g),
+        "per_port": g.per_port(),
     }
     if args.per_net:
-        row["per_net"] = named_toggles(g)
+        row["per_net"] = g.named()
     return row
-
-
-def per_port(g: GateToggles) -> Dict[str, float]:
-    """Toggles per cycle of every input and output port (its distinct nets)."""
-    nl, n = g.netlist, max(g.transitions or g.vectors, 1)
-    return {
-        name: int(g.per_net[sorted(set(bus))].sum()) / n
-        for name, bus in {**nl.outputs, **nl.inputs}.items()
-        if not set(bus) & nl.clocks
-    }
-
-
-def named_toggles(g: GateToggles) -> Dict[str, int]:
-    """Toggles of every counted net by name (constants, clocks and internal nets left out)."""
-    nl = g.netlist
-    skip = nl.internal | nl.clocks | {0, 1}
-    return {nl.net_name(n): int(g.per_net[n]) for n in range(nl.nets) if n not in skip}
 
 
 def title(row) -> str:
@@ -254,7 +237,11 @@ def title(row) -> str:
 def by_metric(rows):
     """One line per metric (toggles by total and part, then structure counts), one column per
     simulated configuration."""
-    names = [f"{r['bits']}x{r['w_bits']} {'signed' if r['signed'] else 'unsigned'}" for r in rows]
+    names = [
+        ("" if r["bits"] is None else f"{r['bits']}x{r['w_bits']} ")
+        + ("signed" if r["signed"] else "unsigned")
+        for r in rows
+    ]
     metrics = list(dict.fromkeys(k for r in rows for k in r["toggles_per_vector"]))
     table = [
         {"metric": m, **{n: r["toggles_per_vector"].get(m) for n, r in zip(names, rows)}}

@@ -187,6 +187,24 @@ class GateToggles:
         nl = self.netlist
         return sorted({*nl.inputs, *nl.outputs, *nl.state})
 
+    def per_port(self) -> Dict[str, float]:
+        """Toggles per vector (cycle) of every input and output port but clocks, each net of
+        a port once."""
+        nl = self.netlist
+        n = max(self.vectors if self.transitions is None else self.transitions, 1)
+        return {
+            name: self._sum(set(bus)) / n
+            for name, bus in {**nl.outputs, **nl.inputs}.items()
+            if not set(bus) & nl.clocks
+        }
+
+    def named(self) -> Dict[str, int]:
+        """Toggles of every counted net by name (constants, clocks and the nets an importer
+        adds inside a cell left out)."""
+        nl = self.netlist
+        skip = nl.internal | nl.clocks | {0, 1}
+        return {nl.net_name(n): int(self.per_net[n]) for n in range(nl.nets) if n not in skip}
+
     def per_vector(self) -> Dict[str, float]:
         """Totals and parts divided by the number of vectors (toggles per MAC)."""
         n = max(self.vectors if self.transitions is None else self.transitions, 1)
