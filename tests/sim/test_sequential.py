@@ -158,6 +158,17 @@ def test_mac_registers_count_every_write(model, tmp_path):
     assert int(g.bus("acc").sum()) == int((got[1 : n + 1, cols] != got[:n, cols]).sum())
 
 
+def test_feed_forward_netlist_equals_the_vector_parallel_simulator():
+    """pipe4 (a registered product, no feedback): both simulators count the same toggles."""
+    nl = load_yosys_json(str(DATA / "pipe4.json"))
+    rng = np.random.default_rng(4)
+    a, b = rng.integers(0, 16, 2500), rng.integers(0, 16, 2500)
+    seq = simulate_netlist(nl, {"a": a, "b": b})
+    vec = simulate_gates(nl, a, b, x_port="a", w_port="b")
+    assert np.array_equal(seq.per_net, vec.per_net)
+    assert seq.per_vector() == vec.per_vector()
+
+
 def test_port_bits_sharing_a_net_count_once():
     """Two output bits wired to one net are one net: counted once in 'outputs' and 'total'."""
     nl = Netlist(nets=4, inputs={"a": [2]}, outputs={"y": [3, 3], "z": [2]})
