@@ -134,10 +134,18 @@ class Netlist:
             self.state,
         )
         outs = [g.out for g in dffs]
-        if len(set(outs)) < len(outs) or set(outs) & {g.out for g in comb.gates}:
-            dup = next(o for o in outs if outs.count(o) > 1 or o in {g.out for g in comb.gates})
+        taken = {g.out for g in comb.gates} | {n for bus in self.inputs.values() for n in bus}
+        if len(set(outs)) < len(outs) or set(outs) & taken:
+            dup = next(o for o in outs if outs.count(o) > 1 or o in taken)
             raise InputError(f"netlist: net {self.net_name(dup)} has more than one driver")
-        return comb.ordered(), dffs
+        order = comb.ordered()
+        driven = taken | set(outs) | {0, 1}
+        for g in dffs:
+            if g.inputs[0] not in driven:
+                raise InputError(
+                    f"netlist: net {self.net_name(g.inputs[0])} is read but never driven"
+                )
+        return order, dffs
 
     def has_feedback(self) -> bool:
         """True when some flip-flop's output reaches its own input (a sequential netlist that

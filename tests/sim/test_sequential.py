@@ -202,6 +202,12 @@ def test_errors():
     loop.gates = [Gate("AND", (2, 4), 3), Gate("NOT", (3,), 4)]
     with pytest.raises(ValueError, match="combinational loop through net"):
         simulate_netlist(loop, {"a": "uniform"}, n=5)
+    floating = Netlist(nets=5, inputs={"a": [2]}, gates=[Gate("DFF", (4,), 3)])
+    with pytest.raises(ValueError, match="net 4 is read but never driven"):
+        simulate_netlist(floating, {"a": "uniform"}, n=5)
+    twice = Netlist(nets=4, inputs={"a": [2]}, gates=[Gate("DFF", (3,), 2), Gate("NOT", (2,), 3)])
+    with pytest.raises(ValueError, match="net 2 has more than one driver"):
+        simulate_netlist(twice, {"a": "uniform"}, n=5)
 
 
 def test_flip_flop_cells_count_as_one_dff_each():
