@@ -70,12 +70,16 @@ def compile_netlist(
             )
     if x_port == w_port:
         raise InputError(f"w_port: expected a bus other than x_port, found {w_port!r}")
-    if netlist.has_feedback():
-        raise InputError(
-            "netlist: feedback through flip-flops (a sequential netlist): simulate it cycle by "
-            "cycle with bitsim.simulate_netlist (bitsim gates --netlist ... --port NAME=...)"
-        )
-    gates = levelized(netlist.ordered())
+    try:
+        order = netlist.ordered()
+    except InputError:
+        if netlist.has_feedback():
+            raise InputError(
+                "netlist: feedback through flip-flops (a sequential netlist): simulate it cycle "
+                "by cycle with bitsim.simulate_netlist (bitsim gates --netlist ... --port ...)"
+            ) from None
+        raise
+    gates = levelized(order)
     cols = {k: np.zeros(len(gates), dtype=np.int32) for k in ("op", "a", "b", "c", "out")}
     for i, g in enumerate(gates):
         ins = list(g.inputs) + [0] * (3 - len(g.inputs))
