@@ -18,19 +18,21 @@ The model (every backend, bit for bit; tested against Verilator on the Yosys net
   bits that share one net are one net, counted once.
 
 A port is driven per cycle by a sampler or an array (as the operands of ``simulate_mac``, in the
-port's width and signedness), or by the dot-product structure: ``clear_port`` is 1 in the cycles
-t = L + kK (k = 0, 1, ...), K the dot-product ``length`` and L the design's operand latency
-(``operand_latency``: flip-flops between the operand ports and the registers the clear port
-controls; ``clear_latency`` overrides it). In an accumulator with a synchronous clear that loads
-the first product of each dot product instead of adding it, this starts a new dot product every
-K operands, the first with the operands of cycle 0.
+port's width and signedness; 1-bit ports are unsigned control bits unless ``signed`` names
+them; the i-th port of ``ports`` draws stream i of ``seed``), or by the dot-product
+structure: ``clear_port`` is 1 in the cycles t = L + kK (k = 0, 1, ...), K the dot-product
+``length`` and L the design's operand latency (``operand_latency``: flip-flops between the
+operand ports and the registers the clear port controls; ``clear_latency`` overrides it). In
+an accumulator with a synchronous clear that loads the first product of each dot product
+instead of adding it, this starts a new dot product every K operands, the first with the
+operands of cycle 0.
 
 The kernels run 512 (C) or 64 (numba) independent stretches of the cycles side by side, one per
 bit of a word, each starting from the final state of the stretch before it; a stretch's start
 state is guessed, then the passes repeat until every stretch starts from its predecessor's true
 end state (two passes when the state forgets its past, e.g. an accumulator cleared more often
-than once per stretch; at most one pass per stretch). The counts are exact whatever the number
-of stretches: the reference simulates the cycles one by one.
+than once per stretch; at most one pass more than there are stretches). The counts are exact
+whatever the number of stretches: the reference simulates the cycles one by one.
 """
 
 from __future__ import annotations
