@@ -32,6 +32,7 @@ _EXPORTS: Dict[str, List[str]] = {
     "bitsim.sim.mac": ["SITES", "MacConfig", "MacFlips", "simulate_mac"],
     "bitsim.sim.gates": ["GateToggles", "simulate_gates"],
     "bitsim.sim.energy": ["Energy", "simulate_energy"],
+    "bitsim.sim.sequential": ["simulate_netlist"],
     "bitsim.models.layers": ["Conv2d", "Elementwise", "Linear"],
     "bitsim.models.costs": ["layer_cost", "network_cost", "total_cost"],
     "bitsim.models.roofline": ["Accelerator", "roofline"],

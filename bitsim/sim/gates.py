@@ -29,7 +29,7 @@ from bitsim.circuits.multipliers import MultiplierCircuit, structure
 from bitsim.circuits.netlist import OPCODE, Netlist
 from bitsim.sim import mac
 
-__all__ = ["GateToggles", "Program", "compile_netlist", "simulate_gates"]
+__all__ = ["GateToggles", "Program", "compile_netlist", "levelized", "simulate_gates"]
 
 MIN_VECTORS_PER_THREAD = 4096  # below this a run is not worth splitting
 
@@ -70,7 +70,16 @@ def compile_netlist(
             )
     if x_port == w_port:
         raise InputError(f"w_port: expected a bus other than x_port, found {w_port!r}")
-    gates = _levelized(netlist.ordered())
+    try:
+        order = netlist.ordered()
+    except InputError:
+        if netlist.has_feedback():
+            raise InputError(
+                "netlist: feedback through flip-flops (a sequential netlist): simulate it cycle "
+                "by cycle with bitsim.simulate_netlist (bitsim gates --netlist ... --port ...)"
+            ) from None
+        raise
+    gates = levelized(order)
     cols = {k: np.zeros(len(gates), dtype=np.int32) for k in ("op", "a", "b", "c", "out")}
     for i, g in enumerate(gates):
         ins = list(g.inputs) + [0] * (3 - len(g.inputs))
@@ -99,7 +108,7 @@ def _register_depth(gates) -> int:
     return max(depth.values(), default=0)
 
 
-def _levelized(order):
+def levelized(order):
     """The gates by logic level, and by type within a level: still a topological order, and
     the kernel's dispatch on the gate type sees long runs of one type (no mispredictions)."""
     level: Dict[int, int] = {}
@@ -118,6 +127,9 @@ class GateToggles:
         Operand vectors applied (one per cycle).
     per_net : ndarray of uint64
         Toggles of each net over the run.
+    transitions : int or None
+        Changes between cycles counted (``bitsim.simulate_netlist``: n, or n - 1 when the first
+        cycle is skipped); per-vector figures divide by it. None: ``vectors``.
     """
 
     netlist: Netlist
@@ -126,6 +138,7 @@ class GateToggles:
     x_port: str
     w_port: str
     counts: Dict = field(default_factory=dict)
+    transitions: Optional[int] = None
 
     def structure(self) -> Dict:
         """Structure counts of the circuit (``bitsim.circuits.multipliers.structure``)."""
@@ -142,12 +155,18 @@ class GateToggles:
         return out
 
     def per_part(self) -> Dict[str, int]:
+        """Toggles by part: every gate's output by its part; 'registers': flip-flop outputs
+        and the bits of every state register (a MAC's accumulator) over its writes in the run,
+        one per vector, the last included. A register's output repeats its next-value (D) nets
+        one cycle later, so its writes toggle as those nets do over the run; its output nets,
+        counted in 'total', show one write fewer (the last lands after the last vector)."""
         out: Dict[str, int] = {}
         for g in self.netlist.gates:
             part = "registers" if g.type == "DFF" else (g.part or "logic")
             out[part] = out.get(part, 0) + int(self.per_net[g.out])
-        for bus in self.netlist.state.values():
-            out["registers"] = out.get("registers", 0) + self._sum(bus)
+        for name, bus in self.netlist.state.items():
+            written = self.netlist.next_state.get(name, bus)
+            out["registers"] = out.get("registers", 0) + self._sum(written)
         return out
 
     def totals(self) -> Dict[str, int]:
@@ -172,9 +191,27 @@ class GateToggles:
         nl = self.netlist
         return sorted({*nl.inputs, *nl.outputs, *nl.state})
 
+    def per_port(self) -> Dict[str, float]:
+        """Toggles per vector (cycle) of every input and output port but clocks, each net of
+        a port once."""
+        nl = self.netlist
+        n = max(self.vectors if self.transitions is None else self.transitions, 1)
+        return {
+            name: self._sum(set(bus)) / n
+            for name, bus in {**nl.outputs, **nl.inputs}.items()
+            if not set(bus) & nl.clocks
+        }
+
+    def named(self) -> Dict[str, int]:
+        """Toggles of every counted net by name (constants, clocks and the nets an importer
+        adds inside a cell left out)."""
+        nl = self.netlist
+        skip = nl.internal | nl.clocks | {0, 1}
+        return {nl.net_name(n): int(self.per_net[n]) for n in range(nl.nets) if n not in skip}
+
     def per_vector(self) -> Dict[str, float]:
         """Totals and parts divided by the number of vectors (toggles per MAC)."""
-        n = max(self.vectors, 1)
+        n = max(self.vectors if self.transitions is None else self.transitions, 1)
         return {k: v / n for k, v in {**self.totals(), **self.per_part()}.items()}
 
 
