@@ -202,6 +202,8 @@ static int G(run)(const bitsim_circuit *c, const bitsim_source *xs, const bitsim
     memcpy(V, P, (size_t)c->nets * sizeof *V);   /* nets nothing drives keep their value */
     for (off = 0; off < total;) {
         const uint64_t g = first_vector + off;
+        if (bitsim_interrupted())
+            return BITSIM_ERR_INTERRUPTED;
         const size_t m = (size_t)(total - off < block ? total - off : block);
         G(vec) mask, *tmp;
         size_t t;

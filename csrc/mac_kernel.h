@@ -353,6 +353,8 @@ static int K(run)(const struct mac_plan *P, const bitsim_source *xs, const bitsi
     }
     for (off = 0; off < count;) {
         const size_t n = (size_t)(count - off < B ? count - off : B);
+        if (bitsim_interrupted())
+            return BITSIM_ERR_INTERRUPTED;
         const uint64_t g = start + off;
         if (K(load)(xs, g, n, x, bad))
             return BITSIM_ERR_X_RANGE;
@@ -390,6 +392,8 @@ static int K(tail)(const struct mac_plan *P, const bitsim_source *xs, const bits
     *restarted = 0;
     for (off = 0; off < count;) {
         const size_t n = (size_t)(count - off < B ? count - off : B);
+        if (bitsim_interrupted())
+            return BITSIM_ERR_INTERRUPTED;
         const uint64_t g = start + off;
         const uint64_t pos = length ? g % length : g;
         size_t a = pos == 0 ? 0 : K(segment)(length, pos, 0, n), t;
@@ -431,6 +435,8 @@ static int K(dot_widths)(const struct mac_plan *P, const bitsim_source *xs,
     uint64_t off, pos = 0;
     for (off = 0; off < count;) {
         const size_t n = (size_t)(count - off < B ? count - off : B);
+        if (bitsim_interrupted())
+            return BITSIM_ERR_INTERRUPTED;
         size_t a, b;
         if (K(load)(xs, start + off, n, x, bad))
             return BITSIM_ERR_X_RANGE;

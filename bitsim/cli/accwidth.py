@@ -10,7 +10,6 @@ from bitsim.cli.common import (
     add_operand_args,
     add_run_args,
     count,
-    int_in,
     number,
     operand_choices,
     signedness,
@@ -56,19 +55,24 @@ def register(sub) -> None:
         "of each width.",
     )
     p.add_argument(
-        "--k", type=int_in(1), required=True, help="dot-product length, e.g. 4608 = 3x3x512"
+        "--k", type=count(1), required=True, help="dot-product length, e.g. 4608 = 3x3x512"
     )
     add_operand_args(p, [2, 3, 4, 8])
-    p.add_argument("--eps", type=number, default=1e-6, help="target overflow rate (default 1e-6)")
+    p.add_argument(
+        "--eps",
+        type=number(0.0, 1.0),
+        default=1e-6,
+        help="target overflow rate, in (0, 1] (default 1e-6)",
+    )
     p.add_argument(
         "--dots",
-        type=count,
+        type=count(1),
         default=10**4,
         help="simulated dot products per configuration (default 1e4)",
     )
     p.add_argument(
         "--flips-n",
-        type=count,
+        type=count(0),
         default=10**6,
         help="MACs simulated for the flips of each width (default 1e6; 0: none)",
     )

@@ -13,6 +13,7 @@ from bitsim.cli.common import (
     add_operand_args,
     add_run_args,
     int_in,
+    only_with,
     operand_choices,
     signedness,
     width_pairs,
@@ -36,7 +37,10 @@ def register(sub) -> None:
     add_operand_args(p, [8])
     p.add_argument("--mac", action="store_true", help="a whole MAC (accumulator adder too)")
     p.add_argument(
-        "--acc-bits", type=int_in(2, 64), default=32, help="accumulator width of --mac (default 32)"
+        "--acc-bits",
+        type=int_in(2, 64),
+        default=None,
+        help="accumulator width of --mac (default 32)",
     )
     p.add_argument(
         "--length",
@@ -44,8 +48,8 @@ def register(sub) -> None:
         default=None,
         help="dot-product length of --mac (default: endless)",
     )
-    p.add_argument("--a-port", default="a", help="netlist port of the first operand (default a)")
-    p.add_argument("--b-port", default="b", help="netlist port of the second operand (default b)")
+    p.add_argument("--a-port", help="netlist port of the first operand (default a)")
+    p.add_argument("--b-port", help="netlist port of the second operand (default b)")
     p.add_argument("--module", default=None, help="netlist module (default: the top one)")
     add_run_args(p, 10**6, "vectors")
     add_format(p)
@@ -53,6 +57,9 @@ def register(sub) -> None:
 
 
 def run(args) -> None:
+    only_with(args, args.mac, "--mac", "--acc-bits", "--length")
+    only_with(args, args.netlist is not None, "--netlist", "--a-port", "--b-port", "--module")
+    only_with(args, args.arch is not None, "--arch", "--mac", "--x-bits", "--w-bits")
     x_dist, w_dist = operand_choices(args)
     rows = []
     configs: List[Tuple[Union[Netlist, MultiplierCircuit], str, bool]]
@@ -61,7 +68,11 @@ def run(args) -> None:
         configs = [(netlist, args.netlist, s) for s in signedness(args)]
     else:
         configs = [
-            (circuit(args.arch, xb, wb, s, args.acc_bits if args.mac else None), args.arch, s)
+            (
+                circuit(args.arch, xb, wb, s, (args.acc_bits or 32) if args.mac else None),
+                args.arch,
+                s,
+            )
             for xb, wb in width_pairs(args)
             for s in signedness(args)
         ]
@@ -71,8 +82,8 @@ def run(args) -> None:
             x_dist,
             w_dist,
             signed=signed,
-            x_port=args.a_port if args.netlist else "x",
-            w_port=args.b_port if args.netlist else "w",
+            x_port=(args.a_port or "a") if args.netlist else "x",
+            w_port=(args.b_port or "b") if args.netlist else "w",
             length=args.length if args.mac else None,
             n=args.n,
             seed=args.seed,

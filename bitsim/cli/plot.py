@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from bitsim.app.plots import flips_plot, overflow_plot, roofline_plot, sweep_plot
 from bitsim.cli.common import (
+    POSITIVE,
     add_operand_args,
     add_run_args,
     count,
     int_in,
-    number,
     operand_choices,
     signedness,
     simulate_each,
@@ -31,11 +31,11 @@ def register(sub) -> None:
         help="every layer of a network against the roofs of several formats (HCM Fig. 12)",
     )
     r.add_argument("network", help=f"a built-in network: {', '.join(NETWORKS)}")
-    r.add_argument("--area-mm2", type=number, default=1.0, help="silicon area (default 1)")
-    r.add_argument("--clock", type=number, default=800e6, help="clock in Hz (default 800e6)")
+    r.add_argument("--area-mm2", type=POSITIVE, default=1.0, help="silicon area (default 1)")
+    r.add_argument("--clock", type=POSITIVE, default=800e6, help="clock in Hz (default 800e6)")
     r.add_argument(
         "--mem-bw",
-        type=number,
+        type=POSITIVE,
         default=DDR4_2400_X64,
         help="memory bandwidth in bits/s (default: DDR4 2.4 GT/s x 64 bit)",
     )
@@ -60,11 +60,11 @@ def register(sub) -> None:
     f.add_argument("--out", required=True, help="output file, .png or .svg")
     f.set_defaults(run=run_flips, parser=f)
     o = kinds.add_parser("overflow", help="overflow rate against accumulator width")
-    o.add_argument("--k", type=int_in(1), required=True, help="dot-product length")
+    o.add_argument("--k", type=count(1), required=True, help="dot-product length")
     add_operand_args(o, [2, 4, 8])
     o.add_argument(
         "--dots",
-        type=count,
+        type=count(1),
         default=10**5,
         help="simulated dot products per configuration (default 1e5)",
     )

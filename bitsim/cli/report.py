@@ -46,7 +46,7 @@ def register(sub) -> None:
     add_distribution_args(p, scale=False)
     p.add_argument(
         "-n",
-        type=count,
+        type=count(1),
         default=None,
         help="MACs simulated per distinct configuration (default max(2^20, 64 K))",
     )

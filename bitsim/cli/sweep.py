@@ -35,7 +35,7 @@ def register(sub) -> None:
     )
     p.add_argument(
         "--split-macs",
-        type=count,
+        type=count(1),
         default=None,
         help="cells larger than this run as several merged tasks (default 2^28)",
     )

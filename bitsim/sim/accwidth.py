@@ -37,8 +37,9 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from bitsim._core.checks import InputError, check_count, check_int, check_seed
-from bitsim._core.segments import DEFAULT_CHUNK, SEGMENT_MACS, map_tasks, split
+from bitsim._core.checks import MAX_COUNT, InputError, check_count, check_int, check_seed
+from bitsim._core.interrupt import Workers
+from bitsim._core.segments import DEFAULT_CHUNK, SEGMENT_MACS, ranges, segment_size
 from bitsim._core.widths import (
     MAX_WIDTH,
     product_range,
@@ -81,7 +82,7 @@ def worst_case_bits(
     k: int, x_bits: int, w_bits: int, x_signed: bool = True, w_signed: bool = True
 ) -> int:
     """Data-type bound: the smallest width no dot product of k terms can overflow (exact)."""
-    k = check_int(k, "k", 1)
+    k = check_int(k, "k", 1, MAX_COUNT)
     xf, wf, signed = _formats(x_bits, w_bits, x_signed, w_signed)
     pmin, pmax = product_range(xf, wf)
     return width_for_range(k * min(pmin, 0), k * max(pmax, 0), signed)
@@ -172,7 +173,7 @@ def statistical_bits(
     eps: float = 1e-6,
 ) -> int:
     """Smallest width whose Gaussian overflow estimate is <= eps (never above worst_case_bits)."""
-    k = check_int(k, "k", 1)
+    k = check_int(k, "k", 1, MAX_COUNT)
     if not 0 < eps < 1:
         raise InputError(f"eps: expected a probability in (0, 1), found {eps}")
     xf, wf, signed = _formats(x_bits, w_bits, x_signed, w_signed)
@@ -295,7 +296,7 @@ def measure(
     backend, simd: as for ``bitsim.simulate_mac``. Results do not depend on threads or
     chunk_size.
     """
-    k = check_int(k, "k", 1)
+    k = check_int(k, "k", 1, MAX_COUNT)
     cfg = MacConfig(x_bits, x_bits if w_bits is None else w_bits, 64, x_signed, w_signed, k)
     seed = check_seed(seed)
     threads = check_int(threads, "threads", 1, 1024)
@@ -313,16 +314,21 @@ def measure(
             "dots: expected the number of dot products when both operands are sampled, found None"
         )
     dots = check_count(dots, "dots")
-    tasks = [
-        (a, b - a) for a, b in split(dots, max(threads, -(-dots * k // SEGMENT_MACS))) if b > a
-    ]
-    parts = map_tasks(lambda t: kernels.dot_widths(cfg, xs, ws, *t), tasks, threads)
+    if dots * k > MAX_COUNT:
+        raise InputError(
+            f"dots: expected dots x k <= 2^63 - 1 MACs, found {dots} x {k} = {dots * k}"
+        )
+    per_task = segment_size(dots, threads, max(1, SEGMENT_MACS // k))
     hist = np.zeros(MAX_WIDTH + 1, dtype=np.uint64)
     lo = hi = None
-    for h, a, b in parts:
-        hist += h
-        lo = a if lo is None else min(lo, a)
-        hi = b if hi is None else max(hi, b)
+    with Workers(threads) as workers:
+        parts = workers.imap(
+            lambda r: kernels.dot_widths(cfg, xs, ws, r[0], r[1] - r[0]), ranges(dots, per_task)
+        )
+        for h, a, b in parts:
+            hist += h
+            lo = a if lo is None or (a is not None and a < lo) else lo
+            hi = b if hi is None or (b is not None and b > hi) else hi
     sampled = xs.array is None or ws.array is None
     return AccWidthMeasurement(
         k,

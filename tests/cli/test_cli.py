@@ -122,7 +122,7 @@ def test_progress_goes_to_stderr(capsys):
     [
         (["flips", "--bits", "0"], "--bits: expected an integer in \\[1, 32\\], found 0"),
         (["flips", "--acc-bits", "70"], "--acc-bits: .* found 70"),
-        (["flips", "--length", "0"], "length: expected an integer >= 1, found 0"),
+        (["flips", "--length", "0"], "length: expected an integer in \\[1, 2\\^63 - 1\\], found 0"),
         (["flips", "--x-bits", "2,3", "--w-bits", "2,3,4"], "expected lists of equal length"),
         (["flips", "--dist", "uniform", "--scale", "2"], "scale: the uniform distribution"),
     ],
