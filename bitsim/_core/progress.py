@@ -35,15 +35,19 @@ def stderr_progress(
     label: str = "", unit: str = "MACs", stream: Optional[TextIO] = None
 ) -> ProgressCallback:
     """A progress callback writing work done, rate and ETA to ``stream`` (default stderr).
-    The rate and ETA are those of the whole run so far (the work since the callback was made)."""
+    The rate and ETA are those of the whole run so far (the work since the callback was made,
+    or since ``done`` last went down: a new run with the same callback)."""
     out = stream if stream is not None else sys.stderr
     tty = out.isatty()
     started = time.monotonic()
-    state = {"last": started, "shown": False}
+    state = {"started": started, "last": started, "shown": False, "done": 0, "called": started}
 
     def report(done: int, total: int) -> None:
         now = time.monotonic()
-        elapsed = now - started
+        if done < state["done"]:  # a new run, begun when the previous one last reported
+            state.update(started=state["called"], last=now, shown=False)
+        state["done"], state["called"] = done, now
+        elapsed = now - state["started"]
         finished = done >= total
         if tty:  # nothing for short runs; then a few times a second, and the final line
             if elapsed < FIRST_S or (not finished and now - state["last"] < TTY_EVERY_S):

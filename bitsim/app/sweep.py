@@ -29,6 +29,7 @@ import csv
 import hashlib
 import itertools
 import json
+import math
 import os
 import traceback
 from concurrent.futures import as_completed as local_as_completed
@@ -36,7 +37,7 @@ from dataclasses import dataclass
 from typing import Dict, Iterator, List, NoReturn, Optional, Tuple
 
 from bitsim._core.checks import InputError, MissingExtra, check_bool, check_choice, check_int
-from bitsim._core.files import atomic_path
+from bitsim._core.files import atomic_path, load_yaml
 from bitsim._core.interrupt import Workers
 from bitsim._core.progress import progress_callback
 from bitsim._core.segments import chain, default_threads, merge, split
@@ -105,13 +106,28 @@ class Grid:
         ]
 
 
+def _whole(value) -> Optional[int]:
+    """An integer parameter's value as an int: ints, whole floats (3.0e+8) and numbers that
+    YAML 1.1 reads as text (3e8); None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = int(value) if value.strip().lstrip("+-").isdigit() else float(value)
+        except ValueError:
+            return None
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return value if isinstance(value, int) else None
+
+
 def _check_value(name, value):
     """None when value suits parameter name, else what was expected."""
     if name in INT_PARAMS:
         if name == "length" and value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-            return "an integer" + (" or null" if name == "length" else "")
+        if _whole(value) is None:
+            return "a whole number" + (" or null" if name == "length" else "")
         return None
     if name in BOOL_PARAMS:
         return None if isinstance(value, bool) else "true or false"
@@ -120,7 +136,12 @@ def _check_value(name, value):
     if name == "arch":
         return None if value in ARCHS else f"one of {', '.join(ARCHS)}"
     if name in ("scale", "eps"):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+        ok = (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+            and value > 0
+        )
         return None if ok or (name == "scale" and value is None) else "a positive number"
     return None
 
@@ -129,12 +150,10 @@ def load_grid(path: str) -> Grid:
     """Parse and check a grid file; GridError names the file, line and key at fault."""
     import yaml
 
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
     try:
-        root = yaml.compose(text)
-    except yaml.YAMLError as err:
-        raise GridError(f"{path}: not valid YAML: {err}") from None
+        data, root = load_yaml(path, "grid")
+    except InputError as err:
+        raise GridError(str(err)) from None
 
     def fail(node, key, expected, found) -> NoReturn:
         line = node.start_mark.line + 1 if node is not None else 1
@@ -142,7 +161,6 @@ def load_grid(path: str) -> Grid:
 
     if not isinstance(root, yaml.MappingNode):
         fail(root, "grid file", "a mapping with seed, kind, fixed and grid", "something else")
-    data = yaml.safe_load(text)
     nodes = {k.value: (k, v) for k, v in root.value}
     for key, (knode, _) in nodes.items():
         if key not in ("seed", "kind", "fixed", "grid"):
@@ -184,6 +202,12 @@ def load_grid(path: str) -> Grid:
             "a parameter not also in fixed",
             "it in both",
         )
+    whole = {k: _whole(v) for k, v in fixed.items() if k in INT_PARAMS and v is not None}
+    fixed = {**fixed, **whole}
+    grid = {
+        k: [_whole(v) if k in INT_PARAMS and v is not None else v for v in vs]
+        for k, vs in grid.items()
+    }
     g = Grid(seed, kind, fixed, grid)
     for cell in g.cells():  # every combination must make a valid configuration
         try:

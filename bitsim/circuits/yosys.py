@@ -43,13 +43,17 @@ def load_yosys_json(path: str, module: Optional[str] = None) -> Netlist:
         except json.JSONDecodeError as err:
             raise InputError(f"netlist: {path} is not JSON: {err}") from None
     modules = data.get("modules") if isinstance(data, dict) else None
-    if not modules:
-        raise InputError(f"netlist: {path} has no 'modules': is it Yosys write_json output?")
+    if not modules or not isinstance(modules, dict):
+        raise InputError(
+            f"netlist: {path} has no 'modules' mapping: is it Yosys write_json output?"
+        )
     if module is None:
         tops = [
             name
             for name, m in modules.items()
-            if str(m.get("attributes", {}).get("top", "0")).strip("0") != ""
+            if isinstance(m, dict)
+            and isinstance(m.get("attributes", {}), dict)
+            and str(m.get("attributes", {}).get("top", "0")).strip("0") != ""
         ]
         if len(modules) == 1:
             module = next(iter(modules))
@@ -62,7 +66,19 @@ def load_yosys_json(path: str, module: Optional[str] = None) -> Netlist:
             )
     if module not in modules:
         raise InputError(f"module: expected one of {', '.join(sorted(modules))}, found {module!r}")
-    return _netlist(modules[module], module)
+    try:
+        return _netlist(modules[module], module)
+    except KeyError as err:
+        raise InputError(
+            f"netlist: {path}: module {module!r} is not Yosys write_json output: an entry "
+            f"lacks the key {err}"
+        ) from None
+    except (TypeError, AttributeError, ValueError) as err:
+        if isinstance(err, InputError):
+            raise
+        raise InputError(
+            f"netlist: {path}: module {module!r} is not Yosys write_json output ({err})"
+        ) from None
 
 
 def _netlist(mod: dict, module: str) -> Netlist:

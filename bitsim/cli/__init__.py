@@ -49,6 +49,16 @@ def _flag_message(message: str, options: List[str]) -> str:
     return message
 
 
+def _os_message(err: OSError, args) -> str:
+    """'--flag: cannot read FILE: reason' for a file a flag (or argument) named."""
+    reason = err.strerror or str(err)
+    for action in args.parser._actions:
+        if err.filename is not None and getattr(args, action.dest, None) == err.filename:
+            name = action.option_strings[0] if action.option_strings else action.dest
+            return f"{name}: {err.filename}: {reason}"
+    return f"{err.filename}: {reason}" if err.filename is not None else reason
+
+
 INTERRUPTED = 130  # exit status after SIGINT, as shells report it (128 + 2)
 
 
@@ -60,7 +70,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             args.run(args)
         except (InputError, OSError) as err:
             options = [o for a in args.parser._actions for o in a.option_strings]
-            parser.exit(2, f"bitsim {args.command}: error: {_flag_message(str(err), options)}\n")
+            message = _os_message(err, args) if isinstance(err, OSError) else str(err)
+            parser.exit(2, f"bitsim {args.command}: error: {_flag_message(message, options)}\n")
     except KeyboardInterrupt:
         sys.stderr.write(("\n" if sys.stderr.isatty() else "") + "bitsim: interrupted\n")
         return INTERRUPTED

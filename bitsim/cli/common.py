@@ -15,11 +15,12 @@ from typing import List, Optional, Tuple
 
 from bitsim._core.checks import MAX_COUNT, InputError, int_range
 from bitsim._core.files import write_text
-from bitsim._core.progress import stderr_progress
+from bitsim._core.progress import ProgressCallback, stderr_progress
 from bitsim._core.render import FORMATS
 from bitsim._core.segments import default_threads
 from bitsim.backends.dispatch import BACKENDS, SIMD_CHOICES
 from bitsim.sim.distributions import DISTRIBUTIONS, resolve_distribution
+from bitsim.sim.formats import parse_format
 from bitsim.sim.mac import MacFlips, simulate_mac
 
 __all__ = [
@@ -27,15 +28,18 @@ __all__ = [
     "add_distribution_args",
     "add_format",
     "add_operand_args",
+    "add_progress_args",
     "add_run_args",
     "count",
     "dims",
+    "format_list",
     "int_in",
     "int_list",
     "int_or",
     "number",
     "only_with",
     "operand_choices",
+    "progress_of",
     "signedness",
     "simulate_each",
     "width_pairs",
@@ -147,6 +151,19 @@ def int_or(word: str, lo: int, hi: int = MAX_COUNT):
 
     parse.__name__ = f"integer or {word!r}"
     return parse
+
+
+def format_list(text: str) -> List[str]:
+    """An argument type: comma-separated number formats (int8, fp32, bf16, e5m10, ...)."""
+    names = [f.strip() for f in text.split(",") if f.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected comma-separated formats, found {text!r}")
+    for name in names:
+        try:
+            parse_format(name)
+        except InputError as err:
+            raise argparse.ArgumentTypeError(str(err).split(": ", 1)[1]) from None
+    return names
 
 
 def dims(text: str):
@@ -290,7 +307,28 @@ def operand_choices(args):
     )
 
 
-def simulate_each(args, progress: bool = False) -> List[Tuple[int, int, bool, MacFlips]]:
+def add_progress_args(p) -> None:
+    """--progress / --no-progress (default: progress on stderr when it is a terminal)."""
+    p.add_argument(
+        "--progress",
+        action="store_true",
+        default=None,
+        help="progress on stderr, also when it is not a terminal (plain lines; default: "
+        "on a terminal only)",
+    )
+    p.add_argument(
+        "--no-progress", dest="progress", action="store_false", help="no progress on stderr"
+    )
+
+
+def progress_of(args, label: str = "", unit: str = "MACs") -> Optional[ProgressCallback]:
+    """The progress callback of add_progress_args' options: None unless --progress, or stderr
+    is a terminal and --no-progress is not given."""
+    show = sys.stderr.isatty() if args.progress is None else args.progress
+    return stderr_progress(label, unit) if show else None
+
+
+def simulate_each(args) -> List[Tuple[int, int, bool, MacFlips]]:
     """(x_bits, w_bits, signed, MacFlips) of every width pair and signedness of the options
     (add_operand_args, add_run_args, --acc-bits, --length, -n)."""
     x_dist, w_dist = operand_choices(args)
@@ -311,7 +349,7 @@ def simulate_each(args, progress: bool = False) -> List[Tuple[int, int, bool, Ma
                 threads=args.threads,
                 backend=args.backend,
                 simd=args.simd,
-                progress=stderr_progress(label) if progress else None,
+                progress=progress_of(args, label) if hasattr(args, "progress") else None,
             )
             out.append((x_bits, w_bits, signed, r))
     return out

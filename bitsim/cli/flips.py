@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Callable, Mapping
 
 from bitsim._core.render import Column, render
 from bitsim.cli.common import (
     add_format,
     add_operand_args,
+    add_progress_args,
     add_run_args,
     int_in,
     operand_choices,
@@ -17,7 +17,6 @@ from bitsim.cli.common import (
 )
 from bitsim.sim.mac import SITES
 
-LONG_RUN_MACS = 1 << 26  # progress goes to stderr for runs at least this long
 TOTALS = [*SITES, "total"]
 
 
@@ -66,23 +65,12 @@ def register(sub) -> None:
     )
     add_run_args(p, 10**6)
     add_format(p)
-    p.add_argument(
-        "--progress",
-        action="store_true",
-        default=None,
-        help="progress on stderr (default: for long runs on a terminal)",
-    )
-    p.add_argument(
-        "--no-progress", dest="progress", action="store_false", help="no progress on stderr"
-    )
+    add_progress_args(p)
     p.set_defaults(run=run, parser=p)
 
 
 def run(args) -> None:
     x_dist, w_dist = operand_choices(args)
-    show = args.progress
-    if show is None:
-        show = sys.stderr.isatty() and args.n >= LONG_RUN_MACS
     rows = [
         {
             "x_bits": x_bits,
@@ -97,7 +85,7 @@ def run(args) -> None:
             "flips": r.mean_flips,
             "overflows": r.overflows,
         }
-        for x_bits, w_bits, signed, r in simulate_each(args, show)
+        for x_bits, w_bits, signed, r in simulate_each(args)
     ]
     if args.format in ("json", "csv"):
         write(render(rows, args.format, CSV_COLUMNS))

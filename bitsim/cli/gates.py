@@ -11,10 +11,12 @@ from bitsim.circuits.yosys import load_yosys_json
 from bitsim.cli.common import (
     add_format,
     add_operand_args,
+    add_progress_args,
     add_run_args,
     int_in,
     only_with,
     operand_choices,
+    progress_of,
     signedness,
     width_pairs,
     write,
@@ -53,6 +55,7 @@ def register(sub) -> None:
     p.add_argument("--module", default=None, help="netlist module (default: the top one)")
     add_run_args(p, 10**6, "vectors")
     add_format(p)
+    add_progress_args(p)
     p.set_defaults(run=run, parser=p)
 
 
@@ -90,6 +93,7 @@ def run(args) -> None:
             threads=args.threads,
             backend=args.backend,
             simd=args.simd,
+            progress=progress_of(args, f"{name} {'signed' if signed else 'unsigned'}: ", "vectors"),
         )
         rows.append(
             {

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 from bitsim.app.plots import flips_plot, overflow_plot, roofline_plot, sweep_plot
 from bitsim.cli.common import (
     POSITIVE,
     add_operand_args,
     add_run_args,
     count,
+    format_list,
     int_in,
     operand_choices,
     signedness,
@@ -41,6 +45,7 @@ def register(sub) -> None:
     )
     r.add_argument(
         "--formats",
+        type=format_list,
         default="int2,int3,int4",
         help="comma-separated number formats (default int2,int3,int4)",
     )
@@ -77,9 +82,14 @@ def register(sub) -> None:
     w.set_defaults(run=run_sweep, parser=w)
 
 
+def _wrote(args) -> None:
+    """Say where the plot went (stdout), so that a script or a user can find it."""
+    sys.stdout.write(f"wrote {os.path.abspath(args.out)}\n")
+
+
 def run_roofline(args) -> None:
     acc = Accelerator(args.area_mm2, args.clock, args.mem_bw)
-    formats = [f for f in args.formats.split(",") if f.strip()]
+    formats = args.formats
     roofline_plot(
         network(args.network).layers,
         acc,
@@ -87,6 +97,7 @@ def run_roofline(args) -> None:
         args.out,
         f"{args.network}: {args.area_mm2:g} mm^2, {args.clock / 1e6:g} MHz (dashed: memory roofs)",
     )
+    _wrote(args)
 
 
 def run_flips(args) -> None:
@@ -98,6 +109,7 @@ def run_flips(args) -> None:
         f"{x_dist.name} x {w_dist.name} operands, {args.acc_bits}-bit "
         f"accumulator, dot length {args.length or 'endless'}",
     )
+    _wrote(args)
 
 
 def run_overflow(args) -> None:
@@ -126,7 +138,9 @@ def run_overflow(args) -> None:
         f"K = {args.k}, {x_dist.name} x {w_dist.name} operands, "
         f"{args.dots:,} dot products (floor: half a dot product)",
     )
+    _wrote(args)
 
 
 def run_sweep(args) -> None:
     sweep_plot(args.results, args.out)
+    _wrote(args)

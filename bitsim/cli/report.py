@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from bitsim.cli.common import add_distribution_args, add_format, add_run_args, count, int_in, write
+from bitsim.cli.common import (
+    add_distribution_args,
+    add_format,
+    add_progress_args,
+    add_run_args,
+    count,
+    int_in,
+    progress_of,
+    write,
+)
 from bitsim.nets.report import Precision, load_overrides, report
 from bitsim.nets.zoo import NETWORKS, network
 
@@ -53,6 +62,7 @@ def register(sub) -> None:
     p.add_argument("--no-sim", action="store_true", help="skip the bit-flip simulation")
     add_run_args(p)
     add_format(p)
+    add_progress_args(p)
     p.add_argument("--out", help="write to this file instead of standard output")
     p.set_defaults(run=run, parser=p)
 
@@ -79,5 +89,6 @@ def run(args) -> None:
         threads=args.threads,
         backend=args.backend,
         simd=args.simd,
+        progress=progress_of(args, f"{args.network}: "),
     )
     write(r.render(args.format), args.out)

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from bitsim._core.checks import InputError
 from bitsim._core.render import Column, render
-from bitsim.cli.common import POSITIVE, add_format, dims, int_in, int_or, only_with, write
+from bitsim.cli.common import (
+    POSITIVE,
+    add_format,
+    dims,
+    format_list,
+    int_in,
+    int_or,
+    only_with,
+    write,
+)
 from bitsim.models.layers import Conv2d, Linear, Pair
 from bitsim.models.roofline import DDR4_2400_X64, Accelerator, roofline
 from bitsim.nets.zoo import network
@@ -68,6 +77,7 @@ def register(sub) -> None:
     )
     p.add_argument(
         "--formats",
+        type=format_list,
         default="fp32,int32,int16,int8,int4",
         help="comma-separated number formats (default fp32,int32,int16,int8,int4)",
     )
@@ -110,7 +120,7 @@ def build_layers(args):
 def run(args) -> None:
     layers = build_layers(args)
     acc = Accelerator(args.area_mm2, args.clock, args.mem_bw)
-    formats = [f for f in args.formats.split(",") if f.strip()]
+    formats = args.formats
     rows = []
     for layer in layers:
         for p in (roofline(layer, acc, f) for f in formats):

@@ -34,7 +34,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from bitsim._core.checks import InputError
+from bitsim._core.checks import InputError, InputTypeError
 from bitsim.sim.distributions import resolve_distribution
 from bitsim.sim.formats import IntFormat
 from bitsim.sim.mac import MacConfig, simulate_mac
@@ -271,6 +271,11 @@ def pann_power(
     """PANN power of a Conv2d or Linear layer with integer formats; ``flips`` reuses a result
     of mac_flips for the same widths, signedness, K and distributions; n, seed, threads,
     backend, simd: of the simulation (``mac_flips``)."""
+    if getattr(layer, "kind", None) not in ("conv", "linear"):
+        raise InputTypeError(
+            f"layer: PANN power needs a Conv2d or Linear layer (it counts MACs), found "
+            f"{type(layer).__name__} {getattr(layer, 'name', '')!r}"
+        )
     a, w = layer.a_format, layer.w_format
     if a.is_float or w.is_float:
         raise InputError(

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional
 
 from bitsim._core.checks import InputError, InputTypeError, MissingExtra, check_int
+from bitsim._core.files import load_yaml, read_text
 from bitsim._core.render import Column, render
 from bitsim.models.costs import layer_cost, total_cost
 from bitsim.sim.accwidth import statistical_bits, width_for_range, worst_case_bits
@@ -81,8 +82,8 @@ class Precision:
             for key, value in spec.items():
                 check_int(value, f"overrides[{name!r}].{key}", 1, 32)
             self.overrides[name] = spec
-        parse_format(self.elementwise_format)
-        parse_format(self.constant_format)
+        parse_format(self.elementwise_format, "elementwise_format")
+        parse_format(self.constant_format, "constant_format")
         resolve_distribution(self.x_dist, "x_dist")
         resolve_distribution(self.w_dist, "w_dist")
 
@@ -95,18 +96,10 @@ class Precision:
 
 
 def load_overrides(path: str) -> Dict[str, dict]:
-    """Layer name -> widths from a JSON or YAML file (YAML needs PyYAML)."""
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
+    """Layer name -> widths from a JSON or YAML file (YAML loaded safely)."""
+    text = read_text(path, "overrides")
     if path.endswith((".yaml", ".yml")):
-        try:
-            import yaml
-        except ImportError:
-            raise MissingExtra("overrides: YAML files need PyYAML: pip install pyyaml") from None
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            raise InputError(f"overrides: {path} is not valid YAML: {err}") from None
+        data = load_yaml(path, "overrides", text)[0]
     else:
         try:
             data = json.loads(text)
@@ -227,9 +220,11 @@ def report(
     name: Optional[str] = None,
     backend: str = "c",
     simd: str = "auto",
+    progress=None,
 ) -> Report:
     """Per-layer and total costs of a network (a bitsim.nets.zoo.Network or a layer list).
-    n, seed, threads, backend, simd: of the bit-flip simulation (see ``simulate_mac``)."""
+    n, seed, threads, backend, simd, progress: of the bit-flip simulation (see
+    ``simulate_mac``; progress is reported per simulated configuration)."""
     precision = precision or Precision()
     layers = net.layers if hasattr(net, "layers") else list(net)
     name = name if name else getattr(net, "name", "network")  # not `or`: mypy infers None
@@ -248,6 +243,7 @@ def report(
                 threads=threads,
                 backend=backend,
                 simd=simd,
+                progress=progress,
             )
         return flips_cache[cfg]
 

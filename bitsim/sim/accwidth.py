@@ -39,6 +39,7 @@ import numpy as np
 
 from bitsim._core.checks import MAX_COUNT, InputError, check_count, check_int, check_seed
 from bitsim._core.interrupt import Workers
+from bitsim._core.progress import progress_callback
 from bitsim._core.segments import DEFAULT_CHUNK, SEGMENT_MACS, ranges, segment_size
 from bitsim._core.widths import (
     MAX_WIDTH,
@@ -288,13 +289,14 @@ def measure(
     chunk_size: int = DEFAULT_CHUNK,
     backend: str = "c",
     simd: str = "auto",
+    progress=None,
 ) -> AccWidthMeasurement:
     """Simulate dot products of k terms and record the accumulator width each one needs.
 
     x, w: operand arrays (length a multiple of k, in processing order) or samplers, as for
     ``bitsim.simulate_mac``; ``dots``: number of dot products (required with samplers).
-    backend, simd: as for ``bitsim.simulate_mac``. Results do not depend on threads or
-    chunk_size.
+    backend, simd, progress: as for ``bitsim.simulate_mac`` (progress counts dot products).
+    Results do not depend on threads or chunk_size.
     """
     k = check_int(k, "k", 1, MAX_COUNT)
     cfg = MacConfig(x_bits, x_bits if w_bits is None else w_bits, 64, x_signed, w_signed, k)
@@ -318,6 +320,7 @@ def measure(
         raise InputError(
             f"dots: expected dots x k <= 2^63 - 1 MACs, found {dots} x {k} = {dots * k}"
         )
+    report = progress_callback(progress, unit="dot products")
     per_task = segment_size(dots, threads, max(1, SEGMENT_MACS // k))
     hist = np.zeros(MAX_WIDTH + 1, dtype=np.uint64)
     lo = hi = None
@@ -325,7 +328,9 @@ def measure(
         parts = workers.imap(
             lambda r: kernels.dot_widths(cfg, xs, ws, r[0], r[1] - r[0]), ranges(dots, per_task)
         )
-        for h, a, b in parts:
+        for (_, done), (h, a, b) in zip(ranges(dots, per_task), parts):
+            if report is not None:
+                report(done, dots)
             hist += h
             lo = a if lo is None or (a is not None and a < lo) else lo
             hi = b if hi is None or (b is not None and b > hi) else hi
@@ -360,9 +365,11 @@ def width_summary(
     threads: int = 1,
     backend: str = "c",
     simd: str = "auto",
+    progress=None,
 ) -> dict:
     """Every answer for one configuration: data-type bound, Gaussian estimate and measurement
-    (smallest width with observed rate <= eps, and the one shown at 95% confidence)."""
+    (smallest width with observed rate <= eps, and the one shown at 95% confidence);
+    progress: of the measurement, as for ``measure``."""
     wb = x_bits if w_bits is None else w_bits
     m = measure(
         k,
@@ -377,6 +384,7 @@ def width_summary(
         threads=threads,
         backend=backend,
         simd=simd,
+        progress=progress,
     )
     return {
         "worst_case_bits": worst_case_bits(k, x_bits, wb, x_signed, w_signed),

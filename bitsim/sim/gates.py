@@ -25,6 +25,7 @@ import numpy as np
 
 from bitsim._core.checks import InputError, InputTypeError, check_int
 from bitsim._core.interrupt import Workers
+from bitsim._core.progress import progress_callback
 from bitsim._core.segments import chain, ranges, segment_size
 from bitsim.backends.dispatch import select
 from bitsim.circuits.multipliers import MultiplierCircuit, structure
@@ -203,14 +204,15 @@ def simulate_gates(
     threads: int = 1,
     simd: str = "auto",
     backend: str = "c",
+    progress=None,
 ) -> GateToggles:
     """Toggle counts of a circuit (MultiplierCircuit or Netlist) over operand vectors.
 
     x, w: arrays or samplers as for ``bitsim.simulate_mac``, in the formats of the x_port and
     w_port buses (signed: two's complement; defaults to the circuit's signedness, else
     unsigned). length: dot-product length of a MAC circuit (None: one endless dot product).
-    backend, simd: as for ``bitsim.simulate_mac`` ('c': the bit-sliced kernel). Results do not
-    depend on threads.
+    backend, simd, progress: as for ``bitsim.simulate_mac`` ('c': the bit-sliced kernel;
+    progress counts vectors). Results do not depend on threads.
     """
     netlist = circuit.netlist if isinstance(circuit, MultiplierCircuit) else circuit
     if not isinstance(netlist, Netlist):
@@ -225,6 +227,7 @@ def simulate_gates(
     if not (1 <= xb <= 32 and 1 <= wb <= 32):
         raise InputError(f"x_port, w_port: expected buses of 1 to 32 bits, found {xb} and {wb}")
     threads = check_int(threads, "threads", 1, 1024)
+    report = progress_callback(progress, unit="vectors")
     cfg, xs, ws, n, seed = mac.prepare(
         x, w, x_bits=xb, w_bits=wb, acc_bits=64, signed=signed, length=length, n=n, seed=seed
     )
@@ -254,6 +257,9 @@ def simulate_gates(
             befores: Iterator[int] = chain(tails)
         else:
             befores = itertools.repeat(0)
-        for part in workers.imap(run, zip(ranges(n, size), starts(), befores)):
+        parts = workers.imap(run, zip(ranges(n, size), starts(), befores))
+        for (_, done), part in zip(ranges(n, size), parts):
             per_net += part
+            if report is not None:
+                report(done, n)
     return GateToggles(netlist, n, per_net, x_port, w_port, structure(circuit))
