@@ -264,6 +264,8 @@ def _check_cell(kind, cell):
     else:
         if "k" not in cell:
             raise InputError("k: expected the dot-product length, found none")
+        if cell.get("dots", DEFAULT_DOTS) < 1:
+            raise InputError(f"dots: expected at least one dot product, found {cell['dots']}")
         x_bits = cell.get("x_bits", 8)
         accwidth.worst_case_bits(cell["k"], x_bits, cell.get("w_bits", x_bits), *_signs(cell))
 

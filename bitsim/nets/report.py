@@ -20,7 +20,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional
 
-from bitsim._core.checks import InputError, InputTypeError, MissingExtra, check_int
+from bitsim._core.checks import InputError, InputTypeError, MissingExtra, check_count, check_int
 from bitsim._core.files import load_yaml, read_text
 from bitsim._core.render import Column, render
 from bitsim.models.costs import layer_cost, total_cost
@@ -226,6 +226,10 @@ def report(
     n, seed, threads, backend, simd, progress: of the bit-flip simulation (see
     ``simulate_mac``; progress is reported per simulated configuration)."""
     precision = precision or Precision()
+    if n is not None:
+        n = check_count(n, "n")
+        if n == 0:
+            raise InputError("n: expected a number of MACs >= 1 (or None: the default), found 0")
     layers = net.layers if hasattr(net, "layers") else list(net)
     name = name if name else getattr(net, "name", "network")  # not `or`: mypy infers None
     layers = apply_precision(layers, precision)

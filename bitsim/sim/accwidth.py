@@ -371,6 +371,8 @@ def width_summary(
     (smallest width with observed rate <= eps, and the one shown at 95% confidence);
     progress: of the measurement, as for ``measure``."""
     wb = x_bits if w_bits is None else w_bits
+    if dots is not None and check_count(dots, "dots") == 0:
+        raise InputError("dots: expected at least one dot product to measure a width, found 0")
     m = measure(
         k,
         x,

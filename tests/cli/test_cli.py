@@ -211,7 +211,10 @@ def test_roofline_table_and_linear(capsys):
     [
         (["--conv", "64x64x3", "--input", "8"], "--conv: expected CINxCOUTxKHxKW"),
         (["--conv", "64x64x3x3"], "--input: expected HxW"),
-        (["--conv", "64x64x3x3", "--input", "8", "--formats", "int9x"], "--formats: expected a name"),
+        (
+            ["--conv", "64x64x3x3", "--input", "8", "--formats", "int9x"],
+            "--formats: expected a name",
+        ),
         (["--conv", "64x64x9x9", "--input", "4", "--padding", "0"], "input_hw: a 9x9 kernel"),
     ],
 )
