@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple, TypeVar
+from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -25,7 +25,6 @@ __all__ = [
     "Counts",
     "chain",
     "default_threads",
-    "map_tasks",
     "merge",
     "ranges",
     "run_segments",
@@ -35,9 +34,6 @@ __all__ = [
 
 DEFAULT_CHUNK = 512  # MACs per kernel block: operands and register words stay in L1/L2
 SEGMENT_MACS = 1 << 24  # MACs per task when a run is split for threads or progress
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 @dataclass
@@ -103,12 +99,6 @@ def merge(parts: Sequence[Counts]) -> Counts:
     for p in parts[1:]:
         total = total.merge(p)
     return total
-
-
-def map_tasks(fn: Callable[[T], R], tasks: Iterable[T], threads: int) -> List[R]:
-    """[fn(t) for t in tasks] on ``threads`` worker threads, interruptibly (interrupt.Workers)."""
-    with Workers(threads) as workers:
-        return workers.map(fn, tasks)
 
 
 def run_segments(
