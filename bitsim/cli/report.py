@@ -9,6 +9,7 @@ from bitsim.cli.common import (
     add_run_args,
     count,
     int_in,
+    only_with,
     progress_of,
     write,
 )
@@ -68,6 +69,7 @@ def register(sub) -> None:
 
 
 def run(args) -> None:
+    only_with(args, not args.no_sim, "the simulation (it is off with --no-sim)", "-n")
     precision = Precision(
         a_bits=args.a_bits,
         w_bits=args.w_bits,

@@ -20,6 +20,7 @@ from bitsim.sim.accwidth import width_summary
     [
         (["accwidth", "--k", "8", "--dots", "0"], r"--dots: expected a whole number in \[1, "),
         (["report", "resnet18", "-n", "0"], r"-n: expected a whole number in \[1, "),
+        (["report", "resnet18", "-n", "1e3", "--no-sim"], r"-n: has no effect without the sim"),
         (["sweep", "g.yaml", "--out", "o.csv", "--workers", "0"], r"--workers: expected an "),
         (["sweep", "g.yaml", "--out", "o.csv", "--split-macs", "0"], r"--split-macs: expected"),
         (["gates", "--arch", "array", "--length", "5"], r"--length: has no effect without --mac"),
