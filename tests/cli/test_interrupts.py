@@ -130,3 +130,16 @@ def test_sizes_beyond_the_kernels_counters_are_clear_errors(capsys, args, patter
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and len(err.strip().splitlines()) == 1
     assert re.search(pattern, err), err
+
+
+@pytest.mark.parametrize(
+    "fixed", ["{kind: gates, arch: array, n: 2e10}", "{kind: accwidth, k: 1e17, dots: 10}"]
+)
+def test_sigint_stops_a_long_sweep_cell(tmp_path, fixed):
+    kind, rest = fixed.strip("{}").split(", ", 1)
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(f"{kind}\nfixed: {{{rest}}}\ngrid: {{x_bits: [8, 4]}}\n")
+    args = ["sweep", str(grid), "--out", str(tmp_path / "out.csv"), "--workers", "2"]
+    status, err, took, memory = interrupt(args)
+    assert_interrupted(status, err, took)
+    assert memory < RSS_LIMIT_KB
