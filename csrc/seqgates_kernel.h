@@ -185,6 +185,8 @@ static int Q(run)(const bitsim_seq_circuit *c, const bitsim_source *ports, uint6
         for (t0 = 0; t0 < stretch; t0 += cycles) {
             const size_t m = stretch - t0 < cycles ? (size_t)(stretch - t0) : cycles;
             size_t t;
+            if (bitsim_interrupted())
+                return BITSIM_ERR_INTERRUPTED;
             status = Q(load)(c, ports, stretch, used, n, t0, m, cycles, wk, bad_port, bad_index);
             if (status != BITSIM_OK)
                 return status;

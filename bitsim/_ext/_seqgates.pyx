@@ -7,7 +7,7 @@ cimport numpy as cnp
 from libc.stdint cimport int32_t, uint64_t
 from libc.stdlib cimport free, malloc
 
-from bitsim._ext.c_common cimport BITSIM_ERR_X_RANGE, BITSIM_OK
+from bitsim._ext.c_common cimport BITSIM_ERR_X_RANGE, BITSIM_OK, bitsim_interrupt
 from bitsim._ext.c_operands cimport bitsim_source
 from bitsim._ext.c_seqgates cimport bitsim_seq_circuit, bitsim_seq_run, bitsim_seq_workspace_bytes
 from bitsim._ext._mac cimport check_status, fill_source
@@ -15,6 +15,11 @@ from bitsim._ext._mac cimport check_status, fill_source
 cnp.import_array()
 
 LANES = 512
+
+
+def interrupt(bint on):
+    """Set (True) or clear (False) this module's copy of the C core's interrupt flag."""
+    bitsim_interrupt(on)
 
 
 cdef const int32_t *ptr(cnp.ndarray arr):

@@ -8,6 +8,7 @@ import os
 from typing import Dict, List, Sequence, Tuple
 
 from bitsim._core.checks import InputError, MissingExtra
+from bitsim._core.files import atomic_path
 from bitsim.sim.mac import SITES
 
 __all__ = ["flips_plot", "overflow_plot", "roofline_plot", "sweep_plot"]
@@ -30,7 +31,8 @@ def _finish(plt, fig, ax, out, title, ncol=1):
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, ncol=ncol)
     fig.tight_layout()
-    fig.savefig(out)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format=os.path.splitext(out)[1][1:].lower())
     plt.close(fig)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import List
 
+from bitsim._core import interrupt
 from bitsim._core.checks import InputError, check_choice, check_int
 from bitsim._core.segments import DEFAULT_CHUNK, Counts
 
@@ -23,14 +24,17 @@ SIMD_CHOICES = ("auto", "scalar", "avx2", "avx512")
 
 
 def _compiled(name: str):
-    """bitsim._ext._mac or bitsim._ext._gates, with a clear error when the build is missing."""
+    """bitsim._ext._mac or bitsim._ext._gates, with a clear error when the build is missing;
+    its copy of the C core's interrupt flag follows bitsim._core.interrupt."""
     try:
-        return importlib.import_module(f"bitsim._ext.{name}")
+        module = importlib.import_module(f"bitsim._ext.{name}")
     except ImportError as err:  # pragma: no cover - a broken install
         raise ImportError(
             f"backend: the compiled kernels are not built ({err}); reinstall "
             f"bitsim, or use backend='numba' or 'reference'"
         ) from None
+    interrupt.register(module.interrupt)
+    return module
 
 
 def compiler() -> str:

@@ -60,7 +60,20 @@ PINS = {"NOT": ("A",), "BUF": ("A",), "MUX": ("A", "B", "S")}
 
 def load_yosys_json(path: str, module: Optional[str] = None) -> Netlist:
     """The netlist of one module (the only one, the 'top' one, or ``module``) of a JSON file."""
-    return _netlist(*read_module(path, module))
+    mod, name = read_module(path, module)
+    try:
+        return _netlist(mod, name)
+    except KeyError as err:
+        raise InputError(
+            f"netlist: {path}: module {name!r} is not Yosys write_json output: an entry "
+            f"lacks the key {err}"
+        ) from None
+    except (TypeError, AttributeError, ValueError) as err:
+        if isinstance(err, InputError):
+            raise
+        raise InputError(
+            f"netlist: {path}: module {name!r} is not Yosys write_json output ({err})"
+        ) from None
 
 
 def read_module(path: str, module: Optional[str] = None) -> Tuple[dict, str]:
@@ -72,13 +85,17 @@ def read_module(path: str, module: Optional[str] = None) -> Tuple[dict, str]:
         except json.JSONDecodeError as err:
             raise InputError(f"netlist: {path} is not JSON: {err}") from None
     modules = data.get("modules") if isinstance(data, dict) else None
-    if not modules:
-        raise InputError(f"netlist: {path} has no 'modules': is it Yosys write_json output?")
+    if not modules or not isinstance(modules, dict):
+        raise InputError(
+            f"netlist: {path} has no 'modules' mapping: is it Yosys write_json output?"
+        )
     if module is None:
         tops = [
             name
             for name, m in modules.items()
-            if str(m.get("attributes", {}).get("top", "0")).strip("0") != ""
+            if isinstance(m, dict)
+            and isinstance(m.get("attributes", {}), dict)
+            and str(m.get("attributes", {}).get("top", "0")).strip("0") != ""
         ]
         if len(modules) == 1:
             module = next(iter(modules))

@@ -4,13 +4,13 @@ total over every site."""
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Callable, Mapping
 
 from bitsim._core.render import Column, render
 from bitsim.cli.common import (
     add_format,
     add_operand_args,
+    add_progress_args,
     add_run_args,
     int_in,
     operand_choices,
@@ -20,7 +20,6 @@ from bitsim.cli.common import (
 from bitsim.cli.energy_args import add_energy_args, energy_function, fit_note
 from bitsim.sim.mac import SITES
 
-LONG_RUN_MACS = 1 << 26  # progress goes to stderr for runs at least this long
 TOTALS = [*SITES, "total"]
 
 
@@ -72,23 +71,12 @@ def register(sub) -> None:
     add_energy_args(p)
     add_run_args(p, 10**6)
     add_format(p)
-    p.add_argument(
-        "--progress",
-        action="store_true",
-        default=None,
-        help="progress on stderr (default: for long runs on a terminal)",
-    )
-    p.add_argument(
-        "--no-progress", dest="progress", action="store_false", help="no progress on stderr"
-    )
+    add_progress_args(p)
     p.set_defaults(run=run, parser=p)
 
 
 def run(args) -> None:
     x_dist, w_dist = operand_choices(args)
-    show = args.progress
-    if show is None:
-        show = sys.stderr.isatty() and args.n >= LONG_RUN_MACS
     energy = energy_function(args, args.acc_bits)
     rows = [
         {
@@ -105,7 +93,7 @@ def run(args) -> None:
             "overflows": r.overflows,
             **({"energy_pj_per_mac": energy(r) * 1e12} if energy else {}),
         }
-        for x_bits, w_bits, signed, r in simulate_each(args, show)
+        for x_bits, w_bits, signed, r in simulate_each(args)
     ]
     if args.format in ("json", "csv"):
         extra = [Column("energy_pj_per_mac", fmt="{:.6f}")] if energy else []

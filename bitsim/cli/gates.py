@@ -12,12 +12,15 @@ from bitsim.circuits.multipliers import ARCHS, MultiplierCircuit, circuit
 from bitsim.circuits.netlist import Netlist
 from bitsim.circuits.yosys import load_yosys_json
 from bitsim.cli.common import (
+    POSITIVE,
     add_format,
     add_operand_args,
+    add_progress_args,
     add_run_args,
     int_in,
-    number,
+    only_with,
     operand_choices,
+    progress_of,
     signedness,
     width_pairs,
     write,
@@ -43,7 +46,10 @@ def register(sub) -> None:
     add_operand_args(p, [8])
     p.add_argument("--mac", action="store_true", help="a whole MAC (accumulator adder too)")
     p.add_argument(
-        "--acc-bits", type=int_in(2, 64), default=32, help="accumulator width of --mac (default 32)"
+        "--acc-bits",
+        type=int_in(2, 64),
+        default=None,
+        help="accumulator width of --mac (default 32)",
     )
     p.add_argument(
         "--length",
@@ -51,8 +57,8 @@ def register(sub) -> None:
         default=None,
         help="dot-product length of --mac or --clear-port (default: endless)",
     )
-    p.add_argument("--a-port", default="a", help="netlist port of the first operand (default a)")
-    p.add_argument("--b-port", default="b", help="netlist port of the second operand (default b)")
+    p.add_argument("--a-port", help="netlist port of the first operand (default a)")
+    p.add_argument("--b-port", help="netlist port of the second operand (default b)")
     p.add_argument("--module", default=None, help="netlist module (default: the top one)")
     p.add_argument(
         "--liberty",
@@ -62,7 +68,7 @@ def register(sub) -> None:
     )
     p.add_argument(
         "--clock",
-        type=number,
+        type=POSITIVE,
         default=DEFAULT_CLOCK_HZ,
         help=f"clock frequency in Hz for power and leakage (default {DEFAULT_CLOCK_HZ:g})",
     )
@@ -110,18 +116,38 @@ def register(sub) -> None:
     add_run_args(p, 10**6, "vectors")
     p.set_defaults(n=None)  # --netlist with --port: the arrays' length
     add_format(p)
+    add_progress_args(p)
     p.set_defaults(run=run, parser=p)
 
 
 def run(args) -> None:
+    only_with(args, args.mac, "--mac", "--acc-bits")
+    only_with(args, args.mac or args.clear_port is not None, "--mac or --clear-port", "--length")
+    only_with(
+        args,
+        args.netlist is not None,
+        "--netlist",
+        "--a-port",
+        "--b-port",
+        "--module",
+        "--clear-port",
+        "--clear-latency",
+        "--per-net",
+    )
+    only_with(args, args.arch is not None, "--arch", "--mac", "--x-bits", "--w-bits")
+    if args.port and args.netlist is None:
+        raise InputError(f"--port: has no effect without --netlist, found --port {args.port[0]}")
+    for flag in ("saif", "sta_tcl", "verilog", "energy_per_net"):
+        if getattr(args, flag) and not args.liberty:
+            raise InputError(f"--{flag.replace('_', '-')}: needs --liberty")
+    # defaults of options whose absence the checks above had to see
+    args.acc_bits = 32 if args.acc_bits is None else args.acc_bits
+    args.a_port, args.b_port = args.a_port or "a", args.b_port or "b"
     if args.liberty:
         from bitsim.cli.gates_energy import run_energy
 
         run_energy(args)
         return
-    for flag in ("saif", "sta_tcl", "verilog"):
-        if getattr(args, flag):
-            raise InputError(f"--{flag.replace('_', '-')}: needs --liberty")
     x_dist, w_dist = operand_choices(args)
     rows = []
     configs: List[Tuple[Union[Netlist, MultiplierCircuit], str, bool]]
@@ -133,7 +159,11 @@ def run(args) -> None:
         configs = [(netlist, args.netlist, s) for s in signedness(args)]
     else:
         configs = [
-            (circuit(args.arch, xb, wb, s, args.acc_bits if args.mac else None), args.arch, s)
+            (
+                circuit(args.arch, xb, wb, s, args.acc_bits if args.mac else None),
+                args.arch,
+                s,
+            )
             for xb, wb in width_pairs(args)
             for s in signedness(args)
         ]
@@ -151,6 +181,7 @@ def run(args) -> None:
             threads=args.threads,
             backend=args.backend,
             simd=args.simd,
+            progress=progress_of(args, f"{name} {'signed' if signed else 'unsigned'}: ", "vectors"),
         )
         rows.append(
             {

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from bitsim.cli.common import add_distribution_args, add_format, add_run_args, count, int_in, write
+from bitsim.cli.common import (
+    add_distribution_args,
+    add_format,
+    add_progress_args,
+    add_run_args,
+    count,
+    int_in,
+    only_with,
+    progress_of,
+    write,
+)
 from bitsim.cli.energy_args import add_energy_args, energy_function, fit_note
 from bitsim.models.costs import BOPS_DEFINITIONS
 from bitsim.nets.report import Precision, load_overrides, report
@@ -48,7 +58,7 @@ def register(sub) -> None:
     add_distribution_args(p, scale=False)
     p.add_argument(
         "-n",
-        type=count,
+        type=count(1),
         default=None,
         help="MACs simulated per distinct configuration (default max(2^20, 64 K))",
     )
@@ -63,12 +73,14 @@ def register(sub) -> None:
     add_energy_args(p)
     add_run_args(p)
     add_format(p)
+    add_progress_args(p)
     p.add_argument("--out", help="write to this file instead of standard output")
     p.set_defaults(run=run, parser=p)
 
 
 def run(args) -> None:
     energy = energy_function(args, args.acc_bits)
+    only_with(args, not args.no_sim, "the simulation (it is off with --no-sim)", "-n")
     precision = Precision(
         a_bits=args.a_bits,
         w_bits=args.w_bits,
@@ -92,6 +104,7 @@ def run(args) -> None:
         simd=args.simd,
         bops=args.bops,
         energy=energy,
+        progress=progress_of(args, f"{args.network}: "),
     )
     text = r.render(args.format)
     if energy and args.format in ("table", "markdown"):

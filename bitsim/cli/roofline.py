@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from bitsim._core.checks import InputError
 from bitsim._core.render import Column, render
-from bitsim.cli.common import add_format, dims, int_in, number, write
+from bitsim.cli.common import (
+    POSITIVE,
+    add_format,
+    dims,
+    format_list,
+    int_in,
+    int_or,
+    only_with,
+    write,
+)
 from bitsim.models.layers import Conv2d, Linear, Pair
 from bitsim.models.roofline import DDR4_2400_X64, Accelerator, roofline
 from bitsim.nets.zoo import network
@@ -50,21 +59,25 @@ def register(sub) -> None:
         help="every convolution and linear layer of a built-in network (resnet18, vgg16, ...)",
     )
     p.add_argument("--input", type=dims, default=None, help="input HxW of a convolution")
-    p.add_argument("--stride", type=int_in(1), default=1, help="convolution stride (default 1)")
+    p.add_argument("--stride", type=int_in(1), default=None, help="convolution stride (default 1)")
     p.add_argument(
-        "--padding", default="same", help="padding in pixels, or 'same' (kernel // 2, the default)"
+        "--padding",
+        type=int_or("same", 0),
+        default=None,
+        help="padding in pixels, or 'same' (kernel // 2, the default)",
     )
-    p.add_argument("--groups", type=int_in(1), default=1, help="convolution groups (default 1)")
-    p.add_argument("--area-mm2", type=number, required=True, help="silicon area in mm^2")
-    p.add_argument("--clock", type=number, required=True, help="clock in Hz, e.g. 800e6")
+    p.add_argument("--groups", type=int_in(1), default=None, help="convolution groups (default 1)")
+    p.add_argument("--area-mm2", type=POSITIVE, required=True, help="silicon area in mm^2")
+    p.add_argument("--clock", type=POSITIVE, required=True, help="clock in Hz, e.g. 800e6")
     p.add_argument(
         "--mem-bw",
-        type=number,
+        type=POSITIVE,
         default=DDR4_2400_X64,
         help="memory bandwidth in bits/s (default: DDR4 2.4 GT/s x 64 bit)",
     )
     p.add_argument(
         "--formats",
+        type=format_list,
         default="fp32,int32,int16,int8,int4",
         help="comma-separated number formats (default fp32,int32,int16,int8,int4)",
     )
@@ -73,6 +86,7 @@ def register(sub) -> None:
 
 
 def build_layers(args):
+    only_with(args, args.conv is not None, "--conv", "--input", "--stride", "--padding", "--groups")
     if args.network is not None:
         return [layer for layer in network(args.network).layers if layer.kind != "elementwise"]
     if args.linear is not None:
@@ -88,16 +102,7 @@ def build_layers(args):
         )
     cin, cout, kh, kw = args.conv
     hw = args.input if len(args.input) == 2 else args.input * 2
-    padding: Pair
-    if args.padding == "same":
-        padding = (kh // 2, kw // 2)
-    else:
-        try:
-            padding = int(args.padding)
-        except ValueError:
-            raise InputError(
-                f"--padding: expected an integer or 'same', found {args.padding!r}"
-            ) from None
+    padding: Pair = (kh // 2, kw // 2) if args.padding in (None, "same") else args.padding
     return [
         Conv2d(
             "conv",
@@ -105,9 +110,9 @@ def build_layers(args):
             cout,
             (kh, kw),
             tuple(hw),
-            stride=args.stride,
+            stride=args.stride or 1,
             padding=padding,
-            groups=args.groups,
+            groups=args.groups or 1,
         )
     ]
 
@@ -115,7 +120,7 @@ def build_layers(args):
 def run(args) -> None:
     layers = build_layers(args)
     acc = Accelerator(args.area_mm2, args.clock, args.mem_bw)
-    formats = [f for f in args.formats.split(",") if f.strip()]
+    formats = args.formats
     rows = []
     for layer in layers:
         for p in (roofline(layer, acc, f) for f in formats):

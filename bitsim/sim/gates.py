@@ -17,13 +17,16 @@ included), ``outputs`` (output bus nets) and ``total`` (every net).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
-from typing import Dict, Optional, cast
+from typing import Dict, Iterator, Optional, Tuple
 
 import numpy as np
 
 from bitsim._core.checks import InputError, InputTypeError, check_int
-from bitsim._core.segments import chain, map_tasks, split
+from bitsim._core.interrupt import Workers
+from bitsim._core.progress import progress_callback
+from bitsim._core.segments import chain, ranges, segment_size
 from bitsim.backends.dispatch import select
 from bitsim.circuits.multipliers import MultiplierCircuit, structure
 from bitsim.circuits.netlist import OPCODE, Netlist
@@ -32,6 +35,7 @@ from bitsim.sim import mac
 __all__ = ["GateToggles", "Program", "compile_netlist", "levelized", "simulate_gates"]
 
 MIN_VECTORS_PER_THREAD = 4096  # below this a run is not worth splitting
+SEGMENT_GATE_VECTORS = 1 << 26  # gates x vectors per task: a short kernel call on any backend
 
 
 @dataclass
@@ -215,6 +219,14 @@ class GateToggles:
         return {k: v / n for k, v in {**self.totals(), **self.per_part()}.items()}
 
 
+def _pairs(items: Iterator[int]) -> Iterator[Tuple[int, int]]:
+    """Consecutive pairs (a, b), (b, c), ... of ``items``."""
+    for previous in items:
+        for item in items:
+            yield previous, item
+            previous = item
+
+
 def simulate_gates(
     circuit,
     x="uniform",
@@ -229,14 +241,15 @@ def simulate_gates(
     threads: int = 1,
     simd: str = "auto",
     backend: str = "c",
+    progress=None,
 ) -> GateToggles:
     """Toggle counts of a circuit (MultiplierCircuit or Netlist) over operand vectors.
 
     x, w: arrays or samplers as for ``bitsim.simulate_mac``, in the formats of the x_port and
     w_port buses (signed: two's complement; defaults to the circuit's signedness, else
     unsigned). length: dot-product length of a MAC circuit (None: one endless dot product).
-    backend, simd: as for ``bitsim.simulate_mac`` ('c': the bit-sliced kernel). Results do not
-    depend on threads.
+    backend, simd, progress: as for ``bitsim.simulate_mac`` ('c': the bit-sliced kernel;
+    progress counts vectors). Results do not depend on threads.
     """
     netlist = circuit.netlist if isinstance(circuit, MultiplierCircuit) else circuit
     if not isinstance(netlist, Netlist):
@@ -251,23 +264,39 @@ def simulate_gates(
     if not (1 <= xb <= 32 and 1 <= wb <= 32):
         raise InputError(f"x_port, w_port: expected buses of 1 to 32 bits, found {xb} and {wb}")
     threads = check_int(threads, "threads", 1, 1024)
+    report = progress_callback(progress, unit="vectors")
     cfg, xs, ws, n, seed = mac.prepare(
         x, w, x_bits=xb, w_bits=wb, acc_bits=64, signed=signed, length=length, n=n, seed=seed
     )
-    ranges = split(n, threads if n >= threads * MIN_VECTORS_PER_THREAD else 1)
-    starts = [max(0, a - prog.warmup) for a, _ in ranges]
-    # the accumulator state before each warm-up: the exact partial sums of the MACs before it
-    points = sorted(set(starts))
-    acc_before = {0: 0}
-    if len(points) > 1 and len(prog.acc_nets):
-        bounds = list(zip(points, points[1:] + [n]))
-        tails = [kernels.mac_tail(cfg, xs, ws, a, b - a) for a, b in bounds]
-        acc_before = dict(zip(points, chain(tails)))
+    size = segment_size(
+        n,
+        threads,
+        max(MIN_VECTORS_PER_THREAD, SEGMENT_GATE_VECTORS // max(1, len(prog.op))),
+        MIN_VECTORS_PER_THREAD,
+    )
 
-    def run(r):
-        (a, b), s = r
-        return kernels.gates_run(prog, xs, ws, a, a - s, b - a, acc_before.get(s, 0))
+    def starts():
+        """Where each segment's simulation begins: its warm-up before its first vector."""
+        return (max(0, a - prog.warmup) for a, _ in ranges(n, size))
 
-    parts = map_tasks(run, list(zip(ranges, starts)), threads)
-    per_net = cast(np.ndarray, np.sum(parts, axis=0, dtype=np.uint64))  # parts: 1-D arrays
+    def run(task):
+        (a, b), s, before = task
+        return kernels.gates_run(prog, xs, ws, a, a - s, b - a, before)
+
+    per_net = np.zeros(prog.nets, dtype=np.uint64)
+    with Workers(threads) as workers:
+        if len(prog.acc_nets):
+            # the accumulator state before each warm-up: the exact partial sum of the MACs
+            # before it, from the tails of the MACs between consecutive warm-up starts
+            tails = workers.imap(
+                lambda r: kernels.mac_tail(cfg, xs, ws, r[0], r[1] - r[0]), _pairs(starts())
+            )
+            befores: Iterator[int] = chain(tails)
+        else:
+            befores = itertools.repeat(0)
+        parts = workers.imap(run, zip(ranges(n, size), starts(), befores))
+        for (_, done), part in zip(ranges(n, size), parts):
+            per_net += part
+            if report is not None:
+                report(done, n)
     return GateToggles(netlist, n, per_net, x_port, w_port, structure(circuit))

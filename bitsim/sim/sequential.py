@@ -50,6 +50,7 @@ from bitsim._core.checks import (
     check_int,
     check_seed,
 )
+from bitsim._core.interrupt import Workers, result
 from bitsim.backends.dispatch import select
 from bitsim.circuits.netlist import OPCODE, Netlist
 from bitsim.sim.formats import IntFormat
@@ -219,7 +220,9 @@ def simulate_netlist(
             period,
             phase,
         )
-    per_net = kernels.seq_run(prog, streams, n, first_cycle == "reset")
+    with Workers(1) as workers:  # the kernel runs on a worker: Ctrl-C stops it (interrupt)
+        future = workers.submit(kernels.seq_run, prog, streams, n, first_cycle == "reset")
+        per_net = result(future)
     per_net[sorted(netlist.internal | netlist.clocks | {0, 1})] = 0
     transitions = n if first_cycle == "reset" else max(n - 1, 0)
     return GateToggles(

@@ -6,6 +6,7 @@ state of the stretch before it (passes repeat until every start state is exact; 
 import numpy as np
 from numba import njit
 
+from bitsim._core import interrupt
 from bitsim.backends.jit.gates import _eval, _popcount
 from bitsim.backends.jit.sampling import fetch
 from bitsim.backends.reference.seqgates import clear_values
@@ -100,6 +101,7 @@ def run(prog, streams, n, count_first, chunk):
         cnt[:] = 0
         P = start.copy()
         for t0 in range(0, stretch, step):
+            interrupt.check()
             m = min(step, stretch - t0)
             vals = _values(prog, streams, starts, lane_len, t0, m)
             _cycles(*code, nets_of, vals, lane_len, t0, count_first, P, V, cnt)

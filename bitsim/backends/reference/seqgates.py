@@ -3,6 +3,7 @@ numpy boolean arrays, one element per net, the cycles one after the other."""
 
 import numpy as np
 
+from bitsim._core import interrupt
 from bitsim.backends.reference.gates import _OPS
 from bitsim.backends.reference.sampling import fetch
 from bitsim.circuits.netlist import GATE_TYPES
@@ -29,6 +30,8 @@ def trace(prog, streams, n):
     if prog.clear_net >= 0:
         sources.append((np.array([prog.clear_net]), clear_values(prog, 0, n).astype(np.uint64)))
     for t in range(n):
+        if t % 4096 == 0:
+            interrupt.check()
         prev, V = out[t], out[t + 1]
         V[1] = True
         for nets, values in sources:
