@@ -17,18 +17,21 @@ from bitsim._core.progress import stderr_progress
 from bitsim._core.render import FORMATS
 from bitsim._core.segments import default_threads
 from bitsim.backends.dispatch import BACKENDS, SIMD_CHOICES
+from bitsim.models.layers import Conv2d, Linear, Pair
 from bitsim.sim.distributions import DISTRIBUTIONS, resolve_distribution
 from bitsim.sim.mac import MacFlips, simulate_mac
 
 __all__ = [
     "add_distribution_args",
     "add_format",
+    "add_layer_args",
     "add_operand_args",
     "add_run_args",
     "count",
     "dims",
     "int_in",
     "int_list",
+    "layer_from_args",
     "number",
     "operand_choices",
     "signedness",
@@ -258,3 +261,60 @@ def write(text: str, out: Optional[str] = None) -> None:
             f.write(text)
     else:
         sys.stdout.write(text)
+
+
+def add_layer_args(p, network: bool = False) -> None:
+    """--conv CINxCOUTxKHxKW with --input, --stride, --padding, --groups, or --linear INxOUT
+    (and, with ``network``, --network NAME)."""
+    layer = p.add_mutually_exclusive_group(required=True)
+    layer.add_argument("--conv", type=dims, help="convolution CINxCOUTxKHxKW, e.g. 256x256x3x3")
+    layer.add_argument("--linear", type=dims, help="linear layer INxOUT, e.g. 512x1000")
+    if network:
+        layer.add_argument(
+            "--network",
+            help="every convolution and linear layer of a built-in network (resnet18, vgg16, ...)",
+        )
+    p.add_argument("--input", type=dims, default=None, help="input HxW of a convolution")
+    p.add_argument("--stride", type=int_in(1), default=1, help="convolution stride (default 1)")
+    p.add_argument(
+        "--padding", default="same", help="padding in pixels, or 'same' (kernel // 2, the default)"
+    )
+    p.add_argument("--groups", type=int_in(1), default=1, help="convolution groups (default 1)")
+
+
+def layer_from_args(args, **formats):
+    """The Conv2d or Linear layer of add_layer_args' options (``formats``: a_format, w_format)."""
+    if args.linear is not None:
+        if len(args.linear) != 2:
+            raise InputError(f"--linear: expected INxOUT, found {'x'.join(map(str, args.linear))}")
+        return Linear("linear", *args.linear, **formats)
+    if len(args.conv) != 4:
+        raise InputError(f"--conv: expected CINxCOUTxKHxKW, found {'x'.join(map(str, args.conv))}")
+    if args.input is None or len(args.input) not in (1, 2):
+        raise InputError(
+            "--input: expected HxW for a convolution, found "
+            f"{'nothing' if args.input is None else 'x'.join(map(str, args.input))}"
+        )
+    cin, cout, kh, kw = args.conv
+    hw = args.input if len(args.input) == 2 else args.input * 2
+    padding: Pair
+    if args.padding == "same":
+        padding = (kh // 2, kw // 2)
+    else:
+        try:
+            padding = int(args.padding)
+        except ValueError:
+            raise InputError(
+                f"--padding: expected an integer or 'same', found {args.padding!r}"
+            ) from None
+    return Conv2d(
+        "conv",
+        cin,
+        cout,
+        (kh, kw),
+        tuple(hw),
+        stride=args.stride,
+        padding=padding,
+        groups=args.groups,
+        **formats,
+    )
