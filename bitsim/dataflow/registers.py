@@ -20,6 +20,7 @@ _POPCOUNT8 = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 
 def _popcount(v: np.ndarray) -> np.ndarray:
     """Set bits of each uint64."""
+    v = np.ascontiguousarray(v)
     return _POPCOUNT8[v.view(np.uint8)].reshape(*v.shape, 8).sum(axis=-1, dtype=np.uint64)
 
 

@@ -29,6 +29,8 @@ def test_register_flips_by_hand():
     # column 0 over 4 bits: 0 -> 0001 -> 1111 -> 0000: 1 + 3 + 4; column 1 from 0011: 0, 0, 2
     assert register_flips(v, 4, np.array([0, 3])).tolist() == [8, 2]
     assert register_flips(np.array([[-1]]), 64, np.array([0])).tolist() == [64]
+    strided = np.array([[1, -1, 0], [3, 3, 0]]).T  # not contiguous
+    assert register_flips(strided, 4, np.array([0, 3])).tolist() == [8, 2]
 
 
 def test_sign_magnitude():

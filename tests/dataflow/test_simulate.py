@@ -116,3 +116,14 @@ def test_bad_input():
         simulate_dataflow(layer, x, w, "2x2", encoding="ones")
     with pytest.raises(InputError, match="x: sign-magnitude codes of 8 bits hold"):
         simulate_dataflow(layer, x - 128, w, "2x2", encoding="sign-magnitude")
+
+
+def test_pann_power_and_energy():
+    layer = Linear("fc", 8, 8)
+    x, w = sample_tensors(layer, "uniform", "uniform", 1)
+    r = simulate_dataflow(layer, x, w, "4x4", "os", energy_per_flip=2e-15)
+    assert r.pann_power == sum(r.flips.values())  # every fold ran: flips per inference
+    assert r.energy_j == pytest.approx(2e-15 * r.pann_power)
+    assert r.to_dict()["energy_j"] == r.energy_j
+    with pytest.raises(InputError, match="energy_per_flip: expected joules >= 0"):
+        simulate_dataflow(layer, x, w, "4x4", "os", energy_per_flip=-1)
