@@ -31,7 +31,7 @@ Liberty calibration) turns it into joules per inference.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
@@ -151,6 +151,7 @@ class _Run:
         self.psum = mapping.dataflow in PSUM_DATAFLOWS
         self.mac_sites = tuple(s for s in SITES if not (self.psum and s == "acc"))
         self.sites = self.mac_sites + ((PSUM,) if self.psum else ())
+        self.configs: Dict[int, MacConfig] = {}  # MacConfig of each dot length
 
     def operands(self, g: int):
         group, f = divmod(g, self.mapping.folds)
@@ -164,37 +165,50 @@ class _Run:
             xs, ws = xs[keep], ws[keep]
         return xs, ws
 
-    def previous(self, g: int, r: int, c: int, gated: bool):
-        """The last operands PE (r, c) took before fold g and what followed them: (x, w, sum)
-        with sum the dot product (os) or the product (ws, is); with ``gated``, (x, w) as the
-        method lets them through, and the partial sum leaving the PE as the third value
-        instead when not ``gated``. None if the PE has taken nothing since reset."""
+    def previous(self, g: int, ru: int, cu: int):
+        """What the PEs of fold g (rows_used ru, cols_used cu) held before it: (x, w, sum,
+        found) of their last MAC (x and w as the gating lets them through; sum: its dot
+        product in os, its product in ws and is; found: False where a PE has taken nothing
+        since reset), and the partial sums their links last held (0 after reset)."""
+        shape = (ru, cu)
+        px, pw, ps = (np.zeros(shape, dtype=np.int64) for _ in range(3))
+        found = np.zeros(shape, dtype=bool)
+        psum = np.zeros(shape, dtype=np.int64)
+        psum_found = np.ones(shape, dtype=bool) if not self.psum else np.zeros(shape, dtype=bool)
         for h in range(g - 1, -1, -1):
+            if found.all() and psum_found.all():
+                break
             fold, x, w = self.operands(h)
-            if r >= fold.rows_used or c >= fold.cols_used:
+            a, b = min(ru, fold.rows_used), min(cu, fold.cols_used)
+            xs, ws = x[:, :a, :b], w[:, :a, :b]
+            new = ~psum_found[:a, :b]
+            if new.any():
+                psum[:a, :b] = np.where(new, partial_sums(xs[-1:], ws[-1:])[0], psum[:a, :b])
+                psum_found[:a, :b] = True
+            need = ~found[:a, :b]
+            if not need.any():
                 continue
-            if not gated:
-                return int(partial_sums(x[-1:], w[-1:])[0, r, c])
-            xs, ws = self.pe_stream(x, w, r, c)
-            if len(xs):
-                xl, wl = int(xs[-1]), int(ws[-1])
-                if self.mapping.dataflow == "os":
-                    return xl, wl, int(np.dot(xs.astype(np.int64), ws.astype(np.int64)))
-                return xl, wl, xl * wl
-        return None
+            keep = (xs != 0) & (ws != 0) if self.gating else np.ones(xs.shape, dtype=bool)
+            last = xs.shape[0] - 1 - np.argmax(keep[::-1], axis=0)
+            xl = np.take_along_axis(xs, last[None], 0)[0].astype(np.int64)
+            wl = np.take_along_axis(ws, last[None], 0)[0].astype(np.int64)
+            if self.mapping.dataflow == "os":  # gated terms are zero products
+                sums = np.einsum("tij,tij->ij", xs.astype(np.int64), ws.astype(np.int64))
+            else:
+                sums = xl * wl
+            sel = need & keep.any(axis=0)
+            for arr, val in ((px, xl), (pw, wl), (ps, sums)):
+                arr[:a, :b] = np.where(sel, val, arr[:a, :b])
+            found[:a, :b] |= sel
+        return (px, pw, ps, found), psum
 
     def mac_counts(self, xs, ws, prev) -> np.ndarray:
         """flips[site, bit] of the MAC kernel on one PE's stream of one fold."""
         n = len(xs)
         length = n if self.mapping.dataflow == "os" else 1
-        cfg = MacConfig(
-            self.cfg.x_bits,
-            self.cfg.w_bits,
-            self.cfg.acc_bits,
-            self.cfg.x_signed,
-            self.cfg.w_signed,
-            length,
-        )
+        cfg = self.configs.get(length)
+        if cfg is None:
+            cfg = self.configs[length] = replace(self.cfg, length=length)
         start, before = 0, 0
         if prev is not None:
             pad = np.zeros(length - 1, dtype=np.int64)
@@ -219,24 +233,20 @@ class _Run:
         fold, x, w = self.operands(g)
         ru, cu = fold.rows_used, fold.cols_used
         out = {s: np.zeros((ru, cu), dtype=np.uint64) for s in self.sites}
-        last = {}
+        held, before = self.previous(g, ru, cu)
+        px, pw, ps, found = held
         for r in range(ru):
             for c in range(cu):
                 xs, ws = self.pe_stream(x, w, r, c)
-                prev = self.previous(g, r, c, True)
-                last[r, c] = prev
                 if len(xs):
+                    prev = (int(px[r, c]), int(pw[r, c]), int(ps[r, c])) if found[r, c] else None
                     counts = self.mac_counts(xs, ws, prev)
                     for i, s in enumerate(SITES):
                         if s in self.mac_sites:
                             out[s][r, c] = counts[i].sum()
         if self.encoding == "sign-magnitude":
-            self._sign_magnitude(x, w, last, out)
+            self._sign_magnitude(x, w, px, pw, out)
         if self.psum:
-            before = np.array(
-                [[self.previous(g, r, c, False) or 0 for c in range(cu)] for r in range(ru)],
-                dtype=np.int64,
-            )
             step = max(1, _CHUNK // (ru * cu))
             for t in range(0, x.shape[0], step):
                 sums = partial_sums(x[t : t + step], w[t : t + step])
@@ -244,14 +254,11 @@ class _Run:
                 before = sums[-1]
         return out, x.shape[0] * ru * cu
 
-    def _sign_magnitude(self, x, w, last, out) -> None:
-        """Replace the x, w and product flips by those of sign-magnitude registers."""
+    def _sign_magnitude(self, x, w, px, pw, out) -> None:
+        """Replace the x, w and product flips by those of sign-magnitude registers (px, pw:
+        the operands held before the fold, 0 after reset)."""
         ru, cu = x.shape[1:]
-        held = np.zeros((3, ru, cu), dtype=np.int64)  # x, w, product before the fold
-        for (r, c), prev in last.items():
-            if prev is not None:
-                held[:, r, c] = (prev[0], prev[1], prev[0] * prev[1])
-        codes_before = self.sm_codes(held[0], held[1])
+        codes_before = self.sm_codes(px, pw)
         step = max(1, _CHUNK // (ru * cu))
         totals = {s: np.zeros((ru, cu), dtype=np.uint64) for s in SM_SITES}
         before = {s: codes_before[s] for s in SM_SITES}
@@ -352,10 +359,11 @@ def simulate_dataflow(
     gemms: List[Gemm] = layer_gemms(layer, x, w)
     a, wf = layer.a_format, layer.w_format
     cfg = MacConfig(a.bits, wf.bits, acc_bits, a.signed, wf.signed, None)
-    if mapping.dataflow in PSUM_DATAFLOWS and cfg.product_bits + array.rows.bit_length() > 62:
+    terms = array.rows if mapping.dataflow in PSUM_DATAFLOWS else mapping.k
+    if cfg.product_bits + terms.bit_length() > 62:
         raise InputError(
-            f"layer: partial sums of {cfg.x_bits}x{cfg.w_bits}-bit products over {array.rows} "
-            "rows may exceed 62 bits; use narrower operands or fewer rows"
+            f"layer: sums of {terms} products of {cfg.x_bits}x{cfg.w_bits}-bit operands may "
+            "exceed 62 bits; use narrower operands, fewer rows or a shorter dot product"
         )
     run = _Run(gemms, mapping, cfg, select(backend, simd), gating, encoding)
     population = mapping.groups * mapping.folds

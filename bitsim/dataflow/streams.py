@@ -20,6 +20,9 @@ to the partial sum arriving from the PE above and registers the sum, which moves
 partial-sum link register of PE (r, c) holds sum over r' <= r of the fold's products at step t.
 The pipeline skew delays PE (r, c) by r + c cycles and does not change the order of its values;
 registers hold their values in cycles without data (between folds, in PEs a fold leaves idle).
+Not modelled: the path by which a stationary operand reaches its PE before a fold (SCALE-Sim
+shifts it down the column over R cycles; only the change of the PE's own register is counted),
+the drain of os results out of the array, and the memories.
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@ through the folds, for each dataflow, with and without zero-gating and sign-magn
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bitsim._core.checks import InputError
 from bitsim.dataflow.mapping import Array, map_layer
@@ -127,3 +129,44 @@ def test_pann_power_and_energy():
     assert r.to_dict()["energy_j"] == r.energy_j
     with pytest.raises(InputError, match="energy_per_flip: expected joules >= 0"):
         simulate_dataflow(layer, x, w, "4x4", "os", energy_per_flip=-1)
+
+
+@given(
+    cin=st.integers(1, 3),
+    cout=st.integers(1, 4),
+    k=st.integers(1, 3),
+    hw=st.integers(3, 5),
+    stride=st.integers(1, 2),
+    rows=st.integers(1, 4),
+    cols=st.integers(1, 4),
+    dataflow=st.sampled_from(["ws", "os", "is"]),
+    gating=st.booleans(),
+    max_folds=st.sampled_from([None, 2]),
+    seed=st.integers(0, 2**32),
+)
+@settings(max_examples=25)
+def test_equal_to_oracle_for_any_shape(
+    cin, cout, k, hw, stride, rows, cols, dataflow, gating, max_folds, seed
+):
+    layer = Conv2d("c", cin, cout, k, (hw, hw), stride=stride, padding=k // 2, w_format="int4")
+    x, w = sample_tensors(layer, "normal", "uniform", seed)
+    r = simulate_dataflow(
+        layer, x, w, Array(rows, cols), dataflow, acc_bits=16, gating=gating, max_folds=None
+    )
+    expected = oracle(layer, x, w, Array(rows, cols), dataflow, 16, gating, "twos")
+    assert r.flips == {s: expected.get(s, 0) for s in r.sites}
+    sampled = simulate_dataflow(
+        layer,
+        x,
+        w,
+        Array(rows, cols),
+        dataflow,
+        acc_bits=16,
+        gating=gating,
+        max_folds=max_folds,
+        seed=seed % 7,
+        threads=2,
+    )
+    assert sampled.folds_simulated == min(max_folds or 10**9, r.mapping.folds)
+    if not sampled.sampled:
+        assert sampled.flips == r.flips
