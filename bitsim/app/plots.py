@@ -191,12 +191,12 @@ def savings_plot(rows, out: str, title: str = ""):
     layers = list(dict.fromkeys(r["layer"] for r in rows))
     methods = list(dict.fromkeys(r["method"] for r in rows))
     width = 0.8 / max(len(methods), 1)
-    fig, ax = plt.subplots(figsize=(max(6, 0.5 * len(layers)), 4.5))
+    fig, ax = plt.subplots(figsize=(max(6, 0.3 * len(layers)), 5))
     for i, method in enumerate(methods):
         got = {r["layer"]: 100 * r["saving"] for r in rows if r["method"] == method}
         xs = [j + i * width for j, layer in enumerate(layers) if layer in got]
         ax.bar(xs, [got[layer] for layer in layers if layer in got], width, label=method)
-    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(layers))])
+    ax.set_xticks([j + (len(methods) - 1) * width / 2 for j in range(len(layers))])
     ax.set_xticklabels(layers, rotation=60, ha="right", fontsize=7)
     ax.axhline(0, color="black", lw=0.8)
     ax.set_ylabel("saving of bit flips per MAC (%)")
