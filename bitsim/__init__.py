@@ -30,7 +30,7 @@ _EXPORTS: Dict[str, List[str]] = {
     "bitsim.sim.formats": ["FloatFormat", "IntFormat", "parse_format"],
     "bitsim.sim.mac": ["SITES", "MacConfig", "MacFlips", "simulate_mac"],
     "bitsim.sim.gates": ["GateToggles", "simulate_gates"],
-    "bitsim.models.layers": ["Conv2d", "Elementwise", "Linear"],
+    "bitsim.models.layers": ["Conv2d", "Elementwise", "Linear", "MatMul"],
     "bitsim.models.costs": ["layer_cost", "network_cost", "total_cost"],
     "bitsim.models.roofline": ["Accelerator", "roofline"],
     "bitsim.models.power": ["closed_form_flips", "mac_flips", "pann_power"],

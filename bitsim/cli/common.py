@@ -17,7 +17,7 @@ from bitsim._core.progress import stderr_progress
 from bitsim._core.render import FORMATS
 from bitsim._core.segments import default_threads
 from bitsim.backends.dispatch import BACKENDS, SIMD_CHOICES
-from bitsim.models.layers import Conv2d, Linear, Pair
+from bitsim.models.layers import Conv2d, Linear, MatMul, Pair
 from bitsim.sim.distributions import DISTRIBUTIONS, resolve_distribution
 from bitsim.sim.mac import MacFlips, simulate_mac
 
@@ -263,12 +263,16 @@ def write(text: str, out: Optional[str] = None) -> None:
         sys.stdout.write(text)
 
 
-def add_layer_args(p, network: bool = False) -> None:
+def add_layer_args(p, network: bool = False, matmul: bool = False) -> None:
     """--conv CINxCOUTxKHxKW with --input, --stride, --padding, --groups, or --linear INxOUT
-    (and, with ``network``, --network NAME)."""
+    (and, with ``network``, --network NAME; with ``matmul``, --matmul NxKxM)."""
     layer = p.add_mutually_exclusive_group(required=True)
     layer.add_argument("--conv", type=dims, help="convolution CINxCOUTxKHxKW, e.g. 256x256x3x3")
     layer.add_argument("--linear", type=dims, help="linear layer INxOUT, e.g. 512x1000")
+    if matmul:
+        layer.add_argument(
+            "--matmul", type=dims, help="matrix product (N x K) (K x M) as NxKxM, e.g. 128x64x128"
+        )
     if network:
         layer.add_argument(
             "--network",
@@ -283,7 +287,12 @@ def add_layer_args(p, network: bool = False) -> None:
 
 
 def layer_from_args(args, **formats):
-    """The Conv2d or Linear layer of add_layer_args' options (``formats``: a_format, w_format)."""
+    """The Conv2d, Linear or MatMul layer of add_layer_args' options (``formats``: a_format,
+    w_format)."""
+    if getattr(args, "matmul", None) is not None:
+        if len(args.matmul) != 3:
+            raise InputError(f"--matmul: expected NxKxM, found {'x'.join(map(str, args.matmul))}")
+        return MatMul("matmul", *args.matmul, **formats)
     if args.linear is not None:
         if len(args.linear) != 2:
             raise InputError(f"--linear: expected INxOUT, found {'x'.join(map(str, args.linear))}")

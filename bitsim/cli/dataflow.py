@@ -71,13 +71,15 @@ def register(sub) -> None:
         "flips per MAC of each register, partial-sum links included. --reorder, "
         "--zero-gating and --encoding apply methods that cut flips and print the saving.",
     )
-    add_layer_args(p)
+    add_layer_args(p, matmul=True)
     p.add_argument("--array", required=True, help="systolic array RxC, e.g. 32x32")
     p.add_argument(
         "--dataflow", default="ws", help="ws, os or is, or a comma-separated list (default ws)"
     )
-    p.add_argument("--x", help="input tensor, .npy of integers: (C, H, W) or (IN,)")
-    p.add_argument("--w", help="weights, .npy of integers: (COUT, CIN/groups, KH, KW) or (OUT, IN)")
+    p.add_argument("--x", help="input tensor, .npy of integers: (C, H, W), (IN,) or (N, K)")
+    p.add_argument(
+        "--w", help="weights, .npy of integers: (COUT, CIN/groups, KH, KW), (OUT, IN) or (K, M)"
+    )
     add_operand_args(p, [8], signed="signed")
     p.add_argument(
         "--acc-bits",
@@ -169,8 +171,9 @@ def run(args) -> None:
         write(render(rows, "json"))
         return
     columns = [BITS] + COLUMNS + ([SAVING] if methods else [])
+    kind = "matmul" if args.matmul else "linear" if args.linear else "conv"
     title = (
-        f"{'linear' if args.linear else 'conv'} {rows[0]['shape']} on a {array} array, "
-        f"{source} operands, {args.acc_bits}-bit accumulator: bit flips per MAC"
+        f"{kind} {rows[0]['shape']} on a {array} array, {source} operands, "
+        f"{args.acc_bits}-bit accumulator: bit flips per MAC"
     )
     write(render(rows, args.format, columns, title))

@@ -1,10 +1,10 @@
 """A convolution or linear layer mapped onto an R x C systolic array, with SCALE-Sim's conventions.
 
 The layer is the matrix product O = X W of its im2col operands: X has N rows (output pixels,
-``Conv2d.positions``; 1 for a linear layer) and K columns (the dot-product length, ``layer.k``),
-W has K rows and M columns (output channels). SCALE-Sim v2/v3 (Samajdar et al., ISPASS 2020;
-``scalesim/topology_utils.py::calc_spatio_temporal_params``) maps the three dimensions onto the
-array's rows (Sr), columns (Sc) and time (T):
+``Conv2d.positions``; 1 for a linear layer; the rows of a MatMul) and K columns (the
+dot-product length, ``layer.k``), W has K rows and M columns (output channels). SCALE-Sim
+v2/v3 (Samajdar et al., ISPASS 2020; ``scalesim/topology_utils.py::calc_spatio_temporal_params``)
+maps the three dimensions onto the array's rows (Sr), columns (Sc) and time (T):
 
 =========  ==================  =====  =====  =====
 dataflow   stationary operand  Sr     Sc     T
@@ -187,8 +187,10 @@ class Mapping:
 
 
 def _check_layer(layer) -> None:
-    if getattr(layer, "kind", None) not in ("conv", "linear"):
-        raise InputError(f"layer: expected a Conv2d or Linear layer, found {type(layer).__name__}")
+    if getattr(layer, "kind", None) not in ("conv", "linear", "matmul"):
+        raise InputError(
+            f"layer: expected a Conv2d, Linear or MatMul layer, found {type(layer).__name__}"
+        )
     if layer.kind == "conv" and layer.dilation != (1, 1):
         raise InputError(
             f"layer: dilated convolutions are not supported, found dilation {layer.dilation}"
@@ -196,7 +198,7 @@ def _check_layer(layer) -> None:
 
 
 def map_layer(layer, array: Array, dataflow: str) -> Mapping:
-    """The Mapping of a Conv2d or Linear layer (bitsim.models.layers) on ``array``."""
+    """The Mapping of a Conv2d, Linear or MatMul layer (bitsim.models.layers) on ``array``."""
     _check_layer(layer)
     if not isinstance(array, Array):
         raise InputError(f"array: expected an Array, found {type(array).__name__}")
@@ -210,6 +212,8 @@ def scalesim_topology_row(layer) -> Tuple[int, int, int, int, int, int, int]:
     _check_layer(layer)
     if layer.kind == "linear":
         return (1, 1, 1, 1, layer.in_features, layer.out_features, 1)
+    if layer.kind == "matmul":  # n output pixels of a 1 x n input, 1x1 filters
+        return (1, layer.n, 1, 1, layer.k, layer.m, 1)
     (oh, ow), (kh, kw) = layer.output_hw, layer.kernel_hw
     sh, sw = layer.stride
     if sh != sw:

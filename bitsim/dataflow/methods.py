@@ -95,6 +95,8 @@ def _two_opt(order: np.ndarray, dist: np.ndarray, passes: int) -> np.ndarray:
 def _channel_vectors(layer, w: np.ndarray, axis: str) -> np.ndarray:
     if layer.kind == "linear":
         return w if axis == "out" else w.T
+    if layer.kind == "matmul":  # w is (K, M)
+        return w.T if axis == "out" else w
     if axis == "out":
         return w.reshape(w.shape[0], -1)
     return np.moveaxis(w, 1, 0).reshape(w.shape[1], -1)
@@ -124,6 +126,8 @@ def channel_order(layer, w, axis: str = "out", passes: int = 4) -> np.ndarray:
 def apply_order(layer, x, w, order, axis: str) -> Tuple[np.ndarray, np.ndarray]:
     """(x, w) with the channels of ``axis`` in ``order``."""
     x, w = np.asarray(x), np.asarray(w)
+    if layer.kind == "matmul":
+        return (x, w[:, order]) if axis == "out" else (x[:, order], w[order])
     if axis == "out":
         return x, w[order]
     return x[order], w[:, order]

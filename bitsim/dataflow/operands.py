@@ -4,8 +4,8 @@ Orders follow SCALE-Sim (``scalesim/compute/operand_matrix.py``): output pixels 
 (row ``oh * Wo + ow`` of X), and the K elements of a convolution window with channels
 innermost, (kh, kw, c) (its ``calc_ifmap_elem_addr`` and ``calc_filter_elem_addr``). Tensors
 come as PyTorch lays them out: input (C, H, W), weights (Cout, Cin / groups, KH, KW); a linear
-layer's input (IN,) and weights (OUT, IN). Padding is zeros. Operands are kept in the smallest
-integer dtype that holds them, one group at a time.
+layer's input (IN,) and weights (OUT, IN); a MatMul's (N, K) and (K, M) matrices. Padding is
+zeros. Operands are kept in the smallest integer dtype that holds them, one group at a time.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ def tensor_shapes(layer):
     """(input shape, weight shape) a layer's tensors must have."""
     if layer.kind == "linear":
         return (layer.in_features,), (layer.out_features, layer.in_features)
+    if layer.kind == "matmul":
+        return (layer.n, layer.k), (layer.k, layer.m)
     (h, w), (kh, kw) = layer.input_hw_pair, layer.kernel_hw
     cin = layer.in_channels
     return (cin, h, w), (layer.out_channels, cin // layer.groups, kh, kw)
@@ -68,14 +70,16 @@ def _checked(value, name: str, shape, fmt: IntFormat) -> np.ndarray:
 
 
 def layer_gemms(layer, x, w) -> List[Gemm]:
-    """The (X, W) operands of every group of a Conv2d or Linear layer, from its input ``x`` and
-    weights ``w`` (integers in the layer's a_format and w_format)."""
+    """The (X, W) operands of every group of a Conv2d, Linear or MatMul layer, from its input
+    ``x`` and weights ``w`` (integers in the layer's a_format and w_format)."""
     x_fmt, w_fmt = _formats(layer)
     x_shape, w_shape = tensor_shapes(layer)
     x = _checked(x, "x", x_shape, x_fmt)
     w = _checked(w, "w", w_shape, w_fmt)
     if layer.kind == "linear":
         return [Gemm(np.ascontiguousarray(x[None, :]), np.ascontiguousarray(w.T))]
+    if layer.kind == "matmul":
+        return [Gemm(np.ascontiguousarray(x), np.ascontiguousarray(w))]
     (ph, pw), (sh, sw) = layer.padding, layer.stride
     (kh, kw), (oh, ow) = layer.kernel_hw, layer.output_hw
     padded = np.pad(x, ((0, 0), (ph, ph), (pw, pw)))

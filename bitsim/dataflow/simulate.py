@@ -316,14 +316,15 @@ def simulate_dataflow(
     simd: str = "auto",
     options: Optional[Dict[str, object]] = None,
 ) -> DataflowFlips:
-    """Simulate every PE of an array running a Conv2d or Linear layer on real tensors.
+    """Simulate every PE of an array running a Conv2d, Linear or MatMul layer on real tensors.
 
     Parameters
     ----------
-    layer : bitsim.models.layers.Conv2d or Linear
+    layer : bitsim.models.layers.Conv2d, Linear or MatMul
         Shapes and number formats (a_format, w_format: integer formats of x and w).
     x, w : array_like of int
-        Input (C, H, W) or (IN,) and weights (Cout, Cin / groups, KH, KW) or (OUT, IN), in the
+        Input (C, H, W), (IN,) or (N, K) and weights (Cout, Cin / groups, KH, KW), (OUT, IN)
+        or (K, M), in the
         layer's formats (bitsim.dataflow.operands.sample_tensors draws them from samplers).
     array : Array or str
         The systolic array, e.g. '32x32' (rows x columns).

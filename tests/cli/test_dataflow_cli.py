@@ -112,3 +112,21 @@ def test_errors_name_the_flag(capsys, argv, message):
     with pytest.raises(SystemExit) as e:
         main(["dataflow", *argv])
     assert e.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_matmul(capsys):
+    (o,) = json.loads(
+        run(
+            capsys,
+            "dataflow",
+            "--matmul",
+            "6x5x4",
+            "--array",
+            "2x2",
+            "--dataflow",
+            "os",
+            "--format",
+            "json",
+        )
+    )
+    assert o["macs"] == 120 and o["shape"] == "6x5x4" and "acc" in o["flips"]

@@ -15,7 +15,7 @@ from bitsim.dataflow.methods import (
     tour_length,
 )
 from bitsim.dataflow.operands import layer_gemms, sample_tensors
-from bitsim.models.layers import Conv2d, Linear
+from bitsim.models.layers import Conv2d, Linear, MatMul
 
 
 def test_hamming_matrix_by_brute_force():
@@ -39,8 +39,10 @@ def test_two_opt_is_a_permutation_no_longer_than_greedy_and_optimal_when_small()
 
 
 @pytest.mark.parametrize("axis", ["out", "in"])
-def test_reordering_changes_no_output(axis):
-    layer = Conv2d("c", 5, 6, 3, (5, 5), padding=1)
+@pytest.mark.parametrize(
+    "layer", [Conv2d("c", 5, 6, 3, (5, 5), padding=1), Linear("fc", 7, 5), MatMul("mm", 4, 6, 5)]
+)
+def test_reordering_changes_no_output(axis, layer):
     x, w = sample_tensors(layer, "normal", "normal", 1)
     order = channel_order(layer, w, axis)
     x2, w2 = apply_order(layer, x, w, order, axis)

@@ -1,5 +1,6 @@
 """Cycle counts, utilization and mapping efficiency equal SCALE-Sim's (scalesim 3.0.0 on PyPI)
-for a first convolution, a 3x3 convolution and a linear layer, on two arrays, each dataflow.
+for a first convolution, a 3x3 convolution, a linear layer and a matrix product, on two arrays,
+each dataflow.
 
 scalesim 3.0.0 fails with numpy >= 2.4, so it runs in a virtual environment of its own with
 numpy < 2.4: the interpreter named by $BITSIM_SCALESIM_PYTHON, or one this test creates
@@ -15,12 +16,13 @@ from pathlib import Path
 import pytest
 
 from bitsim.dataflow.mapping import DATAFLOWS, Array, map_layer, scalesim_topology_row
-from bitsim.models.layers import Conv2d, Linear
+from bitsim.models.layers import Conv2d, Linear, MatMul
 
 LAYERS = [
     Conv2d("first", 3, 16, 3, (24, 24), stride=2, padding=1),
     Conv2d("conv3x3", 16, 24, 3, (10, 10), padding=1),
     Linear("linear", 100, 10),
+    MatMul("matmul", 20, 24, 18),
 ]
 ARRAYS = [Array(8, 8), Array(4, 6)]
 

@@ -11,7 +11,7 @@ from bitsim.dataflow.mapping import Array, map_layer
 from bitsim.dataflow.operands import layer_gemms, sample_tensors
 from bitsim.dataflow.simulate import simulate_dataflow
 from bitsim.dataflow.streams import fold_operands
-from bitsim.models.layers import Conv2d, Linear
+from bitsim.models.layers import Conv2d, Linear, MatMul
 from tests.util import BACKENDS
 
 
@@ -60,6 +60,7 @@ CASES = [
     (Conv2d("c", 3, 5, 3, (5, 5), padding=1, stride=2), "3x4"),
     (Conv2d("g", 4, 4, 3, (4, 4), padding=1, groups=2), "2x3"),
     (Linear("fc", 9, 7), "4x4"),
+    (MatMul("mm", 5, 6, 7), "3x2"),
 ]
 
 
