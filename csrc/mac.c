@@ -9,24 +9,30 @@ typedef __int128 i128;
 /* Products wider than this many bits use 128-bit block sums (scalar only). */
 #define NARROW_PRODUCT_BITS 48
 
+/* 64-bit words that hold the counted sites side by side: x and w (at most 32 bits each),
+ * product, acc and carry (at most 64 each) fit four. The addend site is not stored: its bits are
+ * the product's, sign- or zero-extended (flips_of_addend). */
+#define MAX_WORDS 4
+
 struct mac_plan {
     bitsim_mac_config cfg;
     i128 acc_lo, acc_hi;       /* range of the accumulator (signed when the product is) */
     i128 product_min, product_max;   /* min(0, smallest product), max(0, largest product) */
     i128 sum_max_init;         /* start value of the running minimum */
     size_t block_limit;        /* most MACs per block for which block sums fit their type */
-    int nwords;                /* 64-bit words that hold the four registers side by side */
+    int nwords;                /* 64-bit words that hold the stored sites side by side */
+    int split;                 /* 1: acc and carry in word 0, product, x and w in word 1 */
     struct {
-        uint64_t mask[BITSIM_NSITES];   /* 0 for the sites stored in another word */
+        uint64_t mask[BITSIM_NSITES];   /* 0 for the sites stored in another word (or nowhere) */
         int shift[BITSIM_NSITES];
-    } word[3];
+    } word[MAX_WORDS];
     int site_word[BITSIM_NSITES], site_shift[BITSIM_NSITES], site_bits[BITSIM_NSITES];
 };
 
 struct work {
     size_t block;
     int64_t *x, *w;            /* operands of the block */
-    uint64_t *W[3];            /* register words; W[j][0] holds the previous state */
+    uint64_t *W[MAX_WORDS];    /* site words; W[j][0] holds the previous state */
 };
 
 struct sum_stats {
@@ -60,6 +66,19 @@ static int unsigned_width(i128 v) { return v > 0 ? bit_length((unsigned __int128
 static i128 from_pair(bitsim_i128 p)
 {
     return (i128)(((unsigned __int128)(uint64_t)p.hi << 64) | p.lo);
+}
+
+/* The addend is the product extended to acc_bits: bit i is product bit i below the product's
+ * width, and above it the product's sign bit (signed product) or 0, so its flips are the
+ * product's, without a word of their own. */
+static void flips_of_addend(const struct mac_plan *P, bitsim_mac_result *out)
+{
+    const int pb = P->site_bits[BITSIM_SITE_PRODUCT];
+    int b;
+    for (b = 0; b < P->site_bits[BITSIM_SITE_ADDEND]; b++)
+        out->flips[BITSIM_SITE_ADDEND][b] = b < pb ? out->flips[BITSIM_SITE_PRODUCT][b]
+                                            : P->acc_lo < 0 ? out->flips[BITSIM_SITE_PRODUCT][pb - 1]
+                                                            : 0;
 }
 
 /* The kernel template, once per (instruction set, sum type). Like PyWavelets' *.template.h:
@@ -168,7 +187,8 @@ static int resolve_simd(int level)
 
 size_t bitsim_mac_workspace_bytes(size_t block)
 {
-    return BITSIM_ALIGN + 2 * bitsim_align_up(8 * block) + 3 * bitsim_align_up(8 * (block + 1));
+    return BITSIM_ALIGN + 2 * bitsim_align_up(8 * block)
+           + MAX_WORDS * bitsim_align_up(8 * (block + 1));
 }
 
 static int make_work(void *workspace, size_t block, struct work *wk)
@@ -183,19 +203,22 @@ static int make_work(void *workspace, size_t block, struct work *wk)
     p += bitsim_align_up(8 * block);
     wk->w = (int64_t *)p;
     p += bitsim_align_up(8 * block);
-    for (j = 0; j < 3; j++, p += bitsim_align_up(8 * (block + 1)))
+    for (j = 0; j < MAX_WORDS; j++, p += bitsim_align_up(8 * (block + 1)))
         wk->W[j] = (uint64_t *)p;
     return BITSIM_OK;
 }
 
 static uint64_t low_mask(int bits) { return bits >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << bits) - 1; }
 
-/* Put the four registers into as few 64-bit words as first-fit decreasing manages (one word for
- * the PANN setting of 8-bit operands and a 32-bit accumulator, never more than three). */
+/* Put the stored sites into as few 64-bit words as first-fit decreasing manages (two words for
+ * the PANN setting of 8-bit operands and a 32-bit accumulator, never more than MAX_WORDS). */
 static int make_plan(const bitsim_mac_config *cfg, struct mac_plan *P)
 {
-    int order[BITSIM_NSITES] = {BITSIM_SITE_ACC, BITSIM_SITE_PRODUCT, BITSIM_SITE_X, BITSIM_SITE_W};
-    int used[3] = {0, 0, 0};
+    /* the stored sites, ordered by width below (largest first; ties keep this order) */
+    int order[] = {BITSIM_SITE_ACC, BITSIM_SITE_CARRY, BITSIM_SITE_PRODUCT, BITSIM_SITE_X,
+                   BITSIM_SITE_W};
+    const int nstored = (int)(sizeof order / sizeof order[0]);
+    int used[MAX_WORDS] = {0};
     int i, k, j, product_bits, product_signed;
     if (cfg->x_bits < 1 || cfg->x_bits > 32 || cfg->w_bits < 1 || cfg->w_bits > 32
         || cfg->acc_bits < 2 || cfg->acc_bits > 64)
@@ -208,6 +231,9 @@ static int make_plan(const bitsim_mac_config *cfg, struct mac_plan *P)
     P->site_bits[BITSIM_SITE_W] = cfg->w_bits;
     P->site_bits[BITSIM_SITE_PRODUCT] = product_bits;
     P->site_bits[BITSIM_SITE_ACC] = cfg->acc_bits;
+    P->site_bits[BITSIM_SITE_ADDEND] = cfg->acc_bits;
+    P->site_bits[BITSIM_SITE_CARRY] = cfg->acc_bits;
+    P->site_word[BITSIM_SITE_ADDEND] = -1;
     if (product_signed) {
         P->acc_lo = -((i128)1 << (cfg->acc_bits - 1));
         P->acc_hi = ((i128)1 << (cfg->acc_bits - 1)) - 1;
@@ -229,16 +255,31 @@ static int make_plan(const bitsim_mac_config *cfg, struct mac_plan *P)
     P->sum_max_init = (i128)1 << 126;
     P->block_limit = product_bits <= NARROW_PRODUCT_BITS
                          ? (size_t)1 << (62 - product_bits) : (size_t)-1;
-    /* order is by width, largest first: acc and product may tie, x and w never exceed them */
-    if (P->site_bits[BITSIM_SITE_PRODUCT] > P->site_bits[BITSIM_SITE_ACC]) {
-        order[0] = BITSIM_SITE_PRODUCT;
-        order[1] = BITSIM_SITE_ACC;
+    if (cfg->acc_bits * 2 + product_bits * 2 > 64 && cfg->acc_bits <= 32 && product_bits <= 32) {
+        /* two words, each site built into its own word only (the common case: acc_bits up to
+         * 32, operands up to 16 bits) */
+        const int sites[2][3] = {{BITSIM_SITE_ACC, BITSIM_SITE_CARRY, -1},
+                                 {BITSIM_SITE_PRODUCT, BITSIM_SITE_X, BITSIM_SITE_W}};
+        P->split = 1;
+        P->nwords = 2;
+        for (j = 0; j < 2; j++)
+            for (i = 0; i < 3 && sites[j][i] >= 0; i++) {
+                k = sites[j][i];
+                P->site_word[k] = j;
+                P->site_shift[k] = used[j];
+                P->word[j].mask[k] = low_mask(P->site_bits[k]);
+                P->word[j].shift[k] = used[j];
+                used[j] += P->site_bits[k];
+            }
+        return BITSIM_OK;
     }
-    if (cfg->w_bits > cfg->x_bits) {
-        order[2] = BITSIM_SITE_W;
-        order[3] = BITSIM_SITE_X;
-    }
-    for (i = 0; i < BITSIM_NSITES; i++) {
+    for (i = 1; i < nstored; i++)   /* insertion sort, stable */
+        for (j = i; j > 0 && P->site_bits[order[j]] > P->site_bits[order[j - 1]]; j--) {
+            k = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = k;
+        }
+    for (i = 0; i < nstored; i++) {
         k = order[i];
         for (j = 0; used[j] + P->site_bits[k] > 64; j++)
             ;

@@ -3,8 +3,9 @@
  * Model (docs: README.md, "The MAC model"): each MAC loads x and w into their input registers,
  * the product register takes p = x * w (x_bits + w_bits wide, two's complement when either operand
  * is signed), and the accumulator register (acc_bits) takes acc + p modulo 2**acc_bits, or p
- * itself on the first term of a dot product. All registers start at zero. The flips of a register
- * are the Hamming distances between its consecutive values.
+ * itself on the first term of a dot product, through a ripple-carry adder whose addend and carry
+ * nets are counted too (sites below). All registers start at zero. The flips of a site are the
+ * Hamming distances between its consecutive values.
  *
  * A run covers MACs [start, start + count) of the operand streams. Runs over adjacent ranges merge
  * exactly (counts add, extremes take min/max) when each run is given the exact partial sum the
@@ -35,7 +36,21 @@ typedef struct {
     uint64_t length;           /* dot-product length K; 0 = one endless dot product */
 } bitsim_mac_config;
 
-enum { BITSIM_SITE_X = 0, BITSIM_SITE_W, BITSIM_SITE_PRODUCT, BITSIM_SITE_ACC, BITSIM_NSITES };
+/* Sites whose bit flips are counted. ADDEND is the accumulator adder's second input, the
+ * product sign- (signed product) or zero-extended to acc_bits; CARRY bit i is the carry out of
+ * bit position i of a ripple-carry accumulator adder (the carry into bit i + 1; bit acc_bits - 1
+ * is the adder's carry out), zero-delay. The adder's first input is the accumulator register, or
+ * 0 on the first term of a dot product (which loads p itself), so that acc = first input +
+ * addend modulo 2**acc_bits always. */
+enum {
+    BITSIM_SITE_X = 0,
+    BITSIM_SITE_W,
+    BITSIM_SITE_PRODUCT,
+    BITSIM_SITE_ACC,
+    BITSIM_SITE_ADDEND,
+    BITSIM_SITE_CARRY,
+    BITSIM_NSITES
+};
 
 typedef struct {
     uint64_t macs;

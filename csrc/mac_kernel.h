@@ -179,19 +179,27 @@ static void K(pp_add)(struct K(pp) *pp, const uint64_t *W, size_t n, uint64_t *c
 /* ---- one segment: the MACs between two dot-product starts ---------------------------------
  * One pass computes the products, their running sum (vectors: an in-register scan plus a
  * carried total), the extremes and overflows of the exact partial sums seg_base + s, and the
- * register words that the positional popcount reads. Returns s at the end of the segment.
- * nw and check are constants where it is inlined: check == 0 skips the overflow test where
- * the caller proved that no partial sum of the segment can leave the accumulator's range. */
+ * site words that the positional popcount reads. Returns s at the end of the segment.
+ * The accumulator adder's carries come from the accumulator word acc and the addend b (the
+ * product as a 64-bit two's complement word): its first input is a = acc - b (mod 2**64, exact
+ * in the low acc_bits bits whether or not the MAC starts a dot product), and the carry out of
+ * each bit is maj(a, b, carry in) = (a & b) | ((a | b) & ~acc), since acc = a ^ b ^ carry in
+ * bit by bit. 
+ * nw, split and check are constants where it is inlined: check == 0 skips the overflow test
+ * where the caller proved that no partial sum of the segment can leave the accumulator's range;
+ * split == 1 is the plan's two-word layout (acc and carry in word 0, product, x and w in word 1),
+ * whose words are built from their own sites only. */
 
 static inline __attribute__((always_inline)) KSUM_T
-K(segment_run)(const struct mac_plan *P, const int nw, const int check, const int64_t *x,
+K(segment_run)(const struct mac_plan *P, const int nw, const int split, const int check,
+               const int64_t *x,
                const int64_t *w, size_t a, size_t b, i128 seg_base, uint64_t *const *W,
                struct sum_stats *st)
 {
     const KSUM_T lo = KCLAMP(P->acc_lo - seg_base), hi = KCLAMP(P->acc_hi - seg_base);
     const uint64_t blo = (uint64_t)seg_base;
-    uint64_t mx[3], mw[3], mp[3], ma[3];
-    int sx[3], sw[3], sp[3], sa[3], j;
+    uint64_t mx[MAX_WORDS], mw[MAX_WORDS], mp[MAX_WORDS], ma[MAX_WORDS], mc[MAX_WORDS];
+    int sx[MAX_WORDS], sw[MAX_WORDS], sp[MAX_WORDS], sa[MAX_WORDS], sc[MAX_WORDS], j;
     KSUM_T run = 0, mn, mxm;
     uint64_t over = 0;
     size_t t = a;
@@ -200,10 +208,12 @@ K(segment_run)(const struct mac_plan *P, const int nw, const int check, const in
         mw[j] = P->word[j].mask[BITSIM_SITE_W];
         mp[j] = P->word[j].mask[BITSIM_SITE_PRODUCT];
         ma[j] = P->word[j].mask[BITSIM_SITE_ACC];
+        mc[j] = P->word[j].mask[BITSIM_SITE_CARRY];
         sx[j] = P->word[j].shift[BITSIM_SITE_X];
         sw[j] = P->word[j].shift[BITSIM_SITE_W];
         sp[j] = P->word[j].shift[BITSIM_SITE_PRODUCT];
         sa[j] = P->word[j].shift[BITSIM_SITE_ACC];
+        sc[j] = P->word[j].shift[BITSIM_SITE_CARRY];
     }
     mn = (KSUM_T)x[a] * w[a];
     mxm = mn;
@@ -214,7 +224,7 @@ K(segment_run)(const struct mac_plan *P, const int nw, const int check, const in
         K(svec) carry = zero, vmn = zero + mn, vmx = vmn, vover = zero;
         for (; t + KLANES <= b; t += KLANES) {
             K(svec) xa, wa, pr, v, sum, m;
-            K(vec) acc;
+            K(vec) acc, ad, carries;
             memcpy(&xa, x + t, sizeof xa);
             memcpy(&wa, w + t, sizeof wa);
             pr = xa * wa;
@@ -247,10 +257,22 @@ K(segment_run)(const struct mac_plan *P, const int nw, const int check, const in
             if (check)
                 vover -= (v < vlo) | (v > vhi);
             acc = (K(vec))v + blo;
-            for (j = 0; j < nw; j++) {
-                const K(vec) word = (((K(vec))xa & mx[j]) << sx[j]) | (((K(vec))wa & mw[j]) << sw[j])
-                                    | (((K(vec))pr & mp[j]) << sp[j]) | ((acc & ma[j]) << sa[j]);
-                memcpy(W[j] + 1 + t, &word, sizeof word);
+            ad = acc - (K(vec))pr;
+            carries = (ad & (K(vec))pr) | ((ad | (K(vec))pr) & ~acc);
+            if (split) {
+                const K(vec) w0 = ((acc & ma[0]) << sa[0]) | ((carries & mc[0]) << sc[0]);
+                const K(vec) w1 = (((K(vec))pr & mp[1]) << sp[1]) | (((K(vec))xa & mx[1]) << sx[1])
+                                  | (((K(vec))wa & mw[1]) << sw[1]);
+                memcpy(W[0] + 1 + t, &w0, sizeof w0);
+                memcpy(W[1] + 1 + t, &w1, sizeof w1);
+            } else {
+                for (j = 0; j < nw; j++) {
+                    const K(vec) word = (((K(vec))xa & mx[j]) << sx[j])
+                                        | (((K(vec))wa & mw[j]) << sw[j])
+                                        | (((K(vec))pr & mp[j]) << sp[j])
+                                        | ((acc & ma[j]) << sa[j]) | ((carries & mc[j]) << sc[j]);
+                    memcpy(W[j] + 1 + t, &word, sizeof word);
+                }
             }
         }
         run = carry[0];
@@ -264,16 +286,24 @@ K(segment_run)(const struct mac_plan *P, const int nw, const int check, const in
     for (; t < b; t++) {
         const KSUM_T pr = (KSUM_T)x[t] * w[t];
         const uint64_t ux = (uint64_t)x[t], uw = (uint64_t)w[t], up = (uint64_t)pr;
-        uint64_t acc;
+        uint64_t acc, ad, carries;
         run += pr;
         acc = blo + (uint64_t)run;
+        ad = acc - up;
+        carries = (ad & up) | ((ad | up) & ~acc);
         mn = run < mn ? run : mn;
         mxm = run > mxm ? run : mxm;
         if (check)
             over += (uint64_t)((run < lo) | (run > hi));
-        for (j = 0; j < nw; j++)
-            W[j][1 + t] = ((ux & mx[j]) << sx[j]) | ((uw & mw[j]) << sw[j]) | ((up & mp[j]) << sp[j])
-                          | ((acc & ma[j]) << sa[j]);
+        if (split) {
+            W[0][1 + t] = ((acc & ma[0]) << sa[0]) | ((carries & mc[0]) << sc[0]);
+            W[1][1 + t] = ((up & mp[1]) << sp[1]) | ((ux & mx[1]) << sx[1]) | ((uw & mw[1]) << sw[1]);
+        } else {
+            for (j = 0; j < nw; j++)
+                W[j][1 + t] = ((ux & mx[j]) << sx[j]) | ((uw & mw[j]) << sw[j])
+                              | ((up & mp[j]) << sp[j]) | ((acc & ma[j]) << sa[j])
+                              | ((carries & mc[j]) << sc[j]);
+        }
     }
     st->overflows += over;
     if (seg_base + mn < st->min)
@@ -305,13 +335,17 @@ static i128 K(block_run)(const struct mac_plan *P, uint64_t g, const int64_t *x,
         b = a + K(segment)(length, pos, a, n);
         check = seg_base + (i128)(b - a) * P->product_min < P->acc_lo
                 || seg_base + (i128)(b - a) * P->product_max > P->acc_hi;
-        switch (P->nwords * 2 + check) {
-        case 2: end = K(segment_run)(P, 1, 0, x, w, a, b, seg_base, W, st); break;
-        case 3: end = K(segment_run)(P, 1, 1, x, w, a, b, seg_base, W, st); break;
-        case 4: end = K(segment_run)(P, 2, 0, x, w, a, b, seg_base, W, st); break;
-        case 5: end = K(segment_run)(P, 2, 1, x, w, a, b, seg_base, W, st); break;
-        case 6: end = K(segment_run)(P, 3, 0, x, w, a, b, seg_base, W, st); break;
-        default: end = K(segment_run)(P, 3, 1, x, w, a, b, seg_base, W, st); break;
+        switch ((P->split ? 1 + MAX_WORDS : P->nwords) * 2 + check) {
+        case 2: end = K(segment_run)(P, 1, 0, 0, x, w, a, b, seg_base, W, st); break;
+        case 3: end = K(segment_run)(P, 1, 0, 1, x, w, a, b, seg_base, W, st); break;
+        case 4: end = K(segment_run)(P, 2, 0, 0, x, w, a, b, seg_base, W, st); break;
+        case 5: end = K(segment_run)(P, 2, 0, 1, x, w, a, b, seg_base, W, st); break;
+        case 6: end = K(segment_run)(P, 3, 0, 0, x, w, a, b, seg_base, W, st); break;
+        case 7: end = K(segment_run)(P, 3, 0, 1, x, w, a, b, seg_base, W, st); break;
+        case 8: end = K(segment_run)(P, 4, 0, 0, x, w, a, b, seg_base, W, st); break;
+        case 9: end = K(segment_run)(P, 4, 0, 1, x, w, a, b, seg_base, W, st); break;
+        case 2 + 2 * MAX_WORDS: end = K(segment_run)(P, 2, 1, 0, x, w, a, b, seg_base, W, st); break;
+        default: end = K(segment_run)(P, 2, 1, 1, x, w, a, b, seg_base, W, st); break;
         }
         if (b == n)
             return seg_base + end;
@@ -327,8 +361,8 @@ static int K(run)(const struct mac_plan *P, const bitsim_source *xs, const bitsi
 {
     const size_t B = wk->block < P->block_limit ? wk->block : P->block_limit;
     int64_t *x = wk->x, *w = wk->w;
-    struct K(pp) pp[3];
-    uint64_t cnt[3][64];
+    struct K(pp) pp[MAX_WORDS];
+    uint64_t cnt[MAX_WORDS][64];
     struct sum_stats st;
     uint64_t off;
     int j, site, b;
@@ -347,7 +381,8 @@ static int K(run)(const struct mac_plan *P, const bitsim_source *xs, const bitsi
         if (K(load)(ws, start - 1, 1, w, bad))
             return BITSIM_ERR_W_RANGE;
         /* the segment writes W[j][1]: the words of MAC start - 1, whose partial sum is base */
-        K(segment_run)(P, P->nwords, 0, x, w, 0, 1, base - (i128)x[0] * w[0], wk->W, &ignored);
+        K(segment_run)(P, P->nwords, P->split, 0, x, w, 0, 1, base - (i128)x[0] * w[0], wk->W,
+                       &ignored);
         for (j = 0; j < P->nwords; j++)
             wk->W[j][0] = wk->W[j][1];
     }
@@ -368,8 +403,10 @@ static int K(run)(const struct mac_plan *P, const bitsim_source *xs, const bitsi
     for (j = 0; j < P->nwords; j++)
         K(pp_flush)(&pp[j], cnt[j]);
     for (site = 0; site < BITSIM_NSITES; site++)
-        for (b = 0; b < P->site_bits[site]; b++)
-            out->flips[site][b] = cnt[P->site_word[site]][P->site_shift[site] + b];
+        if (P->site_word[site] >= 0)
+            for (b = 0; b < P->site_bits[site]; b++)
+                out->flips[site][b] = cnt[P->site_word[site]][P->site_shift[site] + b];
+    flips_of_addend(P, out);
     out->macs = count;
     out->overflows = st.overflows;
     out->min_sum = to_pair(st.min);
@@ -444,7 +481,7 @@ static int K(dot_widths)(const struct mac_plan *P, const bitsim_source *xs,
             seg.max = -P->sum_max_init;
             seg.overflows = 0;
             /* no register words (nw = 0), no overflow test: only the extremes */
-            end = K(segment_run)(P, 0, 0, x, w, a, b, seg_base, wk->W, &seg);
+            end = K(segment_run)(P, 0, 0, 0, x, w, a, b, seg_base, wk->W, &seg);
             dot_min = pos == 0 || seg.min < dot_min ? seg.min : dot_min;
             dot_max = pos == 0 || seg.max > dot_max ? seg.max : dot_max;
             pos += b - a;

@@ -11,7 +11,7 @@ from bitsim._ext.c_common cimport (
     BITSIM_ERR_W_RANGE, BITSIM_ERR_X_RANGE, BITSIM_NSTATUS, BITSIM_OK, BITSIM_SIMD_AUTO,
     BITSIM_SIMD_AVX2, BITSIM_SIMD_AVX512, BITSIM_SIMD_SCALAR, bitsim_compiler, bitsim_status_message)
 from bitsim._ext.c_mac cimport (
-    BITSIM_WIDTH_BINS, bitsim_dot_widths, bitsim_i128, bitsim_mac_config, bitsim_mac_result,
+    BITSIM_NSITES, BITSIM_WIDTH_BINS, bitsim_dot_widths, bitsim_i128, bitsim_mac_config, bitsim_mac_result,
     bitsim_mac_run, bitsim_mac_tail, bitsim_mac_workspace_bytes, bitsim_simd_supported)
 from bitsim._ext.c_operands cimport (
     BITSIM_INT8, BITSIM_INT16, BITSIM_INT32, BITSIM_INT64, BITSIM_SOURCE_ARRAY,
@@ -131,7 +131,7 @@ cdef class _Call:
 def run(cfg, xs, ws, uint64_t start, uint64_t count, sum_before, int simd, size_t block):
     """Simulate MACs [start, start + count).
 
-    Returns (flips[4, 64] uint64, overflows, min partial sum, max partial sum, sum after)."""
+    Returns (flips[6, 64] uint64 (sites as bitsim.sim.mac.SITES), overflows, min partial sum, max partial sum, sum after)."""
     cdef _Call k = _Call(cfg, xs, ws, block)
     cdef bitsim_mac_result res
     cdef bitsim_i128 before = to_pair(sum_before)
@@ -141,10 +141,10 @@ def run(cfg, xs, ws, uint64_t start, uint64_t count, sum_before, int simd, size_
         status = bitsim_mac_run(&k.c, &k.x, &k.w, start, count, before, simd, k.wp, block,
                                 &res, &bad)
     check_status(status, bad, xs, ws)
-    flips = np.empty((4, 64), dtype=np.uint64)
+    flips = np.empty((BITSIM_NSITES, 64), dtype=np.uint64)
     cdef uint64_t[:, ::1] f = flips
     cdef int i, j
-    for i in range(4):
+    for i in range(BITSIM_NSITES):
         for j in range(64):
             f[i, j] = res.flips[i][j]
     if count == 0:

@@ -18,7 +18,7 @@ cdef extern from "mac.h" nogil:
 
     ctypedef struct bitsim_mac_result:
         uint64_t macs
-        uint64_t flips[4][64]
+        uint64_t flips[BITSIM_NSITES][64]
         uint64_t overflows
         bitsim_i128 min_sum, max_sum
         bitsim_i128 sum_after

@@ -20,7 +20,7 @@ has x_bits + w_bits bits (two's complement when either operand is signed).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 from bitsim._core.checks import InputError
@@ -52,6 +52,9 @@ class MultiplierCircuit:
     final_adder_bits: int
     full_adders: int  # everywhere, final adder included (and accumulator adder in a MAC)
     half_adders: int
+    # named internal nets, LSB first; a MAC's accumulator adder: 'addend' (the product extended
+    # to acc_bits) and 'carry' (the carry out of each bit position)
+    nets: Dict[str, List[int]] = field(default_factory=dict)
 
     def counts(self) -> Dict:
         gates = self.netlist.count()
@@ -281,9 +284,11 @@ def _multiplier(arch, x_bits, w_bits=None, signed=False, builder=None, x=None, w
 def mac_circuit(
     arch: str, x_bits: int, w_bits: Optional[int] = None, acc_bits: int = 32, signed: bool = False
 ) -> MultiplierCircuit:
-    """A MAC: operand registers x, w (inputs), a multiplier, and an accumulator adder whose
-    register ('acc', a state bus: the previous partial sum) is cleared by input 'first'.
-    Outputs: 'p' (product) and 'acc_next' (the new accumulator value)."""
+    """A MAC: operand registers x, w (inputs), a multiplier, and a ripple-carry accumulator
+    adder whose register ('acc', a state bus: the previous partial sum) is cleared by input
+    'first'. Outputs: 'p' (product) and 'acc_next' (the new accumulator value); ``nets`` names
+    the adder's second input 'addend' (p sign- or zero-extended) and its 'carry' nets (the carry
+    out of each bit position), which the register-level sites of the same names match."""
     b = NetlistBuilder()
     w_bits = x_bits if w_bits is None else w_bits
     x = b.input_bus("x", x_bits)
@@ -294,16 +299,19 @@ def mac_circuit(
     b.part = "accumulator_adder"
     ext = [p[i] if i < len(p) else (p[-1] if signed else 0) for i in range(acc_bits)]
     kept = [b.gate("ANDNOT", a, first) for a in acc]  # the first term loads p itself
-    out, carry = [], None
+    out: List[int] = []
+    carries: List[int] = []
     for i in range(acc_bits):
-        if carry is None:
+        if not carries:
             s, carry = b.half_adder(kept[i], ext[i])
         else:
-            s, carry = b.full_adder(kept[i], ext[i], carry)
+            s, carry = b.full_adder(kept[i], ext[i], carries[-1])
         out.append(s)
+        carries.append(carry)
     b.output_bus("p", p)
     b.output_bus("acc_next", out)
     circuit.netlist = b.netlist
+    circuit.nets = {"addend": ext, "carry": carries}
     circuit.full_adders = sum(b.full_adders.values())
     circuit.half_adders = sum(b.half_adders.values())
     return circuit

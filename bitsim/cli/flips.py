@@ -1,4 +1,6 @@
-"""``bitsim flips``: average bit flips per MAC of each register, signed vs unsigned."""
+"""``bitsim flips``: average bit flips per MAC of each site (registers and the accumulator
+adder's addend and carries), signed vs unsigned, and the saving of unsigned arithmetic in the
+total over every site."""
 
 from __future__ import annotations
 
@@ -48,10 +50,12 @@ CSV_COLUMNS = (
 def register(sub) -> None:
     p = sub.add_parser(
         "flips",
-        help="average bit flips per MAC of each register, signed vs unsigned",
+        help="average bit flips per MAC of each site, signed vs unsigned",
         description="Simulate a MAC unit over sampled operands and print the average bit flips "
-        "per MAC of the x, w, product and accumulator registers, signed and "
-        "unsigned side by side. Default: the PANN setting (uniform b-bit "
+        "per MAC of the x, w, product and accumulator registers and of the "
+        "accumulator adder's addend and carry nets, signed and unsigned side by "
+        "side, and the saving of unsigned arithmetic in the total over every "
+        "site. Default: the PANN setting (uniform b-bit "
         "operands, 2b-bit product, 32-bit accumulator, one endless dot product).",
     )
     add_operand_args(p, [2, 3, 4, 5, 6, 7, 8])

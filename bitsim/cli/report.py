@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bitsim.cli.common import add_distribution_args, add_format, add_run_args, count, int_in, write
+from bitsim.models.costs import BOPS_DEFINITIONS
 from bitsim.nets.report import Precision, load_overrides, report
 from bitsim.nets.zoo import NETWORKS, network
 
@@ -51,6 +52,13 @@ def register(sub) -> None:
         help="MACs simulated per distinct configuration (default max(2^20, 64 K))",
     )
     p.add_argument("--no-sim", action="store_true", help="skip the bit-flip simulation")
+    p.add_argument(
+        "--bops",
+        choices=BOPS_DEFINITIONS,
+        default="hcm",
+        help="BOPS definition: hcm (HCM eq. 1, default) or qonnx (MACs x b_a x b_w, as QONNX "
+        "inference_cost and FINN)",
+    )
     add_run_args(p)
     add_format(p)
     p.add_argument("--out", help="write to this file instead of standard output")
@@ -79,5 +87,6 @@ def run(args) -> None:
         threads=args.threads,
         backend=args.backend,
         simd=args.simd,
+        bops=args.bops,
     )
     write(r.render(args.format), args.out)

@@ -1,5 +1,5 @@
 """Bit flips of plain registers (forwarding and partial-sum registers between processing
-elements) and the sign-magnitude operand encoding.
+elements), the carries of an adder, and the sign-magnitude operand encoding.
 
 A register of ``bits`` bits holding integer values v_0, v_1, ... (two's complement, low ``bits``
 bits) flips popcount(v_t XOR v_{t-1}) bits at step t; this is the same count as the MAC model's
@@ -13,7 +13,7 @@ import numpy as np
 
 from bitsim._core.checks import InputError, check_int
 
-__all__ = ["register_flips", "sign_magnitude"]
+__all__ = ["adder_carries", "register_flips", "sign_magnitude"]
 
 _POPCOUNT8 = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 
@@ -42,6 +42,22 @@ def register_flips(values, bits: int, previous) -> np.ndarray:
     prev = np.broadcast_to(prev, (1, *regs.shape[1:]))
     seq = np.concatenate([prev, regs], axis=0)
     return _popcount(seq[1:] ^ seq[:-1]).sum(axis=0, dtype=np.uint64)
+
+
+def adder_carries(a, b, bits: int) -> np.ndarray:
+    """Carries of a ``bits``-bit ripple-carry adder adding the low ``bits`` bits of a and b
+    (integers, two's complement): bit i is the carry out of bit position i, bit bits - 1 the
+    adder's carry out; ((a + b) XOR a XOR b) shifted down one position over bits + 1 bits, the
+    'carry' site of bitsim.sim.mac. Returned as int64 codes (the same bits)."""
+    bits = check_int(bits, "bits", 1, 64)
+    mask = np.uint64((1 << bits) - 1)
+    au = np.asarray(a, dtype=np.int64).view(np.uint64) & mask
+    bu = np.asarray(b, dtype=np.int64).view(np.uint64) & mask
+    total = au + bu  # wraps modulo 2^64 only when bits == 64
+    carries = (total ^ au ^ bu) >> np.uint64(1)
+    if bits == 64:
+        carries |= (total < au).astype(np.uint64) << np.uint64(63)
+    return carries.view(np.int64)
 
 
 def sign_magnitude(values, bits: int, name: str = "values") -> np.ndarray:

@@ -5,7 +5,10 @@ bitsim.sim.mac) runs on the operand stream the dataflow gives it (streams.py) th
 kernels of bitsim.backends.dispatch, one call per PE and fold, starting from the register
 values the PE held after its previous fold (``mac_run`` from an offset reads them from the
 element before it). The partial-sum link registers of ws and is (``psum``, acc_bits wide) are
-plain registers counted by bitsim.dataflow.registers.register_flips.
+plain registers counted by bitsim.dataflow.registers.register_flips; there the PE's adder adds
+the partial sum from the PE above (not an accumulator of its own), so its carries are those of
+that addition (registers.adder_carries) and the kernel's accumulator and carry sites are not
+used.
 
 Per-MAC figures divide by the layer's MACs (x w pairs), whatever the methods skip. Layers with
 more folds than ``max_folds`` are sampled: ``max_folds`` folds drawn uniformly without
@@ -17,8 +20,8 @@ Techniques, 3rd ed., sec. 6.4). Results depend on the seed only, not on threads.
 Methods (bitsim.dataflow.methods builds on them):
 
 * ``gating``: operand isolation (zero-gating) of a MAC whose x or w is zero: its operand
-  registers, product register and accumulator hold their values; the psum link still takes the
-  arriving sum (unchanged by a zero product).
+  registers, product register, accumulator and adder inputs (so addend and carries) hold their
+  values; the psum link still takes the arriving sum (unchanged by a zero product).
 * ``encoding='sign-magnitude'``: x, w and product registers hold sign-magnitude codes (sign bit
   on top, zero has sign 0) instead of two's complement; the accumulator and the psum links stay
   two's complement (the adder converts). These registers are counted by register_flips.
@@ -41,7 +44,7 @@ from bitsim._core.segments import map_tasks
 from bitsim.backends.dispatch import select
 from bitsim.dataflow.mapping import Array, Mapping, map_layer
 from bitsim.dataflow.operands import Gemm, layer_gemms
-from bitsim.dataflow.registers import register_flips, sign_magnitude
+from bitsim.dataflow.registers import adder_carries, register_flips, sign_magnitude
 from bitsim.dataflow.streams import FORWARDED, PSUM_DATAFLOWS, fold_operands, partial_sums
 from bitsim.sim.mac import SITES, MacConfig
 from bitsim.sim.operands import make_streams
@@ -50,6 +53,7 @@ __all__ = ["ENCODINGS", "PSUM", "DataflowFlips", "simulate_dataflow"]
 
 ENCODINGS = ("twos", "sign-magnitude")
 PSUM = "psum"
+CARRY = "carry"  # bitsim.sim.mac's site of the accumulator adder's carries
 SM_SITES = ("x", "w", "product")  # registers that hold sign-magnitude codes
 _CHUNK = 1 << 20  # values per vectorised block of register_flips
 
@@ -65,7 +69,8 @@ class DataflowFlips:
         Array, dataflow, cycles, utilization (SCALE-Sim's conventions).
     sites : tuple of str
         Registers counted: the MAC's (bitsim.sim.mac.SITES; no 'acc' in ws and is, whose PEs
-        have none) and, in ws and is, 'psum' (the partial-sum link).
+        have none, and there 'carry' is the carries of the arriving partial sum plus the
+        addend) and, in ws and is, 'psum' (the partial-sum link).
     flips : dict of str to int
         Total bit flips of each site over the simulated folds.
     macs_simulated, folds_simulated : int
@@ -149,8 +154,13 @@ class _Run:
         self.gemms, self.mapping, self.cfg, self.kernels = gemms, mapping, cfg, kernels
         self.gating, self.encoding = gating, encoding
         self.psum = mapping.dataflow in PSUM_DATAFLOWS
-        self.mac_sites = tuple(s for s in SITES if not (self.psum and s == "acc"))
-        self.sites = self.mac_sites + ((PSUM,) if self.psum else ())
+        # ws and is: the PE's adder adds the partial sum arriving from the PE above (not its own
+        # register) and writes the psum link: no 'acc', and its carries are counted here
+        self.own_carry = self.psum and CARRY in SITES
+        adder = ("acc", CARRY) if self.psum else ()
+        self.mac_sites = tuple(s for s in SITES if s not in adder)
+        self.sites = tuple(s for s in SITES if not (self.psum and s == "acc"))
+        self.sites += (PSUM,) if self.psum else ()
         self.configs: Dict[int, MacConfig] = {}  # MacConfig of each dot length
 
     def operands(self, g: int):
@@ -171,7 +181,7 @@ class _Run:
         product in os, its product in ws and is; found: False where a PE has taken nothing
         since reset), and the partial sums their links last held (0 after reset)."""
         shape = (ru, cu)
-        px, pw, ps = (np.zeros(shape, dtype=np.int64) for _ in range(3))
+        px, pw, ps, carry = (np.zeros(shape, dtype=np.int64) for _ in range(4))
         found = np.zeros(shape, dtype=bool)
         psum = np.zeros(shape, dtype=np.int64)
         psum_found = np.ones(shape, dtype=bool) if not self.psum else np.zeros(shape, dtype=bool)
@@ -199,8 +209,21 @@ class _Run:
             sel = need & keep.any(axis=0)
             for arr, val in ((px, xl), (pw, wl), (ps, sums)):
                 arr[:a, :b] = np.where(sel, val, arr[:a, :b])
+            if self.own_carry:
+                carries = adder_carries(self.sum_above(xs, ws, last), xl * wl, self.cfg.acc_bits)
+                carry[:a, :b] = np.where(sel, carries, carry[:a, :b])
             found[:a, :b] |= sel
-        return (px, pw, ps, found), psum
+        return (px, pw, ps, found), psum, carry
+
+    @staticmethod
+    def sum_above(x, w, steps) -> np.ndarray:
+        """The partial sum arriving at each PE (r, c) (from rows above r) at its own step
+        steps[r, c] of a fold with operands x, w (T, a, b)."""
+        a, b = steps.shape
+        rows, cols = np.arange(a), np.arange(b)
+        at = (steps[:, :, None], rows[None, None, :], cols[None, :, None])  # [r, c, q]
+        products = x[at].astype(np.int64) * w[at].astype(np.int64)
+        return np.einsum("rcq,rq->rc", products, np.tri(a, a, -1, dtype=np.int64))
 
     def mac_counts(self, xs, ws, prev) -> np.ndarray:
         """flips[site, bit] of the MAC kernel on one PE's stream of one fold."""
@@ -233,7 +256,7 @@ class _Run:
         fold, x, w = self.operands(g)
         ru, cu = fold.rows_used, fold.cols_used
         out = {s: np.zeros((ru, cu), dtype=np.uint64) for s in self.sites}
-        held, before = self.previous(g, ru, cu)
+        held, before, carry_before = self.previous(g, ru, cu)
         px, pw, ps, found = held
         for r in range(ru):
             for c in range(cu):
@@ -248,10 +271,19 @@ class _Run:
             self._sign_magnitude(x, w, px, pw, out)
         if self.psum:
             step = max(1, _CHUNK // (ru * cu))
+            acc_bits = self.cfg.acc_bits
             for t in range(0, x.shape[0], step):
-                sums = partial_sums(x[t : t + step], w[t : t + step])
-                out[PSUM] += register_flips(sums, self.cfg.acc_bits, before)
+                xc, wc = x[t : t + step], w[t : t + step]
+                products = xc.astype(np.int64) * wc.astype(np.int64)
+                sums = np.cumsum(products, axis=1)
+                out[PSUM] += register_flips(sums, acc_bits, before)
                 before = sums[-1]
+                if self.own_carry:
+                    carries = adder_carries(sums - products, products, acc_bits)
+                    if self.gating:  # a gated adder's inputs hold (operand isolation)
+                        carries = _hold(carries, (xc != 0) & (wc != 0), carry_before)
+                    out[CARRY] += register_flips(carries, acc_bits, carry_before)
+                    carry_before = carries[-1]
         return out, x.shape[0] * ru * cu
 
     def _sign_magnitude(self, x, w, px, pw, out) -> None:

@@ -12,12 +12,20 @@ papers' units (full-adder equivalents and bit operations); memory traffic is in 
   add max(i, j), a floating-point add 6 * max(i, j), a shift of an i-bit value by a j-bit amount
   i * log2(j) / 5. Floating-point multiplies are not covered by PikeLPN; bitsim charges the
   mantissa multiply (m+1)(m+1) - (m+1) plus the exponent add e (our extension).
-* BOPS (Baskin et al. 2021, HCM eq. 1): a convolution costs
-  m n k^2 (b_a b_w + b_a + b_w + log2(n k^2)) bit operations per output position, n the input
-  channels per group; elementwise: n * m for an n x m multiply, max(n, m) for an add or a
-  compare. Elementwise layers are made of these basic operations (``element_ops``): BatchNorm
-  (inference) is a multiply by a constant and an add, ReLU a compare, ReLU6 two, max pooling
-  window - 1 compares, average pooling window - 1 adds and a multiply (a shift for 2^n).
+* BOPS, two definitions by name (``BOPS_DEFINITIONS``, argument ``bops``):
+
+  - ``hcm`` (Baskin et al. 2021, HCM eq. 1; also used by the UNIQ/NICE line of work it cites):
+    a convolution costs m n k^2 (b_a b_w + b_a + b_w + log2(n k^2)) bit operations per output
+    position, n the input channels per group (the multiplier, and an accumulator as wide as the
+    product plus the carry bits); elementwise: n * m for an n x m multiply, max(n, m) for an add
+    or a compare. Elementwise layers are made of these basic operations (``element_ops``):
+    BatchNorm (inference) is a multiply by a constant and an add, ReLU a compare, ReLU6 two,
+    max pooling window - 1 compares, average pooling window - 1 adds and a multiply (a shift for
+    2^n).
+  - ``qonnx`` (QONNX ``inference_cost`` / FINN, Pappalardo et al. 2022): MACs x b_a x b_w for
+    convolution and linear layers (equal to ACE); elementwise layers (Add, Mul, BatchNorm,
+    pooling, ReLU, Clip) cost 0, as in QONNX's list of zero-cost ops. QONNX also discounts
+    zero weights (``discount_sparsity``); bitsim counts dense layers.
 * Compute cost (WRPN, Mishra et al. 2018; HCM eq. 3): MACs x (b_a + b_w). Elementwise ops: 0.
 * Memory traffic (HCM sec. 3.3): bits of weights (and bias) read + input activations read +
   output activations written. OPS (HCM sec. 4): n m (k^2 + 1) operations per output pixel of a
@@ -30,12 +38,13 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import List, Sequence
 
-from bitsim._core.checks import MissingExtra
+from bitsim._core.checks import InputError, MissingExtra, check_choice
 from bitsim.sim.formats import FloatFormat
 
 __all__ = [
     "ADDITIVE",
     "BIAS_BITS",
+    "BOPS_DEFINITIONS",
     "LayerCost",
     "ace_elementwise",
     "ace_v2_elementwise",
@@ -47,6 +56,7 @@ __all__ = [
 ]
 
 BIAS_BITS = 32  # a bias is added to the accumulator: stored at 32 bits unless stated
+BOPS_DEFINITIONS = ("hcm", "qonnx")
 
 
 @dataclass
@@ -61,12 +71,13 @@ class LayerCost:
     elementwise_ops: int
     ace: float
     ace_v2: float
-    bops: float
+    bops: float  # by the definition bops_definition
     compute_cost: int  # MACs x (b_a + b_w), bit-MACs
     weight_bits: int
     input_bits: int
     output_bits: int
     ops: int  # HCM operations
+    bops_definition: str = "hcm"
 
     @property
     def memory_bits(self) -> int:
@@ -83,7 +94,11 @@ class LayerCost:
         return d
 
 
-ADDITIVE = [f.name for f in fields(LayerCost) if f.name not in ("name", "kind", "shape", "k")]
+ADDITIVE = [
+    f.name
+    for f in fields(LayerCost)
+    if f.name not in ("name", "kind", "shape", "k", "bops_definition")
+]
 
 
 def ace_elementwise(op: str, a, b) -> float:
@@ -138,14 +153,18 @@ def element_ops(layer):
     return [(layer.op, a, b, 1)]
 
 
-def layer_cost(layer) -> LayerCost:
-    """Every analytic metric of one Conv2d, Linear or Elementwise layer."""
+def layer_cost(layer, bops: str = "hcm") -> LayerCost:
+    """Every analytic metric of one Conv2d, Linear or Elementwise layer; ``bops`` names the
+    definition of BOPS ('hcm' or 'qonnx', module docstring)."""
+    check_choice(bops, "bops", BOPS_DEFINITIONS)
     if layer.kind == "elementwise":
         parts = element_ops(layer)
         per = [
             sum(n * f(op, a, b) for op, a, b, n in parts)
             for f in (ace_elementwise, ace_v2_elementwise, _bops_elementwise)
         ]
+        if bops == "qonnx":
+            per[2] = 0.0
         ops_each = sum(n for *_, n in parts)
         return LayerCost(
             layer.name,
@@ -162,13 +181,17 @@ def layer_cost(layer) -> LayerCost:
             layer.input_elements * layer.a_format.bits,
             layer.output_elements * layer.output_format.bits,
             layer.count * ops_each,
+            bops,
         )
     ba, bw = layer.a_format.bits, layer.w_format.bits
     kh, kw = layer.kernel_hw
     n = layer.in_channels // layer.groups
     m, positions = layer.out_channels, layer.positions
     mac_ace = ba * bw
-    bops = positions * m * n * kh * kw * (ba * bw + ba + bw + math.log2(n * kh * kw))
+    if bops == "hcm":
+        bops_value = positions * m * n * kh * kw * (ba * bw + ba + bw + math.log2(n * kh * kw))
+    else:
+        bops_value = float(layer.macs * ba * bw)
     bias_bits = layer.out_channels * BIAS_BITS if layer.bias else 0
     return LayerCost(
         layer.name,
@@ -179,26 +202,39 @@ def layer_cost(layer) -> LayerCost:
         0,
         float(layer.macs * mac_ace),
         float(layer.macs * mac_ace),
-        bops,
+        bops_value,
         layer.macs * (ba + bw),
         layer.weights * bw + bias_bits,
         layer.input_elements * ba,
         layer.output_elements * layer.output_format.bits,
         positions * n * m * (kh * kw + 1),
+        bops,
     )
 
 
 def total_cost(costs: Sequence[LayerCost], name: str = "total") -> LayerCost:
-    """The sum of the additive metrics of several layers (k: the largest)."""
+    """The sum of the additive metrics of several layers (k: the largest), all with one BOPS
+    definition."""
+    definitions = sorted({c.bops_definition for c in costs})
+    if len(definitions) > 1:
+        raise InputError(
+            f"costs: expected one BOPS definition, found {', '.join(definitions)}: "
+            f"BOPS of different definitions do not add"
+        )
     sums = {f: sum(getattr(c, f) for c in costs) for f in ADDITIVE}
     return LayerCost(
-        name=name, kind="total", shape="", k=max((c.k for c in costs), default=0), **sums
+        name=name,
+        kind="total",
+        shape="",
+        k=max((c.k for c in costs), default=0),
+        **sums,
+        bops_definition=definitions[0] if definitions else "hcm",
     )
 
 
-def network_cost(layers) -> List[LayerCost]:
-    """layer_cost of every layer, then the totals row."""
-    costs = [layer_cost(layer) for layer in layers]
+def network_cost(layers, bops: str = "hcm") -> List[LayerCost]:
+    """layer_cost of every layer (BOPS by the definition ``bops``), then the totals row."""
+    costs = [layer_cost(layer, bops) for layer in layers]
     return costs + [total_cost(costs)]
 
 

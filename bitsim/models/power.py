@@ -1,15 +1,23 @@
 """PANN power of a layer in bit flips, from the MAC simulator or a closed form.
 
 PANN (Spingarn-Eliezer et al., 2022, Tables 2, 7-9) charges a network MACs x (P_mult + P_acc)
-bit flips, P_mult and P_acc the flips per MAC of the multiplier and the accumulator. In bitsim's
-register model (bitsim.sim.mac) the multiplier's flips are those of its input registers and its
-output register, P_mult = flips(x) + flips(w) + flips(product), and P_acc = flips(acc).
+bit flips, P_mult and P_acc the flips per MAC of the multiplier and the accumulator (eqs. 3, 4).
+In bitsim's register model (bitsim.sim.mac) the multiplier's flips are those of its input
+registers and its output register, P_mult = flips(x) + flips(w) + flips(product)
+(``MULT_SITES``). PANN's P_acc counts the accumulator's input (the product, sign-extended in
+signed arithmetic) and its register; bitsim's P_acc = flips(addend) + flips(carry) + flips(acc)
+(``ACC_SITES``) adds the carries of the ripple-carry adder, which PANN leaves out and the
+circuit has. P_mult + P_acc is the simulator's total over every site.
 
 Closed form (``method="closed-form"``), for independent, identically distributed operands:
 
 * x, w and product registers (exact): a register that takes independent values flips bit b
   with probability 2 q_b (1 - q_b), q_b = P(bit b = 1), so E[flips] = sum_b 2 q_b (1 - q_b);
   q_b comes from the operand pmf, and for the product from the pmf of x * w.
+* addend (exact): the product register's pmf read at acc_bits bits (two's complement values
+  are sign-extended).
+* carry: not modelled. ``closed_form_flips`` has no 'carry' key and no 'total', and
+  ``pann_power`` refuses ``method="closed-form"`` rather than leave the carries out of P_acc.
 * accumulator (approximate): bit b flips when S -> S + p crosses an odd number of multiples of
   L = 2^b. For an addend with d = p mod 2L this happens iff S mod L lies in an interval of length
   min(d, 2L - d): [L - d, L) when d < L, [0, 2L - d) otherwise. We take the partial sum before
@@ -40,10 +48,12 @@ from bitsim.sim.formats import IntFormat
 from bitsim.sim.mac import MacConfig, simulate_mac
 
 __all__ = [
+    "ACC_SITES",
     "ENDLESS_POSITIONS",
     "EXACT_SUPPORT",
     "EXACT_TERMS",
     "MAX_PRODUCT_SUPPORT",
+    "MULT_SITES",
     "PannPower",
     "bit_probabilities",
     "closed_form_flips",
@@ -57,6 +67,8 @@ MAX_PRODUCT_SUPPORT = 1 << 24
 EXACT_TERMS = 16  # partial sums of up to this many products use their exact pmf ...
 EXACT_SUPPORT = 1 << 16  # ... while it spans at most this many values
 ENDLESS_POSITIONS = 10**6  # dot length assumed for length=None in the closed form
+MULT_SITES = ("x", "w", "product")  # PANN's P_mult
+ACC_SITES = ("addend", "carry", "acc")  # PANN's P_acc, with the adder's carries
 
 
 def bit_probabilities(values: np.ndarray, probs: np.ndarray, bits: int) -> np.ndarray:
@@ -170,7 +182,8 @@ def _positions(length: int, bins: int = 24):
 
 
 def closed_form_flips(cfg: MacConfig, x_dist="uniform", w_dist="uniform") -> Dict[str, float]:
-    """Mean flips per MAC of each register under the closed form (see the module docstring)."""
+    """Mean flips per MAC of the sites x, w, product, acc and addend under the closed form (see
+    the module docstring); the carries are not modelled (no 'carry' key, no 'total')."""
     xf, wf = IntFormat(cfg.x_bits, cfg.x_signed), IntFormat(cfg.w_bits, cfg.w_signed)
     xv, xp = resolve_distribution(x_dist, "x_dist").pmf(xf)
     wv, wp = resolve_distribution(w_dist, "w_dist").pmf(wf)
@@ -196,8 +209,8 @@ def closed_form_flips(cfg: MacConfig, x_dist="uniform", w_dist="uniform") -> Dic
         "w": iid_register_flips(wv, wp, cfg.w_bits),
         "product": iid_register_flips(pv, pp, cfg.product_bits),
         "acc": acc,
+        "addend": iid_register_flips(pv, pp, cfg.acc_bits),
     }
-    flips["total"] = sum(flips.values())
     return flips
 
 
@@ -207,8 +220,8 @@ class PannPower:
 
     layer: str
     macs: int
-    mult_flips_per_mac: float  # flips(x) + flips(w) + flips(product)
-    acc_flips_per_mac: float  # flips(acc)
+    mult_flips_per_mac: float  # P_mult: flips of MULT_SITES (x, w, product)
+    acc_flips_per_mac: float  # P_acc: flips of ACC_SITES (addend, carry, acc)
     method: str
 
     @property
@@ -237,8 +250,8 @@ def mac_flips(
     backend: str = "c",
     simd: str = "auto",
 ) -> Dict[str, float]:
-    """Mean flips per MAC of each register, simulated (n MACs; seed, threads, backend and simd
-    as for ``simulate_mac``) or from the closed form."""
+    """Mean flips per MAC of each site, simulated (n MACs; seed, threads, backend and simd as
+    for ``simulate_mac``) or from the closed form (every site but 'carry', no 'total')."""
     if method == "closed-form":
         return closed_form_flips(cfg, x_dist, w_dist)
     if method != "simulate":
@@ -270,15 +283,32 @@ def pann_power(
 ) -> PannPower:
     """PANN power of a Conv2d or Linear layer with integer formats; ``flips`` reuses a result
     of mac_flips for the same widths, signedness, K and distributions; n, seed, threads,
-    backend, simd: of the simulation (``mac_flips``)."""
+    backend, simd: of the simulation (``mac_flips``). P_mult and P_acc sum MULT_SITES and
+    ACC_SITES; the closed form does not model the adder's carries, so ``method="closed-form"``
+    is refused."""
     a, w = layer.a_format, layer.w_format
     if a.is_float or w.is_float:
         raise InputError(
             f"layer: PANN power needs integer formats, found {a} x {w} in {layer.name!r}"
         )
+    if method == "closed-form":
+        raise InputError(
+            "method: PANN power needs the accumulator adder's carries, which the closed form "
+            "does not model; expected 'simulate', found 'closed-form'"
+        )
     cfg = MacConfig(a.bits, w.bits, acc_bits, a.signed, w.signed, layer.k)
     if flips is None:
         flips = mac_flips(cfg, x_dist, w_dist, method, n, seed, threads, backend, simd)
+    missing = [s for s in (*MULT_SITES, *ACC_SITES) if s not in flips]
+    if missing:
+        raise InputError(
+            f"flips: expected mean flips of every site (a simulated mac_flips result), "
+            f"found no {', '.join(missing)}"
+        )
     return PannPower(
-        layer.name, layer.macs, flips["x"] + flips["w"] + flips["product"], flips["acc"], method
+        layer.name,
+        layer.macs,
+        sum(flips[s] for s in MULT_SITES),
+        sum(flips[s] for s in ACC_SITES),
+        method,
     )

@@ -23,6 +23,7 @@ from typing import Dict, List, Optional
 from bitsim._core.checks import InputError, InputTypeError, MissingExtra, check_int
 from bitsim._core.render import Column, render
 from bitsim.models.costs import layer_cost, total_cost
+from bitsim.models.power import ACC_SITES, MULT_SITES
 from bitsim.sim.accwidth import statistical_bits, width_for_range, worst_case_bits
 from bitsim.sim.distributions import resolve_distribution
 from bitsim.sim.formats import IntFormat, parse_format
@@ -146,6 +147,7 @@ class Report:
     layers: List[dict]
     totals: dict
     simulated: bool
+    bops: str = "hcm"  # the BOPS definition (bitsim.models.costs.BOPS_DEFINITIONS)
 
     def to_dict(self) -> dict:
         p = self.precision
@@ -163,6 +165,7 @@ class Report:
                 "w_dist": p.w_dist,
                 "simulated": self.simulated,
             },
+            "bops_definition": self.bops,
             "layers": self.layers,
             "totals": self.totals,
         }
@@ -194,7 +197,10 @@ class Report:
                 else "no simulation"
             )
         )
-        return render(rows, fmt, COLUMNS, self.network if fmt == "markdown" else title)
+        columns = [
+            Column("bops", f"BOPS ({self.bops})", c.fmt) if c.key == "bops" else c for c in COLUMNS
+        ]
+        return render(rows, fmt, columns, self.network if fmt == "markdown" else title)
 
 
 COLUMNS = [
@@ -227,9 +233,11 @@ def report(
     name: Optional[str] = None,
     backend: str = "c",
     simd: str = "auto",
+    bops: str = "hcm",
 ) -> Report:
     """Per-layer and total costs of a network (a bitsim.nets.zoo.Network or a layer list).
-    n, seed, threads, backend, simd: of the bit-flip simulation (see ``simulate_mac``)."""
+    n, seed, threads, backend, simd: of the bit-flip simulation (see ``simulate_mac``); bops:
+    the definition of BOPS, 'hcm' or 'qonnx' (``bitsim.models.costs``)."""
     precision = precision or Precision()
     layers = net.layers if hasattr(net, "layers") else list(net)
     name = name if name else getattr(net, "name", "network")  # not `or`: mypy infers None
@@ -253,7 +261,7 @@ def report(
 
     rows, costs = [], []
     for layer in layers:
-        cost = layer_cost(layer)
+        cost = layer_cost(layer, bops)
         costs.append(cost)
         row = {
             "name": layer.name,
@@ -280,10 +288,8 @@ def report(
                         min(sim.min_partial_sum, 0), max(sim.max_partial_sum, 0), cfg.acc_signed
                     )
                     row[f"flips_per_mac_{tag}"] = sim.mean()
-                    row[f"mult_flips_per_mac_{tag}"] = (
-                        sim.mean("x") + sim.mean("w") + sim.mean("product")
-                    )
-                    row[f"acc_flips_per_mac_{tag}"] = sim.mean("acc")
+                    row[f"mult_flips_per_mac_{tag}"] = sum(sim.mean(s) for s in MULT_SITES)
+                    row[f"acc_flips_per_mac_{tag}"] = sum(sim.mean(s) for s in ACC_SITES)
                     row[f"power_{tag}"] = layer.macs * sim.mean()
         rows.append(row)
     totals = {
@@ -316,4 +322,4 @@ def report(
     if simulate and totals["macs"]:
         totals["flips_per_mac_signed"] = totals["power_signed"] / totals["macs"]
         totals["flips_per_mac_unsigned"] = totals["power_unsigned"] / totals["macs"]
-    return Report(name, precision, rows, totals, simulate)
+    return Report(name, precision, rows, totals, simulate, bops)

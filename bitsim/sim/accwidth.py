@@ -37,7 +37,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from bitsim._core.checks import InputError, check_count, check_int, check_seed
+from bitsim._core.checks import InputError, check_bool, check_count, check_int, check_seed
 from bitsim._core.segments import DEFAULT_CHUNK, SEGMENT_MACS, map_tasks, split
 from bitsim._core.widths import (
     MAX_WIDTH,
@@ -50,7 +50,7 @@ from bitsim.backends.dispatch import select
 from bitsim.sim.distributions import Uniform, resolve_distribution
 from bitsim.sim.formats import IntFormat
 from bitsim.sim.mac import MacConfig
-from bitsim.sim.operands import as_operand_array, make_streams, stream_count
+from bitsim.sim.operands import Stream, as_operand_array, make_streams, stream_count
 
 __all__ = [
     "MAX_WIDTH",
@@ -119,22 +119,45 @@ class WeightAwareBound:
     layer_bits: int
 
 
-def weight_aware_bits(weights, x_bits: int, x_signed: bool = False) -> WeightAwareBound:
-    """A2Q-style bound from integer weights, shape (out_channels, ...), and the activation
-    format."""
+def weight_aware_bits(
+    weights,
+    x_bits: int,
+    x_signed: bool = False,
+    *,
+    w_bits: Optional[int] = None,
+    w_signed: bool = True,
+) -> WeightAwareBound:
+    """A2Q-style bound from integer weights, shape (out_channels, ...), and the operand formats.
+
+    The extremes come from the weight values; the accumulator's signedness comes from the
+    formats, as in the MAC (``MacConfig.acc_signed``): two's complement when either x or the
+    weight format (``w_signed``, default signed) is signed, whatever signs the values happen
+    to have. ``w_bits``, when given, checks the weights against the format (else only their
+    sign against ``w_signed``)."""
     arr = np.asarray(weights)
     if arr.ndim < 1 or arr.size == 0:
         raise InputError(
             f"weights: expected a non-empty array of shape (out_channels, ...), "
             f"found shape {arr.shape}"
         )
-    w = as_operand_array(arr.reshape(len(arr), -1).ravel(), "weights")
-    w = w.reshape(len(weights), -1).astype(object)
+    flat = as_operand_array(arr.reshape(len(arr), -1).ravel(), "weights")
+    check_bool(w_signed, "w_signed")
+    if w_bits is not None:
+        Stream(
+            "weights", IntFormat(check_int(w_bits, "w_bits", 1, 32), w_signed), flat
+        ).check_range(0, len(flat))
+    elif not w_signed and flat.size and flat.min() < 0:
+        bad = int(np.flatnonzero(flat < 0)[0])
+        raise InputError(
+            f"weights: expected integers >= 0 (w_signed=False), found {int(flat[bad])} at "
+            f"index {bad}"
+        )
+    w = flat.reshape(len(arr), -1).astype(object)
     xf = IntFormat(check_int(x_bits, "x_bits", 1, 32), bool(x_signed))
     lo_terms = np.minimum(w * xf.lo, w * xf.hi)
     hi_terms = np.maximum(w * xf.lo, w * xf.hi)
     mins, maxs = lo_terms.sum(axis=1), hi_terms.sum(axis=1)
-    signed = bool(x_signed) or bool((w < 0).any())
+    signed = bool(x_signed) or bool(w_signed)
     bits = np.array([width_for_range(int(a), int(b), signed) for a, b in zip(mins, maxs)])
     return WeightAwareBound(mins, maxs, bits, int(bits.max()) if len(bits) else 0)
 

@@ -10,8 +10,21 @@ The model (README.md, "The MAC model", has a worked bit-level example):
   2**acc_bits. The first term of each dot product of ``length`` K terms loads p itself, straight
   over the previous dot product's result (no idle clear cycle); ``length=None`` is one endless
   dot product. All registers start at zero.
-* The bit flips of a register are the Hamming distances between its consecutive values; the
-  first MAC counts the flips from the reset state.
+* The accumulator adder is a ripple-carry adder of acc_bits bits. Its first input is the
+  accumulator register, or 0 on the first term of a dot product (as the gate-level MAC,
+  ``bitsim.circuits.multipliers.mac_circuit``, which adds ``acc ANDNOT first``); its second,
+  the **addend**, is p sign- (signed product) or zero-extended to acc_bits. Its **carry** bit i
+  is the carry out of bit position i (the carry into bit i + 1; bit acc_bits - 1 is the
+  adder's carry out, computed and discarded as the register wraps), zero-delay: with first
+  input a and addend b, bit i of (a + b) XOR a XOR b, shifted down one position, over acc_bits
+  + 1 bits. These are exactly the carry nets of the gate-level adder (a test).
+* The bit flips of a site are the Hamming distances between its consecutive values; the
+  first MAC counts the flips from the reset state (every site 0).
+* Sites (``SITES``): registers 'x', 'w', 'product', 'acc' and the adder's 'addend' and 'carry'
+  nets. PANN's multiplier term P_mult corresponds to x + w + product (the multiplier's input and
+  output registers), its accumulator term P_acc to addend + acc (the adder's input and the
+  register, "the b_acc-bit output summed with the B-bit number in the FF"); bitsim's P_acc adds
+  the carries, which PANN's model leaves out and the circuit has (``bitsim.models.power``).
 * The accumulator is signed when the product is. A partial sum (the exact, unbounded sum of the
   products since the dot product started) overflows when it lies outside the accumulator's
   range; the register then holds it modulo 2**acc_bits, as hardware does.
@@ -33,7 +46,7 @@ from bitsim.sim.operands import make_streams, stream_count
 
 __all__ = ["SITES", "MacConfig", "MacFlips", "prepare", "result", "simulate_mac"]
 
-SITES = ("x", "w", "product", "acc")
+SITES = ("x", "w", "product", "acc", "addend", "carry")
 
 
 @dataclass(frozen=True)
@@ -85,6 +98,8 @@ class MacConfig:
             "w": self.w_bits,
             "product": self.product_bits,
             "acc": self.acc_bits,
+            "addend": self.acc_bits,
+            "carry": self.acc_bits,
         }[site]
 
 
@@ -100,8 +115,9 @@ class MacFlips:
     seed : int or None
         Seed of the samplers (None when both operands were arrays).
     flips_per_bit : dict of str to ndarray of uint64
-        For each site ('x', 'w', 'product', 'acc'), total bit flips of each bit position of that
-        register (index 0 = least significant bit), over all MACs.
+        For each site of ``SITES`` ('x', 'w', 'product', 'acc' registers, the adder's 'addend'
+        and 'carry' nets), total bit flips of each bit position (index 0 = least significant
+        bit), over all MACs.
     overflows : int
         Number of partial sums outside the accumulator's range.
     min_partial_sum, max_partial_sum : int or None
@@ -118,7 +134,7 @@ class MacFlips:
     distributions: Dict[str, str] = field(default_factory=dict)
 
     def total(self, site: Optional[str] = None) -> int:
-        """Total bit flips of one site, or of all four when ``site`` is None."""
+        """Total bit flips of one site, or of every site of ``SITES`` when ``site`` is None."""
         sites = SITES if site is None else (site,)
         return sum(int(self.flips_per_bit[s].sum()) for s in sites)
 

@@ -43,7 +43,9 @@ def test_json_has_one_object_per_configuration(capsys):
     ]
     for o in out:
         assert {"x_bits", "w_bits", "acc_bits", "signed", "length", "n", "seed", "flips"} <= set(o)
-        assert set(o["flips"]) == {"x", "w", "product", "acc", "total"}
+        assert set(o["flips"]) == {"x", "w", "product", "acc", "addend", "carry", "total"}
+        sites = sum(v for k, v in o["flips"].items() if k != "total")
+        assert o["flips"]["total"] == pytest.approx(sites)
         assert (o["acc_bits"], o["length"], o["n"], o["seed"]) == (32, 9, 5000, 3)
         lib = bitsim.simulate_mac(x_bits=o["x_bits"], signed=o["signed"], length=9, n=5000, seed=3)
         assert o["flips"] == pytest.approx(lib.mean_flips, abs=0)

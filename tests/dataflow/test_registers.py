@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import bitsim
 from bitsim._core.checks import InputError
-from bitsim.dataflow.registers import register_flips, sign_magnitude
+from bitsim.dataflow.registers import adder_carries, register_flips, sign_magnitude
 
 
 @given(
@@ -39,3 +39,17 @@ def test_sign_magnitude():
         InputError, match=r"x: sign-magnitude codes of 4 bits hold \[-7, 7\], found -8"
     ):
         sign_magnitude(np.array([1, -8]), 4, "x")
+
+
+@given(
+    st.sampled_from([3, 8, 63, 64]),
+    st.lists(st.integers(-128, 127), min_size=1, max_size=40),
+)
+def test_adder_carries_equal_the_mac_kernel(acc_bits, values):
+    x = np.array(values)
+    w = np.roll(x, 1)
+    r = bitsim.simulate_mac(x, w, x_bits=8, acc_bits=acc_bits, length=None)
+    products = x * w
+    before = np.concatenate([[0], np.cumsum(products)[:-1]])  # the accumulator before each MAC
+    carries = adder_carries(before, products, acc_bits)
+    assert int(register_flips(carries[:, None], acc_bits, np.zeros(1))[0]) == r.total("carry")

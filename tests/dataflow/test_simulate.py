@@ -23,7 +23,14 @@ def oracle(layer, x, w, array, dataflow, acc_bits, gating, encoding):
     """Total flips per site, stepping registers one value at a time."""
     m = map_layer(layer, array, dataflow)
     xb, wb = layer.a_format.bits, layer.w_format.bits
-    widths = {"x": xb, "w": wb, "product": xb + wb, "acc": acc_bits, "psum": acc_bits}
+    widths = {"x": xb, "w": wb, "product": xb + wb, "psum": acc_bits}
+    widths.update(acc=acc_bits, addend=acc_bits, carry=acc_bits)
+    mask = (1 << acc_bits) - 1
+
+    def carries(a, b):  # the adder's carry out of each bit position
+        a, b = a & mask, b & mask
+        return ((a + b) ^ a ^ b) >> 1
+
     enc = (lambda v, b: sm(v, b)) if encoding == "sign-magnitude" else (lambda v, b: v)
     regs, flips, sums = {}, {}, {}
 
@@ -41,17 +48,22 @@ def oracle(layer, x, w, array, dataflow, acc_bits, gating, encoding):
                     first = True
                     for t in range(xv.shape[0]):
                         a, b = int(xv[t, r, c]), int(wv[t, r, c])
+                        above = sum(int(xv[t, q, c]) * int(wv[t, q, c]) for q in range(r))
                         if dataflow != "os":
-                            ps = sum(int(xv[t, q, c]) * int(wv[t, q, c]) for q in range(r + 1))
-                            put((r, c), "psum", ps)
+                            put((r, c), "psum", above + a * b)
                         if gating and (a == 0 or b == 0):
-                            continue
+                            continue  # the MAC's registers and the adder's inputs hold
                         put((r, c), "x", enc(a, xb))
                         put((r, c), "w", enc(b, wb))
                         put((r, c), "product", enc(a * b, xb + wb))
-                        if dataflow == "os":
-                            sums[r, c] = a * b if first else sums[r, c] + a * b
+                        put((r, c), "addend", a * b)
+                        if dataflow == "os":  # the adder takes the PE's own accumulator
+                            first_input = 0 if first else sums[r, c]
+                            sums[r, c] = first_input + a * b
                             put((r, c), "acc", sums[r, c])
+                        else:  # the adder takes the partial sum from the PE above
+                            first_input = above
+                        put((r, c), "carry", carries(first_input, a * b))
                         first = False
     return flips
 

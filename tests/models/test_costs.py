@@ -200,3 +200,20 @@ def test_to_dict_and_dataframe():
     from bitsim.models.costs import to_dataframe  # pandas comes with the test extra
 
     assert list(to_dataframe([c])["macs"]) == [32]
+
+
+def test_bops_by_name_hcm_and_qonnx():
+    conv = Conv2d("c", 64, 128, 3, 56, padding=1, a_format=IntFormat(4), w_format=IntFormat(2))
+    hcm, qonnx = layer_cost(conv), layer_cost(conv, "qonnx")
+    assert hcm.bops_definition == "hcm" and qonnx.bops_definition == "qonnx"
+    assert hcm.bops == pytest.approx(56 * 56 * 128 * 64 * 9 * (8 + 4 + 2 + math.log2(576)))
+    assert qonnx.bops == conv.macs * 4 * 2 == qonnx.ace  # QONNX inference_cost / FINN
+    add = Elementwise("res", "add", 1000, I8, I8, tensors=2)
+    assert layer_cost(add).bops == 8000 and layer_cost(add, "qonnx").bops == 0  # zero-cost op
+    fc = Linear("fc", 512, 1000)
+    total = network_cost([conv, add, fc], bops="qonnx")[-1]
+    assert total.bops == conv.macs * 8 + fc.macs * 64 and total.bops_definition == "qonnx"
+    with pytest.raises(ValueError, match="costs: expected one BOPS definition, found hcm, qonnx"):
+        total_cost([hcm, qonnx])
+    with pytest.raises(ValueError, match="bops: expected one of"):
+        layer_cost(conv, "bops")

@@ -17,8 +17,9 @@ def test_closed_form_within_stated_error(bits, signed, length):
     cfg = MacConfig(bits, bits, 32, signed, signed, length)
     cf = closed_form_flips(cfg)
     sim = bitsim.simulate_mac(x_bits=bits, signed=signed, length=length, n=10**6, seed=1).mean_flips
-    for site in ("x", "w", "product"):  # exact for independent operands
+    for site in ("x", "w", "product", "addend"):  # exact for independent operands
         assert cf[site] == pytest.approx(sim[site], rel=0.01), site
+    assert "carry" not in cf and "total" not in cf  # not modelled: no total to mistake
     assert cf["acc"] == pytest.approx(sim["acc"], rel=0.015)
 
 
@@ -40,7 +41,7 @@ def test_closed_form_with_other_distributions(x_dist, w_dist, x_signed):
         n=10**6,
         seed=2,
     ).mean_flips
-    for site in ("x", "w", "product", "acc"):
+    for site in ("x", "w", "product", "acc", "addend"):
         assert cf[site] == pytest.approx(sim[site], rel=0.015), site
 
 
@@ -53,11 +54,14 @@ def test_pann_power_of_a_layer():
         x_bits=4, x_signed=False, w_signed=True, length=576, n=200_000, seed=3
     ).mean_flips
     assert p.mult_flips_per_mac == pytest.approx(flips["x"] + flips["w"] + flips["product"])
-    assert p.acc_flips_per_mac == pytest.approx(flips["acc"])
-    assert p.power == pytest.approx(conv.macs * flips["total"])
+    assert p.acc_flips_per_mac == pytest.approx(flips["addend"] + flips["carry"] + flips["acc"])
+    assert p.power == pytest.approx(conv.macs * flips["total"])  # every site
     assert p.to_dict()["power"] == p.power
-    cf = pann_power(conv, method="closed-form")
-    assert cf.power == pytest.approx(p.power, rel=0.02)
+    with pytest.raises(ValueError, match="method: PANN power needs the accumulator adder's carr"):
+        pann_power(conv, method="closed-form")
+    without_carries = {k: v for k, v in flips.items() if k != "carry"}
+    with pytest.raises(ValueError, match="flips: expected mean flips of every site.*no carry"):
+        pann_power(conv, flips=without_carries)
 
 
 def test_flips_can_be_reused_across_layers():

@@ -189,3 +189,23 @@ def test_mixed_signedness_precision():
     assert conv["acc_bits_worst_signed"] == worst_case_bits(conv["k"], 4, 4, False, True)
     with pytest.raises(TypeError, match="a_signed: expected a bool"):
         R.Precision(a_signed="no")
+
+
+def test_bops_definition_by_name_in_report_and_cli(capsys):
+    net = network("resnet20")
+    hcm = R.report(net, R.Precision(a_bits=4, w_bits=2), simulate=False)
+    qonnx = R.report(net, R.Precision(a_bits=4, w_bits=2), simulate=False, bops="qonnx")
+    assert hcm.to_dict()["bops_definition"] == "hcm"
+    assert qonnx.to_dict()["bops_definition"] == "qonnx"
+    assert qonnx.totals["bops"] == pytest.approx(
+        sum(r["macs"] * r["a_bits"] * r["w_bits"] for r in qonnx.layers if r["macs"])
+    )
+    assert hcm.totals["bops"] > qonnx.totals["bops"]
+    assert "BOPS (qonnx)" in qonnx.render("table")
+    assert main(["report", "resnet20", "--no-sim", "--bops", "qonnx", "--format", "json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["bops_definition"] == "qonnx"
+    mac_ace = sum(r["ace"] for r in d["layers"] if r["macs"])  # ACE of the MAC layers
+    assert d["totals"]["bops"] == pytest.approx(mac_ace) and mac_ace < d["totals"]["ace"]
+    with pytest.raises(SystemExit):
+        main(["report", "resnet20", "--bops", "fvcore"])

@@ -205,3 +205,20 @@ def test_every_backend_checks_operand_ranges(backend):
         r"index 3",
     ):
         A.measure(3, x, np.ones(6, dtype=int), x_bits=4, backend=backend)
+
+
+def test_weight_aware_signedness_comes_from_the_weight_format():
+    # signed int4 weights that happen to be positive, unsigned 4-bit activations: the partial
+    # sums reach 15 * 6 = 90, and a signed accumulator (the product is signed) needs 8 bits
+    w = np.array([[3, 1, 2]])
+    assert A.weight_aware_bits(w, 4, False, w_bits=4).layer_bits == 8
+    assert A.weight_aware_bits(w, 4, False).layer_bits == 8  # weights signed by default
+    assert A.weight_aware_bits(w, 4, False, w_bits=4, w_signed=False).layer_bits == 7
+    x = np.full(3, 15)
+    kw = dict(x_bits=4, x_signed=False, w_bits=4, w_signed=True, length=3)
+    assert bitsim.simulate_mac(x, w[0], acc_bits=8, **kw).overflows == 0
+    assert bitsim.simulate_mac(x, w[0], acc_bits=7, **kw).overflows == 1  # 90 > 63
+    with pytest.raises(ValueError, match=r"weights: expected integers in \[-2, 1\].*found 3 at"):
+        A.weight_aware_bits(w, 4, w_bits=2)
+    with pytest.raises(ValueError, match=r"weights: expected integers >= 0 \(w_signed=False\)"):
+        A.weight_aware_bits([[1, -1]], 4, w_signed=False)

@@ -25,6 +25,31 @@ def test_mac_register_nets_toggle_like_the_register_level_simulator(arch, signed
     assert g.bus("acc_next").tolist() == r.flips_per_bit["acc"].tolist()
 
 
+@pytest.mark.parametrize(
+    "x_bits,w_bits,acc_bits,length",
+    [(2, 2, 4, None), (2, 2, 6, 1), (3, 2, 8, 5), (4, 4, 12, 9), (4, 4, 20, 64), (5, 3, 7, 3)]
+    + [(3, 3, 64, 7)],
+)
+@pytest.mark.parametrize("signed", [False, True])
+@pytest.mark.parametrize("arch", ["dadda", "booth"])
+def test_register_level_adder_sites_toggle_like_the_gate_level_adder(
+    arch, signed, x_bits, w_bits, acc_bits, length
+):
+    """addend and carry of the register-level model, per bit position, equal the nets of the
+    gate-level MAC's ripple-carry accumulator adder (also with acc_bits below the product's
+    width, where the register wraps), on every backend."""
+    mac = mac_circuit(arch, x_bits, w_bits, acc_bits=acc_bits, signed=signed)
+    kw = dict(length=length, n=2500, seed=5)
+    g = simulate_gates(mac, **kw)
+    for backend in ("c", "numba", "reference"):
+        r = bitsim.simulate_mac(
+            x_bits=x_bits, w_bits=w_bits, acc_bits=acc_bits, signed=signed, backend=backend, **kw
+        )
+        for site in ("addend", "carry"):
+            gate = g.per_net[mac.nets[site]].tolist()
+            assert gate == r.flips_per_bit[site].tolist(), (backend, site)
+
+
 @pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("signed", [False, True])
 def test_mac_accumulator_adder_computes_the_next_partial_sum(arch, signed):

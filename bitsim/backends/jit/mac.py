@@ -161,20 +161,39 @@ def _count(flips, site, d, index):
 
 
 @njit(cache=True)
+def _carries(kept, addend):
+    """Carry out of each bit position of the ripple-carry adder kept + addend (bit 63: the carry
+    out of a 64-bit word)."""
+    total = kept + addend
+    top = U64(1) << U64(63) if total < kept else U64(0)
+    return ((total ^ kept ^ addend) >> U64(1)) | top
+
+
+@njit(cache=True)
 def _kernel(x, w, g, length, signed, masks, acc_bits, state, flips, stats, index):
-    """MACs of one chunk. state = [reg x, reg w, reg p, reg acc, sum lo, sum hi] (uint64);
-    stats = [overflows, min lo, min hi, max lo, max hi, have extremes] (uint64). signed: the
-    product and accumulator are two's complement."""
-    s_lo, s_hi = state[4], I64(state[5])
+    """MACs of one chunk. state = [reg x, reg w, reg p, reg acc, addend, carry, sum lo, sum hi]
+    (uint64); stats = [overflows, min lo, min hi, max lo, max hi, have extremes] (uint64).
+    signed: the product and accumulator are two's complement."""
+    s_lo, s_hi = state[6], I64(state[7])
     sign = U64(1) << U64(63)
     for t in range(x.shape[0]):
         p_hi, p_lo = _product(x[t], w[t], signed)
-        if (length != 0 and (g + t) % length == 0) or (length == 0 and g + t == 0):
+        first = (length != 0 and (g + t) % length == 0) or (length == 0 and g + t == 0)
+        if first:
             s_lo, s_hi = p_lo, p_hi
         else:
             s_hi, s_lo = _add(s_hi, s_lo, p_hi, p_lo)
-        regs = (U64(x[t]) & masks[0], U64(w[t]) & masks[1], p_lo & masks[2], s_lo & masks[3])
-        for site in range(4):
+        addend = p_lo & masks[3]  # the product, sign- or zero-extended to acc_bits
+        kept = U64(0) if first else state[3]  # the adder's first input
+        regs = (
+            U64(x[t]) & masks[0],
+            U64(w[t]) & masks[1],
+            p_lo & masks[2],
+            s_lo & masks[3],
+            addend,
+            _carries(kept, addend),
+        )
+        for site in range(6):
             _count(flips, site, state[site] ^ regs[site], index)
             state[site] = regs[site]
         if signed:
@@ -195,21 +214,27 @@ def _kernel(x, w, g, length, signed, masks, acc_bits, state, flips, stats, index
         if stats[5] == U64(0) or _less(I64(stats[4]), stats[3], s_hi, s_lo):
             stats[3], stats[4] = s_lo, U64(s_hi)
         stats[5] = U64(1)
-    state[4], state[5] = s_lo, U64(s_hi)
+    state[6], state[7] = s_lo, U64(s_hi)
 
 
 def run(cfg, xs, ws, start, count, sum_before, chunk):
-    """Simulate MACs [start, start + count): (flips[4, 64], overflows, min, max, sum after)."""
+    """Simulate MACs [start, start + count): (flips[6, 64], overflows, min, max, sum after),
+    sites as ``bitsim.sim.mac.SITES``."""
     widths = [cfg.x_bits, cfg.w_bits, cfg.product_bits, cfg.acc_bits]
     masks = np.array([(1 << b) - 1 for b in widths], dtype=np.uint64)
-    state = np.zeros(6, dtype=np.uint64)
-    if start > 0:
+    state = np.zeros(8, dtype=np.uint64)
+    if start > 0:  # the sites as MAC start - 1 left them
         px, pw = int(fetch(xs, start - 1, 1)[0]), int(fetch(ws, start - 1, 1)[0])
-        for site, v in enumerate((px, pw, px * pw, int(sum_before))):
-            state[site] = v & int(masks[site])
-        state[4] = int(sum_before) & ((1 << 64) - 1)
-        state[5] = (int(sum_before) >> 64) & ((1 << 64) - 1)
-    flips = np.zeros((4, 64), dtype=np.uint64)
+        total, p, acc_mask = int(sum_before), px * pw, int(masks[3])
+        for site, v in enumerate((px, pw, p, total, p)):
+            state[site] = v & int(masks[min(site, 3)])
+        g = start - 1
+        first = g % cfg.length == 0 if cfg.length else g == 0
+        kept = 0 if first else (total - p) & acc_mask
+        state[5] = _carries(U64(kept), state[4])
+        state[6] = total & ((1 << 64) - 1)
+        state[7] = (total >> 64) & ((1 << 64) - 1)
+    flips = np.zeros((6, 64), dtype=np.uint64)
     if count == 0:
         return flips, 0, None, None, int(sum_before) if start else 0
     stats = np.zeros(6, dtype=np.uint64)
@@ -233,7 +258,7 @@ def run(cfg, xs, ws, start, count, sum_before, chunk):
         int(stats[0]),
         to_int(stats[2], stats[1]),
         to_int(stats[4], stats[3]),
-        to_int(state[5], state[4]),
+        to_int(state[7], state[6]),
     )
 
 

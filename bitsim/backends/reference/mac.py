@@ -43,18 +43,43 @@ def bit_flips(values: np.ndarray, previous: int) -> np.ndarray:
     return bits.sum(axis=0, dtype=np.uint64)
 
 
+def adder_carries(kept: np.ndarray, addend: np.ndarray) -> np.ndarray:
+    """Carry out of each bit position of a ripple-carry adder of two uint64 words below 2**A
+    (bit i: the carry into bit i + 1, from the A + 1-bit sum; bit 63 of a 64-bit adder is the
+    carry out of the word, an unsigned overflow)."""
+    total = kept + addend  # wraps modulo 2**64 only when A == 64
+    top = (total < kept).astype(np.uint64) << np.uint64(63)
+    return ((total ^ kept ^ addend) >> np.uint64(1)) | top
+
+
+def _site_words(x, w, p, sums, first, acc_before, widths):
+    """The six sites' register words (uint64) of a run of MACs: x, w, product, acc, addend and
+    carry. The adder adds the addend (p extended to acc_bits) to the accumulator register, or to
+    0 on the first term of a dot product (first); acc_before: the register before the run."""
+    regs = [low_bits(v, b) for v, b in zip((x, w, p, sums), widths)]
+    addend = low_bits(p, widths[3])
+    before = np.concatenate([np.array([acc_before], dtype=np.uint64), regs[3][:-1]])
+    kept = np.where(first, np.uint64(0), before)
+    return [*regs, addend, adder_carries(kept, addend)]
+
+
 def run(cfg, xs, ws, start, count, sum_before, chunk):
-    """Simulate MACs [start, start + count): (flips[4, 64], overflows, min, max, sum after)."""
+    """Simulate MACs [start, start + count): (flips[6, 64], overflows, min, max, sum after),
+    sites as ``bitsim.sim.mac.SITES``."""
     widths = [cfg.x_bits, cfg.w_bits, cfg.product_bits, cfg.acc_bits]
     lo, hi = cfg.acc_range
-    flips = np.zeros((4, 64), dtype=np.uint64)
+    flips = np.zeros((6, 64), dtype=np.uint64)
     overflows, smin, smax = 0, None, None
     total = int(sum_before) if start > 0 else 0
-    if start > 0:
-        px, pw = int(fetch(xs, start - 1, 1)[0]), int(fetch(ws, start - 1, 1)[0])
-        prev = [v & ((1 << b) - 1) for v, b in zip((px, pw, px * pw, total), widths)]
+    if start > 0:  # the sites as MAC start - 1 left them
+        px, pw = fetch(xs, start - 1, 1).astype(object), fetch(ws, start - 1, 1).astype(object)
+        first = _starts(cfg, start - 1, 1)
+        acc_before = (total - int(px[0] * pw[0])) & ((1 << cfg.acc_bits) - 1)
+        sums = np.array([total], dtype=object)
+        words = _site_words(px, pw, px * pw, sums, first, acc_before, widths)
+        prev = [int(v[0]) for v in words]
     else:
-        prev = [0, 0, 0, 0]
+        prev = [0] * 6
     for g in range(start, start + count, chunk):
         m = min(chunk, start + count - g)
         x, w, p = _products(cfg, xs, ws, g, m, total)
@@ -63,8 +88,8 @@ def run(cfg, xs, ws, start, count, sum_before, chunk):
         last = np.maximum.accumulate(np.where(_starts(cfg, g, m), np.arange(m), -1))
         # exact partial sums: after the last dot-product start, or continuing the previous sum
         sums = cs + np.where(last < 0, total, -before[np.maximum(last, 0)])
-        for site, values in enumerate((x, w, p, sums)):
-            regs = low_bits(values, widths[site])
+        words = _site_words(x, w, p, sums, _starts(cfg, g, m), prev[3], widths)
+        for site, regs in enumerate(words):
             flips[site] += bit_flips(regs, prev[site])
             prev[site] = int(regs[-1])
         overflows += int(np.count_nonzero((sums < lo) | (sums > hi)))
