@@ -15,11 +15,11 @@ from typing import List, NoReturn, Optional
 
 from bitsim._core.checks import InputError
 from bitsim._version import __version__
-from bitsim.cli import accwidth, flips, gates, plot, report, roofline, sweep
+from bitsim.cli import accwidth, dataflow, flips, gates, plot, report, roofline, sweep
 
 __all__ = ["build_parser", "main"]
 
-COMMANDS = (flips, roofline, accwidth, report, plot, sweep, gates)
+COMMANDS = (flips, roofline, accwidth, report, plot, sweep, gates, dataflow)
 
 
 class Parser(argparse.ArgumentParser):

@@ -19,6 +19,7 @@ from bitsim._core.progress import ProgressCallback, stderr_progress
 from bitsim._core.render import FORMATS
 from bitsim._core.segments import default_threads
 from bitsim.backends.dispatch import BACKENDS, SIMD_CHOICES
+from bitsim.models.layers import Conv2d, Linear, MatMul, Pair
 from bitsim.sim.distributions import DISTRIBUTIONS, resolve_distribution
 from bitsim.sim.formats import parse_format
 from bitsim.sim.mac import MacFlips, simulate_mac
@@ -27,6 +28,7 @@ __all__ = [
     "POSITIVE",
     "add_distribution_args",
     "add_format",
+    "add_layer_args",
     "add_operand_args",
     "add_progress_args",
     "add_run_args",
@@ -36,6 +38,7 @@ __all__ = [
     "int_in",
     "int_list",
     "int_or",
+    "layer_from_args",
     "number",
     "only_with",
     "operand_choices",
@@ -361,3 +364,64 @@ def write(text: str, out: Optional[str] = None) -> None:
         write_text(out, text)
     else:
         sys.stdout.write(text)
+
+
+def add_layer_args(p, network: bool = False, matmul: bool = False) -> None:
+    """--conv CINxCOUTxKHxKW with --input, --stride, --padding, --groups, or --linear INxOUT
+    (and, with ``network``, --network NAME; with ``matmul``, --matmul NxKxM)."""
+    layer = p.add_mutually_exclusive_group(required=True)
+    layer.add_argument("--conv", type=dims, help="convolution CINxCOUTxKHxKW, e.g. 256x256x3x3")
+    layer.add_argument("--linear", type=dims, help="linear layer INxOUT, e.g. 512x1000")
+    if matmul:
+        layer.add_argument(
+            "--matmul", type=dims, help="matrix product (N x K) (K x M) as NxKxM, e.g. 128x64x128"
+        )
+    if network:
+        layer.add_argument(
+            "--network",
+            help="every convolution and linear layer of a built-in network (resnet18, vgg16, ...)",
+        )
+    p.add_argument("--input", type=dims, default=None, help="input HxW of a convolution")
+    p.add_argument("--stride", type=int_in(1), default=None, help="convolution stride (default 1)")
+    p.add_argument(
+        "--padding",
+        type=int_or("same", 0),
+        default=None,
+        help="padding in pixels, or 'same' (kernel // 2, the default)",
+    )
+    p.add_argument("--groups", type=int_in(1), default=None, help="convolution groups (default 1)")
+
+
+def layer_from_args(args, **formats):
+    """The Conv2d, Linear or MatMul layer of add_layer_args' options (``formats``: a_format,
+    w_format); the convolution's options without --conv are an error."""
+    only_with(args, args.conv is not None, "--conv", "--input", "--stride", "--padding", "--groups")
+    if getattr(args, "matmul", None) is not None:
+        if len(args.matmul) != 3:
+            raise InputError(f"--matmul: expected NxKxM, found {'x'.join(map(str, args.matmul))}")
+        return MatMul("matmul", *args.matmul, **formats)
+    if args.linear is not None:
+        if len(args.linear) != 2:
+            raise InputError(f"--linear: expected INxOUT, found {'x'.join(map(str, args.linear))}")
+        return Linear("linear", *args.linear, **formats)
+    if len(args.conv) != 4:
+        raise InputError(f"--conv: expected CINxCOUTxKHxKW, found {'x'.join(map(str, args.conv))}")
+    if args.input is None or len(args.input) not in (1, 2):
+        raise InputError(
+            "--input: expected HxW for a convolution, found "
+            f"{'nothing' if args.input is None else 'x'.join(map(str, args.input))}"
+        )
+    cin, cout, kh, kw = args.conv
+    hw = args.input if len(args.input) == 2 else args.input * 2
+    padding: Pair = (kh // 2, kw // 2) if args.padding in (None, "same") else args.padding
+    return Conv2d(
+        "conv",
+        cin,
+        cout,
+        (kh, kw),
+        tuple(hw),
+        stride=args.stride or 1,
+        padding=padding,
+        groups=args.groups or 1,
+        **formats,
+    )
