@@ -37,7 +37,7 @@ def extension(name):
 def extensions():
     from Cython.Build import cythonize
 
-    return cythonize([extension("_mac"), extension("_gates")],
+    return cythonize([extension("_mac"), extension("_gates"), extension("_seqgates")],
                      compiler_directives={"language_level": 3})
 
 

@@ -3,7 +3,8 @@
 Every documented entry point is an attribute of this package, imported on first use so that
 ``import bitsim`` stays light (torch, matplotlib and the compiled kernels load only when needed).
 The layers, bottom to top: ``_core`` (checks, widths, segments, rendering) -> ``_ext`` (compiled
-kernels) -> ``circuits`` -> ``backends`` -> ``sim`` -> ``models`` -> ``nets`` -> ``app`` -> ``cli``.
+kernels) -> ``circuits`` -> ``backends`` -> ``sim`` -> ``models`` ->
+``dataflow`` -> ``nets`` -> ``app`` -> ``cli``.
 """
 
 from __future__ import annotations
@@ -25,19 +26,33 @@ _EXPORTS: Dict[str, List[str]] = {
     ],
     "bitsim.circuits.netlist": ["Netlist", "NetlistBuilder"],
     "bitsim.circuits.yosys": ["load_yosys_json"],
+    "bitsim.circuits.liberty": ["Library", "read_liberty"],
+    "bitsim.circuits.mapped": ["MappedNetlist", "load_mapped_json", "map_circuit"],
     "bitsim.sim.distributions": ["HalfNormal", "Laplace", "Normal", "Uniform"],
     "bitsim.sim.formats": ["FloatFormat", "IntFormat", "parse_format"],
     "bitsim.sim.mac": ["SITES", "MacConfig", "MacFlips", "simulate_mac"],
     "bitsim.sim.gates": ["GateToggles", "simulate_gates"],
-    "bitsim.models.layers": ["Conv2d", "Elementwise", "Linear"],
+    "bitsim.sim.energy": ["Energy", "simulate_energy"],
+    "bitsim.sim.sequential": ["simulate_netlist"],
+    "bitsim.models.layers": ["Conv2d", "Elementwise", "Linear", "MatMul"],
     "bitsim.models.costs": ["layer_cost", "network_cost", "total_cost"],
     "bitsim.models.roofline": ["Accelerator", "roofline"],
     "bitsim.models.power": ["closed_form_flips", "mac_flips", "pann_power"],
+    "bitsim.dataflow.mapping": ["Array", "map_layer"],
+    "bitsim.dataflow.simulate": ["DataflowFlips", "simulate_dataflow"],
+    "bitsim.dataflow.methods": ["channel_order", "compare"],
     "bitsim.nets.zoo": ["NETWORKS", "Network", "network"],
     "bitsim.nets.pytorch": ["from_torch"],
     "bitsim.nets.report": ["Precision", "Report", "report"],
     "bitsim.app.sweep": ["load_grid", "run_sweep"],
-    "bitsim.app.plots": ["flips_plot", "overflow_plot", "roofline_plot", "sweep_plot"],
+    "bitsim.app.plots": [
+        "dataflow_heatmap",
+        "flips_plot",
+        "overflow_plot",
+        "roofline_plot",
+        "savings_plot",
+        "sweep_plot",
+    ],
 }
 _MODULES = {"accwidth": "bitsim.sim.accwidth"}  # modules whose functions are the API
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}

@@ -1,4 +1,4 @@
-/* Status messages, the cached CPU probe and the compiler name (common.h). */
+/* Status messages, the interrupt flag, the cached CPU probe and the compiler name (common.h). */
 #include "common.h"
 
 const char *bitsim_status_message(int status)
@@ -20,10 +20,16 @@ const char *bitsim_status_message(int status)
         return "invalid circuit: a gate, net index or bus width outside its range";
     case BITSIM_ERR_WARMUP:
         return "invalid warm-up: more warm-up vectors than vectors before the start";
+    case BITSIM_ERR_INTERRUPTED:
+        return "interrupted";
     default:
         return "unknown status";
     }
 }
+
+int bitsim_interrupt_flag;
+
+void bitsim_interrupt(int on) { __atomic_store_n(&bitsim_interrupt_flag, on != 0, __ATOMIC_RELAXED); }
 
 /* Set in the cache once the probe has run, so that a CPU without any feature probes once too. */
 #define PROBED (1u << 31)

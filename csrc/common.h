@@ -20,11 +20,27 @@ enum {
     BITSIM_ERR_WORKSPACE = 5,   /* workspace missing, or block == 0 */
     BITSIM_ERR_CIRCUIT = 6,     /* gate circuit: a gate, net index or bus width out of range */
     BITSIM_ERR_WARMUP = 7,      /* gate run: more warm-up vectors than vectors before start */
+    BITSIM_ERR_INTERRUPTED = 8, /* stopped early: bitsim_interrupt(1) was called; no result */
     BITSIM_NSTATUS              /* number of status codes */
 };
 
 /* Static, NUL-terminated message of a status code ("unknown status" outside the range). */
 const char *bitsim_status_message(int status);
+
+/* ---- interrupts ---------------------------------------------------------------------------
+ * One process-wide flag (per copy of the core: each extension module links its own). Every
+ * kernel checks it once per block of its main loop and returns BITSIM_ERR_INTERRUPTED when it
+ * is set, so that a long call running in another thread stops within a block. */
+extern int bitsim_interrupt_flag;
+
+/* Set (non-zero) or clear (0) the flag. Thread-safe. */
+void bitsim_interrupt(int on);
+
+/* Non-zero when the flag is set: one relaxed atomic load, cheap enough for every block. */
+static inline int bitsim_interrupted(void)
+{
+    return __atomic_load_n(&bitsim_interrupt_flag, __ATOMIC_RELAXED);
+}
 
 /* ---- instruction sets -------------------------------------------------------------------- */
 enum { BITSIM_SIMD_AUTO = -1, BITSIM_SIMD_SCALAR = 0, BITSIM_SIMD_AVX2 = 1, BITSIM_SIMD_AVX512 = 2 };

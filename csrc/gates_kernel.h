@@ -209,6 +209,8 @@ static int G(run)(const bitsim_circuit *c, const bitsim_source *xs, const bitsim
         const int mac = c->first_net >= 0 || c->acc_nets;
         const uint8_t *xb = mac ? NULL : G(direct_bytes)(xs, g, m, wk->bytes);
         const uint8_t *wb = mac ? NULL : G(direct_bytes)(ws, g, m, wk->bytes2);
+        if (bitsim_interrupted())
+            return BITSIM_ERR_INTERRUPTED;
         if (xb)
             G(planes)(xb, 0, c->x_bits, c->x_nets, V);
         else if (bitsim_source_load(xs, g, m, wk->x, bad))

@@ -440,6 +440,8 @@ static int K(run)(const struct mac_plan *P, const bitsim_source *xs, const bitsi
     for (off = 0; off < count;) {
         const size_t n = (size_t)(count - off < B ? count - off : B);
         const uint64_t g = start + off;
+        if (bitsim_interrupted())
+            return BITSIM_ERR_INTERRUPTED;
         if (K(load)(xs, g, n, x, bad))
             return BITSIM_ERR_X_RANGE;
         if (K(load)(ws, g, n, w, bad))
@@ -482,6 +484,8 @@ static int K(tail)(const struct mac_plan *P, const bitsim_source *xs, const bits
         const uint64_t pos = length ? g % length : g;
         size_t a = pos == 0 ? 0 : K(segment)(length, pos, 0, n), t;
         KSUM_T sum = 0;
+        if (bitsim_interrupted())
+            return BITSIM_ERR_INTERRUPTED;
         if (a < n) {   /* a dot product starts in the block: only what follows the last counts */
             if (length)
                 a += (n - 1 - a) / length * length;
@@ -520,6 +524,8 @@ static int K(dot_widths)(const struct mac_plan *P, const bitsim_source *xs,
     for (off = 0; off < count;) {
         const size_t n = (size_t)(count - off < B ? count - off : B);
         size_t a, b;
+        if (bitsim_interrupted())
+            return BITSIM_ERR_INTERRUPTED;
         if (K(load)(xs, start + off, n, x, bad))
             return BITSIM_ERR_X_RANGE;
         if (K(load)(ws, start + off, n, w, bad))

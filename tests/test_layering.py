@@ -21,6 +21,7 @@ LAYERS = [
     "backends",
     "sim",
     "models",
+    "dataflow",
     "nets",
     "app",
     "cli",

@@ -16,15 +16,18 @@ __all__ = [
     "InputError",
     "InputTypeError",
     "MASK64",
+    "MAX_COUNT",
     "MissingExtra",
     "check_bool",
     "check_choice",
     "check_count",
     "check_int",
     "check_seed",
+    "int_range",
 ]
 
 MASK64 = (1 << 64) - 1
+MAX_COUNT = (1 << 63) - 1  # the most MACs, vectors or dot-product terms the kernels count
 
 
 class InputError(ValueError):
@@ -48,12 +51,19 @@ def check_int(value, name: str, lo: int, hi: Optional[int] = None) -> int:
     except TypeError:
         raise InputTypeError(f"{name}: expected an integer, found {type(value).__name__}") from None
     if value < lo or (hi is not None and value > hi):
-        expected = f"in [{lo}, {hi}]" if hi is not None else f">= {lo}"
-        raise InputError(f"{name}: expected an integer {expected}, found {value}")
+        raise InputError(f"{name}: expected an integer {int_range(lo, hi)}, found {value}")
     return value
 
 
-def check_count(value, name: str, hi: int = (1 << 63) - 1) -> int:
+def int_range(lo: int, hi: Optional[int]) -> str:
+    """'in [lo, hi]' (2^k - 1 written so) or '>= lo' when hi is None."""
+    if hi is None:
+        return f">= {lo}"
+    top = f"2^{hi.bit_length()} - 1" if hi > 1 << 32 and (hi + 1) & hi == 0 else str(hi)
+    return f"in [{lo}, {top}]"
+
+
+def check_count(value, name: str, hi: int = MAX_COUNT) -> int:
     """A count in [0, hi]; a float that is an integer (1e9 from a command line) is accepted."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)

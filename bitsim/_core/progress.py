@@ -1,10 +1,17 @@
-"""Progress of long runs: one stderr line rewritten in place, or a user's callback."""
+"""Progress of long runs, the one mechanism of every long command: a callback
+``report(done, total)`` that the library calls after each segment, cell or configuration.
+
+On a terminal the line is rewritten in place (carriage return), at most a few times a second
+and only once a run has lasted a second; anywhere else (a redirected stderr, a log file) it is
+a plain line every ten seconds and at the end, never a carriage return. Whether to show it at
+all is the caller's choice (the command line: on a terminal, or with --progress).
+"""
 
 from __future__ import annotations
 
 import sys
 import time
-from typing import Callable, Optional
+from typing import Callable, Optional, TextIO
 
 from bitsim._core.checks import InputTypeError
 
@@ -12,22 +19,54 @@ __all__ = ["ProgressCallback", "progress_callback", "stderr_progress"]
 
 ProgressCallback = Callable[[int, int], None]
 
+FIRST_S = 1.0  # nothing is shown before a run has lasted this long
+TTY_EVERY_S = 0.2  # a terminal line is rewritten at most this often
+LOG_EVERY_S = 10.0  # a plain line (not a terminal) is written at most this often
 
-def stderr_progress(label: str = "", unit: str = "MACs") -> ProgressCallback:
-    """A progress callback that rewrites one stderr line: work done, rate and ETA."""
+
+def _si(value: float) -> str:
+    for factor, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= factor:
+            return f"{value / factor:,.1f} {prefix}"
+    return f"{value:,.1f} "
+
+
+def stderr_progress(
+    label: str = "", unit: str = "MACs", stream: Optional[TextIO] = None
+) -> ProgressCallback:
+    """A progress callback writing work done, rate and ETA to ``stream`` (default stderr).
+    The rate and ETA are those of the whole run so far (the work since the callback was made,
+    or since ``done`` last went down: a new run with the same callback)."""
+    out = stream if stream is not None else sys.stderr
+    tty = out.isatty()
     started = time.monotonic()
+    state = {"started": started, "last": started, "shown": False, "done": 0, "called": started}
 
     def report(done: int, total: int) -> None:
-        elapsed = time.monotonic() - started
+        now = time.monotonic()
+        if done < state["done"]:  # a new run, begun when the previous one last reported
+            state.update(started=state["called"], last=now, shown=False)
+        state["done"], state["called"] = done, now
+        elapsed = now - state["started"]
+        finished = done >= total
+        if tty:  # nothing for short runs; then a few times a second, and the final line
+            if elapsed < FIRST_S or (not finished and now - state["last"] < TTY_EVERY_S):
+                if not (finished and state["shown"]):
+                    return
+        elif not finished and now - state["last"] < LOG_EVERY_S:  # a line now and then
+            return
         rate = done / elapsed if elapsed > 0 else 0.0
-        eta = (total - done) / rate if rate > 0 else float("inf")
-        sys.stderr.write(
-            f"\r{label}{done:,}/{total:,} {unit}, {rate / 1e6:,.0f} M "
-            f"{unit.rstrip('s')}/s, ETA {eta:,.0f} s "
+        eta = f"{(total - done) / rate:,.0f} s" if rate > 0 else "?"
+        line = (
+            f"{label}{done:,}/{total:,} {unit} ({100 * done / max(total, 1):.1f}%), "
+            f"{_si(rate)}{unit}/s, elapsed {elapsed:,.0f} s, ETA {eta}"
         )
-        if done == total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
+        if tty:
+            out.write(f"\r{line} " + ("\n" if finished else ""))
+        else:
+            out.write(line + "\n")
+        out.flush()
+        state["last"], state["shown"] = now, True
 
     return report
 

@@ -6,16 +6,20 @@ every range for its *tail* (the sum of its products after its last dot-product s
 whether one started); ``chain`` turns the tails into each range's starting sum. With dot
 products of finite length K the tail of a range is that of its last at most K MACs
 (``tail_range``), so the first pass costs next to nothing and threads scale.
+
+Ranges are generated lazily (``ranges``) and run on ``interrupt.Workers`` with a bounded number
+in flight, so memory does not depend on n, and every run stops promptly on KeyboardInterrupt.
 """
 
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Iterable, List, Optional, Sequence, Tuple, TypeVar
+from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from bitsim._core.interrupt import Workers
 
 __all__ = [
     "DEFAULT_CHUNK",
@@ -23,18 +27,16 @@ __all__ = [
     "Counts",
     "chain",
     "default_threads",
-    "map_tasks",
     "merge",
+    "ranges",
     "run_segments",
+    "segment_size",
     "split",
     "tail_range",
 ]
 
 DEFAULT_CHUNK = 512  # MACs per kernel block: operands and register words stay in L1/L2
 SEGMENT_MACS = 1 << 24  # MACs per task when a run is split for threads or progress
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 @dataclass
@@ -67,6 +69,22 @@ def split(n: int, pieces: int) -> List[Tuple[int, int]]:
     return [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a] or [(0, 0)]
 
 
+def segment_size(n: int, threads: int, most: Optional[int] = None, least: int = 1) -> int:
+    """Items per segment: n shared by the threads, but at most ``most`` (default SEGMENT_MACS:
+    a segment is a short kernel call and a progress step) and at least ``least``."""
+    most = SEGMENT_MACS if most is None else most
+    return max(least, min(most, -(-n // threads)), 1)
+
+
+def ranges(n: int, size: int) -> Iterator[Tuple[int, int]]:
+    """[start, stop) ranges of ``size`` items (the last one shorter) covering [0, n), generated
+    lazily; one empty range (0, 0) when n is 0."""
+    if n == 0:
+        yield (0, 0)
+    for a in range(0, n, size):
+        yield (a, min(a + size, n))
+
+
 def tail_range(length: Optional[int], start: int, stop: int) -> Tuple[int, int]:
     """(start, count) of the part of MACs [start, stop) that has the same tail: from the last
     dot-product start in it (a multiple of ``length``, MAC 0 when ``length`` is None or 0) to
@@ -76,13 +94,15 @@ def tail_range(length: Optional[int], start: int, stop: int) -> Tuple[int, int]:
     return first, stop - first
 
 
-def chain(tails: Iterable[Tuple[int, bool]], first_before: int = 0) -> List[int]:
-    """Exact partial sums before consecutive ranges, from each range's (tail, restarted)."""
-    befores, before = [], first_before
+def chain(tails: Iterable[Tuple[int, bool]], first_before: int = 0) -> Iterator[int]:
+    """Exact partial sums before consecutive ranges, from each range's (tail, restarted),
+    generated lazily: ``first_before`` at once, then one more sum per tail received (the last
+    one is the sum after every range)."""
+    before = first_before
+    yield before
     for tail, restarted in tails:
-        befores.append(before)
         before = tail if restarted else before + tail
-    return befores
+        yield before
 
 
 def merge(parts: Sequence[Counts]) -> Counts:
@@ -93,46 +113,43 @@ def merge(parts: Sequence[Counts]) -> Counts:
     return total
 
 
-def map_tasks(fn: Callable[[T], R], tasks: Sequence[T], threads: int) -> List[R]:
-    """[fn(t) for t in tasks], on ``threads`` threads when there is more than one task."""
-    if threads > 1 and len(tasks) > 1:
-        with ThreadPoolExecutor(threads) as pool:
-            return list(pool.map(fn, tasks))
-    return [fn(t) for t in tasks]
-
-
 def run_segments(
     backend, cfg, xs, ws, n: int, threads: int, report: Optional[Callable[[int, int], None]]
 ) -> Counts:
-    """MACs [0, n) as consecutive segments of ``backend`` (``mac_run``, ``mac_tail``); with
-    threads, segments run concurrently once a first pass has found each one's starting sum."""
-    if threads == 1 and report is None:
-        return backend.mac_run(cfg, xs, ws, 0, n, 0)
-    ranges = split(n, max(threads, -(-n // SEGMENT_MACS)))
-    done, parts = 0, []
-    if threads == 1:
-        before = 0
-        for a, b in ranges:
-            parts.append(backend.mac_run(cfg, xs, ws, a, b - a, before))
-            before = parts[-1].sum_after
-            done += b - a
-            if report is not None:
-                report(done, n)
-        return merge(parts)
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        tails = list(
-            pool.map(lambda r: backend.mac_tail(cfg, xs, ws, *tail_range(cfg.length, *r)), ranges)
+    """MACs [0, n) as consecutive segments of ``backend`` (``mac_run``, ``mac_tail``) on worker
+    threads. With one thread each segment starts from the sum the one before left; with more,
+    a pipelined first pass finds each segment's starting sum (``chain``) just ahead of the
+    segments that need it, so the work is steady from the start and the rate (and ETA) that
+    ``report(done, n)`` sees is that of the whole run."""
+    size = segment_size(n, threads)
+    total: Optional[Counts] = None
+    after = [0]  # the sum the last segment left (one thread: the next one starts from it)
+
+    def sequential():
+        for a, b in ranges(n, size):
+            yield a, b, after[0]
+
+    with Workers(threads) as workers:
+        if threads == 1:
+            tasks: Iterable[Tuple[int, int, int]] = sequential()
+            window: Optional[int] = 1  # the next task is taken once this result is merged
+        else:
+            tails = workers.imap(
+                lambda r: backend.mac_tail(cfg, xs, ws, *tail_range(cfg.length, *r)),
+                ranges(n, size),
+            )
+            tasks = ((a, b, before) for (a, b), before in zip(ranges(n, size), chain(tails)))
+            window = None
+        runs = workers.imap(
+            lambda t: backend.mac_run(cfg, xs, ws, t[0], t[1] - t[0], t[2]), tasks, window
         )
-        futures = [
-            pool.submit(backend.mac_run, cfg, xs, ws, a, b - a, before)
-            for (a, b), before in zip(ranges, chain(tails))
-        ]
-        for (a, b), fut in zip(ranges, futures):
-            parts.append(fut.result())
-            done += b - a
+        for (_, done), part in zip(ranges(n, size), runs):
+            total = part if total is None else total.merge(part)
+            after[0] = part.sum_after
             if report is not None:
                 report(done, n)
-    return merge(parts)
+    assert total is not None  # ranges() yields at least one range
+    return total
 
 
 def default_threads() -> int:

@@ -6,11 +6,17 @@ import numpy as np
 cimport numpy as cnp
 from libc.stdint cimport int32_t, uint64_t
 
+from bitsim._ext.c_common cimport bitsim_interrupt
 from bitsim._ext.c_gates cimport bitsim_circuit, bitsim_gates_run, bitsim_gates_workspace_bytes
 from bitsim._ext.c_operands cimport bitsim_source
 from bitsim._ext._mac cimport check_status, fill_source
 
 cnp.import_array()
+
+
+def interrupt(bint on):
+    """Set (True) or clear (False) this module's copy of the C core's interrupt flag."""
+    bitsim_interrupt(on)
 
 
 cdef const int32_t *ptr(cnp.ndarray arr):

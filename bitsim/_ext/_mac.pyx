@@ -7,9 +7,12 @@ import numpy as np
 cimport numpy as cnp
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 
+from bitsim._core.interrupt import Interrupted
+
 from bitsim._ext.c_common cimport (
-    BITSIM_ERR_W_RANGE, BITSIM_ERR_X_RANGE, BITSIM_NSTATUS, BITSIM_OK, BITSIM_SIMD_AUTO,
-    BITSIM_SIMD_AVX2, BITSIM_SIMD_AVX512, BITSIM_SIMD_SCALAR, bitsim_compiler, bitsim_status_message)
+    BITSIM_ERR_INTERRUPTED, BITSIM_ERR_W_RANGE, BITSIM_ERR_X_RANGE, BITSIM_NSTATUS, BITSIM_OK, BITSIM_SIMD_AUTO,
+    BITSIM_SIMD_AVX2, BITSIM_SIMD_AVX512, BITSIM_SIMD_SCALAR, bitsim_compiler, bitsim_interrupt,
+    bitsim_status_message)
 from bitsim._ext.c_mac cimport (
     BITSIM_NSITES, BITSIM_WIDTH_BINS, bitsim_dot_widths, bitsim_i128, bitsim_mac_config, bitsim_mac_result,
     bitsim_mac_run, bitsim_mac_tail, bitsim_mac_workspace_bytes, bitsim_simd_supported)
@@ -33,6 +36,11 @@ _DTYPES = {
     np.dtype(np.uint8): BITSIM_UINT8, np.dtype(np.uint16): BITSIM_UINT16,
     np.dtype(np.uint32): BITSIM_UINT32, np.dtype(np.uint64): BITSIM_UINT64,
 }
+
+
+def interrupt(bint on):
+    """Set (True) or clear (False) this module's copy of the C core's interrupt flag."""
+    bitsim_interrupt(on)
 
 
 def simd_supported(level):
@@ -104,6 +112,8 @@ cdef int check_status(int status, uint64_t bad, xs, ws) except -1:
         raise xs.range_error(bad)
     if status == BITSIM_ERR_W_RANGE:
         raise ws.range_error(bad)
+    if status == BITSIM_ERR_INTERRUPTED:
+        raise Interrupted()
     message = bitsim_status_message(status).decode("ascii")
     if not 0 <= status < BITSIM_NSTATUS:
         message = f"{message} {status}"

@@ -9,6 +9,7 @@ cdef extern from "common.h" nogil:
         BITSIM_ERR_WORKSPACE
         BITSIM_ERR_CIRCUIT
         BITSIM_ERR_WARMUP
+        BITSIM_ERR_INTERRUPTED
         BITSIM_NSTATUS
 
     enum:
@@ -30,3 +31,4 @@ cdef extern from "common.h" nogil:
     const char *bitsim_status_message(int status)
     unsigned bitsim_cpu_features()
     const char *bitsim_compiler()
+    void bitsim_interrupt(int on)

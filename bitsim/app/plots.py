@@ -1,6 +1,7 @@
 """Plots (optional extra ``bitsim[plot]``, matplotlib): the OPS roofline of a network's layers
-(as HCM's Fig. 12) and bit flips per MAC against bit width. Files are PNG or SVG, chosen by
-the output name's extension."""
+(as HCM's Fig. 12), bit flips per MAC against bit width, and for systolic arrays the flips per
+MAC of each processing element (a heat map over the array) and the savings of methods per
+layer. Files are PNG or SVG, chosen by the output name's extension."""
 
 from __future__ import annotations
 
@@ -8,9 +9,17 @@ import os
 from typing import Dict, List, Sequence, Tuple
 
 from bitsim._core.checks import InputError, MissingExtra
+from bitsim._core.files import atomic_path
 from bitsim.sim.mac import SITES
 
-__all__ = ["flips_plot", "overflow_plot", "roofline_plot", "sweep_plot"]
+__all__ = [
+    "dataflow_heatmap",
+    "flips_plot",
+    "overflow_plot",
+    "roofline_plot",
+    "savings_plot",
+    "sweep_plot",
+]
 
 
 def _pyplot():
@@ -30,7 +39,8 @@ def _finish(plt, fig, ax, out, title, ncol=1):
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, ncol=ncol)
     fig.tight_layout()
-    fig.savefig(out)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format=os.path.splitext(out)[1][1:].lower())
     plt.close(fig)
 
 
@@ -155,3 +165,41 @@ def overflow_plot(measurements, out: str, title: str = ""):
     ax.set_xlabel("accumulator bits")
     ax.set_ylabel("overflow rate (dot products)")
     _finish(plt, fig, ax, out, title or "overflow rate against accumulator width")
+
+
+def dataflow_heatmap(result, out: str, title: str = ""):
+    """Bit flips per MAC of each PE of the array (every site; blank: PEs the layer left idle).
+    ``result``: a bitsim.dataflow.simulate.DataflowFlips."""
+    _check_out(out)
+    plt = _pyplot()
+    m = result.mapping
+    fig, ax = plt.subplots(figsize=(6, 5))
+    image = ax.imshow(result.pe_mean(), cmap="viridis", origin="upper")
+    fig.colorbar(image, ax=ax, label="bit flips per MAC")
+    ax.set_xlabel("PE column")
+    ax.set_ylabel("PE row")
+    sampled = f", {result.folds_simulated} of {m.groups * m.folds} folds" if result.sampled else ""
+    ax.set_title(title or f"{result.layer}: {m.dataflow} on {m.array}{sampled}")
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+
+
+def savings_plot(rows, out: str, title: str = ""):
+    """Saving of total bit flips per MAC of each method per layer, grouped bars. ``rows``:
+    dicts with 'layer', 'method' and 'saving' (a fraction)."""
+    _check_out(out)
+    plt = _pyplot()
+    layers = list(dict.fromkeys(r["layer"] for r in rows))
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    width = 0.8 / max(len(methods), 1)
+    fig, ax = plt.subplots(figsize=(max(6, 0.3 * len(layers)), 5))
+    for i, method in enumerate(methods):
+        got = {r["layer"]: 100 * r["saving"] for r in rows if r["method"] == method}
+        xs = [j + i * width for j, layer in enumerate(layers) if layer in got]
+        ax.bar(xs, [got[layer] for layer in layers if layer in got], width, label=method)
+    ax.set_xticks([j + (len(methods) - 1) * width / 2 for j in range(len(layers))])
+    ax.set_xticklabels(layers, rotation=60, ha="right", fontsize=7)
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_ylabel("saving of bit flips per MAC (%)")
+    _finish(plt, fig, ax, out, title or "bit-flip savings per layer")

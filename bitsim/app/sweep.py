@@ -24,20 +24,22 @@ whose counts merge exactly into the unsplit result.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import itertools
 import json
+import math
 import os
-import sys
-import time
 import traceback
-from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import as_completed as local_as_completed
 from dataclasses import dataclass
-from typing import Dict, List, NoReturn, Optional, Tuple
+from typing import Dict, Iterator, List, NoReturn, Optional, Tuple
 
-from bitsim._core.checks import InputError, MissingExtra, check_choice
+from bitsim._core.checks import InputError, MissingExtra, check_bool, check_choice, check_int
+from bitsim._core.files import atomic_path, load_yaml
+from bitsim._core.interrupt import Workers
+from bitsim._core.progress import progress_callback
 from bitsim._core.segments import chain, default_threads, merge, split, tail_range
 from bitsim._version import __version__
 from bitsim.backends.dispatch import BACKENDS, SIMD_CHOICES, select
@@ -60,6 +62,7 @@ __all__ = [
     "cell_key",
     "cell_seed",
     "flips_row",
+    "grid_id",
     "load_grid",
     "read_rows",
     "run_sweep",
@@ -70,6 +73,7 @@ __all__ = [
 ]
 
 SPLIT_MACS = 1 << 28
+MAX_PARTS = 1024  # a cell runs as at most this many tasks (memory does not grow with n)
 DEFAULT_N = 10**6  # MACs of a flips cell that does not set n
 DEFAULT_DOTS = 10**4  # dot products of an accwidth cell that does not set dots
 COMMON = {"x_bits", "w_bits", "signed", "x_signed", "w_signed", "dist", "x_dist", "w_dist", "scale"}
@@ -102,13 +106,28 @@ class Grid:
         ]
 
 
+def _whole(value) -> Optional[int]:
+    """An integer parameter's value as an int: ints, whole floats (3.0e+8) and numbers that
+    YAML 1.1 reads as text (3e8); None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = int(value) if value.strip().lstrip("+-").isdigit() else float(value)
+        except ValueError:
+            return None
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return value if isinstance(value, int) else None
+
+
 def _check_value(name, value):
     """None when value suits parameter name, else what was expected."""
     if name in INT_PARAMS:
         if name == "length" and value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-            return "an integer" + (" or null" if name == "length" else "")
+        if _whole(value) is None:
+            return "a whole number" + (" or null" if name == "length" else "")
         return None
     if name in BOOL_PARAMS:
         return None if isinstance(value, bool) else "true or false"
@@ -117,7 +136,12 @@ def _check_value(name, value):
     if name == "arch":
         return None if value in ARCHS else f"one of {', '.join(ARCHS)}"
     if name in ("scale", "eps"):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+        ok = (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+            and value > 0
+        )
         return None if ok or (name == "scale" and value is None) else "a positive number"
     return None
 
@@ -126,12 +150,10 @@ def load_grid(path: str) -> Grid:
     """Parse and check a grid file; GridError names the file, line and key at fault."""
     import yaml
 
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
     try:
-        root = yaml.compose(text)
-    except yaml.YAMLError as err:
-        raise GridError(f"{path}: not valid YAML: {err}") from None
+        data, root = load_yaml(path, "grid")
+    except InputError as err:
+        raise GridError(str(err)) from None
 
     def fail(node, key, expected, found) -> NoReturn:
         line = node.start_mark.line + 1 if node is not None else 1
@@ -139,7 +161,6 @@ def load_grid(path: str) -> Grid:
 
     if not isinstance(root, yaml.MappingNode):
         fail(root, "grid file", "a mapping with seed, kind, fixed and grid", "something else")
-    data = yaml.safe_load(text)
     nodes = {k.value: (k, v) for k, v in root.value}
     for key, (knode, _) in nodes.items():
         if key not in ("seed", "kind", "fixed", "grid"):
@@ -181,6 +202,12 @@ def load_grid(path: str) -> Grid:
             "a parameter not also in fixed",
             "it in both",
         )
+    whole = {k: _whole(v) for k, v in fixed.items() if k in INT_PARAMS and v is not None}
+    fixed = {**fixed, **whole}
+    grid = {
+        k: [_whole(v) if k in INT_PARAMS and v is not None else v for v in vs]
+        for k, vs in grid.items()
+    }
     g = Grid(seed, kind, fixed, grid)
     for cell in g.cells():  # every combination must make a valid configuration
         try:
@@ -237,6 +264,8 @@ def _check_cell(kind, cell):
     else:
         if "k" not in cell:
             raise InputError("k: expected the dot-product length, found none")
+        if cell.get("dots", DEFAULT_DOTS) < 1:
+            raise InputError(f"dots: expected at least one dot product, found {cell['dots']}")
         x_bits = cell.get("x_bits", 8)
         accwidth.worst_case_bits(cell["k"], x_bits, cell.get("w_bits", x_bits), *_signs(cell))
 
@@ -330,17 +359,20 @@ def flips_row(cell, seed, parts) -> dict:
 
 
 class _Local:
+    """Worker threads (``interrupt.Workers``): on an exception, KeyboardInterrupt above all,
+    ``close`` stops the running cells and drops the others before it returns."""
+
     def __init__(self, workers):
-        self.pool = ThreadPoolExecutor(workers)
+        self.workers = Workers(workers)
 
     def submit(self, fn, *args):
-        return self.pool.submit(fn, *args)
+        return self.workers.submit(fn, *args)
 
     def as_completed(self, futures):
         return local_as_completed(futures)
 
-    def close(self):
-        self.pool.shutdown(wait=False, cancel_futures=True)
+    def close(self, error=None):
+        self.workers.__exit__(None if error is None else type(error), error, None)
 
 
 class _Dask:
@@ -355,7 +387,7 @@ class _Dask:
 
         return as_completed(futures)
 
-    def close(self):
+    def close(self, error=None):
         pass
 
 
@@ -379,23 +411,67 @@ def _pyarrow(path):
 
 
 def _write_rows(path, rows):
+    """The rows to ``path`` (CSV or Parquet), atomically."""
     keys = list(dict.fromkeys(k for r in rows for k in r))
-    tmp = path + ".tmp"
-    if path.endswith(".parquet"):
-        pa = _pyarrow(path)
-        table = [{k: r.get(k) for k in keys} for r in rows]
-        for k in keys:  # integers beyond int64 (wide partial sums) are stored as text
-            if any(isinstance(r[k], int) and not -(2**63) <= r[k] < 2**63 for r in table):
-                for r in table:
-                    r[k] = None if r[k] is None else str(r[k])
-        pa.parquet.write_table(pa.Table.from_pylist(table), tmp)
-    else:
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=keys, lineterminator="\n")
-            writer.writeheader()
-            for r in rows:
-                writer.writerow({k: "" if r.get(k) is None else r.get(k) for k in keys})
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        if path.endswith(".parquet"):
+            pa = _pyarrow(path)
+            table = [{k: r.get(k) for k in keys} for r in rows]
+            for k in keys:  # integers beyond int64 (wide partial sums) are stored as text
+                if any(isinstance(r[k], int) and not -(2**63) <= r[k] < 2**63 for r in table):
+                    for r in table:
+                        r[k] = None if r[k] is None else str(r[k])
+            pa.parquet.write_table(pa.Table.from_pylist(table), tmp)
+        else:
+            with open(tmp, "w", newline="", encoding="utf-8") as f:
+                writer = csv.DictWriter(f, fieldnames=keys, lineterminator="\n")
+                writer.writeheader()
+                for r in rows:
+                    writer.writerow({k: "" if r.get(k) is None else r.get(k) for k in keys})
+
+
+def grid_id(grid: Grid) -> str:
+    """The grid's identity (SHA-256 of seed, kind, fixed and grid), recorded in every row so
+    that a rerun resumes only its own output."""
+    text = json.dumps(
+        {"seed": grid.seed, "kind": grid.kind, "fixed": grid.fixed, "grid": grid.grid},
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@contextlib.contextmanager
+def _locked(out: str) -> Iterator[None]:
+    """Hold ``OUT.lock`` (an exclusive lock, kept as a file) while a sweep writes ``out``."""
+    import fcntl
+
+    with open(out + ".lock", "a", encoding="utf-8") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise InputError(
+                f"out: another sweep is writing {out} (it holds {out}.lock); wait for it to "
+                f"finish or choose another --out"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _own_rows(path: str, rows: List[dict], gid: str, force: bool) -> List[dict]:
+    """The rows of an existing output or journal when this grid wrote it; [] with ``force``;
+    else an error, so that a file the sweep did not write is never destroyed."""
+    if force:
+        return []
+    foreign = [r for r in rows if r.get("grid_id") != gid]
+    if foreign or (not rows and os.path.getsize(path) > 0):
+        raise InputError(
+            f"out: {path} exists and is not this grid's output (grid_id {gid}); refusing to "
+            f"overwrite it: choose another --out, or pass --force (force=True) to replace it"
+        )
+    return rows
 
 
 def run_sweep(
@@ -404,43 +480,60 @@ def run_sweep(
     workers: Optional[int] = None,
     client=None,
     split_macs: int = SPLIT_MACS,
-    progress: bool = True,
+    progress=None,
     backend: str = "c",
     simd: str = "auto",
+    force: bool = False,
 ) -> List[dict]:
-    """Run every cell not yet in ``out``; returns all rows (old and new). backend, simd: as
-    for ``bitsim.simulate_mac``, for every cell."""
+    """Run every cell not yet in ``out``; returns all rows (old and new). An existing ``out``
+    (or journal) is resumed when this grid wrote it (its rows carry the grid's ``grid_id``);
+    any other file is an error unless ``force``, which replaces it. ``OUT.lock`` keeps two
+    sweeps from writing the same output at once. backend, simd: as for
+    ``bitsim.simulate_mac``, for every cell; progress: as for ``simulate_mac``, in cells."""
     check_choice(backend, "backend", BACKENDS)
     check_choice(simd, "simd", SIMD_CHOICES)
+    check_bool(force, "force")
+    if workers is not None:
+        check_int(workers, "workers", 1, 1024)
+    split_macs = check_int(split_macs, "split_macs", 1)
+    report = progress_callback(progress, unit="cells")
     if not out.endswith((".csv", ".parquet")):
         raise InputError(f"out: expected a file name ending in .csv or .parquet, found {out!r}")
     if out.endswith(".parquet"):
         _pyarrow(out)
+    gid = grid_id(grid)
     journal = out + ".partial.jsonl"
-    rows = read_rows(out)
-    if os.path.exists(journal):
-        with open(journal, encoding="utf-8") as f:
-            rows += [json.loads(line) for line in f if line.strip()]
-    done = {r["cell"] for r in rows if r.get("status") == "ok"}
-    rows = [r for r in rows if r.get("status") == "ok"]  # failed cells run again
-    todo = [c for c in grid.cells() if cell_key(c) not in done]
-    ex = _Dask(client) if client is not None else _Local(workers or default_threads())
-    started, finished = time.monotonic(), 0
-    try:
-        with open(journal, "a", encoding="utf-8") as jf:
-            for row in _execute(grid, todo, ex, split_macs, backend, simd):
-                rows.append(row)
-                jf.write(json.dumps(row, default=_jsonable) + "\n")
-                jf.flush()
-                finished += 1
-                if progress:
-                    _progress(finished, len(todo), started)
-    finally:
-        ex.close()
-        if rows:
-            _write_rows(out, rows)
+    with _locked(out):
+        rows = _own_rows(out, read_rows(out), gid, force) if os.path.exists(out) else []
         if os.path.exists(journal):
-            os.remove(journal)
+            with open(journal, encoding="utf-8") as f:
+                logged = [json.loads(line) for line in f if line.strip()]
+            rows += _own_rows(journal, logged, gid, force)
+            if force:
+                os.remove(journal)
+        done = {r["cell"] for r in rows if r.get("status") == "ok"}
+        rows = [r for r in rows if r.get("status") == "ok"]  # failed cells run again
+        todo = [c for c in grid.cells() if cell_key(c) not in done]
+        ex = _Dask(client) if client is not None else _Local(workers or default_threads())
+        error: Optional[BaseException] = None
+        try:
+            with open(journal, "a", encoding="utf-8") as jf:
+                cells = _execute(grid, gid, todo, ex, split_macs, backend, simd)
+                for finished, row in enumerate(cells, 1):
+                    rows.append(row)
+                    jf.write(json.dumps(row, default=_jsonable) + "\n")
+                    jf.flush()
+                    if report is not None:
+                        report(finished, len(todo))
+        except BaseException as err:
+            error = err
+            raise
+        finally:
+            ex.close(error)
+            if rows:
+                _write_rows(out, rows)
+            if os.path.exists(journal):
+                os.remove(journal)
     return rows
 
 
@@ -448,21 +541,10 @@ def _jsonable(v):
     return v.item() if hasattr(v, "item") else str(v)
 
 
-def _progress(done, total, started):
-    elapsed = time.monotonic() - started
-    eta = elapsed / done * (total - done) if done else float("inf")
-    sys.stderr.write(
-        f"\r[{done}/{total} cells] {100 * done / max(total, 1):5.1f}%  "
-        f"elapsed {elapsed:,.0f} s  ETA {eta:,.0f} s "
-    )
-    if done == total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
-
-
-def _base_row(grid, cell, seed):
+def _base_row(grid, gid, cell, seed):
     return {
         "cell": cell_key(cell),
+        "grid_id": gid,
         "kind": grid.kind,
         **cell,
         "seed": seed,
@@ -470,7 +552,7 @@ def _base_row(grid, cell, seed):
     }
 
 
-def _execute(grid: Grid, cells, ex, split_macs, backend, simd):
+def _execute(grid: Grid, gid: str, cells, ex, split_macs, backend, simd):
     """Yield one row per cell as cells finish (errors recorded, not raised)."""
     seeds = [cell_seed(grid.seed, c) for c in cells]
     pending: Dict[object, Tuple[int, Optional[int]]] = {}  # future -> (cell, part or None)
@@ -483,7 +565,7 @@ def _execute(grid: Grid, cells, ex, split_macs, backend, simd):
             pending[ex.submit(task, cell, seed, backend, simd)] = (i, None)
             continue
         n = cell.get("n", DEFAULT_N)
-        ranges = split(n, -(-n // split_macs)) if n > split_macs else [(0, n)]
+        ranges = split(n, min(-(-n // split_macs), MAX_PARTS)) if n > split_macs else [(0, n)]
         if len(ranges) == 1:
             pending[ex.submit(task_flips, cell, seed, 0, n, 0, backend, simd)] = (i, 0)
             parts[i] = {}
@@ -495,10 +577,10 @@ def _execute(grid: Grid, cells, ex, split_macs, backend, simd):
             tail_futures[i] = tails
     for i, tails in tail_futures.items():
         try:
-            befores = chain([t.result() for t in tails])
+            befores = list(chain([t.result() for t in tails]))
         except Exception as err:  # noqa: BLE001 - recorded in the row
             yield {
-                **_base_row(grid, cells[i], seeds[i]),
+                **_base_row(grid, gid, cells[i], seeds[i]),
                 "status": "error",
                 "error": _describe(err),
             }
@@ -518,13 +600,13 @@ def _execute(grid: Grid, cells, ex, split_macs, backend, simd):
         except Exception as err:  # noqa: BLE001 - recorded in the row
             failed.add(i)
             yield {
-                **_base_row(grid, cells[i], seeds[i]),
+                **_base_row(grid, gid, cells[i], seeds[i]),
                 "status": "error",
                 "error": _describe(err),
             }
             continue
         if j is None:
-            yield {**_base_row(grid, cells[i], seeds[i]), **value, "status": "ok", "error": ""}
+            yield {**_base_row(grid, gid, cells[i], seeds[i]), **value, "status": "ok", "error": ""}
             continue
         parts[i][j] = value
         if len(parts[i]) == len(split_cells[i]):
@@ -533,12 +615,12 @@ def _execute(grid: Grid, cells, ex, split_macs, backend, simd):
                 row = flips_row(cells[i], seeds[i], ordered)
             except Exception as err:  # noqa: BLE001
                 yield {
-                    **_base_row(grid, cells[i], seeds[i]),
+                    **_base_row(grid, gid, cells[i], seeds[i]),
                     "status": "error",
                     "error": _describe(err),
                 }
                 continue
-            yield {**_base_row(grid, cells[i], seeds[i]), **row, "status": "ok", "error": ""}
+            yield {**_base_row(grid, gid, cells[i], seeds[i]), **row, "status": "ok", "error": ""}
 
 
 def _describe(err) -> str:

@@ -1,8 +1,9 @@
 """Backend and instruction-set selection: the one module that imports the compiled extensions.
 
-``select(backend, simd, chunk)`` returns an object with the same four kernels whichever backend
+``select(backend, simd, chunk)`` returns an object with the same five kernels whichever backend
 it is: ``mac_run``, ``mac_tail`` (register-level MAC, segment protocol), ``dot_widths``
-(accumulator widths per dot product) and ``gates_run`` (gate-level toggles). Every backend
+(accumulator widths per dot product), ``gates_run`` (gate-level toggles) and ``seq_run``
+(gate-level toggles of sequential netlists, cycle by cycle). Every backend
 checks operand arrays against their formats and raises the same error naming the operand and
 the index of the first bad value. Results are identical across backends, bit for bit.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import List
 
+from bitsim._core import interrupt
 from bitsim._core.checks import InputError, check_choice, check_int
 from bitsim._core.segments import DEFAULT_CHUNK, Counts
 
@@ -22,14 +24,17 @@ SIMD_CHOICES = ("auto", "scalar", "avx2", "avx512")
 
 
 def _compiled(name: str):
-    """bitsim._ext._mac or bitsim._ext._gates, with a clear error when the build is missing."""
+    """bitsim._ext._mac or bitsim._ext._gates, with a clear error when the build is missing;
+    its copy of the C core's interrupt flag follows bitsim._core.interrupt."""
     try:
-        return importlib.import_module(f"bitsim._ext.{name}")
+        module = importlib.import_module(f"bitsim._ext.{name}")
     except ImportError as err:  # pragma: no cover - a broken install
         raise ImportError(
             f"backend: the compiled kernels are not built ({err}); reinstall "
             f"bitsim, or use backend='numba' or 'reference'"
         ) from None
+    interrupt.register(module.interrupt)
+    return module
 
 
 def compiler() -> str:
@@ -61,12 +66,16 @@ class Backend:
     def gates_run(self, prog, xs, ws, start: int, warmup: int, count: int, acc_before: int):
         raise NotImplementedError
 
+    def seq_run(self, prog, streams, n: int, count_first: bool):
+        raise NotImplementedError
+
 
 class _Compiled(Backend):
     name = "c"
 
     def __init__(self, simd: str, chunk: int):
         self._mac, self._gates = _compiled("_mac"), _compiled("_gates")
+        self._seq = _compiled("_seqgates")
         if simd != "auto" and not self._mac.simd_supported(simd):
             raise InputError(
                 f"simd: {simd!r} is not supported by this CPU or build (supported: "
@@ -88,6 +97,9 @@ class _Compiled(Backend):
 
     def gates_run(self, prog, xs, ws, start, warmup, count, acc_before):
         return self._gates.run(prog, xs, ws, start, warmup, count, acc_before, self._level)
+
+    def seq_run(self, prog, streams, n, count_first):
+        return self._seq.run(prog, streams, n, count_first, self._level, self.chunk)
 
 
 class _Python(Backend):
@@ -122,6 +134,10 @@ class _Python(Backend):
     def gates_run(self, prog, xs, ws, start, warmup, count, acc_before):
         self._check((xs, ws), start - warmup, start + count)
         return self._kernel("gates").run(prog, xs, ws, start, warmup, count, acc_before, self.chunk)
+
+    def seq_run(self, prog, streams, n, count_first):
+        self._check(streams, 0, n)
+        return self._kernel("seqgates").run(prog, streams, n, count_first, self.chunk)
 
 
 def select(backend: str = "c", simd: str = "auto", chunk: int = DEFAULT_CHUNK) -> Backend:

@@ -310,6 +310,7 @@ def mac_circuit(
         carries.append(carry)
     b.output_bus("p", p)
     b.output_bus("acc_next", out)
+    b.netlist.next_state["acc"] = out
     circuit.netlist = b.netlist
     circuit.nets = {"addend": ext, "carry": carries}
     circuit.full_adders = sum(b.full_adders.values())

@@ -13,7 +13,7 @@ folds constants while building, so generated circuits contain no gate with a con
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Set, Tuple
 
 from bitsim._core.checks import InputError
 
@@ -55,13 +55,23 @@ class Netlist:
     names: Dict[int, str] = field(default_factory=dict)
     # state registers: their output nets are supplied by the simulator (MAC accumulator)
     state: Dict[str, List[int]] = field(default_factory=dict)
+    # the nets computing each state register's next value (its D input, written at the end of
+    # every cycle)
+    next_state: Dict[str, List[int]] = field(default_factory=dict)
+    # nets an importer adds to model a cell (a flip-flop's enable or reset path): not wires of
+    # the circuit, never counted or reported
+    internal: Set[int] = field(default_factory=set)
+    # clock nets (the C pins of flip-flops): held at 0, never counted
+    clocks: Set[int] = field(default_factory=set)
+    # imported netlists: the net of each bit number of the source file (Yosys JSON)
+    source_bits: Dict[int, int] = field(default_factory=dict)
 
     def ordered(self) -> List[Gate]:
         """Gates in an order where every input is computed first (a DFF after its d input).
 
-        Raises ValueError naming a net of a combinational loop (loops through DFFs included:
-        the bit-sliced simulator needs every register's input to come from earlier vectors
-        through a loop-free path)."""
+        Raises InputError naming a net of a loop (loops through DFFs included: the
+        vector-parallel simulator needs every register's input to come from earlier vectors
+        through a loop-free path; ``has_feedback`` tells the two kinds apart)."""
         driver = {}
         for g in self.gates:
             if g.out in driver or g.out < 2:
@@ -108,12 +118,57 @@ class Netlist:
                     order.append(g)
         return order
 
+    def sequential_order(self) -> Tuple[List[Gate], List[Gate]]:
+        """(combinational gates in an order where every input is computed first, flip-flops).
+
+        Flip-flop outputs are sources of the combinational logic (they hold the state of the
+        previous cycle), so feedback through flip-flops is allowed; a loop through gates alone
+        raises InputError naming a net of it ("combinational loop")."""
+        dffs = [g for g in self.gates if g.type == "DFF"]
+        comb = Netlist(
+            self.nets,
+            [g for g in self.gates if g.type != "DFF"],
+            {**self.inputs, **{f"dff {i}": [g.out] for i, g in enumerate(dffs)}},
+            self.outputs,
+            self.names,
+            self.state,
+        )
+        outs = [g.out for g in dffs]
+        taken = {g.out for g in comb.gates} | {n for bus in self.inputs.values() for n in bus}
+        if len(set(outs)) < len(outs) or set(outs) & taken:
+            dup = next(o for o in outs if outs.count(o) > 1 or o in taken)
+            raise InputError(f"netlist: net {self.net_name(dup)} has more than one driver")
+        order = comb.ordered()
+        driven = taken | set(outs) | {0, 1}
+        for g in dffs:
+            if g.inputs[0] not in driven:
+                raise InputError(
+                    f"netlist: net {self.net_name(g.inputs[0])} is read but never driven"
+                )
+        return order, dffs
+
+    def has_feedback(self) -> bool:
+        """True when some flip-flop's output reaches its own input (a sequential netlist that
+        the vector-parallel simulator cannot run: ``bitsim.simulate_netlist`` can)."""
+        try:
+            self.ordered()
+        except InputError as err:
+            if "combinational loop" not in str(err):
+                raise
+            self.sequential_order()  # raises when the loop is combinational
+            return True
+        return False
+
     def net_name(self, n: int) -> str:
         return self.names.get(n, str(n))
 
     def count(self) -> Dict[str, int]:
+        """Gates by type: one DFF per flip-flop, the gates of its enable and reset paths (part
+        'registers', added by an importer inside a flip-flop cell) left out."""
         counts: Dict[str, int] = {}
         for g in self.gates:
+            if g.part == "registers" and g.type != "DFF":
+                continue
             counts[g.type] = counts.get(g.type, 0) + 1
         return counts
 

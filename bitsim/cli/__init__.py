@@ -1,8 +1,9 @@
 """Command line: one thin module per command over the library. ``bitsim COMMAND --help``.
 
 Input errors (``bitsim.InputError``, a file that cannot be read, a missing optional extra) print
-one line naming the command-line flag and exit with status 2; anything else is a bug and shows
-its traceback.
+one line naming the command-line flag and exit with status 2; Ctrl-C (SIGINT) stops every
+command within about a second with one line and exit status 130 (128 + SIGINT); anything else
+is a bug and shows its traceback.
 """
 
 from __future__ import annotations
@@ -10,21 +11,26 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from typing import List, Optional
+from typing import List, NoReturn, Optional
 
 from bitsim._core.checks import InputError
 from bitsim._version import __version__
-from bitsim.cli import accwidth, flips, gates, plot, report, roofline, sweep
+from bitsim.cli import accwidth, dataflow, flips, gates, plot, report, roofline, sweep
 
 __all__ = ["build_parser", "main"]
 
-COMMANDS = (flips, roofline, accwidth, report, plot, sweep, gates)
+COMMANDS = (flips, roofline, accwidth, report, plot, sweep, gates, dataflow)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: 'bitsim CMD: error: MESSAGE (bitsim CMD --help)'."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="bitsim", description="What a quantized neural network costs in silicon."
-    )
+    parser = Parser(prog="bitsim", description="What a quantized neural network costs in silicon.")
     parser.add_argument("--version", action="version", version=f"bitsim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
@@ -43,14 +49,32 @@ def _flag_message(message: str, options: List[str]) -> str:
     return message
 
 
+def _os_message(err: OSError, args) -> str:
+    """'--flag: cannot read FILE: reason' for a file a flag (or argument) named."""
+    reason = err.strerror or str(err)
+    for action in args.parser._actions:
+        if err.filename is not None and getattr(args, action.dest, None) == err.filename:
+            name = action.option_strings[0] if action.option_strings else action.dest
+            return f"{name}: {err.filename}: {reason}"
+    return f"{err.filename}: {reason}" if err.filename is not None else reason
+
+
+INTERRUPTED = 130  # exit status after SIGINT, as shells report it (128 + 2)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
-        args.run(args)
-    except (InputError, OSError) as err:
-        options = [o for a in args.parser._actions for o in a.option_strings]
-        parser.exit(2, f"bitsim {args.command}: error: {_flag_message(str(err), options)}\n")
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        try:
+            args.run(args)
+        except (InputError, OSError) as err:
+            options = [o for a in args.parser._actions for o in a.option_strings]
+            message = _os_message(err, args) if isinstance(err, OSError) else str(err)
+            parser.exit(2, f"bitsim {args.command}: error: {_flag_message(message, options)}\n")
+    except KeyboardInterrupt:
+        sys.stderr.write(("\n" if sys.stderr.isatty() else "") + "bitsim: interrupted\n")
+        return INTERRUPTED
     return 0
 
 

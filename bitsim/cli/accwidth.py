@@ -8,11 +8,12 @@ from bitsim._core.render import Column, render
 from bitsim.cli.common import (
     add_format,
     add_operand_args,
+    add_progress_args,
     add_run_args,
     count,
-    int_in,
     number,
     operand_choices,
+    progress_of,
     signedness,
     width_pairs,
     write,
@@ -56,24 +57,30 @@ def register(sub) -> None:
         "of each width.",
     )
     p.add_argument(
-        "--k", type=int_in(1), required=True, help="dot-product length, e.g. 4608 = 3x3x512"
+        "--k", type=count(1), required=True, help="dot-product length, e.g. 4608 = 3x3x512"
     )
     add_operand_args(p, [2, 3, 4, 8])
-    p.add_argument("--eps", type=number, default=1e-6, help="target overflow rate (default 1e-6)")
+    p.add_argument(
+        "--eps",
+        type=number(0.0, 1.0),
+        default=1e-6,
+        help="target overflow rate, in (0, 1] (default 1e-6)",
+    )
     p.add_argument(
         "--dots",
-        type=count,
+        type=count(1),
         default=10**4,
         help="simulated dot products per configuration (default 1e4)",
     )
     p.add_argument(
         "--flips-n",
-        type=count,
+        type=count(0),
         default=10**6,
         help="MACs simulated for the flips of each width (default 1e6; 0: none)",
     )
     add_run_args(p)
     add_format(p)
+    add_progress_args(p)
     p.set_defaults(run=run, parser=p)
 
 
@@ -82,6 +89,7 @@ def run(args) -> None:
     rows = []
     for x_bits, w_bits in width_pairs(args):
         for signed in signedness(args):
+            label = f"x{x_bits} w{w_bits} {'signed' if signed else 'unsigned'}: "
             kw = dict(x_bits=x_bits, w_bits=w_bits, x_signed=signed, w_signed=signed)
             run_kw = dict(
                 seed=args.seed, threads=args.threads, backend=args.backend, simd=args.simd
@@ -92,7 +100,14 @@ def run(args) -> None:
                 "w_bits": w_bits,
                 "signed": signed,
                 **width_summary(
-                    args.k, x_dist, w_dist, dots=args.dots, eps=args.eps, **kw, **run_kw
+                    args.k,
+                    x_dist,
+                    w_dist,
+                    dots=args.dots,
+                    eps=args.eps,
+                    progress=progress_of(args, label, "dot products"),
+                    **kw,
+                    **run_kw,
                 ),
                 "eps": args.eps,
                 "seed": args.seed,
@@ -109,6 +124,7 @@ def run(args) -> None:
                         acc_bits=min(64, max(2, row[f"{est}_bits"])),
                         length=args.k,
                         n=args.flips_n,
+                        progress=progress_of(args, f"{label}{est} width: "),
                         **kw,
                         **run_kw,
                     ).mean_flips

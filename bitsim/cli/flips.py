@@ -4,22 +4,22 @@ total over every site."""
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Callable, Mapping
 
 from bitsim._core.render import Column, render
 from bitsim.cli.common import (
     add_format,
     add_operand_args,
+    add_progress_args,
     add_run_args,
     int_in,
     operand_choices,
     simulate_each,
     write,
 )
+from bitsim.cli.energy_args import add_energy_args, energy_function, fit_note
 from bitsim.sim.mac import SITES
 
-LONG_RUN_MACS = 1 << 26  # progress goes to stderr for runs at least this long
 TOTALS = [*SITES, "total"]
 
 
@@ -68,25 +68,16 @@ def register(sub) -> None:
         default=None,
         help="dot-product length K (default: one endless dot product)",
     )
+    add_energy_args(p)
     add_run_args(p, 10**6)
     add_format(p)
-    p.add_argument(
-        "--progress",
-        action="store_true",
-        default=None,
-        help="progress on stderr (default: for long runs on a terminal)",
-    )
-    p.add_argument(
-        "--no-progress", dest="progress", action="store_false", help="no progress on stderr"
-    )
+    add_progress_args(p)
     p.set_defaults(run=run, parser=p)
 
 
 def run(args) -> None:
     x_dist, w_dist = operand_choices(args)
-    show = args.progress
-    if show is None:
-        show = sys.stderr.isatty() and args.n >= LONG_RUN_MACS
+    energy = energy_function(args, args.acc_bits)
     rows = [
         {
             "x_bits": x_bits,
@@ -100,11 +91,13 @@ def run(args) -> None:
             "w_dist": w_dist.name,
             "flips": r.mean_flips,
             "overflows": r.overflows,
+            **({"energy_pj_per_mac": energy(r) * 1e12} if energy else {}),
         }
-        for x_bits, w_bits, signed, r in simulate_each(args, show)
+        for x_bits, w_bits, signed, r in simulate_each(args)
     ]
     if args.format in ("json", "csv"):
-        write(render(rows, args.format, CSV_COLUMNS))
+        extra = [Column("energy_pj_per_mac", fmt="{:.6f}")] if energy else []
+        write(render(rows, args.format, CSV_COLUMNS + extra))
         return
     first = rows[0]
     title = (
@@ -112,6 +105,8 @@ def run(args) -> None:
         f"accumulator, dot length {first['length'] or 'endless'}, n = {first['n']:,}, "
         f"seed {first['seed']}"
     )
+    if energy:
+        title += f"; {fit_note(energy)}"
     table, columns = side_by_side(rows)
     write(render(table, args.format, columns, title))
 
@@ -122,7 +117,10 @@ def side_by_side(rows):
     signs = [s for s in (True, False) if any(r["signed"] is s for r in rows)]
     groups: dict = {}
     for r in rows:
-        groups.setdefault((r["x_bits"], r["w_bits"]), {})[r["signed"]] = r["flips"]
+        flips = dict(r["flips"])
+        if "energy_pj_per_mac" in r:
+            flips["pJ"] = r["energy_pj_per_mac"]
+        groups.setdefault((r["x_bits"], r["w_bits"]), {})[r["signed"]] = flips
     table = []
     for (xb, wb), g in groups.items():
         row = {"x": xb, "w": wb}
@@ -134,9 +132,10 @@ def side_by_side(rows):
     columns = [Column("x"), Column("w")]
     for s in signs:
         tag = "signed" if s else "unsigned"
+        keys = TOTALS + (["pJ"] if any("energy_pj_per_mac" in r for r in rows) else [])
         columns += [
             Column(f"{'s' if s else 'u'}_{k}", f"{k} {tag}" if k == "x" else k, "{:.3f}")
-            for k in TOTALS
+            for k in keys
         ]
     if len(signs) == 2:
         columns.append(Column("saving", "unsigned saving", "{:.1%}"))

@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, List, Mapping, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Tuple, Union
 
+import numpy as np
+
+from bitsim._core.checks import InputError
 from bitsim._core.render import Column, render
 from bitsim.circuits.multipliers import ARCHS, MultiplierCircuit, circuit
 from bitsim.circuits.netlist import Netlist
 from bitsim.circuits.yosys import load_yosys_json
 from bitsim.cli.common import (
+    POSITIVE,
     add_format,
     add_operand_args,
+    add_progress_args,
     add_run_args,
     int_in,
+    only_with,
     operand_choices,
+    progress_of,
     signedness,
     width_pairs,
     write,
 )
+from bitsim.sim.distributions import DISTRIBUTIONS, resolve_distribution
+from bitsim.sim.energy import DEFAULT_CLOCK_HZ
 from bitsim.sim.gates import simulate_gates
+from bitsim.sim.sequential import FIRST_CYCLE, simulate_netlist
 
 
 def register(sub) -> None:
@@ -36,32 +46,124 @@ def register(sub) -> None:
     add_operand_args(p, [8])
     p.add_argument("--mac", action="store_true", help="a whole MAC (accumulator adder too)")
     p.add_argument(
-        "--acc-bits", type=int_in(2, 64), default=32, help="accumulator width of --mac (default 32)"
+        "--acc-bits",
+        type=int_in(2, 64),
+        default=None,
+        help="accumulator width of --mac (default 32)",
     )
     p.add_argument(
         "--length",
         type=int_in(1),
         default=None,
-        help="dot-product length of --mac (default: endless)",
+        help="dot-product length of --mac or --clear-port (default: endless)",
     )
-    p.add_argument("--a-port", default="a", help="netlist port of the first operand (default a)")
-    p.add_argument("--b-port", default="b", help="netlist port of the second operand (default b)")
+    p.add_argument("--a-port", help="netlist port of the first operand (default a)")
+    p.add_argument("--b-port", help="netlist port of the second operand (default b)")
     p.add_argument("--module", default=None, help="netlist module (default: the top one)")
+    p.add_argument(
+        "--liberty",
+        default=None,
+        help="price toggles in joules with this Liberty library (bitsim[liberty]); --netlist "
+        "must then be mapped to it (dfflibmap/abc -liberty), --arch is mapped through Yosys",
+    )
+    p.add_argument(
+        "--clock",
+        type=POSITIVE,
+        default=DEFAULT_CLOCK_HZ,
+        help=f"clock frequency in Hz for power and leakage (default {DEFAULT_CLOCK_HZ:g})",
+    )
+    p.add_argument("--saif", default=None, help="with --liberty: write the activity as SAIF")
+    p.add_argument(
+        "--sta-tcl", default=None, help="with --liberty: write OpenSTA set_power_activity commands"
+    )
+    p.add_argument(
+        "--verilog", default=None, help="with --liberty: write the mapped netlist as Verilog"
+    )
+    p.add_argument(
+        "--energy-per-net",
+        action="store_true",
+        help="with --liberty: energy per transition of every cell output in the JSON",
+    )
+    p.add_argument(
+        "--port",
+        action="append",
+        default=[],
+        metavar="NAME=FILE.npy",
+        help="drive netlist input port NAME per cycle with the integers of a .npy file, or "
+        "sample them (NAME=uniform|normal|half-normal|laplace); repeatable; signed or unsigned "
+        "as --signed says; -n defaults to the arrays' length",
+    )
+    p.add_argument(
+        "--clear-port",
+        default=None,
+        help="netlist port asserted on the first product of every --length dot product "
+        "(after the design's operand-register latency)",
+    )
+    p.add_argument(
+        "--clear-latency",
+        type=int_in(0),
+        default=None,
+        help="cycles from the operand ports to the accumulator (default: from the netlist)",
+    )
+    p.add_argument(
+        "--first-cycle",
+        choices=FIRST_CYCLE,
+        default="reset",
+        help="count the change from the all-zero reset state into cycle 0 (reset, the "
+        "default) or not (skip)",
+    )
+    p.add_argument("--per-net", action="store_true", help="toggles of every net (JSON, netlist)")
     add_run_args(p, 10**6, "vectors")
+    p.set_defaults(n=None)  # --netlist with --port: the arrays' length
     add_format(p)
+    add_progress_args(p)
     p.set_defaults(run=run, parser=p)
 
 
 def run(args) -> None:
+    only_with(args, args.mac, "--mac", "--acc-bits")
+    only_with(args, args.mac or args.clear_port is not None, "--mac or --clear-port", "--length")
+    only_with(
+        args,
+        args.netlist is not None,
+        "--netlist",
+        "--a-port",
+        "--b-port",
+        "--module",
+        "--clear-port",
+        "--clear-latency",
+        "--per-net",
+    )
+    only_with(args, args.arch is not None, "--arch", "--mac", "--x-bits", "--w-bits")
+    if args.port and args.netlist is None:
+        raise InputError(f"--port: has no effect without --netlist, found --port {args.port[0]}")
+    for flag in ("saif", "sta_tcl", "verilog", "energy_per_net"):
+        if getattr(args, flag) and not args.liberty:
+            raise InputError(f"--{flag.replace('_', '-')}: needs --liberty")
+    # defaults of options whose absence the checks above had to see
+    args.acc_bits = 32 if args.acc_bits is None else args.acc_bits
+    args.a_port, args.b_port = args.a_port or "a", args.b_port or "b"
+    if args.liberty:
+        from bitsim.cli.gates_energy import run_energy
+
+        run_energy(args)
+        return
     x_dist, w_dist = operand_choices(args)
     rows = []
     configs: List[Tuple[Union[Netlist, MultiplierCircuit], str, bool]]
     if args.netlist:
         netlist = load_yosys_json(args.netlist, args.module)
+        if args.port or args.clear_port or any(g.type == "DFF" for g in netlist.gates):
+            write_rows([sequential(args, netlist, s) for s in signedness(args)], args.format)
+            return
         configs = [(netlist, args.netlist, s) for s in signedness(args)]
     else:
         configs = [
-            (circuit(args.arch, xb, wb, s, args.acc_bits if args.mac else None), args.arch, s)
+            (
+                circuit(args.arch, xb, wb, s, args.acc_bits if args.mac else None),
+                args.arch,
+                s,
+            )
             for xb, wb in width_pairs(args)
             for s in signedness(args)
         ]
@@ -74,11 +176,12 @@ def run(args) -> None:
             x_port=args.a_port if args.netlist else "x",
             w_port=args.b_port if args.netlist else "w",
             length=args.length if args.mac else None,
-            n=args.n,
+            n=10**6 if args.n is None else args.n,
             seed=args.seed,
             threads=args.threads,
             backend=args.backend,
             simd=args.simd,
+            progress=progress_of(args, f"{name} {'signed' if signed else 'unsigned'}: ", "vectors"),
         )
         rows.append(
             {
@@ -95,23 +198,98 @@ def run(args) -> None:
                 "toggles_per_vector": g.per_vector(),
             }
         )
-    if args.format == "json":
+    write_rows(rows, args.format)
+
+
+def write_rows(rows, fmt: str) -> None:
+    if fmt == "json":
         write(render(rows, "json"))
         return
-    if args.format == "csv":
+    if fmt == "csv":
+        nested = ("counts", "toggles_per_vector", "per_port", "per_net", "ports")
         flat = [
             {
-                **{k: v for k, v in r.items() if k not in ("counts", "toggles_per_vector")},
+                **{k: v for k, v in r.items() if k not in nested},
                 **{k: v for k, v in r["counts"].items() if k != "gates"},
                 "gates": sum(r["counts"]["gates"].values()),
                 **{f"toggles_{k}": v for k, v in r["toggles_per_vector"].items()},
+                **{f"toggles_port_{k}": v for k, v in r.get("per_port", {}).items()},
             }
             for r in rows
         ]
         write(render(flat, "csv"))
         return
     table, columns = by_metric(rows)
-    write(render(table, args.format, columns, title(rows[0])))
+    write(render(table, fmt, columns, title(rows[0])))
+
+
+def port_arrays(specs: List[str], scale) -> Dict[str, Any]:
+    """--port NAME=FILE.npy options: port name -> the file's 1-D integer array (or, for
+    NAME=uniform|normal|half-normal|laplace, that sampler)."""
+    out: Dict[str, Any] = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise InputError(f"--port: expected NAME=FILE.npy, found {spec!r}")
+        if name in out:
+            raise InputError(f"--port: expected each port once, found {name!r} twice")
+        if path in DISTRIBUTIONS:
+            out[name] = resolve_distribution(path, "--port", scale)
+            continue
+        try:
+            out[name] = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as err:
+            raise InputError(
+                f"--port: expected a readable .npy file for {name}, found {path!r} ({err})"
+            ) from None
+    return out
+
+
+def sequential(args, netlist: Netlist, signed: bool) -> Dict[str, Any]:
+    """One row of a netlist simulated cycle by cycle (bitsim.simulate_netlist): ports from
+    --port files, the --a-port/--b-port operands sampled when no file drives them."""
+    x_dist, w_dist = operand_choices(args)
+    ports: Dict[str, Any] = port_arrays(args.port, args.scale)
+    for port, dist in ((args.a_port, x_dist), (args.b_port, w_dist)):
+        if port in netlist.inputs and port not in ports and port != args.clear_port:
+            ports[port] = dist
+    n = args.n
+    if n is None and not any(isinstance(v, np.ndarray) for v in ports.values()):
+        n = 10**6
+    g = simulate_netlist(
+        netlist,
+        ports,
+        signed=signed,
+        n=n,
+        seed=args.seed,
+        clear_port=args.clear_port,
+        length=args.length,
+        clear_latency=args.clear_latency,
+        first_cycle=args.first_cycle,
+        backend=args.backend,
+        simd=args.simd,
+    )
+    described = {p: "array" if isinstance(v, np.ndarray) else v.name for p, v in ports.items()}
+    row = {
+        "arch": args.netlist,
+        "bits": len(netlist.inputs[args.a_port]) if args.a_port in netlist.inputs else None,
+        "w_bits": len(netlist.inputs[args.b_port]) if args.b_port in netlist.inputs else None,
+        "signed": signed,
+        "mac": False,
+        "n": g.vectors,
+        "seed": args.seed,
+        "x_dist": described.get(args.a_port),
+        "w_dist": described.get(args.b_port),
+        "ports": described,
+        "clear_port": args.clear_port,
+        "first_cycle": args.first_cycle,
+        "counts": {"gates": g.structure()["gates"]},
+        "toggles_per_vector": g.per_vector(),
+        "per_port": g.per_port(),
+    }
+    if args.per_net:
+        row["per_net"] = g.named()
+    return row
 
 
 def title(row) -> str:
@@ -124,7 +302,11 @@ def title(row) -> str:
 def by_metric(rows):
     """One line per metric (toggles by total and part, then structure counts), one column per
     simulated configuration."""
-    names = [f"{r['bits']}x{r['w_bits']} {'signed' if r['signed'] else 'unsigned'}" for r in rows]
+    names = [
+        ("" if r["bits"] is None else f"{r['bits']}x{r['w_bits']} ")
+        + ("signed" if r["signed"] else "unsigned")
+        for r in rows
+    ]
     metrics = list(dict.fromkeys(k for r in rows for k in r["toggles_per_vector"]))
     table = [
         {"metric": m, **{n: r["toggles_per_vector"].get(m) for n, r in zip(names, rows)}}

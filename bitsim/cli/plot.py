@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 from bitsim.app.plots import flips_plot, overflow_plot, roofline_plot, sweep_plot
 from bitsim.cli.common import (
+    POSITIVE,
     add_operand_args,
     add_run_args,
     count,
+    format_list,
     int_in,
-    number,
     operand_choices,
     signedness,
     simulate_each,
@@ -31,16 +35,17 @@ def register(sub) -> None:
         help="every layer of a network against the roofs of several formats (HCM Fig. 12)",
     )
     r.add_argument("network", help=f"a built-in network: {', '.join(NETWORKS)}")
-    r.add_argument("--area-mm2", type=number, default=1.0, help="silicon area (default 1)")
-    r.add_argument("--clock", type=number, default=800e6, help="clock in Hz (default 800e6)")
+    r.add_argument("--area-mm2", type=POSITIVE, default=1.0, help="silicon area (default 1)")
+    r.add_argument("--clock", type=POSITIVE, default=800e6, help="clock in Hz (default 800e6)")
     r.add_argument(
         "--mem-bw",
-        type=number,
+        type=POSITIVE,
         default=DDR4_2400_X64,
         help="memory bandwidth in bits/s (default: DDR4 2.4 GT/s x 64 bit)",
     )
     r.add_argument(
         "--formats",
+        type=format_list,
         default="int2,int3,int4",
         help="comma-separated number formats (default int2,int3,int4)",
     )
@@ -60,11 +65,11 @@ def register(sub) -> None:
     f.add_argument("--out", required=True, help="output file, .png or .svg")
     f.set_defaults(run=run_flips, parser=f)
     o = kinds.add_parser("overflow", help="overflow rate against accumulator width")
-    o.add_argument("--k", type=int_in(1), required=True, help="dot-product length")
+    o.add_argument("--k", type=count(1), required=True, help="dot-product length")
     add_operand_args(o, [2, 4, 8])
     o.add_argument(
         "--dots",
-        type=count,
+        type=count(1),
         default=10**5,
         help="simulated dot products per configuration (default 1e5)",
     )
@@ -77,9 +82,14 @@ def register(sub) -> None:
     w.set_defaults(run=run_sweep, parser=w)
 
 
+def _wrote(args) -> None:
+    """Say where the plot went (stdout), so that a script or a user can find it."""
+    sys.stdout.write(f"wrote {os.path.abspath(args.out)}\n")
+
+
 def run_roofline(args) -> None:
     acc = Accelerator(args.area_mm2, args.clock, args.mem_bw)
-    formats = [f for f in args.formats.split(",") if f.strip()]
+    formats = args.formats
     roofline_plot(
         network(args.network).layers,
         acc,
@@ -87,6 +97,7 @@ def run_roofline(args) -> None:
         args.out,
         f"{args.network}: {args.area_mm2:g} mm^2, {args.clock / 1e6:g} MHz (dashed: memory roofs)",
     )
+    _wrote(args)
 
 
 def run_flips(args) -> None:
@@ -98,6 +109,7 @@ def run_flips(args) -> None:
         f"{x_dist.name} x {w_dist.name} operands, {args.acc_bits}-bit "
         f"accumulator, dot length {args.length or 'endless'}",
     )
+    _wrote(args)
 
 
 def run_overflow(args) -> None:
@@ -126,7 +138,9 @@ def run_overflow(args) -> None:
         f"K = {args.k}, {x_dist.name} x {w_dist.name} operands, "
         f"{args.dots:,} dot products (floor: half a dot product)",
     )
+    _wrote(args)
 
 
 def run_sweep(args) -> None:
     sweep_plot(args.results, args.out)
+    _wrote(args)

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from bitsim.cli.common import add_distribution_args, add_format, add_run_args, count, int_in, write
+from bitsim.cli.common import (
+    add_distribution_args,
+    add_format,
+    add_progress_args,
+    add_run_args,
+    count,
+    int_in,
+    only_with,
+    progress_of,
+    write,
+)
+from bitsim.cli.energy_args import add_energy_args, energy_function, fit_note
 from bitsim.models.costs import BOPS_DEFINITIONS
 from bitsim.nets.report import Precision, load_overrides, report
 from bitsim.nets.zoo import NETWORKS, network
@@ -47,7 +58,7 @@ def register(sub) -> None:
     add_distribution_args(p, scale=False)
     p.add_argument(
         "-n",
-        type=count,
+        type=count(1),
         default=None,
         help="MACs simulated per distinct configuration (default max(2^20, 64 K))",
     )
@@ -59,13 +70,17 @@ def register(sub) -> None:
         help="BOPS definition: hcm (HCM eq. 1, default) or qonnx (MACs x b_a x b_w, as QONNX "
         "inference_cost and FINN)",
     )
+    add_energy_args(p)
     add_run_args(p)
     add_format(p)
+    add_progress_args(p)
     p.add_argument("--out", help="write to this file instead of standard output")
     p.set_defaults(run=run, parser=p)
 
 
 def run(args) -> None:
+    energy = energy_function(args, args.acc_bits)
+    only_with(args, not args.no_sim, "the simulation (it is off with --no-sim)", "-n")
     precision = Precision(
         a_bits=args.a_bits,
         w_bits=args.w_bits,
@@ -88,5 +103,10 @@ def run(args) -> None:
         backend=args.backend,
         simd=args.simd,
         bops=args.bops,
+        energy=energy,
+        progress=progress_of(args, f"{args.network}: "),
     )
-    write(r.render(args.format), args.out)
+    text = r.render(args.format)
+    if energy and args.format in ("table", "markdown"):
+        text += f"{fit_note(energy)}\n"
+    write(text, args.out)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from bitsim._core.checks import InputError
 from bitsim._core.render import Column, render
-from bitsim.cli.common import add_format, dims, int_in, number, write
-from bitsim.models.layers import Conv2d, Linear, Pair
+from bitsim.cli.common import (
+    POSITIVE,
+    add_format,
+    add_layer_args,
+    format_list,
+    layer_from_args,
+    write,
+)
 from bitsim.models.roofline import DDR4_2400_X64, Accelerator, roofline
 from bitsim.nets.zoo import network
 
@@ -42,29 +47,18 @@ def register(sub) -> None:
         "area, clock and memory bandwidth, for several number formats: PEs, peak "
         "and required operations/s, OPS/bit, attainable operations/s and bound.",
     )
-    layer = p.add_mutually_exclusive_group(required=True)
-    layer.add_argument("--conv", type=dims, help="convolution CINxCOUTxKHxKW, e.g. 256x256x3x3")
-    layer.add_argument("--linear", type=dims, help="linear layer INxOUT, e.g. 512x1000")
-    layer.add_argument(
-        "--network",
-        help="every convolution and linear layer of a built-in network (resnet18, vgg16, ...)",
-    )
-    p.add_argument("--input", type=dims, default=None, help="input HxW of a convolution")
-    p.add_argument("--stride", type=int_in(1), default=1, help="convolution stride (default 1)")
-    p.add_argument(
-        "--padding", default="same", help="padding in pixels, or 'same' (kernel // 2, the default)"
-    )
-    p.add_argument("--groups", type=int_in(1), default=1, help="convolution groups (default 1)")
-    p.add_argument("--area-mm2", type=number, required=True, help="silicon area in mm^2")
-    p.add_argument("--clock", type=number, required=True, help="clock in Hz, e.g. 800e6")
+    add_layer_args(p, network=True)
+    p.add_argument("--area-mm2", type=POSITIVE, required=True, help="silicon area in mm^2")
+    p.add_argument("--clock", type=POSITIVE, required=True, help="clock in Hz, e.g. 800e6")
     p.add_argument(
         "--mem-bw",
-        type=number,
+        type=POSITIVE,
         default=DDR4_2400_X64,
         help="memory bandwidth in bits/s (default: DDR4 2.4 GT/s x 64 bit)",
     )
     p.add_argument(
         "--formats",
+        type=format_list,
         default="fp32,int32,int16,int8,int4",
         help="comma-separated number formats (default fp32,int32,int16,int8,int4)",
     )
@@ -75,47 +69,13 @@ def register(sub) -> None:
 def build_layers(args):
     if args.network is not None:
         return [layer for layer in network(args.network).layers if layer.kind != "elementwise"]
-    if args.linear is not None:
-        if len(args.linear) != 2:
-            raise InputError(f"--linear: expected INxOUT, found {'x'.join(map(str, args.linear))}")
-        return [Linear("linear", *args.linear)]
-    if len(args.conv) != 4:
-        raise InputError(f"--conv: expected CINxCOUTxKHxKW, found {'x'.join(map(str, args.conv))}")
-    if args.input is None or len(args.input) not in (1, 2):
-        raise InputError(
-            "--input: expected HxW for a convolution, found "
-            f"{'nothing' if args.input is None else 'x'.join(map(str, args.input))}"
-        )
-    cin, cout, kh, kw = args.conv
-    hw = args.input if len(args.input) == 2 else args.input * 2
-    padding: Pair
-    if args.padding == "same":
-        padding = (kh // 2, kw // 2)
-    else:
-        try:
-            padding = int(args.padding)
-        except ValueError:
-            raise InputError(
-                f"--padding: expected an integer or 'same', found {args.padding!r}"
-            ) from None
-    return [
-        Conv2d(
-            "conv",
-            cin,
-            cout,
-            (kh, kw),
-            tuple(hw),
-            stride=args.stride,
-            padding=padding,
-            groups=args.groups,
-        )
-    ]
+    return [layer_from_args(args)]
 
 
 def run(args) -> None:
     layers = build_layers(args)
     acc = Accelerator(args.area_mm2, args.clock, args.mem_bw)
-    formats = [f for f in args.formats.split(",") if f.strip()]
+    formats = args.formats
     rows = []
     for layer in layers:
         for p in (roofline(layer, acc, f) for f in formats):

@@ -7,7 +7,7 @@ import sys
 from bitsim._core.checks import MissingExtra
 from bitsim.app.sweep import SPLIT_MACS, load_grid, run_sweep
 from bitsim.backends.dispatch import BACKENDS, SIMD_CHOICES
-from bitsim.cli.common import count, int_in
+from bitsim.cli.common import add_progress_args, count, int_in, progress_of
 
 
 def register(sub) -> None:
@@ -35,7 +35,7 @@ def register(sub) -> None:
     )
     p.add_argument(
         "--split-macs",
-        type=count,
+        type=count(1),
         default=None,
         help="cells larger than this run as several merged tasks (default 2^28)",
     )
@@ -48,7 +48,12 @@ def register(sub) -> None:
         default="auto",
         help="instruction set of the C kernels (default: the best available)",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress on stderr")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace --out even when it is not this grid's output (default: refuse)",
+    )
+    add_progress_args(p)
     p.set_defaults(run=run, parser=p)
 
 
@@ -68,7 +73,8 @@ def run(args) -> None:
             workers=args.threads,
             client=client,
             split_macs=args.split_macs or SPLIT_MACS,
-            progress=not args.no_progress,
+            progress=progress_of(args, "sweep: ", "cells"),
+            force=args.force,
             backend=args.backend,
             simd=args.simd,
         )

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Dict, Optional, Tuple, Union
 from bitsim._core.checks import InputError, check_int
 from bitsim.sim.formats import IntFormat, NumberFormat, parse_format
 
-__all__ = ["ELEMENTWISE_OPS", "INT8", "Conv2d", "Elementwise", "Linear"]
+__all__ = ["ELEMENTWISE_OPS", "INT8", "Conv2d", "Elementwise", "Linear", "MatMul"]
 
 Pair = Union[int, Tuple[int, int]]
 INT8 = IntFormat(8, True)
@@ -220,6 +220,66 @@ class Linear(_Weighted):
     @property
     def shape(self) -> str:
         return f"{self.in_features}x{self.out_features}"
+
+
+@dataclass(frozen=True)
+class MatMul(_Weighted):
+    """Matrix product of an (n x k) activation matrix and a (k x m) matrix (``w_format``: its
+    format, weights or a second activation, as in attention): n rows of k-term dot products."""
+
+    name: str
+    n: int
+    k_dim: int
+    m: int
+    a_format: NumberFormat = INT8
+    w_format: NumberFormat = INT8
+    out_format: Optional[NumberFormat] = None
+    kind: str = field(default="matmul", init=False)
+
+    def __post_init__(self):
+        for name in ("n", "k_dim", "m"):
+            check_int(getattr(self, name), name, 1)
+        for name in ("a_format", "w_format", "out_format"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, _format(getattr(self, name), name))
+
+    groups = 1
+
+    @property
+    def positions(self) -> int:
+        return self.n
+
+    @property
+    def in_channels(self):
+        return self.k_dim
+
+    @property
+    def out_channels(self):
+        return self.m
+
+    @property
+    def k(self) -> int:
+        return self.k_dim
+
+    @property
+    def macs(self) -> int:
+        return self.n * self.k_dim * self.m
+
+    @property
+    def weights(self) -> int:
+        return self.k_dim * self.m
+
+    @property
+    def input_elements(self) -> int:
+        return self.n * self.k_dim
+
+    @property
+    def output_elements(self) -> int:
+        return self.n * self.m
+
+    @property
+    def shape(self) -> str:
+        return f"{self.n}x{self.k_dim}x{self.m}"
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from bitsim._core.checks import InputError
+from bitsim._core.checks import InputError, InputTypeError
 from bitsim.sim.distributions import resolve_distribution
 from bitsim.sim.formats import IntFormat
 from bitsim.sim.mac import MacConfig, simulate_mac
@@ -286,6 +286,12 @@ def pann_power(
     backend, simd: of the simulation (``mac_flips``). P_mult and P_acc sum MULT_SITES and
     ACC_SITES; the closed form does not model the adder's carries, so ``method="closed-form"``
     is refused."""
+
+    if getattr(layer, "kind", None) not in ("conv", "linear"):
+        raise InputTypeError(
+            f"layer: PANN power needs a Conv2d or Linear layer (it counts MACs), found "
+            f"{type(layer).__name__} {getattr(layer, 'name', '')!r}"
+        )
     a, w = layer.a_format, layer.w_format
     if a.is_float or w.is_float:
         raise InputError(

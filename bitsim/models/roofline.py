@@ -72,8 +72,12 @@ class Accelerator:
     def __post_init__(self):
         for name in ("area_mm2", "clock_hz", "mem_bw_bits_per_s"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-                raise InputError(f"{name}: expected a positive number, found {value!r}")
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not 0 < value < float("inf")
+            ):
+                raise InputError(f"{name}: expected a finite positive number, found {value!r}")
 
     def pes(self, fmt: NumberFormat) -> int:
         """PEs of the largest square array that fits the area."""

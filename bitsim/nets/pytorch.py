@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import Dict, Optional, Sequence
 
-from bitsim._core.checks import InputError, InputTypeError, MissingExtra
+from bitsim._core.checks import InputError, InputTypeError, MissingExtra, check_int
 from bitsim.models.layers import Conv2d, Elementwise, Linear
 from bitsim.nets.zoo import Network
 
@@ -150,8 +150,20 @@ def from_torch(model, input_shape: Sequence[int], name: Optional[str] = None) ->
         raise MissingExtra("from_torch needs PyTorch: pip install 'bitsim[torch]'") from None
     if not isinstance(model, nn.Module):
         raise InputTypeError(f"model: expected a torch.nn.Module, found {type(model).__name__}")
-    shape = tuple(int(v) for v in input_shape)
-    gm = torch.fx.symbolic_trace(model)
+    if isinstance(input_shape, (str, bytes)) or not hasattr(input_shape, "__iter__"):
+        raise InputTypeError(
+            f"input_shape: expected a sequence of positive integers, found "
+            f"{type(input_shape).__name__}"
+        )
+    shape = tuple(check_int(v, "input_shape", 1, 1 << 31) for v in input_shape)
+    try:
+        gm = torch.fx.symbolic_trace(model)
+    except Exception as err:  # noqa: BLE001 - fx refuses data-dependent control flow, ...
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InputError(
+            f"model: torch.fx cannot trace {type(model).__name__} (control flow that depends "
+            f"on the data, or an operation fx does not support): {reason}"
+        ) from None
     was_training = model.training
     gm.eval()
     try:
@@ -159,7 +171,8 @@ def from_torch(model, input_shape: Sequence[int], name: Optional[str] = None) ->
             ShapeProp(gm).propagate(torch.zeros((1, *shape)))
     except Exception as err:  # noqa: BLE001 - any failure of the model on that input
         raise InputError(
-            f"input_shape: the model does not run on a batch of shape {(1, *shape)}: {err}"
+            f"input_shape: the model does not run on a batch of shape {(1, *shape)}: "
+            f"{str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__}"
         ) from None
     finally:
         model.train(was_training)

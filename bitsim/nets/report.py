@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
-from bitsim._core.checks import InputError, InputTypeError, MissingExtra, check_int
+from bitsim._core.checks import InputError, InputTypeError, MissingExtra, check_count, check_int
+from bitsim._core.files import load_yaml, read_text
 from bitsim._core.render import Column, render
 from bitsim.models.costs import layer_cost, total_cost
 from bitsim.models.power import ACC_SITES, MULT_SITES
@@ -82,8 +83,8 @@ class Precision:
             for key, value in spec.items():
                 check_int(value, f"overrides[{name!r}].{key}", 1, 32)
             self.overrides[name] = spec
-        parse_format(self.elementwise_format)
-        parse_format(self.constant_format)
+        parse_format(self.elementwise_format, "elementwise_format")
+        parse_format(self.constant_format, "constant_format")
         resolve_distribution(self.x_dist, "x_dist")
         resolve_distribution(self.w_dist, "w_dist")
 
@@ -96,18 +97,10 @@ class Precision:
 
 
 def load_overrides(path: str) -> Dict[str, dict]:
-    """Layer name -> widths from a JSON or YAML file (YAML needs PyYAML)."""
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
+    """Layer name -> widths from a JSON or YAML file (YAML loaded safely)."""
+    text = read_text(path, "overrides")
     if path.endswith((".yaml", ".yml")):
-        try:
-            import yaml
-        except ImportError:
-            raise MissingExtra("overrides: YAML files need PyYAML: pip install pyyaml") from None
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            raise InputError(f"overrides: {path} is not valid YAML: {err}") from None
+        data = load_yaml(path, "overrides", text)[0]
     else:
         try:
             data = json.loads(text)
@@ -199,7 +192,7 @@ class Report:
         )
         columns = [
             Column("bops", f"BOPS ({self.bops})", c.fmt) if c.key == "bops" else c for c in COLUMNS
-        ]
+        ] + (ENERGY_COLUMNS if "energy_mj_signed" in self.totals else [])
         return render(rows, fmt, columns, self.network if fmt == "markdown" else title)
 
 
@@ -221,6 +214,12 @@ COLUMNS = [
     Column("share_ace_v2", "ACE_v2 %", "{:.1%}"),
     Column("share_power", "power %", "{:.1%}"),
 ]
+ENERGY_COLUMNS = [
+    Column("energy_pj_per_mac_signed", "pJ/MAC s", "{:.3g}"),
+    Column("energy_pj_per_mac_unsigned", "pJ/MAC u", "{:.3g}"),
+    Column("energy_mj_signed", "mJ s", "{:.3g}"),
+    Column("energy_mj_unsigned", "mJ u", "{:.3g}"),
+]
 
 
 def report(
@@ -234,11 +233,21 @@ def report(
     backend: str = "c",
     simd: str = "auto",
     bops: str = "hcm",
+    energy: Optional[Callable[[MacFlips], float]] = None,
+    progress=None,
 ) -> Report:
     """Per-layer and total costs of a network (a bitsim.nets.zoo.Network or a layer list).
-    n, seed, threads, backend, simd: of the bit-flip simulation (see ``simulate_mac``); bops:
-    the definition of BOPS, 'hcm' or 'qonnx' (``bitsim.models.costs``)."""
+    n, seed, threads, backend, simd, progress: of the bit-flip simulation (see
+    ``simulate_mac``; progress is reported per simulated configuration); bops: the definition
+    of BOPS, 'hcm' or 'qonnx' (``bitsim.models.costs``).
+    energy: joules per MAC of a register-level result (``bitsim.models.energy``); with it,
+    each layer gets ``energy_pj_per_mac_{signed,unsigned}`` and ``energy_mj_{signed,unsigned}``
+    (millijoules per inference), and the totals the sums."""
     precision = precision or Precision()
+    if n is not None:
+        n = check_count(n, "n")
+        if n == 0:
+            raise InputError("n: expected a number of MACs >= 1 (or None: the default), found 0")
     layers = net.layers if hasattr(net, "layers") else list(net)
     name = name if name else getattr(net, "name", "network")  # not `or`: mypy infers None
     layers = apply_precision(layers, precision)
@@ -256,6 +265,7 @@ def report(
                 threads=threads,
                 backend=backend,
                 simd=simd,
+                progress=progress,
             )
         return flips_cache[cfg]
 
@@ -291,6 +301,10 @@ def report(
                     row[f"mult_flips_per_mac_{tag}"] = sum(sim.mean(s) for s in MULT_SITES)
                     row[f"acc_flips_per_mac_{tag}"] = sum(sim.mean(s) for s in ACC_SITES)
                     row[f"power_{tag}"] = layer.macs * sim.mean()
+                    if energy is not None:
+                        joules = energy(sim)
+                        row[f"energy_pj_per_mac_{tag}"] = joules * 1e12
+                        row[f"energy_mj_{tag}"] = layer.macs * joules * 1e3
         rows.append(row)
     totals = {
         "name": "total",
@@ -303,8 +317,8 @@ def report(
         },
     }
     totals["activation_bits"] = sum(r["activation_bits"] for r in rows)
-    for key in ("power_signed", "power_unsigned"):
-        if simulate:
+    for key in ("power_signed", "power_unsigned", "energy_mj_signed", "energy_mj_unsigned"):
+        if simulate and any(key in r for r in rows):
             totals[key] = sum(r.get(key, 0.0) for r in rows)
     for key in ("acc_bits_worst_signed", "acc_bits_worst_unsigned"):
         totals[key] = max((r[key] for r in rows if key in r), default=None)
@@ -322,4 +336,9 @@ def report(
     if simulate and totals["macs"]:
         totals["flips_per_mac_signed"] = totals["power_signed"] / totals["macs"]
         totals["flips_per_mac_unsigned"] = totals["power_unsigned"] / totals["macs"]
+        for tag in ("signed", "unsigned"):
+            if totals.get(f"energy_mj_{tag}") is not None:
+                totals[f"energy_pj_per_mac_{tag}"] = (
+                    totals[f"energy_mj_{tag}"] * 1e9 / totals["macs"]
+                )
     return Report(name, precision, rows, totals, simulate, bops)

@@ -37,8 +37,17 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from bitsim._core.checks import InputError, check_bool, check_count, check_int, check_seed
-from bitsim._core.segments import DEFAULT_CHUNK, SEGMENT_MACS, map_tasks, split
+from bitsim._core.checks import (
+    MAX_COUNT,
+    InputError,
+    check_bool,
+    check_count,
+    check_int,
+    check_seed,
+)
+from bitsim._core.interrupt import Workers
+from bitsim._core.progress import progress_callback
+from bitsim._core.segments import DEFAULT_CHUNK, SEGMENT_MACS, ranges, segment_size
 from bitsim._core.widths import (
     MAX_WIDTH,
     product_range,
@@ -81,7 +90,7 @@ def worst_case_bits(
     k: int, x_bits: int, w_bits: int, x_signed: bool = True, w_signed: bool = True
 ) -> int:
     """Data-type bound: the smallest width no dot product of k terms can overflow (exact)."""
-    k = check_int(k, "k", 1)
+    k = check_int(k, "k", 1, MAX_COUNT)
     xf, wf, signed = _formats(x_bits, w_bits, x_signed, w_signed)
     pmin, pmax = product_range(xf, wf)
     return width_for_range(k * min(pmin, 0), k * max(pmax, 0), signed)
@@ -195,7 +204,7 @@ def statistical_bits(
     eps: float = 1e-6,
 ) -> int:
     """Smallest width whose Gaussian overflow estimate is <= eps (never above worst_case_bits)."""
-    k = check_int(k, "k", 1)
+    k = check_int(k, "k", 1, MAX_COUNT)
     if not 0 < eps < 1:
         raise InputError(f"eps: expected a probability in (0, 1), found {eps}")
     xf, wf, signed = _formats(x_bits, w_bits, x_signed, w_signed)
@@ -310,15 +319,16 @@ def measure(
     chunk_size: int = DEFAULT_CHUNK,
     backend: str = "c",
     simd: str = "auto",
+    progress=None,
 ) -> AccWidthMeasurement:
     """Simulate dot products of k terms and record the accumulator width each one needs.
 
     x, w: operand arrays (length a multiple of k, in processing order) or samplers, as for
     ``bitsim.simulate_mac``; ``dots``: number of dot products (required with samplers).
-    backend, simd: as for ``bitsim.simulate_mac``. Results do not depend on threads or
-    chunk_size.
+    backend, simd, progress: as for ``bitsim.simulate_mac`` (progress counts dot products).
+    Results do not depend on threads or chunk_size.
     """
-    k = check_int(k, "k", 1)
+    k = check_int(k, "k", 1, MAX_COUNT)
     cfg = MacConfig(x_bits, x_bits if w_bits is None else w_bits, 64, x_signed, w_signed, k)
     seed = check_seed(seed)
     threads = check_int(threads, "threads", 1, 1024)
@@ -336,16 +346,24 @@ def measure(
             "dots: expected the number of dot products when both operands are sampled, found None"
         )
     dots = check_count(dots, "dots")
-    tasks = [
-        (a, b - a) for a, b in split(dots, max(threads, -(-dots * k // SEGMENT_MACS))) if b > a
-    ]
-    parts = map_tasks(lambda t: kernels.dot_widths(cfg, xs, ws, *t), tasks, threads)
+    if dots * k > MAX_COUNT:
+        raise InputError(
+            f"dots: expected dots x k <= 2^63 - 1 MACs, found {dots} x {k} = {dots * k}"
+        )
+    report = progress_callback(progress, unit="dot products")
+    per_task = segment_size(dots, threads, max(1, SEGMENT_MACS // k))
     hist = np.zeros(MAX_WIDTH + 1, dtype=np.uint64)
     lo = hi = None
-    for h, a, b in parts:
-        hist += h
-        lo = a if lo is None else min(lo, a)
-        hi = b if hi is None else max(hi, b)
+    with Workers(threads) as workers:
+        parts = workers.imap(
+            lambda r: kernels.dot_widths(cfg, xs, ws, r[0], r[1] - r[0]), ranges(dots, per_task)
+        )
+        for (_, done), (h, a, b) in zip(ranges(dots, per_task), parts):
+            if report is not None:
+                report(done, dots)
+            hist += h
+            lo = a if lo is None or (a is not None and a < lo) else lo
+            hi = b if hi is None or (b is not None and b > hi) else hi
     sampled = xs.array is None or ws.array is None
     return AccWidthMeasurement(
         k,
@@ -377,10 +395,14 @@ def width_summary(
     threads: int = 1,
     backend: str = "c",
     simd: str = "auto",
+    progress=None,
 ) -> dict:
     """Every answer for one configuration: data-type bound, Gaussian estimate and measurement
-    (smallest width with observed rate <= eps, and the one shown at 95% confidence)."""
+    (smallest width with observed rate <= eps, and the one shown at 95% confidence);
+    progress: of the measurement, as for ``measure``."""
     wb = x_bits if w_bits is None else w_bits
+    if dots is not None and check_count(dots, "dots") == 0:
+        raise InputError("dots: expected at least one dot product to measure a width, found 0")
     m = measure(
         k,
         x,
@@ -394,6 +416,7 @@ def width_summary(
         threads=threads,
         backend=backend,
         simd=simd,
+        progress=progress,
     )
     return {
         "worst_case_bits": worst_case_bits(k, x_bits, wb, x_signed, w_signed),

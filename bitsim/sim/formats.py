@@ -82,13 +82,14 @@ BF16 = FloatFormat(8, 7, "bf16")
 NAMED_FLOATS = {f.name: f for f in (FP32, FP16, BF16)}
 
 
-def parse_format(text) -> NumberFormat:
-    """'int8', 'uint4', 'fp32', 'fp16', 'bf16' or 'e5m10' as a format (formats pass through)."""
+def parse_format(text, name: str = "format") -> NumberFormat:
+    """'int8', 'uint4', 'fp32', 'fp16', 'bf16' or 'e5m10' as a format (formats pass through);
+    errors name the argument ``name``."""
     if isinstance(text, (IntFormat, FloatFormat)):
         return text
     if not isinstance(text, str):
         raise InputTypeError(
-            f"format: expected a name such as int8, uint4, fp32, bf16 or e5m10, "
+            f"{name}: expected a name such as int8, uint4, fp32, bf16 or e5m10, "
             f"found {type(text).__name__}"
         )
     key = text.strip().lower()
@@ -101,5 +102,5 @@ def parse_format(text) -> NumberFormat:
     if m and int(m.group(1)) >= 1 and int(m.group(2)) >= 1:
         return FloatFormat(int(m.group(1)), int(m.group(2)))
     raise InputError(
-        f"format: expected a name such as int8, uint4, fp32, bf16 or e5m10, found {text!r}"
+        f"{name}: expected a name such as int8, uint4, fp32, bf16 or e5m10, found {text!r}"
     )

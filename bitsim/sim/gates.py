@@ -17,21 +17,25 @@ included), ``outputs`` (output bus nets) and ``total`` (every net).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
-from typing import Dict, Optional, cast
+from typing import Dict, Iterator, Optional, Tuple
 
 import numpy as np
 
 from bitsim._core.checks import InputError, InputTypeError, check_int
-from bitsim._core.segments import chain, map_tasks, split, tail_range
+from bitsim._core.interrupt import Workers
+from bitsim._core.progress import progress_callback
+from bitsim._core.segments import chain, ranges, segment_size, tail_range
 from bitsim.backends.dispatch import select
 from bitsim.circuits.multipliers import MultiplierCircuit, structure
 from bitsim.circuits.netlist import OPCODE, Netlist
 from bitsim.sim import mac
 
-__all__ = ["GateToggles", "Program", "compile_netlist", "simulate_gates"]
+__all__ = ["GateToggles", "Program", "compile_netlist", "levelized", "simulate_gates"]
 
 MIN_VECTORS_PER_THREAD = 4096  # below this a run is not worth splitting
+SEGMENT_GATE_VECTORS = 1 << 26  # gates x vectors per task: a short kernel call on any backend
 
 
 @dataclass
@@ -70,7 +74,16 @@ def compile_netlist(
             )
     if x_port == w_port:
         raise InputError(f"w_port: expected a bus other than x_port, found {w_port!r}")
-    gates = _levelized(netlist.ordered())
+    try:
+        order = netlist.ordered()
+    except InputError:
+        if netlist.has_feedback():
+            raise InputError(
+                "netlist: feedback through flip-flops (a sequential netlist): simulate it cycle "
+                "by cycle with bitsim.simulate_netlist (bitsim gates --netlist ... --port ...)"
+            ) from None
+        raise
+    gates = levelized(order)
     cols = {k: np.zeros(len(gates), dtype=np.int32) for k in ("op", "a", "b", "c", "out")}
     for i, g in enumerate(gates):
         ins = list(g.inputs) + [0] * (3 - len(g.inputs))
@@ -99,7 +112,7 @@ def _register_depth(gates) -> int:
     return max(depth.values(), default=0)
 
 
-def _levelized(order):
+def levelized(order):
     """The gates by logic level, and by type within a level: still a topological order, and
     the kernel's dispatch on the gate type sees long runs of one type (no mispredictions)."""
     level: Dict[int, int] = {}
@@ -118,6 +131,9 @@ class GateToggles:
         Operand vectors applied (one per cycle).
     per_net : ndarray of uint64
         Toggles of each net over the run.
+    transitions : int or None
+        Changes between cycles counted (``bitsim.simulate_netlist``: n, or n - 1 when the first
+        cycle is skipped); per-vector figures divide by it. None: ``vectors``.
     """
 
     netlist: Netlist
@@ -126,6 +142,7 @@ class GateToggles:
     x_port: str
     w_port: str
     counts: Dict = field(default_factory=dict)
+    transitions: Optional[int] = None
 
     def structure(self) -> Dict:
         """Structure counts of the circuit (``bitsim.circuits.multipliers.structure``)."""
@@ -142,12 +159,18 @@ class GateToggles:
         return out
 
     def per_part(self) -> Dict[str, int]:
+        """Toggles by part: every gate's output by its part; 'registers': flip-flop outputs
+        and the bits of every state register (a MAC's accumulator) over its writes in the run,
+        one per vector, the last included. A register's output repeats its next-value (D) nets
+        one cycle later, so its writes toggle as those nets do over the run; its output nets,
+        counted in 'total', show one write fewer (the last lands after the last vector)."""
         out: Dict[str, int] = {}
         for g in self.netlist.gates:
             part = "registers" if g.type == "DFF" else (g.part or "logic")
             out[part] = out.get(part, 0) + int(self.per_net[g.out])
-        for bus in self.netlist.state.values():
-            out["registers"] = out.get("registers", 0) + self._sum(bus)
+        for name, bus in self.netlist.state.items():
+            written = self.netlist.next_state.get(name, bus)
+            out["registers"] = out.get("registers", 0) + self._sum(written)
         return out
 
     def totals(self) -> Dict[str, int]:
@@ -172,10 +195,36 @@ class GateToggles:
         nl = self.netlist
         return sorted({*nl.inputs, *nl.outputs, *nl.state})
 
+    def per_port(self) -> Dict[str, float]:
+        """Toggles per vector (cycle) of every input and output port but clocks, each net of
+        a port once."""
+        nl = self.netlist
+        n = max(self.vectors if self.transitions is None else self.transitions, 1)
+        return {
+            name: self._sum(set(bus)) / n
+            for name, bus in {**nl.outputs, **nl.inputs}.items()
+            if not set(bus) & nl.clocks
+        }
+
+    def named(self) -> Dict[str, int]:
+        """Toggles of every counted net by name (constants, clocks and the nets an importer
+        adds inside a cell left out)."""
+        nl = self.netlist
+        skip = nl.internal | nl.clocks | {0, 1}
+        return {nl.net_name(n): int(self.per_net[n]) for n in range(nl.nets) if n not in skip}
+
     def per_vector(self) -> Dict[str, float]:
         """Totals and parts divided by the number of vectors (toggles per MAC)."""
-        n = max(self.vectors, 1)
+        n = max(self.vectors if self.transitions is None else self.transitions, 1)
         return {k: v / n for k, v in {**self.totals(), **self.per_part()}.items()}
+
+
+def _pairs(items: Iterator[int]) -> Iterator[Tuple[int, int]]:
+    """Consecutive pairs (a, b), (b, c), ... of ``items``."""
+    for previous in items:
+        for item in items:
+            yield previous, item
+            previous = item
 
 
 def simulate_gates(
@@ -192,14 +241,15 @@ def simulate_gates(
     threads: int = 1,
     simd: str = "auto",
     backend: str = "c",
+    progress=None,
 ) -> GateToggles:
     """Toggle counts of a circuit (MultiplierCircuit or Netlist) over operand vectors.
 
     x, w: arrays or samplers as for ``bitsim.simulate_mac``, in the formats of the x_port and
     w_port buses (signed: two's complement; defaults to the circuit's signedness, else
     unsigned). length: dot-product length of a MAC circuit (None: one endless dot product).
-    backend, simd: as for ``bitsim.simulate_mac`` ('c': the bit-sliced kernel). Results do not
-    depend on threads.
+    backend, simd, progress: as for ``bitsim.simulate_mac`` ('c': the bit-sliced kernel;
+    progress counts vectors). Results do not depend on threads.
     """
     netlist = circuit.netlist if isinstance(circuit, MultiplierCircuit) else circuit
     if not isinstance(netlist, Netlist):
@@ -214,23 +264,40 @@ def simulate_gates(
     if not (1 <= xb <= 32 and 1 <= wb <= 32):
         raise InputError(f"x_port, w_port: expected buses of 1 to 32 bits, found {xb} and {wb}")
     threads = check_int(threads, "threads", 1, 1024)
+    report = progress_callback(progress, unit="vectors")
     cfg, xs, ws, n, seed = mac.prepare(
         x, w, x_bits=xb, w_bits=wb, acc_bits=64, signed=signed, length=length, n=n, seed=seed
     )
-    ranges = split(n, threads if n >= threads * MIN_VECTORS_PER_THREAD else 1)
-    starts = [max(0, a - prog.warmup) for a, _ in ranges]
-    # the accumulator state before each warm-up: the exact partial sums of the MACs before it
-    points = sorted(set(starts))
-    acc_before = {0: 0}
-    if len(points) > 1 and len(prog.acc_nets):
-        bounds = list(zip(points, points[1:] + [n]))
-        tails = [kernels.mac_tail(cfg, xs, ws, *tail_range(cfg.length, a, b)) for a, b in bounds]
-        acc_before = dict(zip(points, chain(tails)))
+    size = segment_size(
+        n,
+        threads,
+        max(MIN_VECTORS_PER_THREAD, SEGMENT_GATE_VECTORS // max(1, len(prog.op))),
+        MIN_VECTORS_PER_THREAD,
+    )
 
-    def run(r):
-        (a, b), s = r
-        return kernels.gates_run(prog, xs, ws, a, a - s, b - a, acc_before.get(s, 0))
+    def starts():
+        """Where each segment's simulation begins: its warm-up before its first vector."""
+        return (max(0, a - prog.warmup) for a, _ in ranges(n, size))
 
-    parts = map_tasks(run, list(zip(ranges, starts)), threads)
-    per_net = cast(np.ndarray, np.sum(parts, axis=0, dtype=np.uint64))  # parts: 1-D arrays
+    def run(task):
+        (a, b), s, before = task
+        return kernels.gates_run(prog, xs, ws, a, a - s, b - a, before)
+
+    per_net = np.zeros(prog.nets, dtype=np.uint64)
+    with Workers(threads) as workers:
+        if len(prog.acc_nets):
+            # the accumulator state before each warm-up: the exact partial sum of the MACs
+            # before it, from the tails of the MACs between consecutive warm-up starts
+            tails = workers.imap(
+                lambda r: kernels.mac_tail(cfg, xs, ws, *tail_range(cfg.length, *r)),
+                _pairs(starts()),
+            )
+            befores: Iterator[int] = chain(tails)
+        else:
+            befores = itertools.repeat(0)
+        parts = workers.imap(run, zip(ranges(n, size), starts(), befores))
+        for (_, done), part in zip(ranges(n, size), parts):
+            per_net += part
+            if report is not None:
+                report(done, n)
     return GateToggles(netlist, n, per_net, x_port, w_port, structure(circuit))

@@ -37,7 +37,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from bitsim._core.checks import check_bool, check_int, check_seed
+from bitsim._core.checks import MAX_COUNT, check_bool, check_int, check_seed
 from bitsim._core.progress import progress_callback
 from bitsim._core.segments import DEFAULT_CHUNK, Counts, run_segments
 from bitsim.backends.dispatch import select
@@ -67,7 +67,7 @@ class MacConfig:
         for name in ("x_signed", "w_signed"):
             check_bool(getattr(self, name), name)
         if self.length is not None:
-            check_int(self.length, "length", 1)
+            check_int(self.length, "length", 1, MAX_COUNT)
 
     @property
     def x_format(self) -> IntFormat:

@@ -38,7 +38,7 @@ class SegmentedRun(RuleBasedStateMachine):
             if self.done
             else []
         )
-        assert chain(tails + [(0, False)])[-1] == self.before
+        assert list(chain(tails))[-1] == self.before
         part = kernels.mac_run(self.cfg, self.xs, self.ws, self.done, size, self.before)
         assert isinstance(part, Counts)
         self.parts.append(part)

@@ -2,6 +2,7 @@
 
 import pytest
 
+from bitsim._core.checks import InputError
 from bitsim.cli import main
 
 
@@ -36,3 +37,28 @@ def test_overflow_plot(tmp_path):
         == 0
     )
     assert out.read_bytes().startswith(b"<?xml") and out.stat().st_size > 1000
+
+
+def test_dataflow_heatmap_and_savings_plot(tmp_path):
+    import numpy as np
+
+    from bitsim.app.plots import dataflow_heatmap, savings_plot
+    from bitsim.dataflow.operands import sample_tensors
+    from bitsim.dataflow.simulate import simulate_dataflow
+    from bitsim.models.layers import Linear
+
+    layer = Linear("fc", 6, 3)
+    r = simulate_dataflow(layer, *sample_tensors(layer, "uniform", "uniform", 0), "4x4", "ws")
+    assert np.isnan(r.pe_mean()[:, 3]).all()  # 3 output channels leave a column idle
+    dataflow_heatmap(r, str(tmp_path / "h.svg"))
+    savings_plot(
+        [
+            {"layer": "a", "method": "m", "saving": 0.1},
+            {"layer": "b", "method": "m", "saving": -0.02},
+        ],
+        str(tmp_path / "s.png"),
+    )
+    assert (tmp_path / "h.svg").read_bytes().startswith(b"<?xml")
+    assert (tmp_path / "s.png").read_bytes().startswith(b"\x89PNG")
+    with pytest.raises(InputError, match="out: expected a file name ending in .png or .svg"):
+        dataflow_heatmap(r, str(tmp_path / "h.jpg"))

@@ -75,7 +75,7 @@ def run(tmp_path, grid_text=GRID, out="out.csv", **kw):
         ),
         (
             "kind: flips\ngrid:\n  x_bits: [2, a]\n",
-            r"grid.yaml:3: grid.x_bits: expected an integer, found 'a'",
+            r"grid.yaml:3: grid.x_bits: expected a whole number, found 'a'",
         ),
         (
             "kind: flips\nfixed:\n  signed: 1\n",
@@ -230,3 +230,41 @@ def test_cli_sweep_and_plot(tmp_path, capsys):
             ]
         )
     assert "x_bits: expected an integer in [1, 32], found 0" in capsys.readouterr().err
+
+
+def test_an_unrelated_file_is_never_overwritten(tmp_path):
+    out = tmp_path / "out.csv"
+    out.write_text("x,w,total\n8,8,22.6\n4,4,10.7\n3,3,8.1\n2,2,5.5\n")
+    before = out.read_text()
+    with pytest.raises(bitsim.InputError, match=r"out: .*out.csv exists and is not this grid"):
+        run(tmp_path)
+    assert out.read_text() == before
+    other = GRID.replace("seed: 3", "seed: 4")  # another grid's output is not resumed either
+    run(tmp_path, out="other.csv")
+    with pytest.raises(bitsim.InputError, match="not this grid's output"):
+        run(tmp_path, other, out="other.csv")
+    assert len(run(tmp_path, force=True)) == 8  # --force replaces it
+    assert {r["grid_id"] for r in S.read_rows(str(out))} == {
+        S.grid_id(S.load_grid(str(tmp_path / "grid.yaml")))
+    }
+
+
+def test_two_sweeps_on_one_output_do_not_both_run(tmp_path):
+    import fcntl
+
+    with open(tmp_path / "out.csv.lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(bitsim.InputError, match="another sweep is writing"):
+            run(tmp_path)
+    assert len(run(tmp_path)) == 8
+
+
+def test_whole_numbers_in_any_yaml_spelling(tmp_path):
+    rows = run(
+        tmp_path, GRID.replace("n: 20000", "n: 2e4").replace("acc_bits: 24", "acc_bits: 24.0")
+    )
+    assert all(r["n"] == 20000 and r["acc_bits"] == 24 and r["status"] == "ok" for r in rows)
+    with pytest.raises(S.GridError, match=r"fixed.n: expected a whole number, found 2.5"):
+        S.load_grid(write(tmp_path, GRID.replace("n: 20000", "n: 2.5")))
+    with pytest.raises(S.GridError, match=r"grid: .*grid.yaml:1:7: not valid YAML: could not"):
+        S.load_grid(write(tmp_path, "seed: !!python/object/apply:os.system ['true']\n"))

@@ -64,9 +64,9 @@ def test_import_errors(tmp_path):
     doc = json.loads((DATA / "smult4.json").read_text())
     cell = next(c for c in doc["modules"]["smult4"]["cells"].values() if "B" in c["connections"])
     kind = cell["type"]
-    cell["type"] = "$_SDFF_PP0_"
+    cell["type"] = "$_DLATCH_P_"
     bad.write_text(json.dumps(doc))
-    with pytest.raises(ValueError, match=r"unsupported cell .* of type \$_SDFF_PP0_"):
+    with pytest.raises(ValueError, match=r"unsupported cell .* of type \$_DLATCH_P_"):
         load_yosys_json(str(bad))
     cell["type"] = kind
     del cell["connections"]["B"]

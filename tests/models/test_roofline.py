@@ -67,7 +67,7 @@ def test_pe_area_model():
 def test_linear_layer_and_errors():
     p = roofline(Linear("fc", 512, 1000), Accelerator(1.0, 1e9), "int8")
     assert p.required_ops_per_s == pytest.approx(512 * 1000 * 2 * 1e9)
-    with pytest.raises(ValueError, match="area_mm2: expected a positive number"):
+    with pytest.raises(ValueError, match="area_mm2: expected a finite positive number"):
         Accelerator(0, 1e9)
     with pytest.raises(ValueError, match="layer: the OPS roofline models convolutions"):
         roofline(Elementwise("add", "add", 10), Accelerator(1.0, 1e9), "int8")

@@ -47,7 +47,11 @@ def test_out_of_range_value_far_into_a_threaded_stream():
         (dict(x_bits=4.0, n=1), TypeError, r"x_bits: expected an integer, found float"),
         (dict(acc_bits=1, n=1), ValueError, r"acc_bits: expected an integer in \[2, 64\], found 1"),
         (dict(acc_bits=65, n=1), ValueError, r"acc_bits: .* found 65"),
-        (dict(length=0, n=1), ValueError, r"length: expected an integer >= 1, found 0"),
+        (
+            dict(length=0, n=1),
+            ValueError,
+            r"length: expected an integer in \[1, 2\^63 - 1\], found 0",
+        ),
         (dict(length=-3, n=1), ValueError, r"length: .* found -3"),
         (dict(length=2.5, n=1), TypeError, r"length: expected an integer, found float"),
         (dict(signed="yes", n=1), TypeError, r"x_signed: expected a bool, found str"),

@@ -4,6 +4,7 @@ kernel is ``bitsim.backends.jit.mac.dot_widths_chunk`` (every 128-bit kernel liv
 
 import numpy as np
 
+from bitsim._core import interrupt
 from bitsim.backends.jit.mac import _MAX, _MIN, dot_widths_chunk, to_int
 from bitsim.backends.jit.sampling import fetch
 
@@ -23,6 +24,7 @@ def dot_widths(cfg, xs, ws, first_dot, dots, chunk):
     start, stop = first_dot * k, (first_dot + dots) * k
     for g in range(start, stop, chunk):
         m = min(chunk, stop - g)
+        interrupt.check()
         dot_widths_chunk(fetch(xs, g, m), fetch(ws, g, m), k, cfg.acc_signed, st, hist)
     if dots == 0:
         return hist, None, None

@@ -17,6 +17,7 @@ uint64 word per net holds 64 consecutive vectors, gates evaluated in the program
 import numpy as np
 from numba import njit
 
+from bitsim._core import interrupt
 from bitsim.backends.jit.sampling import fetch
 
 U64 = np.uint64
@@ -197,6 +198,7 @@ def run(prog, xs, ws, start, warmup, count, acc_before, chunk):
     step = max(BLOCK, chunk // BLOCK * BLOCK)  # only the run's last block may be partial
     for off in range(0, total, step):
         m = min(step, total - off)
+        interrupt.check()
         g = first_vector + off
         _chunk(
             *code,

@@ -14,6 +14,7 @@ cast to the type it must have.
 import numpy as np
 from numba import njit
 
+from bitsim._core import interrupt
 from bitsim.backends.jit.sampling import fetch
 
 U64 = np.uint64
@@ -240,6 +241,7 @@ def run(cfg, xs, ws, start, count, sum_before, chunk):
     stats = np.zeros(6, dtype=np.uint64)
     for g in range(start, start + count, chunk):
         m = min(chunk, start + count - g)
+        interrupt.check()
         _kernel(
             fetch(xs, g, m),
             fetch(ws, g, m),
@@ -289,6 +291,7 @@ def tail(cfg, xs, ws, start, count, chunk):
     total, restarted = 0, False
     for g in range(start, start + count, chunk):
         m = min(chunk, start + count - g)
+        interrupt.check()
         r, hi, lo = _tail_chunk(
             fetch(xs, g, m), fetch(ws, g, m), g, cfg.length or 0, cfg.acc_signed
         )

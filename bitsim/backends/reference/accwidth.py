@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from bitsim._core import interrupt
 from bitsim._core.widths import MAX_WIDTH, width_for_range
 from bitsim.backends.reference.sampling import fetch
 
@@ -14,6 +15,7 @@ def dot_widths(cfg, xs, ws, first_dot, dots, chunk):
     per_chunk = max(1, chunk // k)
     for d in range(first_dot, first_dot + dots, per_chunk):
         m = min(per_chunk, first_dot + dots - d)
+        interrupt.check()
         x = fetch(xs, d * k, m * k).astype(object).reshape(m, k)
         w = fetch(ws, d * k, m * k).astype(object).reshape(m, k)
         sums = np.cumsum(x * w, axis=1)

@@ -51,17 +51,21 @@ def evaluate(prog, x, w, first, acc, before=None):
     return V
 
 
-def sources(prog, xs, ws, n):
-    """Operand values, first flags and accumulator states of vectors [0, n)."""
-    x, w = fetch(xs, 0, n), fetch(ws, 0, n)
-    idx = np.arange(n, dtype=np.int64)
+def sources(prog, xs, ws, n, start=0, acc_before=0):
+    """Operand values, first flags and accumulator states of vectors [start, start + n);
+    acc_before: the accumulator state at vector ``start`` (the partial sum S_{start-1})."""
+    x, w = fetch(xs, start, n), fetch(ws, start, n)
+    idx = np.arange(start, start + n, dtype=np.int64)
     first = idx % prog.length == 0 if prog.length else idx == 0
     p = x.astype(np.uint64) * w.astype(np.uint64)
     cs = np.cumsum(p, dtype=np.uint64)  # wraps modulo 2^64, as the register does
     before = np.concatenate([np.zeros(1, dtype=np.uint64), cs[:-1]])
-    last = np.maximum.accumulate(np.where(first, idx, 0))
-    after = cs - before[last]  # partial sums S_t modulo 2^64
-    acc = np.concatenate([np.zeros(1, dtype=np.uint64), after[:-1]])  # S_{t-1}
+    pos = np.arange(n, dtype=np.int64)
+    last = np.maximum.accumulate(np.where(first, pos, 0))
+    restarted = np.maximum.accumulate(first) if n else first
+    carried = np.uint64(acc_before % 2**64) + cs  # no restart yet in the window
+    after = np.where(restarted, cs - before[last], carried)  # partial sums S_t modulo 2^64
+    acc = np.concatenate([np.array([acc_before % 2**64], dtype=np.uint64), after[:-1]])
     return x, w, first, acc
 
 

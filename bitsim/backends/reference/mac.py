@@ -6,6 +6,7 @@ they provably fit and Python integers (object arrays) where they might not.
 
 import numpy as np
 
+from bitsim._core import interrupt
 from bitsim._core.widths import product_range
 from bitsim.backends.reference.sampling import fetch
 
@@ -82,6 +83,7 @@ def run(cfg, xs, ws, start, count, sum_before, chunk):
         prev = [0] * 6
     for g in range(start, start + count, chunk):
         m = min(chunk, start + count - g)
+        interrupt.check()
         x, w, p = _products(cfg, xs, ws, g, m, total)
         cs = np.cumsum(p)
         before = np.concatenate([np.zeros(1, dtype=cs.dtype), cs[:-1]])
@@ -106,6 +108,7 @@ def tail(cfg, xs, ws, start, count, chunk):
     total, restarted = 0, False
     for g in range(start, start + count, chunk):
         m = min(chunk, start + count - g)
+        interrupt.check()
         p = _products(cfg, xs, ws, g, m, 0)[2].astype(object)
         starts = np.flatnonzero(_starts(cfg, g, m))
         if starts.size:

@@ -1,0 +1,80 @@
+"""Register-level energy: the per-site fit predicts gate-level energy; stored with provenance;
+``bitsim report`` and ``bitsim flips`` print joules."""
+
+import json
+
+import pytest
+
+from bitsim._core.checks import InputError
+from bitsim.circuits.mapped import map_circuit
+from bitsim.circuits.multipliers import mac_circuit
+from bitsim.cli import main
+from bitsim.models.energy import calibrate, energy_per_mac, load_calibration
+from bitsim.sim.energy import simulate_energy
+from bitsim.sim.mac import SITES, simulate_mac
+
+from util_energy import OSU018, osu018
+
+
+def approx(expected, rel=1e-6):
+    """pytest.approx without its absolute tolerance of 1e-12 (energies are 1e-12 J)."""
+    return pytest.approx(expected, rel=rel, abs=0)
+
+
+@pytest.fixture(scope="module")
+def cal4():
+    return calibrate(osu018(), "dadda", 4, 4, 16, signed=True, n=4000)
+
+
+def test_fit_predicts_gate_level_outside_its_grid(cal4, tmp_path):
+    assert set(cal4.per_flip_j) == set(SITES)
+    assert min(cal4.per_flip_j.values()) >= 0 and cal4.per_cycle_j >= 0
+    assert cal4.rms_error < 0.05 and cal4.provenance["library"] == "osu018_stdcells"
+    mapped = map_circuit(mac_circuit("dadda", 4, 4, 16, True), osu018())
+    for dist, length in (("normal", 100), ("uniform", 3), ("laplace", 1000)):
+        kw = dict(signed=True, length=length, n=6000, seed=11)
+        e = simulate_energy(mapped, dist, dist, **kw)
+        f = simulate_mac(dist, dist, x_bits=4, w_bits=4, acc_bits=16, **kw)
+        assert energy_per_mac(cal4, f) == approx(e.per_vector_j["total"], rel=0.05)
+    path = tmp_path / "cal.json"
+    path.write_text(cal4.to_json())
+    assert load_calibration(str(path)) == cal4
+    with pytest.raises(InputError, match="expected a 4x4 signed MAC, found 8x8 signed"):
+        energy_per_mac(cal4, simulate_mac(x_bits=8, n=10))
+
+
+def test_cli_report_and_flips_in_joules(cal4, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("BITSIM_CACHE", str(tmp_path))
+    path = tmp_path / "cal.json"
+    path.write_text(cal4.to_json())
+    args = ["flips", "--bits", "4", "--signed", "signed", "--acc-bits", "16", "-n", "20000"]
+    assert main([*args, "--calibration", str(path), "--format", "json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert 1 < row["energy_pj_per_mac"] < 100
+    assert (
+        main(
+            [
+                "report",
+                "resnet20",
+                "--w-bits",
+                "2",
+                "--a-bits",
+                "2",
+                "-n",
+                "3000",
+                "--liberty",
+                OSU018,
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
+    doc = json.loads(capsys.readouterr().out)
+    t = doc["totals"]
+    assert t["energy_mj_signed"] > t["energy_mj_unsigned"] > 0
+    layer = next(r for r in doc["layers"] if r.get("energy_mj_signed"))
+    assert layer["energy_mj_signed"] == approx(
+        layer["macs"] * layer["energy_pj_per_mac_signed"] * 1e-9
+    )
+    assert any((tmp_path / "calibration").iterdir())  # the fit is stored

@@ -1,0 +1,141 @@
+"""Energy of mapped netlists: rises and falls, the energy sum, errors, the CLI, exports."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from bitsim._core.checks import InputError
+from bitsim.backends.reference.gates import evaluate, reset_state, sources
+from bitsim.circuits.mapped import map_circuit
+from bitsim.circuits.multipliers import circuit
+from bitsim.cli import main
+from bitsim.sim import mac
+from bitsim.sim.energy import simulate_energy
+from bitsim.sim.gates import compile_netlist
+
+from util_energy import OSU018, osu018
+
+
+def approx(expected, rel=1e-6):
+    """pytest.approx without its absolute tolerance of 1e-12 (energies are 1e-12 J)."""
+    return pytest.approx(expected, rel=rel, abs=0)
+
+
+def direct_rises(mapped, n, length, signed, seed):
+    """Rising toggles of every net counted directly on the reference's values."""
+    prog = compile_netlist(mapped.netlist, "x", "w", length)
+    _, xs, ws, _, _ = mac.prepare(
+        "uniform",
+        "uniform",
+        x_bits=4,
+        w_bits=4,
+        acc_bits=64,
+        signed=signed,
+        length=length,
+        n=n,
+        seed=seed,
+    )
+    reset = reset_state(prog)
+    V = evaluate(prog, *sources(prog, xs, ws, n), before=reset)
+    seq = np.vstack([np.concatenate([[reset[i]], V[i]]) for i in range(prog.nets)])
+    return np.count_nonzero(~seq[:, :-1] & seq[:, 1:], axis=1)
+
+
+@pytest.mark.parametrize("length, n, threads", [(None, 5001, 1), (7, 9999, 2), (16, 3, 1)])
+def test_rises_and_falls_equal_a_direct_count(length, n, threads):
+    mapped = map_circuit(circuit("array", 4, 4, True, 10), osu018())
+    e = simulate_energy(mapped, signed=True, length=length, n=n, seed=5, threads=threads, window=64)
+    act = e.activity
+    assert np.array_equal(act.rises, direct_rises(mapped, n, length, True, 5))
+    assert np.array_equal(act.rises + act.falls, act.toggles)
+
+
+def test_energy_is_the_sum_of_the_pins_and_scales_with_the_clock():
+    mapped = map_circuit(circuit("dadda", 4, 4, False), osu018())
+    e1 = simulate_energy(mapped, n=4000, clock=1e8)
+    e2 = simulate_energy(mapped, n=4000, clock=2e8)
+    n = e1.activity.vectors
+    assert e1.per_vector_j["switching"] == approx(sum(p.switching_j for p in e1.pins) / n)
+    assert e1.per_vector_j["internal"] == approx(sum(p.internal_j for p in e1.pins) / n)
+    assert e1.power_w["internal"] * 2 == approx(e2.power_w["internal"])
+    assert e1.power_w["leakage"] == approx(e2.power_w["leakage"])
+    leak = sum(i.cell.leakage for i in mapped.instances)
+    assert e1.power_w["leakage"] == approx(leak)
+    assert e1.per_vector_j["total"] == approx(
+        sum(e1.per_vector_j[k] for k in ("internal", "switching", "leakage"))
+    )
+    with pytest.raises(InputError, match="clock: expected a frequency in Hz > 0, found 0"):
+        simulate_energy(mapped, n=10, clock=0)
+    with pytest.raises(InputError, match="mapped: expected a MappedNetlist"):
+        simulate_energy(mapped.netlist, n=10)
+
+
+def test_cli_gates_liberty(tmp_path, capsys):
+    saif, tcl, v = (tmp_path / f for f in ("a.saif", "a.tcl", "a.v"))
+    args = [
+        "gates",
+        "--arch",
+        "dadda",
+        "--bits",
+        "4",
+        "--signed",
+        "signed",
+        "--mac",
+        "--acc-bits",
+        "12",
+        "--length",
+        "16",
+        "--liberty",
+        OSU018,
+        "-n",
+        "3000",
+        "--clock",
+        "2e8",
+        "--saif",
+        str(saif),
+        "--sta-tcl",
+        str(tcl),
+        "--verilog",
+        str(v),
+        "--format",
+        "json",
+    ]
+    assert main(args) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert set(row["power_w"]) == {"internal", "switching", "leakage", "total"}
+    assert set(row["energy_per_vector_pj"]) == {"internal", "switching", "leakage", "total"}
+    assert row["power_w"]["total"] == approx(row["energy_per_vector_pj"]["total"] * 2e-4)
+    parts = row["energy_by_part_pj"]
+    assert set(parts) == {
+        "partial_products",
+        "reduction_tree",
+        "final_adder",
+        "accumulator_adder",
+        "registers",
+        "clock",
+    }
+    assert min(parts.values()) > 0
+    dynamic = row["energy_per_vector_pj"]["internal"] + row["energy_per_vector_pj"]["switching"]
+    assert sum(parts.values()) == approx(dynamic)
+    text = tcl.read_text()
+    assert "create_clock -name clk -period 5 [get_ports {clk}]" in text
+    assert text.count("set_power_activity -pins") == sum(row["cells"].values())
+    s = saif.read_text()
+    assert s.startswith("(SAIFILE") and "(DURATION 15000000)" in s  # 3000 x 5000 ps
+    nets = re.findall(r"\((\S+) \(T0 (\d+)\) \(T1 (\d+)\) \(TX 0\) \(TC (\d+)\)", s)
+    assert len(nets) == sum(row["cells"].values()) + 4 + 4 + 1 + 1  # cells, x, w, first, clk
+    assert ("clk\\[0\\]", "7500000", "7500000", "6000") in nets
+    assert all(int(t0) + int(t1) == 15000000 for _, t0, t1, _ in nets)
+    assert sum(int(tc) for *_, tc in nets) > 0
+    assert "module bitsim_dadda(" in v.read_text()
+    assert main(["gates", "--arch", "dadda", "--bits", "4", "--liberty", OSU018, "-n", "100"]) == 0
+    assert "energy per vector, total (pJ)" in capsys.readouterr().out
+    for bad, msg in [
+        (["--saif", str(saif)], "--saif: needs --liberty"),
+        (["--liberty", OSU018, "--saif", str(saif)], "--saif: expected one configuration"),
+    ]:
+        with pytest.raises(SystemExit) as exit_:
+            main(["gates", "--arch", "dadda", *bad])
+        assert exit_.value.code == 2 and msg in capsys.readouterr().err
