@@ -2,21 +2,43 @@
 
 Shapes follow PyTorch: a Conv2d of kernel k, stride s, padding p and dilation d maps an input of
 height H to floor((H + 2p - d(k - 1) - 1) / s) + 1 rows. Batch size is 1.
+
+Three kinds of layer multiply and accumulate: Conv2d and Linear (activations times weights) and
+MatMul (activations times activations: attention's QK^T and AV, ``bmm``, ``@``, ``einsum``).
+Every other operation is an Elementwise layer of one of ``ELEMENTWISE_OPS``.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import Field, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Dict, Optional, Tuple, Union
 
 from bitsim._core.checks import InputError, check_int
 from bitsim.sim.formats import IntFormat, NumberFormat, parse_format
 
-__all__ = ["ELEMENTWISE_OPS", "INT8", "Conv2d", "Elementwise", "Linear"]
+__all__ = ["ELEMENTWISE_OPS", "INT8", "Conv2d", "Elementwise", "Linear", "MatMul", "einsum_dims"]
 
 Pair = Union[int, Tuple[int, int]]
 INT8 = IntFormat(8, True)
-ELEMENTWISE_OPS = ("add", "mul", "shift", "compare", "clip", "batchnorm", "maxpool", "avgpool")
+ELEMENTWISE_OPS = (
+    "add",
+    "mul",
+    "shift",
+    "compare",
+    "clip",
+    "batchnorm",
+    "maxpool",
+    "avgpool",
+    "sum",
+    "exp",
+    "sigmoid",
+    "silu",
+    "tanh",
+    "gelu",
+    "softmax",
+    "layernorm",
+)
 
 
 def _pair(value, name) -> Tuple[int, int]:
@@ -164,7 +186,8 @@ class Conv2d(_Weighted):
 
 @dataclass(frozen=True)
 class Linear(_Weighted):
-    """Fully connected layer: in_features -> out_features, one output position."""
+    """Fully connected layer: in_features -> out_features at ``positions`` output positions
+    (1 for a classifier; the tokens of a sequence for a transformer's projections)."""
 
     name: str
     in_features: int
@@ -173,16 +196,17 @@ class Linear(_Weighted):
     a_format: NumberFormat = INT8
     w_format: NumberFormat = INT8
     out_format: Optional[NumberFormat] = None
+    positions: int = 1
     kind: str = field(default="linear", init=False)
 
     def __post_init__(self):
         check_int(self.in_features, "in_features", 1)
         check_int(self.out_features, "out_features", 1)
+        check_int(self.positions, "positions", 1)
         for name in ("a_format", "w_format", "out_format"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, _format(getattr(self, name), name))
 
-    positions = 1
     groups = 1
 
     @property
@@ -203,7 +227,7 @@ class Linear(_Weighted):
 
     @property
     def macs(self) -> int:
-        return self.in_features * self.out_features
+        return self.positions * self.in_features * self.out_features
 
     @property
     def weights(self) -> int:
@@ -211,15 +235,91 @@ class Linear(_Weighted):
 
     @property
     def input_elements(self) -> int:
-        return self.in_features
+        return self.positions * self.in_features
 
     @property
     def output_elements(self) -> int:
-        return self.out_features
+        return self.positions * self.out_features
 
     @property
     def shape(self) -> str:
-        return f"{self.in_features}x{self.out_features}"
+        t = f"{self.positions}x" if self.positions > 1 else ""
+        return f"{t}{self.in_features}x{self.out_features}"
+
+
+@dataclass(frozen=True)
+class MatMul(_Weighted):
+    """Product of two activation tensors: ``batch`` independent (m x k) @ (k x n) products.
+
+    Both operands are activations (nothing is a stored weight): attention's scores QK^T have
+    k = head dimension and n = sequence length, its output AV k = sequence length; ``batch``
+    counts heads (and batch dimensions). ``a_format``: the left operand, ``w_format``: the right
+    one (the MAC's weight port), ``out_format``: the output (default a_format).
+    """
+
+    name: str
+    m: int
+    k_dim: int
+    n: int
+    batch: int = 1
+    a_format: NumberFormat = INT8
+    w_format: NumberFormat = INT8
+    out_format: Optional[NumberFormat] = None
+    kind: str = field(default="matmul", init=False)
+
+    def __post_init__(self):
+        for name in ("m", "k_dim", "n", "batch"):
+            check_int(getattr(self, name), name, 1)
+        for name in ("a_format", "w_format", "out_format"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, _format(getattr(self, name), name))
+
+    groups = 1
+    bias = False
+    weights = 0
+
+    @property
+    def positions(self) -> int:
+        """Output rows: batch x m (each a row of n dot products)."""
+        return self.batch * self.m
+
+    @property
+    def in_channels(self):
+        return self.k_dim
+
+    @property
+    def out_channels(self):
+        return self.n
+
+    @property
+    def kernel_hw(self):
+        return (1, 1)
+
+    @property
+    def k(self) -> int:
+        return self.k_dim
+
+    @property
+    def macs(self) -> int:
+        return self.batch * self.m * self.k_dim * self.n
+
+    @property
+    def input_elements(self) -> int:
+        """Left operand elements (the right operand: ``right_elements``)."""
+        return self.batch * self.m * self.k_dim
+
+    @property
+    def right_elements(self) -> int:
+        return self.batch * self.k_dim * self.n
+
+    @property
+    def output_elements(self) -> int:
+        return self.batch * self.m * self.n
+
+    @property
+    def shape(self) -> str:
+        b = f"{self.batch}x" if self.batch > 1 else ""
+        return f"{b}{self.m}x{self.k_dim}x{self.n}"
 
 
 @dataclass(frozen=True)
@@ -230,7 +330,11 @@ class Elementwise(_Formats):
     (compare and select, as ReLU), 'clip' (two compares, as ReLU6), 'batchnorm' (inference:
     a * scale + shift, one multiply by a b-format constant and one add), 'maxpool' (window - 1
     compares), 'avgpool' (mean of ``window`` values: window - 1 adds and one multiply by a
-    b-format constant, a shift when window is a power of two). ``tensors``: operands read from
+    b-format constant, a shift when window is a power of two), 'sum' (of ``window`` values:
+    window - 1 adds); the nonlinear functions 'exp',
+    'sigmoid', 'silu', 'tanh', 'gelu', 'softmax' and 'layernorm' (per output element), made of basic
+    operations as in integer-only BERT (see ``bitsim.models.costs.element_ops``). ``tensors``:
+    operands read from
     memory per output element (1 for per-channel constants such as BatchNorm's scale);
     ``inputs`` overrides the elements read (a pooling layer reads its input tensor once).
     """
@@ -282,3 +386,32 @@ class Elementwise(_Formats):
             b_format=b or self.b_format,
             out_format=out or self.out_format,
         )
+
+
+def einsum_dims(equation: str, a_shape, b_shape) -> Tuple[int, int, int, int]:
+    """(batch, m, k, n) of a two-operand einsum: k multiplies the sizes of the indices summed
+    over (in both operands, not in the output), batch those kept from both, m and n those of
+    one operand only."""
+    try:
+        lhs, out = equation.replace(" ", "").split("->")
+        a, b = lhs.split(",")
+    except ValueError:
+        raise InputError(
+            f"einsum: expected 'ab,bc->ac' with two operands, found {equation!r}"
+        ) from None
+    sizes: Dict[str, int] = {}
+    for letters, shape in ((a, a_shape), (b, b_shape)):
+        if "." in letters or len(letters) != len(shape):
+            raise InputError(f"einsum: {equation!r} does not match shapes {a_shape}, {b_shape}")
+        sizes.update(zip(letters, (int(v) for v in shape)))
+
+    def size(letters) -> int:
+        return math.prod(sizes[c] for c in letters)
+
+    both = set(a) & set(b)
+    return (
+        size(both & set(out)),
+        size(set(a) - set(b)),
+        size(both - set(out)),
+        size(set(b) - set(a)),
+    )

@@ -4,8 +4,9 @@ here, torchvision style, whose import equals the built-in layer list."""
 import pytest
 import torch
 from torch import nn
+from torch.nn import functional as F
 
-from bitsim.models.layers import Conv2d, Elementwise, Linear
+from bitsim.models.layers import Conv2d, Elementwise, Linear, MatMul
 from bitsim.nets.pytorch import from_torch
 from bitsim.nets.zoo import network
 
@@ -102,31 +103,78 @@ def test_small_model_layers():
 
 
 def test_unsupported_operations_are_named():
-    class Odd(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.lstm = nn.GELU()
-
-        def forward(self, x):
-            return self.lstm(x)
-
-    with pytest.raises(ValueError, match="model: unsupported module 'lstm' of type GELU"):
-        from_torch(Odd(), (4,))
-
     class Func(nn.Module):
         def forward(self, x):
-            return torch.sigmoid(x)
+            return torch.cumsum(x, 1)
 
-    with pytest.raises(ValueError, match="model: unsupported operation 'sigmoid'"):
+    with pytest.raises(ValueError, match="model: unsupported operation 'cumsum'"):
         from_torch(Func(), (4,))
     with pytest.raises(TypeError, match="model: expected a torch.nn.Module"):
         from_torch(object(), (4,))
     with pytest.raises(
         ValueError,
-        match=r"input_shape: the model does not run on a batch of "
-        r"shape \(1, 5, 224, 224\)",
+        match=r"input_shape: the model does not run \(or export\) on inputs of shape "
+        r"\(1, 5, 224, 224\)",
     ):
         from_torch(ResNet18(), (5, 224, 224))
+
+
+class Attention(nn.Module):
+    """Every way PyTorch writes a product of activations, and transformer elementwise ops."""
+
+    def __init__(self):
+        super().__init__()
+        self.mha = nn.MultiheadAttention(16, 2, batch_first=True)
+        self.ln = nn.LayerNorm(16)
+        self.proj = nn.Linear(16, 16)
+        self.act = nn.GELU()
+        self.w = nn.Parameter(torch.randn(16, 8))
+
+    def forward(self, x):
+        a, _ = self.mha(x, x, x, need_weights=False)
+        x = self.ln(x + a)
+        q = self.proj(x).view(1, 10, 2, 8).transpose(1, 2)
+        scores = (q @ q.transpose(-1, -2)).softmax(-1)
+        o = torch.bmm(scores[0], q[0])
+        e = torch.einsum("hqd,hkd->hqk", o, o)
+        y = F.scaled_dot_product_attention(q, q, q)
+        z = self.act(x) @ self.w
+        return e.sum() + y.sum() + z.sum()
+
+
+def test_attention_matmuls_are_counted():
+    layers = {layer.name: layer for layer in from_torch(Attention(), (10, 16)).layers}
+    # MultiheadAttention: packed QKV projection, QK^T (K = head dim 8), AV (K = 10 tokens)
+    assert layers["mha.linear"] == Linear("mha.linear", 16, 48, True, positions=10)
+    assert layers["mha.sdpa.qk"] == MatMul("mha.sdpa.qk", 10, 8, 10, batch=2)
+    assert layers["mha.sdpa.softmax"] == Elementwise("mha.sdpa.softmax", "softmax", 200)
+    assert layers["mha.sdpa.av"] == MatMul("mha.sdpa.av", 10, 10, 8, batch=2)
+    assert layers["ln"] == Elementwise("ln", "layernorm", 160)
+    assert layers["proj"].macs == 10 * 16 * 16
+    assert layers["matmul"] == MatMul("matmul", 10, 8, 10, batch=2)  # @
+    assert layers["softmax"].count == 200
+    assert layers["bmm"] == MatMul("bmm", 10, 10, 8, batch=2)
+    assert layers["einsum"] == MatMul("einsum", 10, 8, 10, batch=2)
+    assert layers["sdpa.qk"].macs == layers["sdpa.av"].macs == 2 * 10 * 10 * 8
+    assert layers["act"].op == "gelu"
+    # a parameter as right operand is a linear layer, its weight stored (in, out)
+    assert layers["matmul_1"] == Linear("matmul_1", 16, 8, positions=10)
+    assert layers["sum"] == Elementwise("sum", "sum", 1, window=200, inputs=200)
+
+
+def test_keyword_inputs_and_integer_ids():
+    class Embed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(100, 8)
+            self.fc = nn.Linear(8, 4)
+
+        def forward(self, input_ids, attention_mask):
+            return self.fc(self.emb(input_ids) * attention_mask[..., None])
+
+    layers = from_torch(Embed(), {"input_ids": (1, 12), "attention_mask": (1, 12)}).layers
+    assert [layer.name for layer in layers] == ["mul", "fc"]
+    assert layers[1] == Linear("fc", 8, 4, True, positions=12)
 
 
 def test_imported_model_reports_like_the_builtin():

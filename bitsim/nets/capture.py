@@ -1,0 +1,298 @@
+"""Real operand streams: run a PyTorch model on real inputs and capture, layer by layer, the
+integer operands of every convolution, linear layer and matrix product.
+
+``capture(model, inputs)`` exports the model (``bitsim.nets.pytorch``), runs the exported graph
+on every example of ``inputs`` in lock step, node by node, and yields one ``Captured`` per
+Conv2d, Linear and MatMul layer as soon as its operands exist, freeing every tensor after its
+last use: memory holds the live activations of the forward passes and one layer's operands,
+never the whole network's tensors.
+
+Quantization (post-training, calibrated on the data itself, as onnxruntime's MinMax calibrator
+does): activations per tensor over all examples, weights per output channel, both symmetric
+with zero point 0: a b-bit signed value is round(v / s) clipped to [-(2^(b-1) - 1), 2^(b-1) - 1]
+with s = max|v| / (2^(b-1) - 1); an unsigned one round(v / s) clipped to [0, 2^b - 1] with
+s = max(v) / (2^b - 1) (negative values clip to 0: meant for activations after ReLU). The
+right operand of a MatMul is an activation and is quantized like one. Biases are left out: the
+accumulator starts at 0 and a bias is added once per output, after the K products.
+
+Processing-element order (``pe_streams``), the default order of issue 15: outputs in the
+row-major order of the layer's output tensor (batch, output channel, row, column for a
+convolution; batch, token, output feature for a linear layer; batch, row, column for a matrix
+product), and for each output its K products in the order of the weight's flattened axes
+(input channel, kernel row, kernel column). A sample of outputs (chosen at random with a seed,
+kept in that order) bounds the stream; ``pe_streams`` states how many were taken.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from bitsim._core.checks import InputError, check_int, check_seed
+from bitsim.nets.pytorch import Traced, _torch, trace
+from bitsim.sim.formats import IntFormat
+
+__all__ = ["Captured", "capture", "pe_streams", "quantize"]
+
+
+@dataclass
+class Captured:
+    """One layer's integer operands over all examples.
+
+    layer : Conv2d, Linear or MatMul
+        With the formats the operands were quantized to.
+    x : numpy.ndarray
+        Integer input activations, the layer's input tensor with all examples stacked on the
+        first axis: (N, C, H, W) for a convolution, (P, K) for a linear layer (P = examples x
+        positions), (B, m, K) for a matrix product (B = examples x batch).
+    w : numpy.ndarray
+        Integer weights: (out_channels, C / groups, kh, kw), (out_features, K), or for a
+        matrix product the right operand as (B, n, K) (each row one output column's operands).
+    x_scale, w_scale : float or numpy.ndarray
+        Real value of one integer step (w_scale per output channel for weights).
+    index : int
+        Position of the layer in the model's layer list (``from_torch(...).layers``).
+    """
+
+    layer: Any
+    x: np.ndarray
+    w: np.ndarray
+    x_scale: Any
+    w_scale: Any
+    index: int
+
+    @property
+    def k(self) -> int:
+        return int(self.layer.k)
+
+    @property
+    def outputs(self) -> int:
+        """Dot products of the layer over all examples."""
+        if self.layer.kind == "conv":
+            n = self.x.shape[0]
+            return n * self.layer.out_channels * self.layer.positions
+        if self.layer.kind == "linear":
+            return self.x.shape[0] * self.w.shape[0]
+        return self.x.shape[0] * self.x.shape[1] * self.w.shape[1]
+
+
+def quantize(values, fmt: IntFormat, axis: Optional[int] = None):
+    """(integers, scale): symmetric quantization of a float tensor (see the module docstring);
+    ``axis``: one scale per index of that axis (per output channel), else one per tensor."""
+    torch = _torch()
+    v = values.detach().float()
+    hi = fmt.hi if fmt.signed else 2**fmt.bits - 1
+    if axis is None:
+        peak = v.abs().max() if fmt.signed else v.clamp(min=0).max()
+    else:
+        dims = [d for d in range(v.dim()) if d != axis]
+        peak = v.abs().amax(dim=dims, keepdim=True) if fmt.signed else v.clamp(min=0).amax(dims)
+    scale = torch.where(peak > 0, peak / hi, torch.ones_like(peak))
+    lo = -hi if fmt.signed else 0
+    q = torch.clamp(torch.round(v / scale), lo, hi).to(torch.int32).numpy()
+    s = scale.flatten().numpy() if axis is not None else float(scale)
+    return q, s
+
+
+def _run(gm, examples: List[Tuple[tuple, dict]]) -> Iterator[Tuple[Any, Any]]:
+    """Evaluate the exported graph on every example in lock step, freeing each value after its
+    last use; yield (node, get) with get(other node, example) -> value, valid for the node's
+    inputs until the next step."""
+    from torch.fx.node import map_arg
+
+    nodes = list(gm.graph.nodes)
+    last: Dict[Any, int] = {}
+    for i, node in enumerate(nodes):
+        for used in node.all_input_nodes:
+            last[used] = i
+    flats = [list(gm.graph._codegen.process_inputs(*a, **kw)) for a, kw in examples]
+    envs: List[Dict[Any, Any]] = [{} for _ in examples]
+    placeholder = 0
+    for i, node in enumerate(nodes):
+        if node.op == "output":
+            return
+        for e, env in enumerate(envs):
+            if node.op == "placeholder":
+                env[node] = flats[e][placeholder]
+            elif node.op == "get_attr":
+                obj = gm
+                for part in str(node.target).split("."):
+                    obj = getattr(obj, part)
+                env[node] = obj
+            elif node.op == "call_function":
+                args = map_arg(node.args, env.__getitem__)
+                kwargs = map_arg(node.kwargs, env.__getitem__)
+                env[node] = node.target(*args, **kwargs)
+            else:  # call_module: the export's input guards
+                env[node] = None
+        placeholder += node.op == "placeholder"
+        yield node, lambda n, e: envs[e][n]
+        for used in node.all_input_nodes:
+            if last.get(used) == i:
+                for env in envs:
+                    env.pop(used, None)
+
+
+def _attention_probs(node, env_values):
+    """softmax(q k^T * scale + mask) of a scaled_dot_product_attention node, per example."""
+    torch = _torch()
+    q, k = env_values[0], env_values[1]
+    mask = env_values[3] if len(env_values) > 3 else None
+    causal = bool(node.kwargs.get("is_causal", False))
+    scale = node.kwargs.get("scale") or 1 / math.sqrt(q.shape[-1])
+    scores = q @ k.transpose(-1, -2) * scale
+    if mask is not None:
+        scores = (
+            scores.masked_fill(~mask, float("-inf"))
+            if mask.dtype == torch.bool
+            else (scores + mask)
+        )
+    if causal:
+        lq, lk = scores.shape[-2:]
+        keep = torch.ones(lq, lk, dtype=torch.bool).tril()
+        scores = scores.masked_fill(~keep, float("-inf"))
+    return scores.softmax(-1)
+
+
+def _operands(t: Traced, examples: int, get):
+    """Float (x, right operand) of one traced layer over all examples, shaped as ``Captured``."""
+    torch = _torch()
+    xs = [get(t.x, e) for e in range(examples)]
+    if t.role == "conv":
+        return torch.cat(xs), get(t.y, 0)
+    if t.role in ("linear", "linear_t"):
+        w = get(t.y, 0)
+        return torch.cat([x.reshape(-1, x.shape[-1]) for x in xs]), (
+            w if t.role == "linear" else w.transpose(0, 1)
+        )
+    if t.role == "av":
+        xs = [_attention_probs(t.node, [get(a, e) for a in t.node.args]) for e in range(examples)]
+    ys = [get(t.y, e) for e in range(examples)]
+    if t.role in ("matmul", "av"):  # columns of the right operand as rows of K values
+        ys = [y.transpose(-1, -2) if y.dim() > 1 else y[None] for y in ys]
+    rows, cols = [], []
+    for x, y in zip(xs, ys):
+        x = x if x.dim() > 1 else x[None]
+        shape = torch.broadcast_shapes(x.shape[:-2], y.shape[:-2])
+        rows.append(x.expand(*shape, *x.shape[-2:]).reshape(-1, *x.shape[-2:]))
+        cols.append(y.expand(*shape, *y.shape[-2:]).reshape(-1, *y.shape[-2:]))
+    return torch.cat(rows), torch.cat(cols)
+
+
+def capture(
+    model,
+    inputs,
+    *,
+    layers: Optional[Sequence[Any]] = None,
+    a_bits: int = 8,
+    w_bits: int = 8,
+    a_signed: bool = True,
+    w_signed: bool = True,
+) -> Iterator[Captured]:
+    """Integer operands of every Conv2d, Linear and MatMul layer of a PyTorch model, layer by
+    layer, on real inputs.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    inputs : tensor, tuple of tensors or dict of keyword tensors
+        Real examples, batch on the first axis (images, token ids and attention masks).
+    layers : list of layers, optional
+        The model's layers (``from_torch(model, inputs=inputs).layers``) with the formats to
+        quantize to (``bitsim.nets.report.apply_precision``); default: a_bits/w_bits.
+    a_bits, w_bits, a_signed, w_signed : int, bool
+        Formats when ``layers`` is not given (a MatMul's right operand takes the activation
+        format).
+
+    Yields
+    ------
+    Captured
+        In execution order; einsum layers are not captured.
+    """
+    torch = _torch()
+    examples = _examples(inputs)
+    gm, traced = trace(model, inputs=inputs)
+    if layers is not None:
+        if [layer.name for layer in layers] != [t.layer.name for t in traced]:
+            raise InputError("layers: expected the model's own layer list (from_torch)")
+        for t, layer in zip(traced, layers):
+            t.layer = layer
+    else:
+        fa = IntFormat(check_int(a_bits, "a_bits", 1, 32), bool(a_signed))
+        fw = IntFormat(check_int(w_bits, "w_bits", 1, 32), bool(w_signed))
+        for t in traced:
+            if t.layer.kind != "elementwise":
+                t.layer = t.layer.with_formats(fa, fa if t.layer.kind == "matmul" else fw, fa)
+    by_node: Dict[Any, List[Tuple[int, Traced]]] = {}
+    for i, t in enumerate(traced):
+        if t.layer.kind != "elementwise" and t.role != "einsum":
+            by_node.setdefault(t.node, []).append((i, t))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for node, get in _run(gm, examples):
+                for i, t in by_node.get(node, []):
+                    x, y = _operands(t, len(examples), get)
+                    fa, fw = t.layer.a_format, t.layer.w_format
+                    xq, xs = quantize(x, fa)
+                    wq, ws = quantize(y, fw, axis=None if t.layer.kind == "matmul" else 0)
+                    yield Captured(t.layer, xq, wq, xs, ws, i)
+    finally:
+        model.train(was_training)
+
+
+def _examples(inputs) -> List[Tuple[tuple, dict]]:
+    torch = _torch()
+    if isinstance(inputs, dict):
+        n = len(next(iter(inputs.values())))
+        return [((), {k: v[i : i + 1] for k, v in inputs.items()}) for i in range(n)]
+    if isinstance(inputs, torch.Tensor):
+        inputs = (inputs,)
+    n = len(inputs[0])
+    return [(tuple(v[i : i + 1] for v in inputs), {}) for i in range(n)]
+
+
+def pe_streams(
+    c: Captured, max_outputs: Optional[int] = None, seed: int = 0
+) -> Tuple[np.ndarray, np.ndarray, int]:
+    """(x, w, outputs taken): the operand streams a processing element sees, K products per
+    output in the order of the module docstring; at most ``max_outputs`` outputs, a random
+    sample (seeded) kept in order."""
+    torch = _torch()
+    seed = check_seed(seed)
+    total = c.outputs
+    if max_outputs is not None and max_outputs < total:
+        rng = np.random.default_rng(seed)
+        idx = np.sort(
+            rng.choice(total, size=check_int(max_outputs, "max_outputs", 1), replace=False)
+        )
+    else:
+        idx = np.arange(total)
+    layer = c.layer
+    if layer.kind == "conv":
+        x = torch.from_numpy(c.x.astype(np.float32))
+        patches = torch.nn.functional.unfold(
+            x, layer.kernel_hw, layer.dilation, layer.padding, layer.stride
+        ).numpy()  # (N, C kh kw, L), exact: integers below 2^24
+        n, ck, positions = patches.shape
+        g = layer.groups
+        patches = patches.reshape(n, g, ck // g, positions)
+        per_group = layer.out_channels // g
+        b, rest = np.divmod(idx, layer.out_channels * positions)
+        co, pos = np.divmod(rest, positions)
+        xs = patches[b, co // per_group, :, pos].astype(np.int32)
+        ws = c.w.reshape(layer.out_channels, -1)[co]
+    elif layer.kind == "linear":
+        p, o = np.divmod(idx, c.w.shape[0])
+        xs, ws = c.x[p], c.w[o]
+    else:
+        rows, m, n_cols = c.x.shape[0], c.x.shape[1], c.w.shape[1]
+        b, rest = np.divmod(idx, m * n_cols)
+        i, j = np.divmod(rest, n_cols)
+        xs, ws = c.x[b, i], c.w[b, j]
+        del rows
+    return np.ascontiguousarray(xs).ravel(), np.ascontiguousarray(ws).ravel(), len(idx)
