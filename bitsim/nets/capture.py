@@ -97,10 +97,10 @@ def quantize(values, fmt: IntFormat, axis: Optional[int] = None):
     return q, s
 
 
-def _run(gm, examples: List[Tuple[tuple, dict]]) -> Iterator[Tuple[Any, Any]]:
+def _run(gm, examples: List[Tuple[tuple, dict]]) -> Iterator[Tuple[Any, List[Dict[Any, Any]]]]:
     """Evaluate the exported graph on every example in lock step, freeing each value after its
-    last use; yield (node, get) with get(other node, example) -> value, valid for the node's
-    inputs until the next step."""
+    last use; yield (node, envs) after each node (envs[example][node] -> value: the node's
+    value and its inputs', which the caller may replace) and last for the output node."""
     from torch.fx.node import map_arg
 
     nodes = list(gm.graph.nodes)
@@ -113,6 +113,7 @@ def _run(gm, examples: List[Tuple[tuple, dict]]) -> Iterator[Tuple[Any, Any]]:
     placeholder = 0
     for i, node in enumerate(nodes):
         if node.op == "output":
+            yield node, envs
             return
         for e, env in enumerate(envs):
             if node.op == "placeholder":
@@ -129,7 +130,7 @@ def _run(gm, examples: List[Tuple[tuple, dict]]) -> Iterator[Tuple[Any, Any]]:
             else:  # call_module: the export's input guards
                 env[node] = None
         placeholder += node.op == "placeholder"
-        yield node, lambda n, e: envs[e][n]
+        yield node, envs
         for used in node.all_input_nodes:
             if last.get(used) == i:
                 for env in envs:
@@ -212,7 +213,39 @@ def capture(
     Captured
         In execution order; einsum layers are not captured.
     """
+    for item in _walk(model, inputs, layers, a_bits, w_bits, a_signed, w_signed, False):
+        if isinstance(item, Captured):
+            yield item
+
+
+def run_quantized(model, inputs, **formats) -> list:
+    """The model's outputs, one per example, when every convolution and linear layer computes
+    on its quantized operands (dequantized integers: fake quantization, the check that the
+    quantization of ``capture`` keeps the model working). Matrix products of activations stay
+    in floating point. ``formats``: ``layers`` or a_bits, w_bits, a_signed, w_signed as for
+    ``capture``."""
+    outputs: list = []
+    for item in _walk(model, inputs, **formats, requantize=True):
+        if not isinstance(item, Captured):
+            outputs = item
+    return outputs
+
+
+def _walk(
+    model,
+    inputs,
+    layers=None,
+    a_bits: int = 8,
+    w_bits: int = 8,
+    a_signed: bool = True,
+    w_signed: bool = True,
+    requantize: bool = False,
+):
+    """capture's generator; with ``requantize`` conv and linear layers are recomputed on the
+    dequantized operands, and the outputs come last."""
     torch = _torch()
+    from torch.fx.node import map_arg
+
     examples = _examples(inputs)
     gm, traced = trace(model, inputs=inputs)
     if layers is not None:
@@ -234,15 +267,44 @@ def capture(
     model.eval()
     try:
         with torch.no_grad():
-            for node, get in _run(gm, examples):
+            for node, envs in _run(gm, examples):
+
+                def get(n, e, envs=envs):
+                    return envs[e][n]
+
+                if node.op == "output":
+                    yield [map_arg(node.args[0], envs[e].__getitem__) for e in range(len(envs))]
+                    return
                 for i, t in by_node.get(node, []):
                     x, y = _operands(t, len(examples), get)
                     fa, fw = t.layer.a_format, t.layer.w_format
                     xq, xs = quantize(x, fa)
                     wq, ws = quantize(y, fw, axis=None if t.layer.kind == "matmul" else 0)
-                    yield Captured(t.layer, xq, wq, xs, ws, i)
+                    c = Captured(t.layer, xq, wq, xs, ws, i)
+                    if requantize and t.role in ("conv", "linear"):
+                        _requantize(t, c, envs)
+                    yield c
     finally:
         model.train(was_training)
+
+
+def _requantize(t: Traced, c: Captured, envs: List[Dict[Any, Any]]) -> None:
+    """Recompute a conv or linear node on its dequantized operands, in place."""
+    examples = len(envs)
+
+    def get(n, e):
+        return envs[e][n]
+
+    torch = _torch()
+    w = torch.from_numpy(c.w.astype(np.float32)) * torch.from_numpy(
+        np.asarray(c.w_scale, dtype=np.float32)
+    ).reshape(-1, *[1] * (c.w.ndim - 1))
+    x_all = torch.from_numpy(c.x.astype(np.float32)) * c.x_scale
+    rows = len(c.x) // examples
+    for e in range(examples):
+        x = x_all[e * rows : (e + 1) * rows].reshape(get(t.x, e).shape)
+        args = (x, w, *[get(a, e) if hasattr(a, "op") else a for a in t.node.args[2:]])
+        envs[e][t.node] = t.node.target(*args)
 
 
 def _examples(inputs) -> List[Tuple[tuple, dict]]:

@@ -209,6 +209,13 @@ class _Graph:
 def _set_input_shapes(model, input_shapes) -> None:
     inits = {t.name for t in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in inits]
+    if isinstance(input_shapes, (tuple, list)):  # one unnamed shape: the only input's
+        if len(inputs) != 1:
+            raise InputError(
+                f"input_shape: the model has {len(inputs)} inputs; name them "
+                f"({', '.join(i.name for i in inputs)}), e.g. {inputs[0].name}=1x128"
+            )
+        input_shapes = {inputs[0].name: input_shapes}
     shapes = dict(input_shapes or {})
     unknown = sorted(set(shapes) - {i.name for i in inputs})
     if unknown:

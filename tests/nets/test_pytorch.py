@@ -4,11 +4,12 @@ here, torchvision style, whose import equals the built-in layer list."""
 import pytest
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from bitsim.models.layers import Conv2d, Elementwise, Linear, MatMul
 from bitsim.nets.pytorch import from_torch
 from bitsim.nets.zoo import network
+
+from torch_models import Attention, Small
 
 
 class BasicBlock(nn.Module):
@@ -67,25 +68,6 @@ def test_resnet18_import_equals_the_builtin_list():
     assert imported.macs == 1_814_073_344
 
 
-class Small(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2d(3, 8, 3, padding="same", bias=True)
-        self.bn = nn.BatchNorm2d(8)
-        self.act = nn.ReLU6()
-        self.pool = nn.MaxPool2d(2)
-        self.dw = nn.Conv2d(8, 8, 3, stride=1, padding=1, groups=8, bias=False)
-        self.gap = nn.AdaptiveAvgPool2d(1)
-        self.drop = nn.Dropout(0.5)
-        self.fc = nn.Linear(8, 4)
-
-    def forward(self, x):
-        x = self.pool(self.act(self.bn(self.conv(x))))
-        y = torch.relu(self.dw(x))
-        x = torch.add(x, y) * 0.5
-        return self.fc(self.drop(self.gap(x).flatten(1)))
-
-
 def test_small_model_layers():
     layers = from_torch(Small(), (3, 16, 16)).layers
     assert layers == [
@@ -117,29 +99,6 @@ def test_unsupported_operations_are_named():
         r"\(1, 5, 224, 224\)",
     ):
         from_torch(ResNet18(), (5, 224, 224))
-
-
-class Attention(nn.Module):
-    """Every way PyTorch writes a product of activations, and transformer elementwise ops."""
-
-    def __init__(self):
-        super().__init__()
-        self.mha = nn.MultiheadAttention(16, 2, batch_first=True)
-        self.ln = nn.LayerNorm(16)
-        self.proj = nn.Linear(16, 16)
-        self.act = nn.GELU()
-        self.w = nn.Parameter(torch.randn(16, 8))
-
-    def forward(self, x):
-        a, _ = self.mha(x, x, x, need_weights=False)
-        x = self.ln(x + a)
-        q = self.proj(x).view(1, 10, 2, 8).transpose(1, 2)
-        scores = (q @ q.transpose(-1, -2)).softmax(-1)
-        o = torch.bmm(scores[0], q[0])
-        e = torch.einsum("hqd,hkd->hqk", o, o)
-        y = F.scaled_dot_product_attention(q, q, q)
-        z = self.act(x) @ self.w
-        return e.sum() + y.sum() + z.sum()
 
 
 def test_attention_matmuls_are_counted():

@@ -1,0 +1,88 @@
+"""Real operand streams: integer operands, processing-element order, measured report columns."""
+
+import numpy as np
+import pytest
+import torch
+from torch.nn import functional as F
+
+from bitsim.nets.capture import capture, pe_streams, quantize
+from bitsim.nets.report import Precision, report
+from bitsim.sim.formats import IntFormat
+
+from torch_models import Attention, Small
+
+
+def _integer_outputs(c):
+    """The layer's exact integer outputs, row-major, computed by torch/numpy."""
+    if c.layer.kind == "conv":
+        lay = c.layer
+        x, w = torch.tensor(c.x, dtype=torch.float64), torch.tensor(c.w, dtype=torch.float64)
+        out = F.conv2d(x, w, None, lay.stride, lay.padding, lay.dilation, lay.groups)
+        return out.numpy().ravel()
+    if c.layer.kind == "linear":
+        return (c.x.astype(np.int64) @ c.w.T.astype(np.int64)).ravel()
+    return np.einsum("bik,bjk->bij", c.x.astype(np.int64), c.w.astype(np.int64)).ravel()
+
+
+@pytest.mark.parametrize(
+    "model, inputs",
+    [(Small, lambda: torch.randn(2, 3, 16, 16)), (Attention, lambda: torch.randn(2, 10, 16))],
+)
+def test_streams_are_the_layers_dot_products(model, inputs):
+    torch.manual_seed(0)
+    seen = []
+    for c in capture(model(), inputs(), a_bits=6, w_bits=5):
+        seen.append(c.layer.name)
+        w_hi = 31 if c.layer.kind == "matmul" else 15  # the right operand of x @ y: 6 bits
+        assert c.x.max() <= 31 and c.x.min() >= -31 and abs(c.w).max() <= w_hi
+        xs, ws, taken = pe_streams(c)
+        assert taken == c.outputs and len(xs) == len(ws) == taken * c.k
+        dots = (xs.astype(np.int64) * ws).reshape(taken, c.k).sum(axis=1)
+        assert np.array_equal(dots, _integer_outputs(c)), c.layer.name
+        xs2, ws2, sampled = pe_streams(c, max_outputs=7, seed=3)
+        assert sampled == min(7, c.outputs)
+        idx = np.sort(np.random.default_rng(3).choice(c.outputs, size=sampled, replace=False))
+        dots2 = (xs2.astype(np.int64) * ws2).reshape(sampled, c.k).sum(axis=1)
+        assert np.array_equal(dots2, _integer_outputs(c)[idx])
+    if model is Attention:  # attention's QK^T and AV are captured; einsum is not
+        assert {"mha.sdpa.qk", "mha.sdpa.av", "sdpa.av", "bmm"} <= set(seen)
+        assert "einsum" not in seen
+
+
+def test_quantize_is_symmetric_per_tensor_and_per_channel():
+    v = torch.tensor([[1.0, -2.0, 0.5], [0.1, 0.2, -0.4]])
+    q, s = quantize(v, IntFormat(8, True))
+    assert s == pytest.approx(2.0 / 127) and q.min() == -127
+    q, s = quantize(v, IntFormat(4, True), axis=0)
+    assert np.allclose(s, [2.0 / 7, 0.4 / 7]) and q[1].tolist() == [2, 4, -7]
+    q, s = quantize(v, IntFormat(4, False))
+    assert q.min() == 0 and q.max() == 15
+
+
+def test_measured_columns():
+    torch.manual_seed(1)
+    x = torch.randn(2, 3, 16, 16)
+    p, model = Precision(acc_bits=16), Small()
+    r = report(model, p, n=20_000, inputs=x, acc_tile=4, max_outputs=300)
+    conv = {row["name"]: row for row in r.layers}["conv"]
+    assert conv["outputs_measured"] == 300
+    assert conv["power_data"] == pytest.approx(conv["macs"] * conv["flips_per_mac_data"])
+    assert conv["acc_bits_data"] <= conv["acc_bits_a2q"] <= conv["acc_bits_worst_signed"]
+    assert conv["acc_bits_tiled"] < conv["acc_bits_worst_signed"]
+    assert 0 <= conv["zero_share"] < 1
+    assert set(conv["overflow_rates_data"]) == {
+        str(w) for w in range(conv["acc_bits_data"] - 4, conv["acc_bits_data"] + 1)
+    }
+    assert conv["overflow_rates_data"][str(conv["acc_bits_data"])] == 0.0
+    assert conv["overflow_rates_data"][str(conv["acc_bits_data"] - 1)] > 0.0
+    assert r.totals["power_data"] == pytest.approx(
+        sum(row.get("power_data") or 0 for row in r.layers)
+    )
+    assert "flips/MAC data" in r.render("table") and "3 real" not in r.render("table")
+    again = report(model, p, n=20_000, inputs=x, acc_tile=4, max_outputs=300, threads=2)
+    assert again.layers == r.layers  # whatever the thread count
+
+
+def test_real_inputs_need_a_torch_model():
+    with pytest.raises(ValueError, match="inputs: real inputs are measured on PyTorch"):
+        report("resnet18.onnx", inputs=torch.zeros(1))
