@@ -108,7 +108,7 @@ def _run(gm, examples: List[Tuple[tuple, dict]]) -> Iterator[Tuple[Any, List[Dic
     for i, node in enumerate(nodes):
         for used in node.all_input_nodes:
             last[used] = i
-    flats = [list(gm.graph._codegen.process_inputs(*a, **kw)) for a, kw in examples]
+    flats = [_flat_inputs(gm, a, kw) for a, kw in examples]
     envs: List[Dict[Any, Any]] = [{} for _ in examples]
     placeholder = 0
     for i, node in enumerate(nodes):
@@ -135,6 +135,15 @@ def _run(gm, examples: List[Tuple[tuple, dict]]) -> Iterator[Tuple[Any, List[Dic
             if last.get(used) == i:
                 for env in envs:
                     env.pop(used, None)
+
+
+def _flat_inputs(gm, args: tuple, kwargs: dict) -> list:
+    """The exported graph's placeholders' values: args, then kwargs in the export's order."""
+    import torch.utils._pytree as pytree
+
+    spec = gm.graph._codegen.pytree_info.in_spec
+    keys = spec.child(1).context if kwargs else []
+    return pytree.tree_leaves(args) + pytree.tree_leaves([kwargs[k] for k in keys])
 
 
 def _attention_probs(node, env_values):
@@ -273,7 +282,8 @@ def _walk(
                     return envs[e][n]
 
                 if node.op == "output":
-                    yield [map_arg(node.args[0], envs[e].__getitem__) for e in range(len(envs))]
+                    process = gm.graph._codegen.process_outputs
+                    yield [process(map_arg(node.args[0], env.__getitem__)) for env in envs]
                     return
                 for i, t in by_node.get(node, []):
                     x, y = _operands(t, len(examples), get)

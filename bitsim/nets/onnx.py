@@ -192,18 +192,13 @@ class _Graph:
             elif op == "BipolarQuant":
                 return 1, True
             elif op in ("Mul", "Div"):  # integer x scale (weight-only exports)
-                ins = [i for i in node.input if not self._is_scalar_scale(i)]
-                if len(ins) != 1:
-                    return None
-                name = ins[0]
+                found = [self.declared(i) for i in node.input[: 1 if op == "Div" else 2]]
+                return next((f for f in found if f is not None), None)
             elif op in _LAYOUT:
                 name = node.input[0]
             else:
                 return None
         return None
-
-    def _is_scalar_scale(self, name: str) -> bool:
-        return self.is_constant(name) and self.types.get(name) in (1, 10, 11, 16)
 
 
 def _set_input_shapes(model, input_shapes) -> None:
