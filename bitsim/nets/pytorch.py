@@ -23,6 +23,13 @@ of a leaf module takes its enclosing module's name and the operation's ("layer1.
 "encoder.layer.0.attention.self.sdpa.qk"), so a torchvision-style ResNet imports as exactly the
 built-in list.
 
+Quantized models: the widths of PT2E-quantized graphs (``quantized_decomposed``
+quantize/dequantize operations) and of fake quantization (``fake_quantize_per_tensor_affine``,
+``..._per_channel_affine``, as QAT libraries export them) are read from each operand's
+quant_min/quant_max into ``Network.declared`` (per-layer precision overrides of the report).
+Quantized modules that keep their weights packed (eager ``torch.ao.nn.quantized``) do not
+export and are not supported.
+
 Model inputs: ``input_shape`` is the shape of one example without the batch dimension (a float
 tensor of zeros), or a mapping of keyword inputs to full shapes such as ``{"input_ids": (1,
 128)}`` (``*_ids`` and ``*_mask`` inputs are integer tensors of ones, others float zeros); or
@@ -40,7 +47,7 @@ from bitsim._core.checks import InputError, InputTypeError, MissingExtra
 from bitsim.models.layers import Conv2d, Elementwise, Linear, MatMul, einsum_dims
 from bitsim.nets.zoo import Network
 
-__all__ = ["Traced", "example_inputs", "from_torch", "trace"]
+__all__ = ["Traced", "declared_format", "declared_widths", "example_inputs", "from_torch", "trace"]
 
 _NO_ARITHMETIC = {
     "view",
@@ -55,6 +62,7 @@ _NO_ARITHMETIC = {
     "unsqueeze",
     "expand",
     "expand_as",
+    "repeat",
     "permute",
     "transpose",
     "t",
@@ -168,24 +176,55 @@ def _is_float(node) -> bool:
     return val is not None and hasattr(val, "dtype") and val.dtype.is_floating_point
 
 
+# quantize/dequantize operations (PT2E's quantized_decomposed, fake quantization): the index of
+# quant_min in their arguments; they carry the width, not arithmetic of their own
+_QUANT_OPS = {
+    "quantize_per_tensor": 3,
+    "dequantize_per_tensor": 3,
+    "quantize_per_channel": 4,
+    "dequantize_per_channel": 4,
+    "fake_quantize_per_tensor_affine": 3,
+    "fake_quantize_per_channel_affine": 4,
+}
+_LAYOUT = (
+    "t",
+    "transpose",
+    "permute",
+    "view",
+    "reshape",
+    "_unsafe_view",
+    "detach",
+    "to",
+    "_to_copy",
+    "contiguous",
+    "clone",
+)
+
+
+def declared_format(node) -> Optional[Tuple[int, bool]]:
+    """(bits, signed) of the quantization a graph value went through last (a dequantize or
+    fake-quantize operation, followed back through layout operations), or None.
+    bits = ceil(log2(quant_max - quant_min + 1)), signed when quant_min < 0."""
+    while hasattr(node, "op") and node.op == "call_function":
+        fn = _fn(node)
+        if fn in _QUANT_OPS:
+            i = _QUANT_OPS[fn]
+            lo, hi = node.args[i], node.args[i + 1]
+            if not isinstance(lo, int) or not isinstance(hi, int) or hi <= lo:
+                return None
+            return max(1, math.ceil(math.log2(hi - lo + 1))), lo < 0
+        if fn not in _LAYOUT:
+            return None
+        node = node.args[0]
+    return None
+
+
 def _param(node) -> Optional[str]:
     """The parameter a node is (through transposes and views), or None."""
     while hasattr(node, "op"):
         if node.op == "get_attr":
             return str(node.target)
-        if node.op != "call_function" or _fn(node) not in (
-            "t",
-            "transpose",
-            "permute",
-            "view",
-            "reshape",
-            "_unsafe_view",
-            "detach",
-            "to",
-            "_to_copy",
-            "contiguous",
-            "clone",
-        ):
+        if node.op != "call_function" or _fn(node) not in _LAYOUT + tuple(_QUANT_OPS):
             return None
         node = node.args[0]
     return None
@@ -340,7 +379,7 @@ def _layers(node, base: str) -> List[Traced]:
     if fn == "sum" and _is_float(node):
         layer = _pool(base, "sum", node)
         return [Traced(layer, node)] if layer else []
-    if fn in _NO_ARITHMETIC or not _is_float(node):
+    if fn in _NO_ARITHMETIC or fn in _QUANT_OPS or not _is_float(node):
         return []
     if fn in _ELEMENTWISE:
         return [Traced(_elementwise(base, _ELEMENTWISE[fn], node), node)]
@@ -445,6 +484,26 @@ def trace(model, input_shape=None, inputs=None) -> Tuple[Any, List[Traced]]:
     return gm, list(_named(gm.graph.nodes, leaves))
 
 
+def declared_widths(traced: Sequence[Traced]) -> Dict[str, dict]:
+    """Layer name -> a_bits, a_signed, w_bits, w_signed that the graph's quantization
+    operations declare for its operands (a MatMul's both from the left operand's)."""
+    out: Dict[str, dict] = {}
+    for t in traced:
+        if t.layer.kind == "elementwise" or t.x is None:
+            continue
+        spec: Dict[str, Any] = {}
+        for (bits, signed), node in ((("a_bits", "a_signed"), t.x), (("w_bits", "w_signed"), t.y)):
+            fmt = declared_format(node)
+            if fmt is not None:
+                spec[bits], spec[signed] = fmt
+        if t.layer.kind == "matmul":
+            spec.pop("w_bits", None)
+            spec.pop("w_signed", None)
+        if spec:
+            out[t.layer.name] = spec
+    return out
+
+
 def from_torch(
     model,
     input_shape=None,
@@ -459,4 +518,9 @@ def from_torch(
         shape: Sequence[int] = ()
     else:
         shape = tuple(int(v) for v in input_shape)
-    return Network(name or type(model).__name__.lower(), tuple(shape), [t.layer for t in traced])
+    return Network(
+        name or type(model).__name__.lower(),
+        tuple(shape),
+        [t.layer for t in traced],
+        declared_widths(traced),
+    )

@@ -278,7 +278,7 @@ def _network(net, input_shape, inputs):
         from bitsim.nets.pytorch import from_torch
 
         imported = from_torch(net, input_shape, inputs=inputs)
-        return imported.layers, imported.name, {}
+        return imported.layers, imported.name, imported.declared
     if hasattr(net, "layers"):
         return net.layers, getattr(net, "name", "network"), getattr(net, "declared", {})
     return list(net), "network", {}
@@ -358,7 +358,8 @@ def report(
     net: a bitsim.nets.zoo.Network, a layer list, a torch.nn.Module (with ``input_shape`` or
     ``inputs``, see ``bitsim.nets.pytorch``) or the path of an .onnx file (``input_shape``: a
     dict of input name -> shape for dynamic axes, see ``bitsim.nets.onnx``; widths read from the
-    graph's quantization become overrides, the user's own overrides win).
+    graph's quantization become overrides, the user's own overrides win; likewise for the
+    quantize/dequantize and fake-quantize operations of a torch model).
     n, seed, threads, backend, simd: of the bit-flip simulation (see ``simulate_mac``).
 
     inputs: real examples for a torch module (images, or a dict of token ids and masks): each

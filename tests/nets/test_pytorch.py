@@ -4,6 +4,7 @@ here, torchvision style, whose import equals the built-in layer list."""
 import pytest
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from bitsim.models.layers import Conv2d, Elementwise, Linear, MatMul
 from bitsim.nets.pytorch import from_torch
@@ -144,3 +145,33 @@ def test_imported_model_reports_like_the_builtin():
     builtin = report(network("resnet18"), p, n=20_000)
     assert imported.totals == {**builtin.totals}
     assert [r["name"] for r in imported.layers] == [r["name"] for r in builtin.layers]
+
+
+def test_quantized_graphs_declare_their_widths():
+    import torch.ao.quantization.fx._decomposed  # noqa: F401 - registers quantized_decomposed
+
+    qd = torch.ops.quantized_decomposed
+
+    class PT2E(nn.Module):  # what convert_pt2e and QAT exports leave in the graph
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(8, 4)
+            self.conv = nn.Conv2d(1, 2, 3)
+
+        def forward(self, x):
+            xq = qd.quantize_per_tensor(x, 0.1, 0, 0, 15, torch.uint8)
+            xd = qd.dequantize_per_tensor(xq, 0.1, 0, 0, 15, torch.uint8)
+            w = torch.fake_quantize_per_tensor_affine(self.fc.weight, 0.05, 0, -4, 3)
+            y = F.linear(xd, w, self.fc.bias)
+            return self.conv(y.view(1, 1, 2, 2).repeat(1, 1, 2, 2))
+
+    net = from_torch(PT2E(), (8,))
+    assert [layer.name for layer in net.layers] == ["linear", "conv"]
+    assert net.declared == {
+        "linear": {"a_bits": 4, "a_signed": False, "w_bits": 3, "w_signed": True}
+    }
+    from bitsim.nets.report import report
+
+    rows = report(PT2E(), input_shape=(8,), n=10_000).layers
+    assert [(r["a_bits"], r["w_bits"]) for r in rows if r["macs"]] == [(4, 3), (8, 8)]
+    assert rows[0]["acc_bits_worst_signed"] == 10  # u4 x s3, K = 8: sums in [-480, 360]
