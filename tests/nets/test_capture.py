@@ -86,3 +86,31 @@ def test_measured_columns():
 def test_real_inputs_need_a_torch_model():
     with pytest.raises(ValueError, match="inputs: real inputs are measured on PyTorch"):
         report("resnet18.onnx", inputs=torch.zeros(1))
+
+
+def test_cli_torch_factory_with_data(tmp_path, capsys):
+    import json
+
+    from bitsim.cli import main
+
+    torch.manual_seed(0)
+    path = tmp_path / "x.npy"
+    np.save(path, torch.randn(2, 3, 16, 16).numpy())
+    main(["report", "--torch", "torch_models:Small", "--data", str(path), "-n", "20000",
+          "--acc-tile", "8", "--max-outputs", "100", "--format", "json"])  # fmt: skip
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["precision"]["examples"] == 2 and doc["precision"]["acc_tile"] == 8
+    conv = doc["layers"][0]
+    assert conv["outputs_measured"] == 100 and conv["acc_bits_tiled"] is not None
+    main(["report", "--torch", "torch_models:Small", "--input-shape", "1x3x16x16", "--no-sim"])
+    assert "conv" in capsys.readouterr().out
+    for argv, message in (
+        (["report"], "network: expected a built-in network, an .onnx file or --torch"),
+        (["report", "--torch", "torch_models"], "--torch: expected module:factory"),
+        (["report", "--torch", "torch_models:Nope"], "has no 'Nope'"),
+        (["report", "--torch", "torch_models:Small", "--data", "x.csv"], "--data: expected"),
+        (["report", "--torch", "torch_models:Small", "--input-shape", "1xa"], "--input-shape"),
+    ):
+        with pytest.raises(SystemExit) as err:
+            main(argv)
+        assert err.value.code == 2 and message in capsys.readouterr().err, argv
