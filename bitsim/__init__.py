@@ -36,7 +36,7 @@ _EXPORTS: Dict[str, List[str]] = {
     "bitsim.nets.zoo": ["NETWORKS", "Network", "network"],
     "bitsim.nets.pytorch": ["from_torch"],
     "bitsim.nets.onnx": ["from_onnx"],
-    "bitsim.nets.capture": ["capture", "pe_streams"],
+    "bitsim.nets.capture": ["capture", "capture_onnx", "pe_streams"],
     "bitsim.nets.report": ["Precision", "Report", "report"],
     "bitsim.app.sweep": ["load_grid", "run_sweep"],
     "bitsim.app.plots": ["flips_plot", "overflow_plot", "roofline_plot", "sweep_plot"],

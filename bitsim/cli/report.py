@@ -58,8 +58,10 @@ def load_data(spec: str) -> Any:
     module:function returning them."""
     import numpy as np
 
-    if not os.path.exists(spec) and ":" in spec:
-        return load_object(spec, "--data")
+    if not os.path.exists(spec):
+        if ":" in spec:
+            return load_object(spec, "--data")
+        raise InputError(f"--data: no such file {spec!r}")
     try:
         import torch
     except ImportError:
@@ -93,7 +95,7 @@ def register(sub) -> None:
     p.add_argument("--torch", help="a PyTorch model: module:factory (a function returning it)")
     p.add_argument(
         "--data",
-        help="real inputs for --torch: .npy, .npz (keyword inputs), .pt, or module:function",
+        help="real inputs (--torch or .onnx): .npy, .npz (named inputs), .pt, or module:function",
     )
     p.add_argument(
         "--input-shape",
@@ -170,8 +172,8 @@ def run(args) -> None:
     shapes = input_shapes(args.input_shape)
     if (args.network is None) == (args.torch is None):
         raise InputError("network: expected a built-in network, an .onnx file or --torch")
-    if args.data and not args.torch:
-        raise InputError("--data: real inputs are measured on PyTorch models (--torch)")
+    if args.data and not (args.torch or args.network.endswith(".onnx")):
+        raise InputError("--data: real inputs are measured on PyTorch models and ONNX files")
     if args.torch:
         net = load_object(args.torch, "--torch")
         if isinstance(shapes, tuple):

@@ -31,11 +31,11 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from bitsim._core.checks import InputError, check_int, check_seed
+from bitsim._core.checks import InputError, MissingExtra, check_int, check_seed
 from bitsim.nets.pytorch import Traced, _torch, trace
 from bitsim.sim.formats import IntFormat
 
-__all__ = ["Captured", "capture", "pe_streams", "quantize"]
+__all__ = ["Captured", "capture", "capture_onnx", "pe_streams", "quantize", "run_quantized"]
 
 
 @dataclass
@@ -315,6 +315,114 @@ def _requantize(t: Traced, c: Captured, envs: List[Dict[Any, Any]]) -> None:
         x = x_all[e * rows : (e + 1) * rows].reshape(get(t.x, e).shape)
         args = (x, w, *[get(a, e) if hasattr(a, "op") else a for a in t.node.args[2:]])
         envs[e][t.node] = t.node.target(*args)
+
+
+def capture_onnx(
+    model, inputs, *, layers: Optional[Sequence[Any]] = None, input_shapes=None
+) -> Iterator[Captured]:
+    """``capture`` for an ONNX model (a path or ModelProto): onnxruntime runs the graph on each
+    example (``inputs``: an array or tensor for a one-input model, a tuple in input order, or a
+    dict by input name; batch on the first axis), once per layer, fetching only that layer's
+    float operands, so memory holds one layer's operands. Float Conv, Gemm and MatMul layers are
+    captured (in a QDQ graph their operands are the dequantized integers); QLinear* and
+    *Integer operators and Einsum are not. ``layers``: the model's layers with formats
+    (default 8-bit signed)."""
+    torch = _torch()
+    try:
+        import onnx
+        import onnxruntime as ort
+    except ImportError:
+        raise MissingExtra(
+            "measuring ONNX models needs onnxruntime: pip install 'bitsim[onnx]'"
+        ) from None
+    from bitsim.nets.onnx import onnx_import
+
+    net, operands, proto = onnx_import(model, input_shapes)
+    if layers is None:
+        fa = IntFormat(8, True)
+        layers = [
+            lay if lay.kind == "elementwise" else lay.with_formats(fa, fa, fa) for lay in net.layers
+        ]
+    elif [lay.name for lay in layers] != [lay.name for lay in net.layers]:
+        raise InputError("layers: expected the model's own layer list (from_onnx)")
+    inits = {t.name for t in proto.graph.initializer}
+    names = [i.name for i in proto.graph.input if i.name not in inits]
+    feeds = _onnx_feeds(inputs, names)
+    wanted = sorted({n for o in operands if o is not None for n in (o.x, o.w)})
+    known = {o.name for o in proto.graph.output}
+    for name in wanted:
+        if name not in known and name not in names and name not in inits:
+            proto.graph.output.append(onnx.ValueInfoProto(name=name))
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(
+        proto.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+    init_values = {t.name: t for t in proto.graph.initializer}
+
+    def value(name, feed):
+        if name in feed:
+            return feed[name]
+        if name in init_values:
+            return onnx.numpy_helper.to_array(init_values[name])
+        return session.run([name], feed)[0]
+
+    for index, (layer, op) in enumerate(zip(layers, operands)):
+        if op is None:
+            continue
+        xs = [torch.from_numpy(np.array(value(op.x, f), dtype=np.float32)) for f in feeds]
+        w = torch.from_numpy(np.array(value(op.w, feeds[0]), dtype=np.float32))
+        if op.op == "Conv":
+            x = torch.cat(xs)
+            if any(op.pads):
+                t, left, b, r = op.pads
+                x = torch.nn.functional.pad(x, (left, r, t, b))
+            if x.dim() == 3:  # Conv1d: (N, C, L) as a 1 x L image
+                x, w = x[:, :, None], w[:, :, None]
+        elif layer.kind == "linear":
+            xs = [v.T if op.trans_a else v for v in xs]
+            x = torch.cat([v.reshape(-1, v.shape[-1]) for v in xs])
+            w = w if op.trans_b else w.T
+        else:
+            ys = [torch.from_numpy(np.array(value(op.w, f), dtype=np.float32)) for f in feeds]
+            if op.op == "Gemm":
+                xs = [v.T if op.trans_a else v for v in xs]
+                ys = [v if op.trans_b else v.T for v in ys]
+            else:
+                ys = [v.transpose(-1, -2) for v in ys]
+            rows, cols = [], []
+            for a, c in zip(xs, ys):
+                shape = torch.broadcast_shapes(a.shape[:-2], c.shape[:-2])
+                rows.append(a.expand(*shape, *a.shape[-2:]).reshape(-1, *a.shape[-2:]))
+                cols.append(c.expand(*shape, *c.shape[-2:]).reshape(-1, *c.shape[-2:]))
+            x, w = torch.cat(rows), torch.cat(cols)
+        fa, fw = layer.a_format, layer.w_format
+        xq, x_scale = quantize(x, fa)
+        wq, w_scale = quantize(w, fw, axis=None if layer.kind == "matmul" else 0)
+        yield Captured(layer, xq, wq, x_scale, w_scale, index)
+
+
+def _onnx_feeds(inputs, names: List[str]) -> List[Dict[str, np.ndarray]]:
+    """One feed dict per example (batch-1 slices of every input)."""
+
+    def arr(v):
+        return v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)
+
+    if isinstance(inputs, dict):
+        unknown = sorted(set(inputs) - set(names))
+        if unknown:
+            raise InputError(f"inputs: the model has no input {', '.join(map(repr, unknown))}")
+        columns = {k: arr(v) for k, v in inputs.items()}
+    else:
+        values = list(inputs) if isinstance(inputs, (tuple, list)) else [inputs]
+        if len(values) != len(names):
+            raise InputError(
+                f"inputs: the model takes {len(names)} input(s) ({', '.join(names)}), "
+                f"found {len(values)}"
+            )
+        columns = {k: arr(v) for k, v in zip(names, values)}
+    n = len(next(iter(columns.values())))
+    return [{k: v[i : i + 1] for k, v in columns.items()} for i in range(n)]
 
 
 def _examples(inputs) -> List[Tuple[tuple, dict]]:

@@ -36,13 +36,14 @@ a scale. Those widths and signedness become the report's per-layer overrides
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 from bitsim._core.checks import InputError, MissingExtra
 from bitsim.models.layers import Conv2d, Elementwise, Linear, MatMul, einsum_dims
 from bitsim.nets.zoo import Network
 
-__all__ = ["from_onnx"]
+__all__ = ["Operands", "from_onnx", "onnx_import"]
 
 _LAYOUT = {
     "Reshape",
@@ -454,10 +455,48 @@ def _runtime_shapes(model, names: List[str]) -> Dict[str, Tuple[int, ...]]:
     return {n: tuple(int(d) for d in v.shape) for n, v in zip(names, values)}
 
 
-def from_onnx(model, input_shapes=None, name: Optional[str] = None) -> Network:
-    """The layers of an ONNX model (a path or an ``onnx.ModelProto``) with the widths its
-    quantization nodes declare (``Network.declared``: layer name -> a_bits, a_signed, w_bits,
-    w_signed)."""
+@dataclass
+class Operands:
+    """How to read a float Conv, Gemm or MatMul layer's operands from the graph's tensors:
+    ``x`` and ``w`` (tensor names), Gemm's transposes, and the padding a Conv applies itself
+    when its layer was given the padded input (asymmetric or SAME padding), (top, left, bottom,
+    right)."""
+
+    op: str
+    x: str
+    w: str
+    trans_a: bool = False
+    trans_b: bool = False
+    pads: Tuple[int, int, int, int] = (0, 0, 0, 0)
+
+
+def _operands(g: _Graph, node, layer) -> Optional[Operands]:
+    op, ins = node.op_type, list(node.input)
+    if op == "Gemm":
+        ta, tb = bool(g.attr(node, "transA", 0)), bool(g.attr(node, "transB", 0))
+        return Operands(op, ins[0], ins[1], ta, tb)
+    if op == "MatMul":
+        return Operands(op, ins[0], ins[1])
+    if op == "Conv":
+        pads = (0, 0, 0, 0)
+        hw = g.shape(ins[0], node)[2:]
+        if layer.padding == (0, 0) and tuple(hw) != tuple(layer.input_hw_pair):
+            explicit = list(g.attr(node, "pads", []))
+            if len(explicit) == 4 and any(explicit):
+                pads = (explicit[0], explicit[1], explicit[2], explicit[3])
+            else:  # SAME_UPPER / SAME_LOWER: the extra row/column at the end / the start
+                dh, dw = layer.input_hw_pair[0] - hw[0], layer.input_hw_pair[1] - hw[1]
+                upper = g.attr(node, "auto_pad", b"") in (b"SAME_UPPER", "SAME_UPPER")
+                first = (dh // 2, dw // 2) if upper else (dh - dh // 2, dw - dw // 2)
+                pads = (first[0], first[1], dh - first[0], dw - first[1])
+        return Operands(op, ins[0], ins[1], pads=pads)
+    return None
+
+
+def onnx_import(model, input_shapes=None, name: Optional[str] = None):
+    """(Network, operands, model with fixed shapes): ``from_onnx`` and, per layer, the
+    ``Operands`` of float Conv/Gemm/MatMul layers (None for the others), for
+    ``bitsim.nets.capture.capture_onnx``."""
     try:
         import onnx
     except ImportError:
@@ -478,7 +517,10 @@ def from_onnx(model, input_shapes=None, name: Optional[str] = None) -> Network:
     missing = [out for node in g.nodes for out in node.output if out and out not in g.shapes]
     if missing:
         g.shapes.update(_runtime_shapes(model, missing))
-    layers, declared, seen = [], {}, {}  # type: ignore[var-annotated]
+    layers: List[Any] = []
+    operands: List[Optional[Operands]] = []
+    declared: Dict[str, dict] = {}
+    seen: Dict[str, int] = {}
     for node in g.nodes:
         base = node.name or node.output[0]
         seen[base] = seen.get(base, 0) + 1
@@ -486,5 +528,13 @@ def from_onnx(model, input_shapes=None, name: Optional[str] = None) -> Network:
         layer = _layer(g, node, label, declared)
         if layer is not None:
             layers.append(layer)
+            operands.append(_operands(g, node, layer) if layer.kind != "elementwise" else None)
     graph_name = name or model.graph.name or "onnx"
-    return Network(graph_name, (), layers, declared)
+    return Network(graph_name, (), layers, declared), operands, model
+
+
+def from_onnx(model, input_shapes=None, name: Optional[str] = None) -> Network:
+    """The layers of an ONNX model (a path or an ``onnx.ModelProto``) with the widths its
+    quantization nodes declare (``Network.declared``: layer name -> a_bits, a_signed, w_bits,
+    w_signed)."""
+    return onnx_import(model, input_shapes, name)[0]

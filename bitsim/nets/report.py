@@ -285,13 +285,18 @@ def _network(net, input_shape, inputs):
 
 
 def _measured(
-    model, inputs, layers, precision, acc_tile, max_outputs, seed, run
+    model, inputs, input_shape, layers, precision, acc_tile, max_outputs, seed, run
 ) -> Dict[int, dict]:
     """Per layer index: what the real operand streams of ``inputs`` measure (see ``report``)."""
-    from bitsim.nets.capture import capture, pe_streams
+    from bitsim.nets.capture import capture, capture_onnx, pe_streams
 
+    captured = (
+        capture_onnx(model, inputs, layers=layers, input_shapes=input_shape)
+        if isinstance(model, str)
+        else capture(model, inputs, layers=layers)
+    )
     out = {}
-    for c in capture(model, inputs, layers=layers):
+    for c in captured:
         xs, ws, taken = pe_streams(c, max_outputs, seed)
         layer, k = c.layer, c.layer.k
         fa, fw = layer.a_format, layer.w_format
@@ -362,7 +367,8 @@ def report(
     quantize/dequantize and fake-quantize operations of a torch model).
     n, seed, threads, backend, simd: of the bit-flip simulation (see ``simulate_mac``).
 
-    inputs: real examples for a torch module (images, or a dict of token ids and masks): each
+    inputs: real examples for a torch module or an ONNX file (images, or a dict of token ids and
+    masks; see ``bitsim.nets.capture.capture`` and ``capture_onnx``): each
     convolution, linear layer and matrix product is then also measured on its real integer
     operands (``bitsim.nets.capture``: per-tensor activations, per-channel weights, calibrated
     on the inputs), at most ``max_outputs`` outputs per layer (a seeded sample) in the
@@ -376,8 +382,10 @@ def report(
     if acc_tile is not None:
         acc_tile = check_int(acc_tile, "acc_tile", 1)
     max_outputs = check_int(max_outputs, "max_outputs", 1)
-    if inputs is not None and not _is_torch_module(net):
-        raise InputError("inputs: real inputs are measured on PyTorch models (torch.nn.Module)")
+    if inputs is not None and not (_is_torch_module(net) or isinstance(net, str)):
+        raise InputError(
+            "inputs: real inputs are measured on PyTorch models (torch.nn.Module) and ONNX files"
+        )
     layers, net_name, declared = _network(net, input_shape, inputs)
     name = name if name else net_name  # not `or`: mypy infers None
     if declared:
@@ -388,7 +396,7 @@ def report(
     layers = apply_precision(layers, precision)
     run = dict(threads=threads, backend=backend, simd=simd)
     measured = (
-        _measured(net, inputs, layers, precision, acc_tile, max_outputs, seed, run)
+        _measured(net, inputs, input_shape, layers, precision, acc_tile, max_outputs, seed, run)
         if inputs is not None
         else {}
     )

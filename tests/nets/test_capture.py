@@ -83,9 +83,11 @@ def test_measured_columns():
     assert again.layers == r.layers  # whatever the thread count
 
 
-def test_real_inputs_need_a_torch_model():
+def test_real_inputs_need_a_torch_or_onnx_model():
+    from bitsim.nets.zoo import network
+
     with pytest.raises(ValueError, match="inputs: real inputs are measured on PyTorch"):
-        report("resnet18.onnx", inputs=torch.zeros(1))
+        report(network("resnet20"), inputs=torch.zeros(1))
 
 
 def test_cli_torch_factory_with_data(tmp_path, capsys):
@@ -108,7 +110,7 @@ def test_cli_torch_factory_with_data(tmp_path, capsys):
         (["report"], "network: expected a built-in network, an .onnx file or --torch"),
         (["report", "--torch", "torch_models"], "--torch: expected module:factory"),
         (["report", "--torch", "torch_models:Nope"], "has no 'Nope'"),
-        (["report", "--torch", "torch_models:Small", "--data", "x.csv"], "--data: expected"),
+        (["report", "--torch", "torch_models:Small", "--data", "x.csv"], "--data: no such file"),
         (["report", "--torch", "torch_models:Small", "--input-shape", "1xa"], "--input-shape"),
     ):
         with pytest.raises(SystemExit) as err:

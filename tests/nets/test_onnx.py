@@ -205,4 +205,25 @@ def test_cli_reports_onnx_files(tmp_path, small_onnx, capsys):
     with pytest.raises(SystemExit) as err:
         main(["report", path, "--data", "x.npy"])
     assert err.value.code == 2
-    assert "--data: real inputs are measured on PyTorch models" in capsys.readouterr().err
+    assert "--data: no such file 'x.npy'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as err:
+        main(["report", "resnet18", "--data", "x.npy"])
+    assert "--data: real inputs are measured on PyTorch models and ONNX" in capsys.readouterr().err
+
+
+@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")
+def test_onnx_measured_on_real_data_equals_the_torch_path(tmp_path, small_onnx, capsys):
+    # the exporter folds BatchNorm into the convolution: per-channel weight quantization
+    # gives the same integers, so every measured number agrees
+    model, path = small_onnx
+    torch.manual_seed(2)
+    x = torch.randn(2, 3, 16, 16)
+    np.save(tmp_path / "x.npy", x.numpy())
+    a = report(model, n=20_000, inputs=x, max_outputs=200, acc_tile=8)
+    b = report(path, n=20_000, inputs=x.numpy(), max_outputs=200, acc_tile=8)
+    keys = [k for k in a.layers[0] if k.endswith("_data") or k in ("zero_share", "acc_bits_a2q")]
+    measured_a = [[r[k] for k in keys] for r in a.layers if r.get("flips_per_mac_data")]
+    measured_b = [[r[k] for k in keys] for r in b.layers if r.get("flips_per_mac_data")]
+    assert len(measured_a) == 3 and measured_a == measured_b
+    main(["report", path, "--data", str(tmp_path / "x.npy"), "-n", "20000", "--format", "csv"])
+    assert "flips_per_mac_data" in capsys.readouterr().out.splitlines()[0]
