@@ -25,7 +25,6 @@ kept in that order) bounds the stream; ``pe_streams`` states how many were taken
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -146,29 +145,39 @@ def _flat_inputs(gm, args: tuple, kwargs: dict) -> list:
     return pytree.tree_leaves(args) + pytree.tree_leaves([kwargs[k] for k in keys])
 
 
-def _attention_probs(node, env_values):
-    """softmax(q k^T * scale + mask) of a scaled_dot_product_attention node, per example."""
+def _attention_probs(node, env: Dict[Any, Any]):
+    """The attention probabilities softmax(q k^T scale + mask) of a scaled_dot_product_attention
+    node (its mask, causality, scale and grouped heads), from aten's reference kernel."""
     torch = _torch()
-    q, k = env_values[0], env_values[1]
-    mask = env_values[3] if len(env_values) > 3 else None
-    causal = bool(node.kwargs.get("is_causal", False))
-    scale = node.kwargs.get("scale") or 1 / math.sqrt(q.shape[-1])
-    scores = q @ k.transpose(-1, -2) * scale
-    if mask is not None:
-        scores = (
-            scores.masked_fill(~mask, float("-inf"))
-            if mask.dtype == torch.bool
-            else (scores + mask)
-        )
-    if causal:
-        lq, lk = scores.shape[-2:]
-        keep = torch.ones(lq, lk, dtype=torch.bool).tril()
-        scores = scores.masked_fill(~keep, float("-inf"))
-    return scores.softmax(-1)
+    from torch.fx.node import map_arg
+
+    args = map_arg(node.args, env.__getitem__)
+    kwargs = map_arg(node.kwargs, env.__getitem__)
+    q, k, v = args[:3]
+    mask = args[3] if len(args) > 3 else kwargs.get("attn_mask")
+    causal = args[5] if len(args) > 5 else kwargs.get("is_causal", False)
+    _, probs = torch.ops.aten._scaled_dot_product_attention_math(
+        q,
+        k,
+        v,
+        mask,
+        0.0,
+        causal,
+        scale=kwargs.get("scale"),
+        enable_gqa=kwargs.get("enable_gqa", False),
+    )
+    if probs.shape[:-2] != q.shape[:-2]:
+        probs = probs.expand(*q.shape[:-2], *probs.shape[-2:])
+    return probs
 
 
-def _operands(t: Traced, examples: int, get):
+def _operands(t: Traced, envs: List[Dict[Any, Any]]):
     """Float (x, right operand) of one traced layer over all examples, shaped as ``Captured``."""
+    examples = len(envs)
+
+    def get(n, e):
+        return envs[e][n]
+
     torch = _torch()
     xs = [get(t.x, e) for e in range(examples)]
     if t.role == "conv":
@@ -179,7 +188,7 @@ def _operands(t: Traced, examples: int, get):
             w if t.role == "linear" else w.transpose(0, 1)
         )
     if t.role == "av":
-        xs = [_attention_probs(t.node, [get(a, e) for a in t.node.args]) for e in range(examples)]
+        xs = [_attention_probs(t.node, envs[e]) for e in range(examples)]
     ys = [get(t.y, e) for e in range(examples)]
     if t.role in ("matmul", "av"):  # columns of the right operand as rows of K values
         ys = [y.transpose(-1, -2) if y.dim() > 1 else y[None] for y in ys]
@@ -277,16 +286,12 @@ def _walk(
     try:
         with torch.no_grad():
             for node, envs in _run(gm, examples):
-
-                def get(n, e, envs=envs):
-                    return envs[e][n]
-
                 if node.op == "output":
                     process = gm.graph._codegen.process_outputs
                     yield [process(map_arg(node.args[0], env.__getitem__)) for env in envs]
                     return
                 for i, t in by_node.get(node, []):
-                    x, y = _operands(t, len(examples), get)
+                    x, y = _operands(t, envs)
                     fa, fw = t.layer.a_format, t.layer.w_format
                     xq, xs = quantize(x, fa)
                     wq, ws = quantize(y, fw, axis=None if t.layer.kind == "matmul" else 0)
@@ -470,9 +475,8 @@ def pe_streams(
         p, o = np.divmod(idx, c.w.shape[0])
         xs, ws = c.x[p], c.w[o]
     else:
-        rows, m, n_cols = c.x.shape[0], c.x.shape[1], c.w.shape[1]
+        m, n_cols = c.x.shape[1], c.w.shape[1]
         b, rest = np.divmod(idx, m * n_cols)
         i, j = np.divmod(rest, n_cols)
         xs, ws = c.x[b, i], c.w[b, j]
-        del rows
     return np.ascontiguousarray(xs).ravel(), np.ascontiguousarray(ws).ravel(), len(idx)

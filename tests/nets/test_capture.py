@@ -116,3 +116,19 @@ def test_cli_torch_factory_with_data(tmp_path, capsys):
         with pytest.raises(SystemExit) as err:
             main(argv)
         assert err.value.code == 2 and message in capsys.readouterr().err, argv
+
+
+def test_attention_probabilities_are_the_av_operand():
+    class Causal(torch.nn.Module):
+        def forward(self, q, k, v):
+            return F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=0.5)
+
+    torch.manual_seed(3)
+    q, k, v = torch.randn(1, 2, 5, 4), torch.randn(1, 2, 5, 4), torch.randn(1, 2, 5, 3)
+    captured = {c.layer.name: c for c in capture(Causal(), (q, k, v), a_bits=12)}
+    av = captured["sdpa.av"]
+    probs = torch.softmax((q @ k.transpose(-1, -2) * 0.5).masked_fill(
+        ~torch.ones(5, 5, dtype=torch.bool).tril(), float("-inf")), -1)  # fmt: skip
+    assert np.allclose(av.x * av.x_scale, probs.reshape(2, 5, 5).numpy(), atol=av.x_scale)
+    assert np.allclose(av.w * av.w_scale, v[0].transpose(-1, -2).numpy(), atol=av.w_scale)
+    assert av.layer.k == 5 and captured["sdpa.qk"].layer.k == 4
