@@ -110,6 +110,11 @@ def register(sub) -> None:
         help="also the accumulator bound of tiles of T terms (accumulation split as in AXE)",
     )
     p.add_argument(
+        "--zero-gating",
+        action="store_true",
+        help="with --data: also the flips when MACs with a zero operand are gated",
+    )
+    p.add_argument(
         "--max-outputs",
         type=int_in(1),
         default=MAX_OUTPUTS,
@@ -195,5 +200,6 @@ def run(args) -> None:
         input_shape=shapes,
         acc_tile=args.acc_tile,
         max_outputs=args.max_outputs,
+        zero_gating=args.zero_gating,
     )
     write(r.render(args.format), args.out)

@@ -34,7 +34,16 @@ from bitsim._core.checks import InputError, MissingExtra, check_int, check_seed
 from bitsim.nets.pytorch import Traced, _torch, trace
 from bitsim.sim.formats import IntFormat
 
-__all__ = ["Captured", "capture", "capture_onnx", "pe_streams", "quantize", "run_quantized"]
+__all__ = [
+    "GATED_SITES",
+    "Captured",
+    "capture",
+    "capture_onnx",
+    "pe_streams",
+    "quantize",
+    "run_quantized",
+    "zero_gated_flips",
+]
 
 
 @dataclass
@@ -480,3 +489,37 @@ def pe_streams(
         i, j = np.divmod(rest, n_cols)
         xs, ws = c.x[b, i], c.w[b, j]
     return np.ascontiguousarray(xs).ravel(), np.ascontiguousarray(ws).ravel(), len(idx)
+
+
+GATED_SITES = ("x", "w", "product", "acc")  # the register sites zero_gated_flips models
+
+
+def zero_gated_flips(xs: np.ndarray, ws: np.ndarray, k: int, **mac) -> Dict[str, float]:
+    """Bit flips per MAC of each register site when a MAC with a zero operand is gated (it
+    holds every register), over a stream of dot products of k terms in PE order.
+
+    Exact with the ungated kernel (``simulate_mac``, keyword arguments ``mac``): the operand
+    and product registers see only the non-gated MACs, in order (one endless run of them); the
+    accumulator sees, per dot product, the partial sums of its non-gated terms, loaded over the
+    previous result at its first non-gated term, which is the ungated accumulator run on each
+    dot product reordered with its gated terms last (they add 0 and leave it unchanged). A dot
+    product whose every MAC is gated loads 0 once (its result). Per MAC issued (gated ones
+    included); only ``GATED_SITES`` are modelled.
+    """
+    from bitsim.sim.mac import simulate_mac
+
+    n = len(xs)
+    if n == 0:
+        return {site: 0.0 for site in GATED_SITES}
+    live = (xs != 0) & (ws != 0)
+    out: Dict[str, float] = {}
+    if live.any():
+        sub = simulate_mac(xs[live], ws[live], length=None, **mac)
+        out.update({site: sub.total(site) / n for site in ("x", "w", "product")})
+    else:
+        out.update({site: 0.0 for site in ("x", "w", "product")})
+    order = np.argsort(~live.reshape(-1, k), axis=1, kind="stable")
+    xr = np.take_along_axis(xs.reshape(-1, k), order, axis=1).ravel()
+    wr = np.take_along_axis(ws.reshape(-1, k), order, axis=1).ravel()
+    out["acc"] = simulate_mac(xr, wr, length=k, **mac).total("acc") / n
+    return out

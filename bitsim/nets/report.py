@@ -233,7 +233,9 @@ class Report:
                 f"{self.max_outputs} outputs per layer"
                 + (f", tiles of {self.acc_tile} terms" if self.acc_tile else "")
             )
-            columns = COLUMNS + MEASURED_COLUMNS
+            columns = COLUMNS + [
+                c for c in MEASURED_COLUMNS if any(r.get(c.key) is not None for r in rows)
+            ]
         return render(rows, fmt, columns, self.network if fmt == "markdown" else title)
 
 
@@ -285,10 +287,16 @@ def _network(net, input_shape, inputs):
 
 
 def _measured(
-    model, inputs, input_shape, layers, precision, acc_tile, max_outputs, seed, run
+    model, inputs, input_shape, layers, precision, acc_tile, max_outputs, seed, run, gating
 ) -> Dict[int, dict]:
     """Per layer index: what the real operand streams of ``inputs`` measure (see ``report``)."""
-    from bitsim.nets.capture import capture, capture_onnx, pe_streams
+    from bitsim.nets.capture import (
+        GATED_SITES,
+        capture,
+        capture_onnx,
+        pe_streams,
+        zero_gated_flips,
+    )
 
     captured = (
         capture_onnx(model, inputs, layers=layers, input_shapes=input_shape)
@@ -304,6 +312,15 @@ def _measured(
         sim = simulate_mac(xs, ws, acc_bits=precision.acc_bits, length=k, **fmt, **run)
         widths = measure(k, xs, ws, **fmt, **run)
         data_bits = widths.smallest_width(0.0)
+        gated: Dict[str, Any] = {}
+        if gating:
+            per_site = zero_gated_flips(xs, ws, k, acc_bits=precision.acc_bits, **fmt, **run)
+            ungated = sum(sim.mean(site) for site in GATED_SITES)
+            gated = {
+                **{f"flips_{site}_gated": v for site, v in per_site.items()},
+                "flips_per_mac_gated": sum(per_site.values()),
+                "gating_saving": 1 - sum(per_site.values()) / ungated if ungated else 0.0,
+            }
         row: Dict[str, Any] = {
             "outputs_measured": taken,
             "zero_share": float(np.mean((xs == 0) | (ws == 0))) if len(xs) else 0.0,
@@ -327,6 +344,7 @@ def _measured(
             "overflow_rates_data": {
                 str(w): widths.overflow_rate(w) for w in range(max(1, data_bits - 4), data_bits + 1)
             },
+            **gated,
         }
         out[c.index] = row
     return out
@@ -336,6 +354,7 @@ MEASURED_COLUMNS = [
     Column("zero_share", "zero %", "{:.1%}"),
     Column("flips_per_mac_data", "flips/MAC data", "{:.2f}"),
     Column("power_data", "power data", "{:.3g}"),
+    Column("gating_saving", "gated -%", "{:.1%}"),
     Column("acc_bits_a2q", "acc A2Q"),
     Column("acc_bits_tiled", "acc tile"),
     Column("acc_bits_data", "acc data"),
@@ -357,6 +376,7 @@ def report(
     input_shape=None,
     acc_tile: Optional[int] = None,
     max_outputs: int = MAX_OUTPUTS,
+    zero_gating: bool = False,
 ) -> Report:
     """Per-layer and total costs of a network.
 
@@ -376,7 +396,9 @@ def report(
     register site) and PANN power, the accumulator width the data needed and the overflow rates
     of narrower widths, next to the data-type bound, the weight-aware (A2Q) bound and, with
     ``acc_tile`` = T, the data-type bound of tiles of T terms (accumulations split as in
-    Brevitas' AXE).
+    Brevitas' AXE). ``zero_gating``: also the flips when a MAC with a zero operand is gated
+    (holds its registers; ``bitsim.nets.capture.zero_gated_flips``): per site, in total over
+    those sites (``flips_per_mac_gated``) and the saving against the same sites ungated.
     """
     precision = precision or Precision()
     if acc_tile is not None:
@@ -396,7 +418,18 @@ def report(
     layers = apply_precision(layers, precision)
     run = dict(threads=threads, backend=backend, simd=simd)
     measured = (
-        _measured(net, inputs, input_shape, layers, precision, acc_tile, max_outputs, seed, run)
+        _measured(
+            net,
+            inputs,
+            input_shape,
+            layers,
+            precision,
+            acc_tile,
+            max_outputs,
+            seed,
+            run,
+            zero_gating,
+        )
         if inputs is not None
         else {}
     )

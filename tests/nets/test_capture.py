@@ -5,6 +5,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
+import bitsim
 from bitsim.nets.capture import capture, pe_streams, quantize
 from bitsim.nets.report import Precision, report
 from bitsim.sim.formats import IntFormat
@@ -132,3 +133,60 @@ def test_attention_probabilities_are_the_av_operand():
     assert np.allclose(av.x * av.x_scale, probs.reshape(2, 5, 5).numpy(), atol=av.x_scale)
     assert np.allclose(av.w * av.w_scale, v[0].transpose(-1, -2).numpy(), atol=av.w_scale)
     assert av.layer.k == 5 and captured["sdpa.qk"].layer.k == 4
+
+
+def _gated_reference(xs, ws, k, x_bits, w_bits, acc_bits):
+    """A gated MAC written out: a MAC with a zero operand holds every register; the first
+    live term of a dot product loads its product; a dot product with no live term loads 0."""
+    masks = {"x": (1 << x_bits) - 1, "w": (1 << w_bits) - 1}
+    masks["product"], masks["acc"] = (1 << (x_bits + w_bits)) - 1, (1 << acc_bits) - 1
+    regs = dict.fromkeys(masks, 0)
+    flips = dict.fromkeys(masks, 0)
+
+    def load(site, value):
+        flips[site] += bin((regs[site] ^ value) & masks[site]).count("1")
+        regs[site] = value & masks[site]
+
+    for d in range(len(xs) // k):
+        first = True
+        for x, w in zip(xs[d * k : (d + 1) * k], ws[d * k : (d + 1) * k]):
+            x, w = int(x), int(w)
+            if x == 0 or w == 0:
+                continue
+            load("x", x)
+            load("w", w)
+            load("product", x * w)
+            load("acc", x * w if first else regs["acc"] + x * w)
+            first = False
+        if first:
+            load("acc", 0)
+    return {site: v / len(xs) for site, v in flips.items()}
+
+
+@pytest.mark.parametrize("k", [1, 3, 8])
+def test_zero_gating_equals_a_gated_mac(k):
+    from bitsim.nets.capture import zero_gated_flips
+
+    rng = np.random.default_rng(k)
+    xs = rng.integers(-8, 8, 40 * k) * (rng.random(40 * k) < 0.6)
+    ws = rng.integers(-4, 4, 40 * k) * (rng.random(40 * k) < 0.7)
+    xs[:k] = 0  # one dot product with no live term
+    got = zero_gated_flips(xs, ws, k, x_bits=4, w_bits=3, acc_bits=9)
+    assert got == pytest.approx(_gated_reference(xs, ws, k, 4, 3, 9))
+    none = zero_gated_flips(xs + (xs == 0), ws + (ws == 0), k, x_bits=4, w_bits=3, acc_bits=9)
+    ungated = bitsim.simulate_mac(xs + (xs == 0), ws + (ws == 0), x_bits=4, w_bits=3,
+                                  acc_bits=9, length=k)  # fmt: skip
+    assert none == pytest.approx({s: ungated.mean(s) for s in none})  # nothing to gate
+
+
+def test_report_zero_gating_column():
+    torch.manual_seed(1)
+    model, x = Small(), torch.randn(1, 3, 16, 16)
+    r = report(model, n=20_000, inputs=x, max_outputs=200, zero_gating=True)
+    dw = {row["name"]: row for row in r.layers}["dw"]
+    assert dw["zero_share"] > 0 and 0 < dw["gating_saving"] < 1
+    assert dw["flips_per_mac_gated"] == pytest.approx(
+        sum(dw[f"flips_{s}_gated"] for s in ("x", "w", "product", "acc"))
+    )
+    assert "gated -%" in r.render("table")
+    assert "gated -%" not in report(model, n=20_000, inputs=x, max_outputs=200).render("table")
