@@ -3,7 +3,8 @@
 Shapes follow PyTorch: a Conv2d of kernel k, stride s, padding p and dilation d maps an input of
 height H to floor((H + 2p - d(k - 1) - 1) / s) + 1 rows. Batch size is 1.
 
-Three kinds of layer multiply and accumulate: Conv2d and Linear (activations times weights) and
+Four kinds of layer multiply and accumulate: Conv2d, ConvTranspose2d and Linear (activations
+times weights) and
 MatMul (activations times activations: attention's QK^T and AV, ``bmm``, ``@``, ``einsum``).
 Every other operation is an Elementwise layer of one of ``ELEMENTWISE_OPS``.
 """
@@ -17,7 +18,16 @@ from typing import TYPE_CHECKING, Any, ClassVar, Dict, Optional, Tuple, Union
 from bitsim._core.checks import InputError, check_int
 from bitsim.sim.formats import IntFormat, NumberFormat, parse_format
 
-__all__ = ["ELEMENTWISE_OPS", "INT8", "Conv2d", "Elementwise", "Linear", "MatMul", "einsum_dims"]
+__all__ = [
+    "ELEMENTWISE_OPS",
+    "INT8",
+    "Conv2d",
+    "ConvTranspose2d",
+    "Elementwise",
+    "Linear",
+    "MatMul",
+    "einsum_dims",
+]
 
 Pair = Union[int, Tuple[int, int]]
 INT8 = IntFormat(8, True)
@@ -182,6 +192,120 @@ class Conv2d(_Weighted):
         kh, kw = self.kernel_hw
         g = f"/g{self.groups}" if self.groups > 1 else ""
         return f"{self.in_channels}x{self.out_channels}x{kh}x{kw}{g}"
+
+
+def _taps(kernel: int, stride: int, dilation: int) -> int:
+    """Most kernel taps of a transposed convolution that reach one output position."""
+    counts = [0] * stride
+    for t in range(kernel):
+        counts[(t * dilation) % stride] += 1
+    return max(counts)
+
+
+@dataclass(frozen=True)
+class ConvTranspose2d(_Weighted):
+    """2-D transposed convolution (PyTorch's ConvTranspose2d, ONNX ConvTranspose): every input
+    pixel scatters a kernel of products into the output, which has
+    (H - 1) s - 2p + d (k - 1) + output_padding + 1 rows.
+
+    ``positions`` counts input pixels (each makes out_channels x in_channels / groups x kh x kw
+    products, so MACs = positions x out_channels x in_channels / groups x kh x kw, and the
+    costs' per-position formulas hold; products that fall in the border cropped by ``padding``
+    are counted, as fvcore counts them); ``k``, the dot-product length that sizes the
+    accumulator, is the most terms any output sums: in_channels / groups times the kernel taps
+    that reach one output row and column.
+    """
+
+    name: str
+    in_channels: int
+    out_channels: int
+    kernel: Pair
+    input_hw: Pair
+    stride: Pair = 1
+    padding: Pair = 0
+    output_padding: Pair = 0
+    dilation: Pair = 1
+    groups: int = 1
+    bias: bool = False
+    a_format: NumberFormat = INT8
+    w_format: NumberFormat = INT8
+    out_format: Optional[NumberFormat] = None
+    kind: str = field(default="convtranspose", init=False)
+
+    def __post_init__(self):
+        check_int(self.in_channels, "in_channels", 1)
+        check_int(self.out_channels, "out_channels", 1)
+        check_int(self.groups, "groups", 1)
+        for name in ("kernel", "stride", "dilation", "input_hw"):
+            if min(_pair(getattr(self, name), name)) < 1:
+                raise InputError(f"{name}: expected integers >= 1, found {getattr(self, name)!r}")
+        for name in ("kernel", "stride", "padding", "output_padding", "dilation", "input_hw"):
+            object.__setattr__(self, name, _pair(getattr(self, name), name))
+        if self.in_channels % self.groups or self.out_channels % self.groups:
+            raise InputError(
+                f"groups: expected a divisor of in_channels ({self.in_channels}) "
+                f"and out_channels ({self.out_channels}), found {self.groups}"
+            )
+        for name in ("a_format", "w_format", "out_format"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, _format(getattr(self, name), name))
+        if min(self.output_hw) < 1:
+            raise InputError(f"padding: {self.padding} leaves no output for {self.input_hw}")
+
+    @property
+    def kernel_hw(self):
+        return _pair(self.kernel, "kernel")
+
+    @property
+    def input_hw_pair(self):
+        return _pair(self.input_hw, "input_hw")
+
+    @property
+    def output_hw(self):
+        (h, w), (kh, kw) = self.input_hw_pair, self.kernel_hw
+        (sh, sw), (ph, pw) = _pair(self.stride, "stride"), _pair(self.padding, "padding")
+        (dh, dw), (oh, ow) = _pair(self.dilation, "dilation"), _pair(self.output_padding, "")
+        return (
+            (h - 1) * sh - 2 * ph + dh * (kh - 1) + oh + 1,
+            (w - 1) * sw - 2 * pw + dw * (kw - 1) + ow + 1,
+        )
+
+    @property
+    def positions(self) -> int:
+        """Input pixels (see the class docstring)."""
+        h, w = self.input_hw_pair
+        return h * w
+
+    @property
+    def k(self) -> int:
+        (kh, kw), (sh, sw) = self.kernel_hw, _pair(self.stride, "stride")
+        dh, dw = _pair(self.dilation, "dilation")
+        return self.in_channels // self.groups * _taps(kh, sh, dh) * _taps(kw, sw, dw)
+
+    @property
+    def macs(self) -> int:
+        kh, kw = self.kernel_hw
+        return self.positions * self.out_channels * self.in_channels // self.groups * kh * kw
+
+    @property
+    def weights(self) -> int:
+        kh, kw = self.kernel_hw
+        return self.in_channels * self.out_channels // self.groups * kh * kw
+
+    @property
+    def input_elements(self) -> int:
+        return self.in_channels * self.positions
+
+    @property
+    def output_elements(self) -> int:
+        oh, ow = self.output_hw
+        return self.out_channels * oh * ow
+
+    @property
+    def shape(self) -> str:
+        kh, kw = self.kernel_hw
+        g = f"/g{self.groups}" if self.groups > 1 else ""
+        return f"{self.in_channels}x{self.out_channels}x{kh}x{kw}T{g}"
 
 
 @dataclass(frozen=True)

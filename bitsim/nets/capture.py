@@ -238,7 +238,7 @@ def capture(
     Yields
     ------
     Captured
-        In execution order; einsum layers are not captured.
+        In execution order; einsum layers and transposed convolutions are not captured.
     """
     for item in _walk(model, inputs, layers, a_bits, w_bits, a_signed, w_signed, False):
         if isinstance(item, Captured):
@@ -288,7 +288,7 @@ def _walk(
                 t.layer = t.layer.with_formats(fa, fa if t.layer.kind == "matmul" else fw, fa)
     by_node: Dict[Any, List[Tuple[int, Traced]]] = {}
     for i, t in enumerate(traced):
-        if t.layer.kind != "elementwise" and t.role != "einsum":
+        if t.layer.kind != "elementwise" and t.role not in ("einsum", "convtranspose"):
             by_node.setdefault(t.node, []).append((i, t))
     was_training = model.training
     model.eval()

@@ -21,7 +21,7 @@ operators, come from one onnxruntime run on zero inputs, when onnxruntime is ins
 Operations without arithmetic on activations (shape and layout operations, Pad, Concat,
 Gather, Cast, Constant, Dropout, the quantization nodes themselves) and those whose output is
 not a float tensor are left out; any other operation is an error that names it. ConvTranspose
-is not supported yet. Layers are named after their graph nodes.
+(2-D, symmetric pads) is a ConvTranspose2d layer. Layers are named after their graph nodes.
 
 Quantization is read from the graph, per layer operand, by following the operand back through
 layout operations: QONNX ``Quant`` (bit width input, ``signed`` attribute; ``narrow`` does not
@@ -40,7 +40,14 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 from bitsim._core.checks import InputError, MissingExtra
-from bitsim.models.layers import Conv2d, Elementwise, Linear, MatMul, einsum_dims
+from bitsim.models.layers import (
+    Conv2d,
+    ConvTranspose2d,
+    Elementwise,
+    Linear,
+    MatMul,
+    einsum_dims,
+)
 from bitsim.nets.zoo import Network
 
 __all__ = ["Operands", "from_onnx", "onnx_import"]
@@ -342,6 +349,28 @@ def _layer(g: _Graph, node, name: str, declared: Dict[str, dict]) -> Optional[An
         bias_index = 8 if op == "QLinearConv" else (2 if op == "Conv" else 99)
         layer = _conv(g, node, name, x, w, len(ins) > bias_index and bool(ins[bias_index]))
         formats = [g.declared(x), g.declared(w)]
+    elif op == "ConvTranspose":
+        xs, ws = g.shape(ins[0], node), g.shape(ins[1], node)
+        if len(ws) != 4:
+            raise InputError(f"model: only 2-D ConvTranspose is supported (node {node.name!r})")
+        pads = list(g.attr(node, "pads", [0, 0, 0, 0]))
+        if pads[:2] != pads[2:]:
+            raise InputError(f"model: asymmetric ConvTranspose pads {pads} (node {node.name!r})")
+        groups = int(g.attr(node, "group", 1))
+        layer = ConvTranspose2d(
+            name,
+            xs[1],
+            ws[1] * groups,
+            (ws[2], ws[3]),
+            (xs[2], xs[3]),
+            tuple(g.attr(node, "strides", [1, 1])),
+            (pads[0], pads[1]),
+            tuple(g.attr(node, "output_padding", [0, 0])),
+            tuple(g.attr(node, "dilations", [1, 1])),
+            groups,
+            len(ins) > 2 and bool(ins[2]),
+        )
+        formats = [g.declared(ins[0]), g.declared(ins[1])]
     elif op in ("Gemm", "QGemm"):
         a, b = (ins[0], ins[3]) if op == "QGemm" else (ins[0], ins[1])
         xs, ws = g.shape(a, node), g.shape(b, node)

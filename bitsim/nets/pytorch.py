@@ -5,9 +5,9 @@ data-dependent Python, ``F.scaled_dot_product_attention``, ``nn.MultiheadAttenti
 ``matmul``/``@``, ``einsum`` and ``linear`` are all seen) on a batch-1 input and records, in
 execution order:
 
-* convolutions (Conv1d as a 1 x L Conv2d) and linear layers (``linear``, ``addmm``, and any
-  ``mm``/``matmul``/``bmm``/``einsum`` whose right operand is a parameter) with their number of
-  output positions (the tokens of a sequence);
+* convolutions (Conv1d as a 1 x L Conv2d), 2-D transposed convolutions and linear layers
+  (``linear``, ``addmm``, and any ``mm``/``matmul``/``bmm``/``einsum`` whose right operand is a
+  parameter) with their number of output positions (the tokens of a sequence);
 * MatMul layers for products of two activations: attention's QK^T (K = head dimension) and AV
   (K = sequence length), each ``scaled_dot_product_attention`` giving ``.qk``, ``.softmax`` and
   ``.av`` (its 1/sqrt(d) scale and mask are taken as folded into the scores and not counted);
@@ -44,7 +44,14 @@ from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from bitsim._core.checks import InputError, InputTypeError, MissingExtra
-from bitsim.models.layers import Conv2d, Elementwise, Linear, MatMul, einsum_dims
+from bitsim.models.layers import (
+    Conv2d,
+    ConvTranspose2d,
+    Elementwise,
+    Linear,
+    MatMul,
+    einsum_dims,
+)
 from bitsim.nets.zoo import Network
 
 __all__ = ["Traced", "declared_format", "declared_widths", "example_inputs", "from_torch", "trace"]
@@ -253,9 +260,14 @@ def _conv(name, node) -> Traced:
     fn = _fn(node)
     args = list(node.args) + [None] * 9
     if fn == "convolution":
-        bias, stride, padding, dilation, transposed, _, groups = args[2:9]
+        bias, stride, padding, dilation, transposed, output_padding, groups = args[2:9]
         if transposed:
-            raise InputError(f"model: transposed convolution {name!r} is not supported")
+            return _conv_transpose(
+                name, node, bias, stride, padding, output_padding, groups, dilation
+            )
+    elif fn.startswith("conv_transpose"):
+        bias, stride, padding, output_padding, groups, dilation = args[2:8]
+        return _conv_transpose(name, node, bias, stride, padding, output_padding, groups, dilation)
     else:
         bias, stride, padding, dilation, groups = args[2:7]
     stride, padding = stride or 1, padding or 0
@@ -286,6 +298,28 @@ def _conv(name, node) -> Traced:
         bias is not None,
     )
     return Traced(layer, node, "conv", x, w)
+
+
+def _conv_transpose(name, node, bias, stride, padding, output_padding, groups, dilation):
+    x, w = node.args[0], node.args[1]
+    xs, ws = _shape(x), _shape(w)  # weight (in, out / groups, kh, kw)
+    if len(ws) != 4:
+        raise InputError(f"model: only 2-D transposed convolutions are supported ({name!r})")
+    groups = groups or 1
+    layer = ConvTranspose2d(
+        name,
+        xs[1],
+        ws[1] * groups,
+        (ws[2], ws[3]),
+        (xs[2], xs[3]),
+        _pair(stride or 1),
+        _pair(padding or 0),
+        _pair(output_padding or 0),
+        _pair(dilation or 1),
+        groups,
+        bias is not None,
+    )
+    return Traced(layer, node, "convtranspose", x, w)
 
 
 def _linear(name, node, x, w, role, bias) -> Traced:
@@ -353,7 +387,7 @@ def _pool(name, op, node) -> Optional[Elementwise]:
 def _layers(node, base: str) -> List[Traced]:
     """The layers of one graph node (empty for operations without arithmetic)."""
     fn = _fn(node)
-    if fn in ("conv1d", "conv2d", "convolution", "_convolution"):
+    if fn in ("conv1d", "conv2d", "convolution", "_convolution", "conv_transpose2d"):
         return [_conv(base, node)]
     if fn == "linear":
         return [_linear(base, node, node.args[0], node.args[1], "linear", _bias(node, 2))]

@@ -227,3 +227,25 @@ def test_onnx_measured_on_real_data_equals_the_torch_path(tmp_path, small_onnx, 
     assert len(measured_a) == 3 and measured_a == measured_b
     main(["report", path, "--data", str(tmp_path / "x.npy"), "-n", "20000", "--format", "csv"])
     assert "flips_per_mac_data" in capsys.readouterr().out.splitlines()[0]
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_transposed_convolutions(tmp_path):
+    from bitsim.models.layers import ConvTranspose2d
+
+    model = torch.nn.Sequential(
+        torch.nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2)
+    )
+    (layer,) = from_torch(model, (4, 5, 5)).layers
+    assert layer == ConvTranspose2d("0", 4, 6, 3, 5, 2, 1, 1, 1, 2, True)
+    assert layer.output_hw == (10, 10)
+    # MACs: each of the 25 input pixels makes 6 x (4 / 2) x 3 x 3 products; count them in the
+    # output: every output sums (in / groups) x (taps reaching it) terms, at most 2 x 2 x 2 = K
+    assert layer.macs == 25 * 6 * 2 * 9 == 2700 and layer.k == 2 * 2 * 2
+    ones = torch.nn.functional.conv_transpose2d(
+        torch.ones(1, 4, 5, 5), torch.ones(4, 3, 3, 3), None, 2, 1, 1, 2
+    )
+    assert ones.max() == layer.k  # an all-ones output sums exactly its terms
+    path = _export(model, (1, 4, 5, 5), tmp_path / "ct.onnx")
+    (imported,) = from_onnx(path).layers
+    assert (imported.macs, imported.k, imported.output_hw) == (2700, 8, (10, 10))
