@@ -43,6 +43,8 @@ _EXPORTS: Dict[str, List[str]] = {
     "bitsim.dataflow.methods": ["channel_order", "compare"],
     "bitsim.nets.zoo": ["NETWORKS", "Network", "network"],
     "bitsim.nets.pytorch": ["from_torch"],
+    "bitsim.nets.onnx": ["from_onnx"],
+    "bitsim.nets.capture": ["capture", "capture_onnx", "pe_streams"],
     "bitsim.nets.report": ["Precision", "Report", "report"],
     "bitsim.app.sweep": ["load_grid", "run_sweep"],
     "bitsim.app.plots": [

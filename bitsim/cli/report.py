@@ -1,7 +1,14 @@
-"""``bitsim report``: per-layer costs, accumulator widths and bit flips of a built-in network."""
+"""``bitsim report``: per-layer costs, accumulator widths and bit flips of a network: a built-in
+one, an ONNX file or a PyTorch model (``--torch module:factory``), measured on real inputs with
+``--data``."""
 
 from __future__ import annotations
 
+import importlib
+import os
+from typing import Any, Dict, Tuple, Union
+
+from bitsim._core.checks import InputError
 from bitsim.cli.common import (
     add_distribution_args,
     add_format,
@@ -15,19 +22,116 @@ from bitsim.cli.common import (
 )
 from bitsim.cli.energy_args import add_energy_args, energy_function, fit_note
 from bitsim.models.costs import BOPS_DEFINITIONS
-from bitsim.nets.report import Precision, load_overrides, report
+from bitsim.nets.report import MAX_OUTPUTS, Precision, load_overrides, report
 from bitsim.nets.zoo import NETWORKS, network
+
+
+def _shape(text: str) -> Tuple[int, ...]:
+    try:
+        shape = tuple(int(v) for v in text.lower().split("x"))
+    except ValueError:
+        shape = ()
+    if not shape or min(shape) < 1:
+        raise InputError(f"--input-shape: expected sizes such as 1x128, found {text!r}")
+    return shape
+
+
+def input_shapes(items) -> Union[None, Tuple[int, ...], Dict[str, Tuple[int, ...]]]:
+    """--input-shape values: 'name=1x128' (repeatable) or one unnamed '1x3x224x224'."""
+    if not items:
+        return None
+    named = [i for i in items if "=" in i]
+    if named and len(named) != len(items) or (not named and len(items) > 1):
+        raise InputError(
+            "--input-shape: expected name=shape for every input, or one unnamed shape, "
+            f"found {' '.join(items)}"
+        )
+    if not named:
+        return _shape(items[0])
+    return {k: _shape(v) for k, v in (i.split("=", 1) for i in items)}
+
+
+def load_object(spec: str, flag: str) -> Any:
+    """'module:attribute' -> the attribute, called when it is a function (a factory)."""
+    module, _, attr = spec.partition(":")
+    if not module or not attr:
+        raise InputError(f"{flag}: expected module:factory, found {spec!r}")
+    try:
+        obj = getattr(importlib.import_module(module), attr)
+    except ImportError as err:
+        raise InputError(f"{flag}: cannot import {module!r}: {err}") from None
+    except AttributeError:
+        raise InputError(f"{flag}: module {module!r} has no {attr!r}") from None
+    return obj() if callable(obj) else obj
+
+
+def load_data(spec: str) -> Any:
+    """--data: a .npy array, a .npz of named arrays (keyword inputs), a .pt tensor or dict, or
+    module:function returning them."""
+    import numpy as np
+
+    if not os.path.exists(spec):
+        if ":" in spec:
+            return load_object(spec, "--data")
+        raise InputError(f"--data: no such file {spec!r}")
+    try:
+        import torch
+    except ImportError:
+        raise InputError("--data: real inputs need PyTorch: pip install 'bitsim[torch]'") from None
+    if spec.endswith(".npy"):
+        return torch.from_numpy(np.load(spec))
+    if spec.endswith(".npz"):
+        with np.load(spec) as z:
+            return {k: torch.from_numpy(z[k]) for k in z.files}
+    if spec.endswith(".pt"):
+        return torch.load(spec, weights_only=True)
+    raise InputError(
+        f"--data: expected a .npy, .npz or .pt file or module:function, found {spec!r}"
+    )
 
 
 def register(sub) -> None:
     p = sub.add_parser(
         "report",
         help="per-layer costs, accumulator widths and bit flips of a network",
-        description="Per-layer table and totals of a built-in network: MACs, ACE, ACE_v2, "
-        "BOPS, compute cost, memory traffic, OPS/bit, accumulator widths, "
-        "simulated bit flips per MAC and PANN power (signed and unsigned).",
+        description="Per-layer table and totals of a network (built-in, ONNX file or PyTorch "
+        "model): MACs, ACE, ACE_v2, BOPS, compute cost, memory traffic, OPS/bit, accumulator "
+        "widths, simulated bit flips per MAC and PANN power (signed and unsigned); with --data, "
+        "measured on the real operands of each layer.",
     )
-    p.add_argument("network", help=f"a built-in network: {', '.join(NETWORKS)}")
+    p.add_argument(
+        "network",
+        nargs="?",
+        help=f"a built-in network ({', '.join(NETWORKS)}) or an .onnx file",
+    )
+    p.add_argument("--torch", help="a PyTorch model: module:factory (a function returning it)")
+    p.add_argument(
+        "--data",
+        help="real inputs (--torch or .onnx): .npy, .npz (named inputs), .pt, or module:function",
+    )
+    p.add_argument(
+        "--input-shape",
+        action="append",
+        default=[],
+        help="input shape with batch, e.g. input_ids=1x128 (repeatable) or 1x3x224x224",
+    )
+    p.add_argument(
+        "--acc-tile",
+        type=int_in(1),
+        default=None,
+        help="also the accumulator bound of tiles of T terms (accumulation split as in AXE)",
+    )
+    p.add_argument(
+        "--zero-gating",
+        action="store_true",
+        help="with --data: also the flips when MACs with a zero operand are gated",
+    )
+    p.add_argument(
+        "--max-outputs",
+        type=int_in(1),
+        default=None,
+        help=f"outputs per layer measured on real data, a seeded sample (default {MAX_OUTPUTS})",
+    )
     p.add_argument("--a-bits", type=int_in(1, 32), default=8, help="activation width (default 8)")
     p.add_argument("--w-bits", type=int_in(1, 32), default=8, help="weight width (default 8)")
     p.add_argument(
@@ -81,6 +185,12 @@ def register(sub) -> None:
 def run(args) -> None:
     energy = energy_function(args, args.acc_bits)
     only_with(args, not args.no_sim, "the simulation (it is off with --no-sim)", "-n")
+    only_with(args, args.data is not None, "--data", "--acc-tile", "--zero-gating", "--max-outputs")
+    if args.input_shape and not (args.torch or (args.network or "").endswith(".onnx")):
+        raise InputError(
+            f"--input-shape: has no effect without --torch or an .onnx file, found "
+            f"--input-shape {args.input_shape[0]}"
+        )
     precision = Precision(
         a_bits=args.a_bits,
         w_bits=args.w_bits,
@@ -93,8 +203,21 @@ def run(args) -> None:
         x_dist=args.x_dist or args.dist,
         w_dist=args.w_dist or args.dist,
     )
+    shapes = input_shapes(args.input_shape)
+    if (args.network is None) == (args.torch is None):
+        raise InputError("network: expected a built-in network, an .onnx file or --torch")
+    if args.data and not (args.torch or args.network.endswith(".onnx")):
+        raise InputError("--data: real inputs are measured on PyTorch models and ONNX files")
+    if args.torch:
+        net = load_object(args.torch, "--torch")
+        if isinstance(shapes, tuple):
+            shapes = shapes[1:]  # from_torch takes one example's shape without the batch
+    elif args.network.endswith(".onnx"):
+        net = args.network
+    else:
+        net = network(args.network)
     r = report(
-        network(args.network),
+        net,
         precision,
         simulate=not args.no_sim,
         n=args.n,
@@ -104,7 +227,12 @@ def run(args) -> None:
         simd=args.simd,
         bops=args.bops,
         energy=energy,
-        progress=progress_of(args, f"{args.network}: "),
+        progress=progress_of(args, f"{args.network or args.torch}: "),
+        inputs=load_data(args.data) if args.data else None,
+        input_shape=shapes,
+        acc_tile=args.acc_tile,
+        max_outputs=MAX_OUTPUTS if args.max_outputs is None else args.max_outputs,
+        zero_gating=args.zero_gating,
     )
     text = r.render(args.format)
     if energy and args.format in ("table", "markdown"):

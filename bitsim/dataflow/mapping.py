@@ -191,6 +191,11 @@ def _check_layer(layer) -> None:
         raise InputError(
             f"layer: expected a Conv2d, Linear or MatMul layer, found {type(layer).__name__}"
         )
+    if layer.kind == "matmul" and layer.batch != 1:
+        raise InputError(
+            f"layer: one matrix product maps on the array, found a batch of {layer.batch} "
+            f"(map each of {layer.name!r}'s products on its own)"
+        )
     if layer.kind == "conv" and layer.dilation != (1, 1):
         raise InputError(
             f"layer: dilated convolutions are not supported, found dilation {layer.dilation}"
@@ -212,8 +217,8 @@ def scalesim_topology_row(layer) -> Tuple[int, int, int, int, int, int, int]:
     _check_layer(layer)
     if layer.kind == "linear":
         return (1, 1, 1, 1, layer.in_features, layer.out_features, 1)
-    if layer.kind == "matmul":  # n output pixels of a 1 x n input, 1x1 filters
-        return (1, layer.n, 1, 1, layer.k, layer.m, 1)
+    if layer.kind == "matmul":  # m output pixels of a 1 x m input, 1x1 filters, n filters
+        return (1, layer.m, 1, 1, layer.k, layer.n, 1)
     (oh, ow), (kh, kw) = layer.output_hw, layer.kernel_hw
     sh, sw = layer.stride
     if sh != sw:

@@ -36,7 +36,7 @@ def tensor_shapes(layer):
     if layer.kind == "linear":
         return (layer.in_features,), (layer.out_features, layer.in_features)
     if layer.kind == "matmul":
-        return (layer.n, layer.k), (layer.k, layer.m)
+        return (layer.m, layer.k), (layer.k, layer.n)
     (h, w), (kh, kw) = layer.input_hw_pair, layer.kernel_hw
     cin = layer.in_channels
     return (cin, h, w), (layer.out_channels, cin // layer.groups, kh, kw)

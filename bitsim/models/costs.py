@@ -26,6 +26,15 @@ papers' units (full-adder equivalents and bit operations); memory traffic is in 
     convolution and linear layers (equal to ACE); elementwise layers (Add, Mul, BatchNorm,
     pooling, ReLU, Clip) cost 0, as in QONNX's list of zero-cost ops. QONNX also discounts
     zero weights (``discount_sparsity``); bitsim counts dense layers.
+* Nonlinear functions of transformers (exp, sigmoid, SiLU, GELU, softmax, LayerNorm) are made of
+  the basic operations of their integer-only kernels in I-BERT (Kim et al. 2021, "I-BERT:
+  Integer-only BERT Quantization", ICML, sec. 3.3-3.5 and Algorithms 2-4): second-order
+  polynomials for exp and erf, per-row max, sum and reciprocal for softmax, per-row mean and
+  variance for LayerNorm (``element_ops`` lists them). Work done once per row (LayerNorm's
+  integer square root, softmax's reciprocal of the sum) is amortised over the row and not
+  counted; a division by a per-element value is charged as one multiply (our simplification).
+  Sigmoid, which I-BERT does not cover, is 1 / (1 + exp(-x)): i-exp, an add and a division;
+  SiLU x sigmoid(x) and tanh 2 sigmoid(2x) - 1 follow from it.
 * Compute cost (WRPN, Mishra et al. 2018; HCM eq. 3): MACs x (b_a + b_w). Elementwise ops: 0.
 * Memory traffic (HCM sec. 3.3): bits of weights (and bias) read + input activations read +
   output activations written. OPS (HCM sec. 4): n m (k^2 + 1) operations per output pixel of a
@@ -138,12 +147,50 @@ def _bops_elementwise(op: str, a, b) -> float:
     return float(max(a.bits, b.bits))
 
 
+def _exp_ops(a, b):
+    """I-BERT's i-exp (Algorithm 2): z = floor(-x / ln 2) (multiply by a constant), p = x + z ln 2
+    (multiply by a constant, add), L(p) = a (p + b)^2 + c (add, square, multiply by a constant,
+    add), then a right shift by z."""
+    return [("mul", a, b, 3), ("mul", a, a, 1), ("add", a, a, 3), ("shift", a, b, 1)]
+
+
 def element_ops(layer):
     """(op, a format, b format, count) of the basic operations of one output element."""
     a, b = layer.a_format, layer.b_format
+    if layer.op == "exp":
+        return _exp_ops(a, b)
+    if layer.op in ("sigmoid", "silu", "tanh"):
+        # sigmoid = 1 / (1 + exp(-x)); SiLU multiplies it by x; tanh(x) = 2 sigmoid(2x) - 1
+        # (two shifts and an add more)
+        extra = {"sigmoid": [], "silu": [("mul", a, a, 1)]}.get(
+            layer.op, [("shift", a, b, 2), ("add", a, a, 1)]
+        )
+        return _exp_ops(a, b) + [("add", a, a, 1), ("mul", a, a, 1)] + extra
+    if layer.op == "gelu":
+        # i-GELU (I-BERT Algorithm 3): x / sqrt 2 (multiply by a constant); i-erf: sign and |x|,
+        # clip at -b (2 compares), (+ b) add, square, times a (constant), + c add; 1 + erf add;
+        # x * (1 + erf) multiply; / 2 shift.
+        return [
+            ("mul", a, b, 2),
+            ("mul", a, a, 2),
+            ("compare", a, a, 2),
+            ("add", a, a, 3),
+            ("shift", a, b, 1),
+        ]
+    if layer.op == "softmax":
+        # I-BERT sec. 3.4: row max (a compare per element), x - max (add), i-exp, row sum (add),
+        # division by the sum (a multiply).
+        return [("compare", a, a, 1), ("add", a, a, 2), ("mul", a, a, 1)] + _exp_ops(a, b)
+    if layer.op == "layernorm":
+        # I-BERT sec. 3.5: row mean (add), x - mean (add), square and row sum (multiply, add),
+        # division by the standard deviation (a multiply), affine gamma x + beta (a multiply by
+        # a constant and an add).
+        return [("add", a, a, 4), ("mul", a, a, 2), ("mul", a, b, 1)]
     if layer.op == "avgpool":
         shift = layer.window & (layer.window - 1) == 0
         return [("add", a, a, layer.window - 1), ("shift" if shift else "mul", a, b, 1)]
+    if layer.op == "sum":
+        return [("add", a, a, layer.window - 1)]
     if layer.op == "maxpool":
         return [("compare", a, a, layer.window - 1)]
     if layer.op == "clip":
@@ -154,8 +201,8 @@ def element_ops(layer):
 
 
 def layer_cost(layer, bops: str = "hcm") -> LayerCost:
-    """Every analytic metric of one Conv2d, Linear or Elementwise layer; ``bops`` names the
-    definition of BOPS ('hcm' or 'qonnx', module docstring)."""
+    """Every analytic metric of one Conv2d, Linear, MatMul or Elementwise layer; ``bops``
+    names the definition of BOPS ('hcm' or 'qonnx', module docstring)."""
     check_choice(bops, "bops", BOPS_DEFINITIONS)
     if layer.kind == "elementwise":
         parts = element_ops(layer)
@@ -193,6 +240,9 @@ def layer_cost(layer, bops: str = "hcm") -> LayerCost:
     else:
         bops_value = float(layer.macs * ba * bw)
     bias_bits = layer.out_channels * BIAS_BITS if layer.bias else 0
+    input_bits = layer.input_elements * ba
+    if layer.kind == "matmul":  # the right operand is an activation read from memory too
+        input_bits += layer.right_elements * bw
     return LayerCost(
         layer.name,
         layer.kind,
@@ -205,7 +255,7 @@ def layer_cost(layer, bops: str = "hcm") -> LayerCost:
         bops_value,
         layer.macs * (ba + bw),
         layer.weights * bw + bias_bits,
-        layer.input_elements * ba,
+        input_bits,
         layer.output_elements * layer.output_format.bits,
         positions * n * m * (kh * kw + 1),
         bops,

@@ -2,21 +2,53 @@
 
 Shapes follow PyTorch: a Conv2d of kernel k, stride s, padding p and dilation d maps an input of
 height H to floor((H + 2p - d(k - 1) - 1) / s) + 1 rows. Batch size is 1.
+
+Four kinds of layer multiply and accumulate: Conv2d, ConvTranspose2d and Linear (activations
+times weights) and
+MatMul (activations times activations: attention's QK^T and AV, ``bmm``, ``@``, ``einsum``).
+Every other operation is an Elementwise layer of one of ``ELEMENTWISE_OPS``.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import Field, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Dict, Optional, Tuple, Union
 
 from bitsim._core.checks import InputError, check_int
 from bitsim.sim.formats import IntFormat, NumberFormat, parse_format
 
-__all__ = ["ELEMENTWISE_OPS", "INT8", "Conv2d", "Elementwise", "Linear", "MatMul"]
+__all__ = [
+    "ELEMENTWISE_OPS",
+    "INT8",
+    "Conv2d",
+    "ConvTranspose2d",
+    "Elementwise",
+    "Linear",
+    "MatMul",
+    "einsum_dims",
+]
 
 Pair = Union[int, Tuple[int, int]]
 INT8 = IntFormat(8, True)
-ELEMENTWISE_OPS = ("add", "mul", "shift", "compare", "clip", "batchnorm", "maxpool", "avgpool")
+ELEMENTWISE_OPS = (
+    "add",
+    "mul",
+    "shift",
+    "compare",
+    "clip",
+    "batchnorm",
+    "maxpool",
+    "avgpool",
+    "sum",
+    "exp",
+    "sigmoid",
+    "silu",
+    "tanh",
+    "gelu",
+    "softmax",
+    "layernorm",
+)
 
 
 def _pair(value, name) -> Tuple[int, int]:
@@ -162,9 +194,124 @@ class Conv2d(_Weighted):
         return f"{self.in_channels}x{self.out_channels}x{kh}x{kw}{g}"
 
 
+def _taps(kernel: int, stride: int, dilation: int) -> int:
+    """Most kernel taps of a transposed convolution that reach one output position."""
+    counts = [0] * stride
+    for t in range(kernel):
+        counts[(t * dilation) % stride] += 1
+    return max(counts)
+
+
+@dataclass(frozen=True)
+class ConvTranspose2d(_Weighted):
+    """2-D transposed convolution (PyTorch's ConvTranspose2d, ONNX ConvTranspose): every input
+    pixel scatters a kernel of products into the output, which has
+    (H - 1) s - 2p + d (k - 1) + output_padding + 1 rows.
+
+    ``positions`` counts input pixels (each makes out_channels x in_channels / groups x kh x kw
+    products, so MACs = positions x out_channels x in_channels / groups x kh x kw, and the
+    costs' per-position formulas hold; products that fall in the border cropped by ``padding``
+    are counted, as fvcore counts them); ``k``, the dot-product length that sizes the
+    accumulator, is the most terms any output sums: in_channels / groups times the kernel taps
+    that reach one output row and column.
+    """
+
+    name: str
+    in_channels: int
+    out_channels: int
+    kernel: Pair
+    input_hw: Pair
+    stride: Pair = 1
+    padding: Pair = 0
+    output_padding: Pair = 0
+    dilation: Pair = 1
+    groups: int = 1
+    bias: bool = False
+    a_format: NumberFormat = INT8
+    w_format: NumberFormat = INT8
+    out_format: Optional[NumberFormat] = None
+    kind: str = field(default="convtranspose", init=False)
+
+    def __post_init__(self):
+        check_int(self.in_channels, "in_channels", 1)
+        check_int(self.out_channels, "out_channels", 1)
+        check_int(self.groups, "groups", 1)
+        for name in ("kernel", "stride", "dilation", "input_hw"):
+            if min(_pair(getattr(self, name), name)) < 1:
+                raise InputError(f"{name}: expected integers >= 1, found {getattr(self, name)!r}")
+        for name in ("kernel", "stride", "padding", "output_padding", "dilation", "input_hw"):
+            object.__setattr__(self, name, _pair(getattr(self, name), name))
+        if self.in_channels % self.groups or self.out_channels % self.groups:
+            raise InputError(
+                f"groups: expected a divisor of in_channels ({self.in_channels}) "
+                f"and out_channels ({self.out_channels}), found {self.groups}"
+            )
+        for name in ("a_format", "w_format", "out_format"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, _format(getattr(self, name), name))
+        if min(self.output_hw) < 1:
+            raise InputError(f"padding: {self.padding} leaves no output for {self.input_hw}")
+
+    @property
+    def kernel_hw(self):
+        return _pair(self.kernel, "kernel")
+
+    @property
+    def input_hw_pair(self):
+        return _pair(self.input_hw, "input_hw")
+
+    @property
+    def output_hw(self):
+        (h, w), (kh, kw) = self.input_hw_pair, self.kernel_hw
+        (sh, sw), (ph, pw) = _pair(self.stride, "stride"), _pair(self.padding, "padding")
+        (dh, dw), (oh, ow) = _pair(self.dilation, "dilation"), _pair(self.output_padding, "")
+        return (
+            (h - 1) * sh - 2 * ph + dh * (kh - 1) + oh + 1,
+            (w - 1) * sw - 2 * pw + dw * (kw - 1) + ow + 1,
+        )
+
+    @property
+    def positions(self) -> int:
+        """Input pixels (see the class docstring)."""
+        h, w = self.input_hw_pair
+        return h * w
+
+    @property
+    def k(self) -> int:
+        (kh, kw), (sh, sw) = self.kernel_hw, _pair(self.stride, "stride")
+        dh, dw = _pair(self.dilation, "dilation")
+        return self.in_channels // self.groups * _taps(kh, sh, dh) * _taps(kw, sw, dw)
+
+    @property
+    def macs(self) -> int:
+        kh, kw = self.kernel_hw
+        return self.positions * self.out_channels * self.in_channels // self.groups * kh * kw
+
+    @property
+    def weights(self) -> int:
+        kh, kw = self.kernel_hw
+        return self.in_channels * self.out_channels // self.groups * kh * kw
+
+    @property
+    def input_elements(self) -> int:
+        return self.in_channels * self.positions
+
+    @property
+    def output_elements(self) -> int:
+        oh, ow = self.output_hw
+        return self.out_channels * oh * ow
+
+    @property
+    def shape(self) -> str:
+        kh, kw = self.kernel_hw
+        g = f"/g{self.groups}" if self.groups > 1 else ""
+        return f"{self.in_channels}x{self.out_channels}x{kh}x{kw}T{g}"
+
+
 @dataclass(frozen=True)
 class Linear(_Weighted):
-    """Fully connected layer: in_features -> out_features, one output position."""
+    """Fully connected layer: in_features -> out_features at ``positions`` output positions
+    (1 for a classifier; the tokens of a sequence for a transformer's projections)."""
 
     name: str
     in_features: int
@@ -173,16 +320,17 @@ class Linear(_Weighted):
     a_format: NumberFormat = INT8
     w_format: NumberFormat = INT8
     out_format: Optional[NumberFormat] = None
+    positions: int = 1
     kind: str = field(default="linear", init=False)
 
     def __post_init__(self):
         check_int(self.in_features, "in_features", 1)
         check_int(self.out_features, "out_features", 1)
+        check_int(self.positions, "positions", 1)
         for name in ("a_format", "w_format", "out_format"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, _format(getattr(self, name), name))
 
-    positions = 1
     groups = 1
 
     @property
@@ -203,7 +351,7 @@ class Linear(_Weighted):
 
     @property
     def macs(self) -> int:
-        return self.in_features * self.out_features
+        return self.positions * self.in_features * self.out_features
 
     @property
     def weights(self) -> int:
@@ -211,43 +359,53 @@ class Linear(_Weighted):
 
     @property
     def input_elements(self) -> int:
-        return self.in_features
+        return self.positions * self.in_features
 
     @property
     def output_elements(self) -> int:
-        return self.out_features
+        return self.positions * self.out_features
 
     @property
     def shape(self) -> str:
-        return f"{self.in_features}x{self.out_features}"
+        t = f"{self.positions}x" if self.positions > 1 else ""
+        return f"{t}{self.in_features}x{self.out_features}"
 
 
 @dataclass(frozen=True)
 class MatMul(_Weighted):
-    """Matrix product of an (n x k) activation matrix and a (k x m) matrix (``w_format``: its
-    format, weights or a second activation, as in attention): n rows of k-term dot products."""
+    """Product of two activation tensors: ``batch`` independent (m x k) @ (k x n) products.
+
+    Both operands are activations (nothing is a stored weight): attention's scores QK^T have
+    k = head dimension and n = sequence length, its output AV k = sequence length; ``batch``
+    counts heads (and batch dimensions). ``a_format``: the left operand, ``w_format``: the right
+    one (the MAC's weight port), ``out_format``: the output (default a_format).
+    """
 
     name: str
-    n: int
-    k_dim: int
     m: int
+    k_dim: int
+    n: int
+    batch: int = 1
     a_format: NumberFormat = INT8
     w_format: NumberFormat = INT8
     out_format: Optional[NumberFormat] = None
     kind: str = field(default="matmul", init=False)
 
     def __post_init__(self):
-        for name in ("n", "k_dim", "m"):
+        for name in ("m", "k_dim", "n", "batch"):
             check_int(getattr(self, name), name, 1)
         for name in ("a_format", "w_format", "out_format"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, _format(getattr(self, name), name))
 
     groups = 1
+    bias = False
+    weights = 0
 
     @property
     def positions(self) -> int:
-        return self.n
+        """Output rows: batch x m (each a row of n dot products)."""
+        return self.batch * self.m
 
     @property
     def in_channels(self):
@@ -255,7 +413,11 @@ class MatMul(_Weighted):
 
     @property
     def out_channels(self):
-        return self.m
+        return self.n
+
+    @property
+    def kernel_hw(self):
+        return (1, 1)
 
     @property
     def k(self) -> int:
@@ -263,23 +425,25 @@ class MatMul(_Weighted):
 
     @property
     def macs(self) -> int:
-        return self.n * self.k_dim * self.m
-
-    @property
-    def weights(self) -> int:
-        return self.k_dim * self.m
+        return self.batch * self.m * self.k_dim * self.n
 
     @property
     def input_elements(self) -> int:
-        return self.n * self.k_dim
+        """Left operand elements (the right operand: ``right_elements``)."""
+        return self.batch * self.m * self.k_dim
+
+    @property
+    def right_elements(self) -> int:
+        return self.batch * self.k_dim * self.n
 
     @property
     def output_elements(self) -> int:
-        return self.n * self.m
+        return self.batch * self.m * self.n
 
     @property
     def shape(self) -> str:
-        return f"{self.n}x{self.k_dim}x{self.m}"
+        b = f"{self.batch}x" if self.batch > 1 else ""
+        return f"{b}{self.m}x{self.k_dim}x{self.n}"
 
 
 @dataclass(frozen=True)
@@ -290,7 +454,11 @@ class Elementwise(_Formats):
     (compare and select, as ReLU), 'clip' (two compares, as ReLU6), 'batchnorm' (inference:
     a * scale + shift, one multiply by a b-format constant and one add), 'maxpool' (window - 1
     compares), 'avgpool' (mean of ``window`` values: window - 1 adds and one multiply by a
-    b-format constant, a shift when window is a power of two). ``tensors``: operands read from
+    b-format constant, a shift when window is a power of two), 'sum' (of ``window`` values:
+    window - 1 adds); the nonlinear functions 'exp',
+    'sigmoid', 'silu', 'tanh', 'gelu', 'softmax' and 'layernorm' (per output element), made of basic
+    operations as in integer-only BERT (see ``bitsim.models.costs.element_ops``). ``tensors``:
+    operands read from
     memory per output element (1 for per-channel constants such as BatchNorm's scale);
     ``inputs`` overrides the elements read (a pooling layer reads its input tensor once).
     """
@@ -342,3 +510,32 @@ class Elementwise(_Formats):
             b_format=b or self.b_format,
             out_format=out or self.out_format,
         )
+
+
+def einsum_dims(equation: str, a_shape, b_shape) -> Tuple[int, int, int, int]:
+    """(batch, m, k, n) of a two-operand einsum: k multiplies the sizes of the indices summed
+    over (in both operands, not in the output), batch those kept from both, m and n those of
+    one operand only."""
+    try:
+        lhs, out = equation.replace(" ", "").split("->")
+        a, b = lhs.split(",")
+    except ValueError:
+        raise InputError(
+            f"einsum: expected 'ab,bc->ac' with two operands, found {equation!r}"
+        ) from None
+    sizes: Dict[str, int] = {}
+    for letters, shape in ((a, a_shape), (b, b_shape)):
+        if "." in letters or len(letters) != len(shape):
+            raise InputError(f"einsum: {equation!r} does not match shapes {a_shape}, {b_shape}")
+        sizes.update(zip(letters, (int(v) for v in shape)))
+
+    def size(letters) -> int:
+        return math.prod(sizes[c] for c in letters)
+
+    both = set(a) & set(b)
+    return (
+        size(both & set(out)),
+        size(set(a) - set(b)),
+        size(both - set(out)),
+        size(set(b) - set(a)),
+    )

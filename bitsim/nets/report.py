@@ -10,22 +10,31 @@ every layer with the same configuration.
 
 Precision: every convolution and linear layer takes ``a_bits``/``w_bits`` unless
 ``first_last_bits`` or ``overrides`` (layer name -> widths; a JSON or YAML file from the CLI)
-say otherwise; elementwise layers compute in ``elementwise_format`` with constants (BatchNorm
+say otherwise (a MatMul layer multiplies two activations: both take the activation format);
+elementwise layers compute in ``elementwise_format`` with constants (BatchNorm
 scales, pooling reciprocals) in ``constant_format`` (PokeBNN's int16 / int8 by default).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
-from typing import Callable, Dict, List, Optional
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Callable, Dict, List, Optional
+
+import numpy as np
 
 from bitsim._core.checks import InputError, InputTypeError, MissingExtra, check_count, check_int
 from bitsim._core.files import load_yaml, read_text
 from bitsim._core.render import Column, render
 from bitsim.models.costs import layer_cost, total_cost
 from bitsim.models.power import ACC_SITES, MULT_SITES
-from bitsim.sim.accwidth import statistical_bits, width_for_range, worst_case_bits
+from bitsim.sim.accwidth import (
+    measure,
+    statistical_bits,
+    weight_aware_bits,
+    width_for_range,
+    worst_case_bits,
+)
 from bitsim.sim.distributions import resolve_distribution
 from bitsim.sim.formats import IntFormat, parse_format
 from bitsim.sim.mac import MacConfig, MacFlips, simulate_mac
@@ -43,6 +52,8 @@ __all__ = [
 
 EPS = 1e-6
 SIM_MIN_MACS = 1 << 20
+MAX_OUTPUTS = 2048  # outputs per layer whose real operand streams are simulated
+_OVERRIDE_KEYS = ("a_bits", "w_bits", "a_signed", "w_signed")
 
 
 @dataclass
@@ -75,13 +86,19 @@ class Precision:
         for name, spec in self.overrides.items():
             if isinstance(spec, int) and not isinstance(spec, bool):
                 spec = {"a_bits": spec, "w_bits": spec}
-            if not isinstance(spec, dict) or not set(spec) <= {"a_bits", "w_bits"}:
+            if not isinstance(spec, dict) or not set(spec) <= set(_OVERRIDE_KEYS):
                 raise InputError(
                     f"overrides: expected for {name!r} a width or a mapping with "
-                    f"a_bits and/or w_bits, found {spec!r}"
+                    f"{', '.join(_OVERRIDE_KEYS)}, found {spec!r}"
                 )
             for key, value in spec.items():
-                check_int(value, f"overrides[{name!r}].{key}", 1, 32)
+                if key.endswith("_signed"):
+                    if not isinstance(value, bool):
+                        raise InputTypeError(
+                            f"overrides[{name!r}].{key}: expected a bool, found {value!r}"
+                        )
+                else:
+                    check_int(value, f"overrides[{name!r}].{key}", 1, 32)
             self.overrides[name] = spec
         parse_format(self.elementwise_format, "elementwise_format")
         parse_format(self.constant_format, "constant_format")
@@ -94,6 +111,11 @@ class Precision:
             a = w = self.first_last_bits
         spec = self.overrides.get(layer.name, {})
         return spec.get("a_bits", a), spec.get("w_bits", w)
+
+    def signedness(self, layer):
+        """(activations signed, weights signed) of a layer."""
+        spec = self.overrides.get(layer.name, {})
+        return spec.get("a_signed", self.a_signed), spec.get("w_signed", self.w_signed)
 
 
 def load_overrides(path: str) -> Dict[str, dict]:
@@ -128,8 +150,12 @@ def apply_precision(layers, precision: Precision):
             out.append(layer.with_formats(ew, const, ew))
             continue
         a, w = precision.widths(layer, i == compute[0], i == compute[-1])
-        fa = IntFormat(a, precision.a_signed)
-        out.append(layer.with_formats(fa, IntFormat(w, precision.w_signed), fa))
+        a_signed, w_signed = precision.signedness(layer)
+        fa = IntFormat(a, a_signed)
+        if layer.kind == "matmul":  # both operands are activations
+            out.append(layer.with_formats(fa, fa, fa))
+        else:
+            out.append(layer.with_formats(fa, IntFormat(w, w_signed), fa))
     return out
 
 
@@ -141,6 +167,9 @@ class Report:
     totals: dict
     simulated: bool
     bops: str = "hcm"  # the BOPS definition (bitsim.models.costs.BOPS_DEFINITIONS)
+    examples: int = 0  # real inputs measured (0: none)
+    acc_tile: Optional[int] = None
+    max_outputs: int = MAX_OUTPUTS
 
     def to_dict(self) -> dict:
         p = self.precision
@@ -157,6 +186,9 @@ class Report:
                 "x_dist": p.x_dist,
                 "w_dist": p.w_dist,
                 "simulated": self.simulated,
+                "examples": self.examples,
+                "acc_tile": self.acc_tile,
+                "max_outputs": self.max_outputs,
             },
             "bops_definition": self.bops,
             "layers": self.layers,
@@ -193,6 +225,13 @@ class Report:
         columns = [
             Column("bops", f"BOPS ({self.bops})", c.fmt) if c.key == "bops" else c for c in COLUMNS
         ] + (ENERGY_COLUMNS if "energy_mj_signed" in self.totals else [])
+        if self.examples:
+            title += (
+                f"; measured on {self.examples} real example(s), at most "
+                f"{self.max_outputs} outputs per layer"
+                + (f", tiles of {self.acc_tile} terms" if self.acc_tile else "")
+            )
+            columns += [c for c in MEASURED_COLUMNS if any(r.get(c.key) is not None for r in rows)]
         return render(rows, fmt, columns, self.network if fmt == "markdown" else title)
 
 
@@ -222,6 +261,108 @@ ENERGY_COLUMNS = [
 ]
 
 
+def _is_torch_module(obj) -> bool:
+    return any(
+        c.__module__.startswith("torch.nn") and c.__name__ == "Module" for c in type(obj).__mro__
+    )
+
+
+def _network(net, input_shape, inputs):
+    """(layers, name) of a Network, a layer list, a torch module or an ONNX file."""
+    if isinstance(net, str):
+        if not net.endswith(".onnx"):
+            raise InputError(
+                f"network: expected a built-in network or an .onnx file, found {net!r}"
+            )
+        from bitsim.nets.onnx import from_onnx
+
+        imported = from_onnx(net, input_shape)
+        return imported.layers, imported.name, imported.declared
+    if _is_torch_module(net):
+        from bitsim.nets.pytorch import from_torch
+
+        imported = from_torch(net, input_shape, inputs=inputs)
+        return imported.layers, imported.name, imported.declared
+    if hasattr(net, "layers"):
+        return net.layers, getattr(net, "name", "network"), getattr(net, "declared", {})
+    return list(net), "network", {}
+
+
+def _measured(
+    model, inputs, input_shape, layers, precision, acc_tile, max_outputs, seed, run, gating
+) -> Dict[int, dict]:
+    """Per layer index: what the real operand streams of ``inputs`` measure (see ``report``)."""
+    from bitsim.nets.capture import (
+        GATED_SITES,
+        capture,
+        capture_onnx,
+        pe_streams,
+        zero_gated_flips,
+    )
+
+    captured = (
+        capture_onnx(model, inputs, layers=layers, input_shapes=input_shape)
+        if isinstance(model, str)
+        else capture(model, inputs, layers=layers)
+    )
+    out = {}
+    for c in captured:
+        xs, ws, taken = pe_streams(c, max_outputs, seed)
+        layer, k = c.layer, c.layer.k
+        fa, fw = layer.a_format, layer.w_format
+        fmt = dict(x_bits=fa.bits, w_bits=fw.bits, x_signed=fa.signed, w_signed=fw.signed)
+        sim = simulate_mac(xs, ws, acc_bits=precision.acc_bits, length=k, **fmt, **run)
+        widths = measure(k, xs, ws, **fmt, **run)
+        data_bits = widths.smallest_width(0.0)
+        gated: Dict[str, Any] = {}
+        if gating:
+            per_site = zero_gated_flips(xs, ws, k, acc_bits=precision.acc_bits, **fmt, **run)
+            ungated = sum(sim.mean(site) for site in GATED_SITES)
+            gated = {
+                **{f"flips_{site}_gated": v for site, v in per_site.items()},
+                "flips_per_mac_gated": sum(per_site.values()),
+                "gating_saving": 1 - sum(per_site.values()) / ungated if ungated else 0.0,
+            }
+        row: Dict[str, Any] = {
+            "outputs_measured": taken,
+            "zero_share": float(np.mean((xs == 0) | (ws == 0))) if len(xs) else 0.0,
+            "flips_per_mac_data": sim.mean(),
+            **{f"flips_{site}_data": v for site, v in sim.mean_flips.items() if site != "total"},
+            "power_data": layer.macs * sim.mean(),
+            "acc_bits_a2q": (
+                weight_aware_bits(c.w.reshape(len(c.w), -1), fa.bits, fa.signed).layer_bits
+                if layer.kind != "matmul"
+                else None
+            ),
+            "acc_bits_tiled": (
+                worst_case_bits(min(acc_tile, k), fa.bits, fw.bits, fa.signed, fw.signed)
+                if acc_tile
+                else None
+            ),
+            "acc_bits_data": data_bits,
+            "min_partial_sum_data": widths.min_partial_sum,
+            "max_partial_sum_data": widths.max_partial_sum,
+            "overflow_rate_data": widths.overflow_rate(precision.acc_bits),
+            "overflow_rates_data": {
+                str(w): widths.overflow_rate(w) for w in range(max(1, data_bits - 4), data_bits + 1)
+            },
+            **gated,
+        }
+        out[c.index] = row
+    return out
+
+
+MEASURED_COLUMNS = [
+    Column("zero_share", "zero %", "{:.1%}"),
+    Column("flips_per_mac_data", "flips/MAC data", "{:.2f}"),
+    Column("power_data", "power data", "{:.3g}"),
+    Column("gating_saving", "gated -%", "{:.1%}"),
+    Column("acc_bits_a2q", "acc A2Q"),
+    Column("acc_bits_tiled", "acc tile"),
+    Column("acc_bits_data", "acc data"),
+]
+
+
 def report(
     net,
     precision: Optional[Precision] = None,
@@ -235,22 +376,77 @@ def report(
     bops: str = "hcm",
     energy: Optional[Callable[[MacFlips], float]] = None,
     progress=None,
+    *,
+    inputs=None,
+    input_shape=None,
+    acc_tile: Optional[int] = None,
+    max_outputs: int = MAX_OUTPUTS,
+    zero_gating: bool = False,
 ) -> Report:
-    """Per-layer and total costs of a network (a bitsim.nets.zoo.Network or a layer list).
+    """Per-layer and total costs of a network.
+
+    net: a bitsim.nets.zoo.Network, a layer list, a torch.nn.Module (with ``input_shape`` or
+    ``inputs``, see ``bitsim.nets.pytorch``) or the path of an .onnx file (``input_shape``: a
+    dict of input name -> shape for dynamic axes, see ``bitsim.nets.onnx``; widths read from the
+    graph's quantization become overrides, the user's own overrides win; likewise for the
+    quantize/dequantize and fake-quantize operations of a torch model).
     n, seed, threads, backend, simd, progress: of the bit-flip simulation (see
-    ``simulate_mac``; progress is reported per simulated configuration); bops: the definition
-    of BOPS, 'hcm' or 'qonnx' (``bitsim.models.costs``).
-    energy: joules per MAC of a register-level result (``bitsim.models.energy``); with it,
-    each layer gets ``energy_pj_per_mac_{signed,unsigned}`` and ``energy_mj_{signed,unsigned}``
-    (millijoules per inference), and the totals the sums."""
+    ``simulate_mac``; progress is reported per simulated configuration). bops: the definition
+    of BOPS, 'hcm' or 'qonnx' (``bitsim.models.costs``). energy: joules per MAC of a
+    register-level result (``bitsim.models.energy``); with it, each layer gets
+    ``energy_pj_per_mac_{signed,unsigned}`` and ``energy_mj_{signed,unsigned}`` (millijoules
+    per inference), and the totals the sums.
+
+    inputs: real examples for a torch module or an ONNX file (images, or a dict of token ids and
+    masks; see ``bitsim.nets.capture.capture`` and ``capture_onnx``): each
+    convolution, linear layer and matrix product is then also measured on its real integer
+    operands (``bitsim.nets.capture``: per-tensor activations, per-channel weights, calibrated
+    on the inputs), at most ``max_outputs`` outputs per layer (a seeded sample) in the
+    processing-element order: share of MACs with a zero operand, flips per MAC (total and per
+    register site) and PANN power, the accumulator width the data needed and the overflow rates
+    of narrower widths, next to the data-type bound, the weight-aware (A2Q) bound and, with
+    ``acc_tile`` = T, the data-type bound of tiles of T terms (accumulations split as in
+    Brevitas' AXE). ``zero_gating``: also the flips when a MAC with a zero operand is gated
+    (holds its registers; ``bitsim.nets.capture.zero_gated_flips``): per site, in total over
+    those sites (``flips_per_mac_gated``) and the saving against the same sites ungated.
+    """
     precision = precision or Precision()
     if n is not None:
         n = check_count(n, "n")
         if n == 0:
             raise InputError("n: expected a number of MACs >= 1 (or None: the default), found 0")
-    layers = net.layers if hasattr(net, "layers") else list(net)
-    name = name if name else getattr(net, "name", "network")  # not `or`: mypy infers None
+    if acc_tile is not None:
+        acc_tile = check_int(acc_tile, "acc_tile", 1)
+    max_outputs = check_int(max_outputs, "max_outputs", 1)
+    if inputs is not None and not (_is_torch_module(net) or isinstance(net, str)):
+        raise InputError(
+            "inputs: real inputs are measured on PyTorch models (torch.nn.Module) and ONNX files"
+        )
+    layers, net_name, declared = _network(net, input_shape, inputs)
+    name = name if name else net_name  # not `or`: mypy infers None
+    if declared:
+        merged = {k: dict(v) for k, v in declared.items()}
+        for key, spec in precision.overrides.items():
+            merged.setdefault(key, {}).update(spec)
+        precision = replace(precision, overrides=merged)
     layers = apply_precision(layers, precision)
+    run = dict(threads=threads, backend=backend, simd=simd)
+    measured = (
+        _measured(
+            net,
+            inputs,
+            input_shape,
+            layers,
+            precision,
+            acc_tile,
+            max_outputs,
+            seed,
+            run,
+            zero_gating,
+        )
+        if inputs is not None
+        else {}
+    )
     flips_cache: Dict[MacConfig, MacFlips] = {}
 
     def flips(cfg):
@@ -270,7 +466,7 @@ def report(
         return flips_cache[cfg]
 
     rows, costs = [], []
-    for layer in layers:
+    for index, layer in enumerate(layers):
         cost = layer_cost(layer, bops)
         costs.append(cost)
         row = {
@@ -283,7 +479,7 @@ def report(
             a, w = layer.a_format.bits, layer.w_format.bits
             row.update(a_bits=a, w_bits=w)
             arithmetic = (
-                ("signed", precision.a_signed, precision.w_signed),
+                ("signed", layer.a_format.signed, layer.w_format.signed),
                 ("unsigned", False, False),
             )
             for tag, xs, ws in arithmetic:
@@ -305,6 +501,8 @@ def report(
                         joules = energy(sim)
                         row[f"energy_pj_per_mac_{tag}"] = joules * 1e12
                         row[f"energy_mj_{tag}"] = layer.macs * joules * 1e3
+            if index in measured:
+                row.update(measured[index])
         rows.append(row)
     totals = {
         "name": "total",
@@ -320,8 +518,18 @@ def report(
     for key in ("power_signed", "power_unsigned", "energy_mj_signed", "energy_mj_unsigned"):
         if simulate and any(key in r for r in rows):
             totals[key] = sum(r.get(key, 0.0) for r in rows)
-    for key in ("acc_bits_worst_signed", "acc_bits_worst_unsigned"):
-        totals[key] = max((r[key] for r in rows if key in r), default=None)
+    if measured:
+        totals["power_data"] = sum(r.get("power_data") or 0.0 for r in rows)
+        data_macs = sum(r["macs"] for r in rows if r.get("power_data") is not None)
+        totals["flips_per_mac_data"] = totals["power_data"] / data_macs if data_macs else None
+    for key in (
+        "acc_bits_worst_signed",
+        "acc_bits_worst_unsigned",
+        "acc_bits_a2q",
+        "acc_bits_tiled",
+        "acc_bits_data",
+    ):
+        totals[key] = max((r[key] for r in rows if r.get(key) is not None), default=None)
     keys = list(dict.fromkeys(k for r in rows for k in r))
     rows = [{k: r.get(k) for k in keys} for r in rows]
     totals = {k: totals.get(k) for k in keys}
@@ -341,4 +549,11 @@ def report(
                 totals[f"energy_pj_per_mac_{tag}"] = (
                     totals[f"energy_mj_{tag}"] * 1e9 / totals["macs"]
                 )
-    return Report(name, precision, rows, totals, simulate, bops)
+    n_inputs = _count(inputs) if inputs is not None else 0
+    return Report(name, precision, rows, totals, simulate, bops, n_inputs, acc_tile, max_outputs)
+
+
+def _count(inputs) -> int:
+    first = next(iter(inputs.values())) if isinstance(inputs, dict) else inputs
+    first = first[0] if isinstance(first, (tuple, list)) else first
+    return int(len(first))

@@ -20,7 +20,7 @@ and use the exact MAC count.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Tuple
 
 from bitsim._core.checks import InputError
@@ -43,6 +43,9 @@ class Network:
     name: str
     input_shape: Tuple[int, ...]  # channels, height, width; (features,) from from_torch
     layers: list
+    # widths the model itself declares (ONNX quantization): layer name -> a_bits, a_signed,
+    # w_bits, w_signed, used as precision overrides by bitsim.nets.report
+    declared: Dict[str, dict] = field(default_factory=dict)
 
     @property
     def macs(self) -> int:

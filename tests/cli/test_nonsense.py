@@ -118,7 +118,7 @@ def test_untraceable_torch_models_are_one_line_errors():
         def forward(self, x):
             return self.fc(x) if x.sum() > 0 else x
 
-    with pytest.raises(bitsim.InputError, match=r"model: torch.fx cannot trace DataDependent"):
+    with pytest.raises(bitsim.InputError, match=r"model: torch.export cannot export DataDependent"):
         from_torch(DataDependent(), (4,))
     with pytest.raises(bitsim.InputError, match=r"input_shape: expected a sequence"):
         from_torch(DataDependent(), "4")
