@@ -22,6 +22,7 @@ from bitsim.cli.common import (
     width_pairs,
     write,
 )
+from bitsim.cli.energy_args import add_energy_args, calibrations
 from bitsim.dataflow.mapping import DATAFLOWS, Array
 from bitsim.dataflow.methods import AXES, compare
 from bitsim.dataflow.operands import sample_tensors
@@ -51,6 +52,7 @@ BITS = Column(
     get=lambda r: f"{r['x_bits']}x{r['w_bits']} {'signed' if r['signed'] else 'unsigned'}",
 )
 SAVING = Column("saving", "saving %", "{:.2f}", get=lambda r: 100 * r["saving"])
+ENERGY = Column("energy_pj_per_mac", "pJ/MAC", "{:.3g}")
 
 
 def _dataflows(text: str) -> List[str]:
@@ -105,6 +107,7 @@ def register(sub) -> None:
     p.add_argument(
         "--energy-per-flip", type=number, default=None, help="joules per bit flip, for energy"
     )
+    add_energy_args(p)
     p.add_argument("--heatmap", help="PNG or SVG file: flips per MAC of each PE (first dataflow)")
     add_run_args(p)
     add_format(p)
@@ -129,6 +132,11 @@ def _tensors(args, layer):
 
 
 def run(args) -> None:
+    calibration = calibrations(args, args.acc_bits)
+    if calibration is not None and args.energy_per_flip is not None:
+        raise InputError(
+            "--energy-per-flip: expected either it or --liberty/--calibration, found both"
+        )
     array = Array.parse(args.array, "--array")
     dataflows = _dataflows(args.dataflow)
     methods = args.reorder is not None or args.zero_gating or args.encoding != "twos"
@@ -153,6 +161,9 @@ def run(args) -> None:
                     max_folds=args.max_folds,
                     seed=args.seed,
                     energy_per_flip=args.energy_per_flip,
+                    calibration=None
+                    if calibration is None
+                    else calibration(x_bits, w_bits, signed),
                     threads=args.threads,
                     backend=args.backend,
                     simd=args.simd,
@@ -171,6 +182,7 @@ def run(args) -> None:
         write(render(rows, "json"))
         return
     columns = [BITS] + COLUMNS + ([SAVING] if methods else [])
+    columns += [ENERGY] if rows[0].get("energy_pj_per_mac") is not None else []
     kind = "matmul" if args.matmul else "linear" if args.linear else "conv"
     title = (
         f"{kind} {rows[0]['shape']} on a {array} array, {source} operands, "

@@ -31,9 +31,9 @@ def add_energy_args(p) -> None:
     )
 
 
-def energy_function(args, acc_bits: int) -> Optional[Callable[[MacFlips], float]]:
-    """Joules per MAC of a register-level result, or None without --liberty/--calibration.
-    The fits used are collected in ``energy_function.used`` (for the error they state)."""
+def calibrations(args, acc_bits: int) -> Optional[Callable[[int, int, bool], Calibration]]:
+    """The calibration of each (x_bits, w_bits, signed) MAC from --liberty (fitted once per
+    configuration, cached) or --calibration; None without either."""
     if args.liberty and args.calibration:
         raise InputError("--calibration: expected either --liberty or --calibration, found both")
     if not (args.liberty or args.calibration):
@@ -41,14 +41,29 @@ def energy_function(args, acc_bits: int) -> Optional[Callable[[MacFlips], float]
     fixed = load_calibration(args.calibration) if args.calibration else None
     cache: Dict[Tuple[int, int, bool], Calibration] = {}
 
-    def joules(flips: MacFlips) -> float:
-        cfg = flips.config
-        key = (cfg.x_bits, cfg.w_bits, bool(cfg.x_signed or cfg.w_signed))
+    def of(x_bits: int, w_bits: int, signed: bool) -> Calibration:
+        key = (x_bits, w_bits, signed)
         if key not in cache:
             cache[key] = fixed or calibration_for(
                 args.liberty, args.arch, *key, acc_bits=acc_bits, seed=0
             )
-        return energy_per_mac(cache[key], flips)
+        return cache[key]
+
+    of.used = cache  # type: ignore[attr-defined]
+    return of
+
+
+def energy_function(args, acc_bits: int) -> Optional[Callable[[MacFlips], float]]:
+    """Joules per MAC of a register-level result, or None without --liberty/--calibration.
+    The fits used are collected in ``energy_function.used`` (for the error they state)."""
+    of = calibrations(args, acc_bits)
+    if of is None:
+        return None
+    cache = of.used  # type: ignore[attr-defined]
+
+    def joules(flips: MacFlips) -> float:
+        cfg = flips.config
+        return energy_per_mac(of(cfg.x_bits, cfg.w_bits, bool(cfg.x_signed or cfg.w_signed)), flips)
 
     joules.used = cache  # type: ignore[attr-defined]
     return joules

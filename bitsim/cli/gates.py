@@ -44,6 +44,7 @@ def register(sub) -> None:
         "--netlist", help="Yosys JSON netlist (write_json after synth -flatten and abc -g ...)"
     )
     add_operand_args(p, [8])
+    p.set_defaults(bits=None)  # 8 for --arch; with --netlist, the port's width (checked)
     p.add_argument("--mac", action="store_true", help="a whole MAC (accumulator adder too)")
     p.add_argument(
         "--acc-bits",
@@ -140,7 +141,10 @@ def run(args) -> None:
     for flag in ("saif", "sta_tcl", "verilog", "energy_per_net"):
         if getattr(args, flag) and not args.liberty:
             raise InputError(f"--{flag.replace('_', '-')}: needs --liberty")
+    if args.netlist is not None and args.bits is not None:
+        check_port_widths(args)
     # defaults of options whose absence the checks above had to see
+    args.bits = [8] if args.bits is None else args.bits
     args.acc_bits = 32 if args.acc_bits is None else args.acc_bits
     args.a_port, args.b_port = args.a_port or "a", args.b_port or "b"
     if args.liberty:
@@ -199,6 +203,18 @@ def run(args) -> None:
             }
         )
     write_rows(rows, args.format)
+
+
+def check_port_widths(args) -> None:
+    """--bits with --netlist states the operand ports' width: it must be theirs."""
+    netlist = load_yosys_json(args.netlist, args.module)
+    for port in (args.a_port or "a", args.b_port or "b"):
+        width = len(netlist.inputs.get(port, []))
+        if width and args.bits != [width]:
+            raise InputError(
+                f"--bits: expected the width of --netlist port {port!r} ({width}), found "
+                f"{','.join(map(str, args.bits))}"
+            )
 
 
 def write_rows(rows, fmt: str) -> None:

@@ -46,6 +46,7 @@ from bitsim.dataflow.mapping import Array, Mapping, map_layer
 from bitsim.dataflow.operands import Gemm, layer_gemms
 from bitsim.dataflow.registers import adder_carries, register_flips, sign_magnitude
 from bitsim.dataflow.streams import FORWARDED, PSUM_DATAFLOWS, fold_operands, partial_sums
+from bitsim.models.energy import Calibration, check_calibration, energy_of_flips
 from bitsim.sim.mac import SITES, MacConfig
 from bitsim.sim.operands import make_streams
 
@@ -93,6 +94,7 @@ class DataflowFlips:
     pe_macs: np.ndarray
     options: Dict[str, object] = field(default_factory=dict)
     energy_per_flip: Optional[float] = None
+    calibration: Optional[Calibration] = None
 
     def mean(self, site: Optional[str] = None) -> float:
         """Flips per MAC of one site, or of every site when ``site`` is None."""
@@ -116,8 +118,19 @@ class DataflowFlips:
         return self.mapping.macs * self.mean()
 
     @property
+    def energy_pj_per_mac(self) -> Optional[float]:
+        """Energy per MAC (pJ): from the Liberty calibration (every site priced by the fit; the
+        partial-sum link like the accumulator register), or flips x ``energy_per_flip``."""
+        if self.calibration is not None:
+            mean = {s: self.mean(s) for s in self.sites}
+            return 1e12 * energy_of_flips(self.calibration, mean, {"psum": "acc"})
+        return None if self.energy_per_flip is None else 1e12 * self.mean() * self.energy_per_flip
+
+    @property
     def energy_j(self) -> Optional[float]:
-        return None if self.energy_per_flip is None else self.pann_power * self.energy_per_flip
+        """Energy of the layer (J) on the array: MACs x energy per MAC."""
+        e = self.energy_pj_per_mac
+        return None if e is None else self.mapping.macs * e * 1e-12
 
     def pe_mean(self) -> np.ndarray:
         """Flips per MAC of each PE (NaN where a PE ran no MAC)."""
@@ -141,6 +154,7 @@ class DataflowFlips:
             "flips_ci95": dict(self.ci95),
             "forwarded": list(FORWARDED[m.dataflow]),
             "pann_power": self.pann_power,
+            "energy_pj_per_mac": self.energy_pj_per_mac,
             "energy_j": self.energy_j,
             **self.options,
         }
@@ -343,6 +357,7 @@ def simulate_dataflow(
     max_folds: Optional[int] = 64,
     seed: int = 0,
     energy_per_flip: Optional[float] = None,
+    calibration: Optional[Calibration] = None,
     threads: int = 1,
     backend: str = "c",
     simd: str = "auto",
@@ -371,7 +386,10 @@ def simulate_dataflow(
     seed : int
         Seed of the fold sample.
     energy_per_flip : float, optional
-        Joules per bit flip, for ``energy_j``.
+        Joules per bit flip of every site, for ``energy_j``.
+    calibration : bitsim.models.energy.Calibration, optional
+        A Liberty fit of joules per flip of each register-level site for the layer's operand
+        widths and signedness (``calibration_for``); priced in preference to energy_per_flip.
     threads, backend, simd :
         As for ``bitsim.simulate_mac``; folds run in parallel; results do not depend on
         ``threads``.
@@ -387,6 +405,13 @@ def simulate_dataflow(
     threads = check_int(threads, "threads", 1, 1024)
     if max_folds is not None:
         check_int(max_folds, "max_folds", 1)
+    if calibration is not None:
+        check_calibration(
+            calibration,
+            layer.a_format.bits,
+            layer.w_format.bits,
+            bool(layer.a_format.signed or layer.w_format.signed),
+        )
     if energy_per_flip is not None and not (float(energy_per_flip) >= 0):
         raise InputError(f"energy_per_flip: expected joules >= 0, found {energy_per_flip!r}")
     gemms: List[Gemm] = layer_gemms(layer, x, w)
@@ -436,4 +461,5 @@ def simulate_dataflow(
         pe_macs,
         opts,
         None if energy_per_flip is None else float(energy_per_flip),
+        calibration,
     )

@@ -30,7 +30,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Mapping, Optional
 
 import numpy as np
 
@@ -72,15 +72,29 @@ class Calibration:
 def energy_per_mac(cal: Calibration, flips: MacFlips) -> float:
     """Energy per MAC (J) of a register-level result: the fit plus leakage per cycle."""
     cfg = flips.config
-    signed = bool(cfg.x_signed or cfg.w_signed)
-    if (cfg.x_bits, cfg.w_bits, signed) != (cal.x_bits, cal.w_bits, cal.signed):
+    check_calibration(cal, cfg.x_bits, cfg.w_bits, bool(cfg.x_signed or cfg.w_signed))
+    return energy_of_flips(cal, {s: flips.mean(s) for s in SITES})
+
+
+def check_calibration(cal: Calibration, x_bits: int, w_bits: int, signed: bool) -> None:
+    """An error unless ``cal`` was fitted for this MAC's widths and signedness."""
+    if (x_bits, w_bits, signed) != (cal.x_bits, cal.w_bits, cal.signed):
         raise InputError(
             f"calibration: expected a {cal.x_bits}x{cal.w_bits} "
-            f"{'signed' if cal.signed else 'unsigned'} MAC, found {cfg.x_bits}x{cfg.w_bits} "
+            f"{'signed' if cal.signed else 'unsigned'} MAC, found {x_bits}x{w_bits} "
             f"{'signed' if signed else 'unsigned'}"
         )
+
+
+def energy_of_flips(
+    cal: Calibration, mean_flips: Mapping[str, float], aliases: Optional[Mapping[str, str]] = None
+) -> float:
+    """Energy per MAC (J) from mean flips per MAC of each site: the fitted joules per flip of
+    each site (``aliases`` prices a site the fit does not have like one it has, e.g. a systolic
+    array's partial-sum register like the accumulator), the per-cycle energy and leakage."""
+    aliases = aliases or {}
     dyn = cal.per_cycle_j + sum(
-        cal.per_flip_j.get(s, 0.0) * flips.mean(s) for s in SITES if s in cal.per_flip_j
+        cal.per_flip_j.get(aliases.get(s, s), 0.0) * v for s, v in mean_flips.items()
     )
     return dyn + cal.leakage_w / cal.clock_hz
 

@@ -3,6 +3,7 @@ message: each is now one line that names the flag or key, what was expected and 
 found (the fuzz test tries many more of the same classes)."""
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -129,3 +130,15 @@ def test_plots_say_where_they_wrote(tmp_path, capsys):
     out = tmp_path / "r.svg"
     assert main(["plot", "roofline", "resnet20", "--out", str(out)]) == 0
     assert capsys.readouterr().out == f"wrote {out}\n" and out.exists()
+
+
+def test_gates_bits_with_a_netlist_must_be_the_port_width(capsys):
+    netlist = str(Path(__file__).parent.parent / "data" / "netlists" / "smult4.json")
+    base = ["gates", "--netlist", netlist, "--signed", "signed", "-n", "100"]
+    assert main([*base, "--bits", "4", "--format", "json"]) == 0
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as err:
+        main([*base, "--bits", "8"])
+    assert err.value.code == 2
+    message = capsys.readouterr().err
+    assert "--bits: expected the width of --netlist port 'a' (4), found 8" in message
