@@ -11,6 +11,8 @@ import pytest
 
 import bitsim
 
+from util import OUTSIDE
+
 PACKAGE = Path(bitsim.__file__).parent
 # bottom to top; a module may import its own layer and the layers below it
 LAYERS = [
@@ -80,7 +82,7 @@ def test_only_dispatch_imports_compiled_code():
 @pytest.mark.parametrize("module", MODULES)
 def test_every_module_imports_alone(module):
     """A fresh interpreter per module: no import cycle, no hidden import order."""
-    subprocess.run([sys.executable, "-c", f"import {module}"], check=True)
+    subprocess.run([sys.executable, "-c", f"import {module}"], check=True, cwd=OUTSIDE)
 
 
 HIDE_EXTENSION = """
@@ -100,6 +102,7 @@ def test_reference_and_numba_run_without_the_extension():
 import numpy as np
 import bitsim
 from bitsim.circuits.multipliers import multiplier_circuit
+
 x = np.arange(-8, 8).repeat(16); w = np.tile(np.arange(-8, 8), 16)
 for backend in ("reference", "numba"):
     r = bitsim.simulate_mac(x, w, x_bits=4, acc_bits=12, length=5, backend=backend)
@@ -117,7 +120,7 @@ else:
     raise AssertionError("the C backend ran without its extension")
 """
     )
-    subprocess.run([sys.executable, "-c", code], check=True)
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=OUTSIDE)
 
 
 def test_every_documented_entry_point_is_an_attribute():

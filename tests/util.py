@@ -1,6 +1,7 @@
 """Shared test helpers: the backend matrix and the edge-case operand generator."""
 
 import itertools
+import tempfile
 
 import numpy as np
 import pytest
@@ -101,3 +102,8 @@ def empty(fmt: IntFormat):
     """No operands at all, in the narrowest dtype that holds the format."""
     dt = next(d for d in INTEGER_DTYPES if np.iinfo(d).min <= fmt.lo and fmt.hi <= np.iinfo(d).max)
     return np.zeros(0, dtype=dt)
+
+
+# A folder outside the source tree: `python -m bitsim` or `python -c` run there import the
+# installed package (with its compiled kernels), not the checkout's bitsim/ folder.
+OUTSIDE = tempfile.gettempdir()

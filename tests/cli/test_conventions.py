@@ -12,6 +12,8 @@ import bitsim
 from bitsim._core.segments import default_threads
 from bitsim.cli import build_parser, main
 
+from util import OUTSIDE
+
 SIMULATING = {
     "flips": ["flips", "-n", "100"],
     "accwidth": ["accwidth", "--k", "8", "--dots", "10", "--flips-n", "0"],
@@ -90,6 +92,7 @@ def test_unexpected_exceptions_are_bugs_with_a_traceback(monkeypatch):
 def test_version_comes_from_the_package():
     out = subprocess.run(
         [sys.executable, "-m", "bitsim", "--version"],
+        cwd=OUTSIDE,
         check=True,
         capture_output=True,
         text=True,

@@ -15,6 +15,8 @@ import pytest
 
 import bitsim
 
+from util import OUTSIDE
+
 RUN_S = 2.0  # work before SIGINT (the interpreter and numpy import in about a second)
 EXIT_S = 2.0  # the bound from SIGINT to exit
 RSS_LIMIT_KB = 300_000  # far below what tasks or buffers proportional to n or K would take
@@ -34,7 +36,7 @@ def interrupt(args, run_s=RUN_S, cwd=None):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        cwd=cwd,
+        cwd=cwd or OUTSIDE,
     )
     try:
         time.sleep(run_s)
@@ -120,7 +122,11 @@ def test_interrupted_sweep_keeps_its_rows_and_resumes(tmp_path):
     kept = _rows(out) if out.exists() else []
     assert len(kept) < 6
     done = subprocess.run(
-        [sys.executable, "-m", "bitsim", *args], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "bitsim", *args],
+        cwd=OUTSIDE,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     rows = _rows(out)
