@@ -95,6 +95,19 @@ class _Weighted(_Formats):
         )
 
 
+def _check_convolution(layer, offsets: Tuple[str, ...]) -> None:
+    """Checks of a (transposed) convolution's fields; pairs stored as (h, w). ``offsets``: the
+    pair fields that may be 0 (paddings)."""
+    check_int(layer.in_channels, "in_channels", 1)
+    check_int(layer.out_channels, "out_channels", 1)
+    check_int(layer.groups, "groups", 1)
+    for name in ("kernel", "stride", "dilation", "input_hw"):
+        if min(_pair(getattr(layer, name), name)) < 1:
+            raise InputError(f"{name}: expected integers >= 1, found {getattr(layer, name)!r}")
+    for name in ("kernel", "stride", *offsets, "dilation", "input_hw"):
+        object.__setattr__(layer, name, _pair(getattr(layer, name), name))
+
+
 @dataclass(frozen=True)
 class Conv2d(_Weighted):
     """2-D convolution. ``a_format``: input activations, ``w_format``: weights, ``out_format``:
@@ -116,14 +129,7 @@ class Conv2d(_Weighted):
     kind: str = field(default="conv", init=False)
 
     def __post_init__(self):
-        check_int(self.in_channels, "in_channels", 1)
-        check_int(self.out_channels, "out_channels", 1)
-        check_int(self.groups, "groups", 1)
-        for name in ("kernel", "stride", "dilation", "input_hw"):
-            if min(_pair(getattr(self, name), name)) < 1:
-                raise InputError(f"{name}: expected integers >= 1, found {getattr(self, name)!r}")
-        for name in ("kernel", "stride", "padding", "dilation", "input_hw"):  # as (h, w)
-            object.__setattr__(self, name, _pair(getattr(self, name), name))
+        _check_convolution(self, ("padding",))
         if self.in_channels % self.groups or self.out_channels % self.groups:
             raise InputError(
                 f"groups: expected a divisor of in_channels ({self.in_channels}) "
@@ -233,14 +239,7 @@ class ConvTranspose2d(_Weighted):
     kind: str = field(default="convtranspose", init=False)
 
     def __post_init__(self):
-        check_int(self.in_channels, "in_channels", 1)
-        check_int(self.out_channels, "out_channels", 1)
-        check_int(self.groups, "groups", 1)
-        for name in ("kernel", "stride", "dilation", "input_hw"):
-            if min(_pair(getattr(self, name), name)) < 1:
-                raise InputError(f"{name}: expected integers >= 1, found {getattr(self, name)!r}")
-        for name in ("kernel", "stride", "padding", "output_padding", "dilation", "input_hw"):
-            object.__setattr__(self, name, _pair(getattr(self, name), name))
+        _check_convolution(self, ("padding", "output_padding"))
         if self.in_channels % self.groups or self.out_channels % self.groups:
             raise InputError(
                 f"groups: expected a divisor of in_channels ({self.in_channels}) "
