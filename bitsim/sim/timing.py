@@ -32,7 +32,7 @@ identical results.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Dict, Mapping, Optional, Union
 
 import numpy as np
@@ -97,6 +97,10 @@ def windows(prog: Program, delays: np.ndarray):
     return ge, gl, horizon
 
 
+def _empty() -> np.ndarray:
+    return np.zeros(0, dtype=np.uint64)
+
+
 @dataclass
 class TimingToggles(GateToggles):
     """Toggles of a timing simulation (``per_net``: every change, glitches included).
@@ -106,11 +110,11 @@ class TimingToggles(GateToggles):
     ``settle`` (vectors by settle time: element t counts vectors whose last change was at step
     t), ``delays`` (each gate's delay in steps, program order), ``semantics``."""
 
-    rise: np.ndarray = None  # type: ignore[assignment]
-    fall: np.ndarray = None  # type: ignore[assignment]
-    settled_rise: np.ndarray = None  # type: ignore[assignment]
-    settled_fall: np.ndarray = None  # type: ignore[assignment]
-    settle: np.ndarray = None  # type: ignore[assignment]
+    rise: np.ndarray = field(default_factory=_empty)
+    fall: np.ndarray = field(default_factory=_empty)
+    settled_rise: np.ndarray = field(default_factory=_empty)
+    settled_fall: np.ndarray = field(default_factory=_empty)
+    settle: np.ndarray = field(default_factory=_empty)
     semantics: str = "inertial"
 
     @property
