@@ -39,7 +39,7 @@ import numpy as np
 
 from bitsim._core.checks import InputError, InputTypeError, check_choice, check_int
 from bitsim.backends.reference.sampling import fetch
-from bitsim.circuits.multipliers import MultiplierCircuit
+from bitsim.circuits.multipliers import MultiplierCircuit, structure
 from bitsim.circuits.netlist import GATE_TYPES, Netlist
 from bitsim.sim import mac
 from bitsim.sim.gates import GateToggles, Program, compile_netlist
@@ -245,7 +245,7 @@ def simulate_timing(
         rise + fall,
         x_port,
         w_port,
-        {},
+        structure(circuit),
         None,
         rise=rise,
         fall=fall,
