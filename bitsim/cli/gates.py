@@ -267,9 +267,6 @@ def timed_row(args, circ: Union[Netlist, MultiplierCircuit], signed: bool) -> Di
         backend="reference" if args.backend == "reference" else "numba",
     )
     totals = g.glitch_totals()
-    per_vector = g.per_vector()
-    per_vector["settled"] = totals["settled"] / max(1, g.vectors)
-    per_vector["glitches"] = totals["glitches"] / max(1, g.vectors)
     return {
         "arch": args.netlist or args.arch,
         "bits": len(g.bus(x_port)),
@@ -281,7 +278,7 @@ def timed_row(args, circ: Union[Netlist, MultiplierCircuit], signed: bool) -> Di
         "x_dist": "array" if isinstance(x, np.ndarray) else x.name,
         "w_dist": "array" if isinstance(w, np.ndarray) else w.name,
         "counts": g.structure(),
-        "toggles_per_vector": per_vector,
+        "toggles_per_vector": g.per_vector(),
         "timing": {
             "delay": args.delay,
             "semantics": g.semantics,

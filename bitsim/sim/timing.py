@@ -144,6 +144,15 @@ class TimingToggles(GateToggles):
             "settle_mean": float((steps * self.settle).sum() / max(1, self.vectors)),
         }
 
+    def per_vector(self) -> Dict[str, float]:
+        """GateToggles.per_vector (every change counted, glitches included) plus ``settled``
+        (the zero-delay toggles) and ``glitches``, per vector."""
+        out = super().per_vector()
+        n = max(1, self.vectors)
+        out["settled"] = float(self.settled.sum()) / n
+        out["glitches"] = float(self.glitches.sum()) / n
+        return out
+
     def glitches_per_part(self) -> Dict[str, int]:
         """Glitch toggles by part (gate outputs by their part)."""
         out: Dict[str, int] = {}
