@@ -127,7 +127,7 @@ def register(sub) -> None:
     p.add_argument(
         "--semantics",
         choices=SEMANTICS,
-        default="inertial",
+        default=None,
         help="with --delay unit: inertial (pulses shorter than a delay swallowed, the default) "
         "or transport (identical for unit delay)",
     )
@@ -156,6 +156,7 @@ def run(args) -> None:
     only_with(args, args.arch is not None, "--arch", "--mac", "--x-bits", "--w-bits")
     timed = args.delay != "zero"
     only_with(args, timed, "--delay unit", "--semantics")
+    args.semantics = args.semantics or "inertial"
     if timed and (args.mac or args.liberty or args.clear_port):
         flag = "--mac" if args.mac else "--liberty" if args.liberty else "--clear-port"
         raise InputError(f"--delay: expected zero with {flag} (a combinational circuit for unit)")
