@@ -112,9 +112,10 @@ def run(op, ga, gb, gc, gout, delay, early, late, nets, x_nets, w_nets, horizon,
                     g = (val[r - 1, n] & ~same) | (g & same)
                 val[r, n] = g
                 ch = g ^ val[r - 1, n]
-                rise[n] += _popcount(ch & g)
-                fall[n] += _popcount(ch & ~g)
-                anyc[r] |= ch
+                if ch:
+                    rise[n] += _popcount(ch & g)
+                    fall[n] += _popcount(ch & ~g)
+                    anyc[r] |= ch
         for n in range(nets):
             ch = val[rows - 1, n] ^ val[0, n]
             srise[n] += _popcount(ch & val[rows - 1, n])
