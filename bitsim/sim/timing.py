@@ -33,7 +33,7 @@ identical results.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Mapping, Optional, Union
+from typing import Dict, List, Mapping, Optional, Union
 
 import numpy as np
 
@@ -74,27 +74,42 @@ def gate_delays(prog: Program, delay: Union[str, Mapping[str, int]]) -> np.ndarr
 
 
 def windows(prog: Program, delays: np.ndarray):
-    """(earliest, latest) step at which each gate's output can change (earliest > latest: it
-    never changes), and the horizon: the latest step at which any net can change."""
+    """(early, late, horizon): the earliest and latest step at which each net can change
+    (early > late: it never changes) and the latest step at which any net can change."""
     big = np.iinfo(np.int64).max // 4
     early = np.full(prog.nets, big, dtype=np.int64)
     late = np.full(prog.nets, -big, dtype=np.int64)
     for n in (*prog.x_nets, *prog.w_nets):
         early[n] = late[n] = 0
-    ge = np.empty(len(prog.op), dtype=np.int64)
-    gl = np.empty(len(prog.op), dtype=np.int64)
+    arity = {"NOT": 1, "BUF": 1, "MUX": 3}
     for i, (op, a, b, c, out) in enumerate(zip(prog.op, prog.a, prog.b, prog.c, prog.out)):
-        ins = (
-            (a,)
-            if GATE_TYPES[op] in ("NOT", "BUF")
-            else (a, b, c)
-            if GATE_TYPES[op] == "MUX"
-            else (a, b)
-        )
-        ge[i] = early[out] = min(early[j] for j in ins) + delays[i]
-        gl[i] = late[out] = max(late[j] for j in ins) + delays[i]
-    horizon = int(max(0, gl.max(initial=0)))
-    return ge, gl, horizon
+        ins = (a, b, c)[: arity.get(GATE_TYPES[op], 2)]
+        early[out] = min(early[j] for j in ins) + delays[i]
+        late[out] = max(late[j] for j in ins) + delays[i]
+    horizon = int(max(0, late.max(initial=0)))
+    return early, late, horizon
+
+
+def _active(prog: Program, early: np.ndarray, late: np.ndarray, horizon: int):
+    """(gates, starts): gates[starts[t]:starts[t + 1]] are the gates whose output can change
+    at step t, in program order."""
+    lists: List[List[int]] = [[] for _ in range(horizon + 1)]
+    for i, out in enumerate(prog.out):
+        for t in range(max(0, int(early[out])), min(horizon, int(late[out])) + 1):
+            lists[t].append(i)
+    starts = np.zeros(horizon + 2, dtype=np.int64)
+    starts[1:] = np.cumsum([len(x) for x in lists])
+    gates = np.asarray([i for x in lists for i in x], dtype=np.int64)
+    return gates, starts
+
+
+def _pack(values: np.ndarray, bits: int) -> np.ndarray:
+    """Bit j of every value, 64 values a uint64 word (LSB: the first): shape (bits, words); the
+    values' count must be a multiple of 64."""
+    planes = ((values[None, :] >> np.arange(bits, dtype=np.uint64)[:, None]) & np.uint64(1)).astype(
+        np.uint8
+    )
+    return np.packbits(planes, axis=1, bitorder="little").view("<u8").reshape(bits, -1)
 
 
 def _empty() -> np.ndarray:
@@ -207,13 +222,13 @@ def simulate_timing(
     fall, srise, sfall = rise.copy(), rise.copy(), rise.copy()
     settle = np.zeros(horizon + 1, dtype=np.int64)
     inertial = semantics == "inertial"
+    active, active_at = _active(prog, early, late, horizon)
+    inputs = np.concatenate([prog.x_nets, prog.w_nets]).astype(np.int64)
     for start in range(0, n, CHUNK):
         count = min(CHUNK, n - start)
         before = max(0, start - 1)
-        xv, wv = (
-            _bits(fetch(xs, before, count + (start > 0)), xb),
-            _bits(fetch(ws, before, count + (start > 0)), wb),
-        )
+        xv = _bits(fetch(xs, before, count + (start > 0)), xb)
+        wv = _bits(fetch(ws, before, count + (start > 0)), wb)
         if start == 0:
             xv, wv = np.concatenate([[0], xv]), np.concatenate([[0], wv])
         xv, wv = xv.astype(np.uint64), wv.astype(np.uint64)
@@ -225,24 +240,16 @@ def simulate_timing(
         else:
             from bitsim.backends.jit import timing as jit
 
+            pad = -count % 64  # padding lanes repeat the last vector: no change
+            xp = np.concatenate([xv, xv[-1:].repeat(pad)])
+            wp = np.concatenate([wv, wv[-1:].repeat(pad)])
+            prev = np.concatenate([_pack(xp[:-1], xb), _pack(wp[:-1], wb)])
+            cur = np.concatenate([_pack(xp[1:], xb), _pack(wp[1:], wb)])
             r, f, sr, sf, hist = jit.run(
-                prog.op,
-                prog.a,
-                prog.b,
-                prog.c,
-                prog.out,
-                delays,
-                early,
-                late,
-                prog.nets,
-                prog.x_nets,
-                prog.w_nets,
-                horizon,
-                inertial,
-                xv,
-                wv,
-            )
-            hist[0] -= -count % 64  # padding lanes of the last word
+                prog.op, prog.a, prog.b, prog.c, prog.out, delays, active, active_at,
+                prog.nets, inputs, horizon, inertial, prev, cur,
+            )  # fmt: skip
+            hist[0] -= pad
         rise += r
         fall += f
         srise += sr

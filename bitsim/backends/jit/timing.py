@@ -8,7 +8,7 @@ nets at time s (s < 0: the previous vector's settled values) and d its delay,
   scheduled at t - d was not cancelled), else out(t - 1).
 
 A gate's output can change only at t in [earliest, latest] (its window: the earliest and latest
-times its inputs can change, plus d), so only those gates are evaluated at t.
+times its inputs can change, plus d), so only those gates are evaluated at t (``active``).
 """
 
 import numpy as np
@@ -47,21 +47,16 @@ def _eval(op, a, b, c):
 
 
 @njit(cache=True)
-def _word(v, first, m, bit):
-    """Bit ``bit`` of values v[first .. first + 63] as one word; lanes past m repeat v[m]."""
-    word = U64(0)
-    for i in range(64):
-        j = min(first + i, m)
-        word |= ((v[j] >> U64(bit)) & U64(1)) << U64(i)
-    return word
-
-
-@njit(cache=True)
-def run(op, ga, gb, gc, gout, delay, early, late, nets, x_nets, w_nets, horizon, inertial, xv, wv):
-    """(rise, fall, settled_rise, settled_fall, settle histogram) of vectors 1..m of xv, wv
-    (element 0: the vector before the first counted one); settle[t]: vectors whose last change
-    was at time step t (padding lanes counted at 0)."""
-    m = len(xv) - 1
+def run(
+    op, ga, gb, gc, gout, delay, active, active_at, nets, inputs, horizon, inertial, prev_words,
+    cur_words,
+):  # fmt: skip
+    """(rise, fall, settled_rise, settled_fall, settle histogram) of the vectors packed in
+    prev_words / cur_words (input net j's values at the vector before and at each vector, 64
+    vectors a word; padding lanes equal in both). active[active_at[t]:active_at[t + 1]]: the
+    gates whose output can change at step t; settle[t]: vectors whose last change was at step
+    t (padding lanes counted at 0)."""
+    words = cur_words.shape[1]
     rise = np.zeros(nets, dtype=np.uint64)
     fall = np.zeros(nets, dtype=np.uint64)
     srise = np.zeros(nets, dtype=np.uint64)
@@ -71,13 +66,11 @@ def run(op, ga, gb, gc, gout, delay, early, late, nets, x_nets, w_nets, horizon,
     val = np.zeros((rows, nets), dtype=np.uint64)
     anyc = np.zeros(rows, dtype=np.uint64)
     G = len(op)
-    for first in range(0, m, 64):
+    for k in range(words):
         val[0, :] = U64(0)
         val[0, 1] = ONES
-        for j in range(len(x_nets)):
-            val[0, x_nets[j]] = _word(xv, first, m, j)
-        for j in range(len(w_nets)):
-            val[0, w_nets[j]] = _word(wv, first, m, j)
+        for j in range(len(inputs)):
+            val[0, inputs[j]] = prev_words[j, k]
         for i in range(G):
             val[0, gout[i]] = _eval(op[i], val[0, ga[i]], val[0, gb[i]], val[0, gc[i]])
         anyc[:] = U64(0)
@@ -85,21 +78,16 @@ def run(op, ga, gb, gc, gout, delay, early, late, nets, x_nets, w_nets, horizon,
             r = t + 1
             val[r, :] = val[r - 1, :]
             if t == 0:
-                for j in range(len(x_nets)):
-                    val[1, x_nets[j]] = _word(xv, first + 1, m, j)
-                for j in range(len(w_nets)):
-                    val[1, w_nets[j]] = _word(wv, first + 1, m, j)
-                for k in range(2):
-                    ins = x_nets if k == 0 else w_nets
-                    for j in range(len(ins)):
-                        n = ins[j]
-                        ch = val[1, n] ^ val[0, n]
-                        rise[n] += _popcount(ch & val[1, n])
-                        fall[n] += _popcount(ch & ~val[1, n])
-                        anyc[1] |= ch
-            for i in range(G):
-                if t < early[i] or t > late[i]:
-                    continue
+                for j in range(len(inputs)):
+                    n = inputs[j]
+                    v = cur_words[j, k]
+                    val[1, n] = v
+                    ch = v ^ val[0, n]
+                    rise[n] += _popcount(ch & v)
+                    fall[n] += _popcount(ch & ~v)
+                    anyc[1] |= ch
+            for q in range(active_at[t], active_at[t + 1]):
+                i = active[q]
                 d = delay[i]
                 s = max(r - d, 0)
                 g = _eval(op[i], val[s, ga[i]], val[s, gb[i]], val[s, gc[i]])
