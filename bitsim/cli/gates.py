@@ -265,6 +265,7 @@ def timed_row(args, circ: Union[Netlist, MultiplierCircuit], signed: bool) -> Di
         w_port=w_port,
         n=n,
         seed=args.seed,
+        threads=args.threads,
         backend="reference" if args.backend == "reference" else "numba",
     )
     totals = g.glitch_totals()

@@ -38,6 +38,7 @@ from typing import Dict, List, Mapping, Optional, Union
 import numpy as np
 
 from bitsim._core.checks import InputError, InputTypeError, check_choice, check_int
+from bitsim._core.interrupt import Workers
 from bitsim.backends.reference.sampling import fetch
 from bitsim.circuits.multipliers import MultiplierCircuit, structure
 from bitsim.circuits.netlist import GATE_TYPES, Netlist
@@ -48,6 +49,7 @@ __all__ = ["SEMANTICS", "TimingToggles", "gate_delays", "simulate_timing"]
 
 SEMANTICS = ("inertial", "transport")
 CHUNK = 1 << 14  # vectors per kernel call: memory does not grow with n
+REFERENCE_CHUNK = 1 << 10  # the reference holds an event table of gates x steps x vectors
 MAX_DELAY = 1000
 
 
@@ -190,11 +192,13 @@ def simulate_timing(
     w_port: str = "w",
     n: Optional[int] = None,
     seed: int = 0,
+    threads: int = 1,
     backend: str = "numba",
 ) -> TimingToggles:
     """Glitch-aware toggle counts of a combinational circuit (MultiplierCircuit or Netlist
-    without flip-flops or state) over operand vectors; x, w, signed, n, seed as for
-    ``bitsim.simulate_gates``; delay and semantics: see the module docstring."""
+        without flip-flops or state) over operand vectors; x, w, signed, n, seed as for
+        ``bitsim.simulate_gates``; delay and semantics: see the module docstring. Chunks of vectors
+    run on ``threads`` threads; results do not depend on threads or chunks."""
     netlist = circuit.netlist if isinstance(circuit, MultiplierCircuit) else circuit
     if not isinstance(netlist, Netlist):
         raise InputTypeError(
@@ -218,14 +222,15 @@ def simulate_timing(
     _, xs, ws, n, seed = mac.prepare(
         x, w, x_bits=xb, w_bits=wb, acc_bits=64, signed=signed, n=n, seed=seed
     )
-    rise = np.zeros(prog.nets, dtype=np.uint64)
-    fall, srise, sfall = rise.copy(), rise.copy(), rise.copy()
-    settle = np.zeros(horizon + 1, dtype=np.int64)
+    threads = check_int(threads, "threads", 1, 1024)
     inertial = semantics == "inertial"
     active, active_at = _active(prog, early, late, horizon)
     inputs = np.concatenate([prog.x_nets, prog.w_nets]).astype(np.int64)
-    for start in range(0, n, CHUNK):
-        count = min(CHUNK, n - start)
+    chunk = CHUNK if backend == "numba" else REFERENCE_CHUNK
+
+    def run(start: int):
+        """Counts of vectors [start, start + chunk): each chunk also reads the vector before."""
+        count = min(chunk, n - start)
         before = max(0, start - 1)
         xv = _bits(fetch(xs, before, count + (start > 0)), xb)
         wv = _bits(fetch(ws, before, count + (start > 0)), wb)
@@ -236,25 +241,31 @@ def simulate_timing(
             from bitsim.backends.reference import timing as ref
 
             r, f, sr, sf, last = ref.run(prog, delays, horizon, inertial, xv, wv)
-            hist = np.bincount(last, minlength=horizon + 1)
-        else:
-            from bitsim.backends.jit import timing as jit
+            return r, f, sr, sf, np.bincount(last, minlength=horizon + 1)
+        from bitsim.backends.jit import timing as jit
 
-            pad = -count % 64  # padding lanes repeat the last vector: no change
-            xp = np.concatenate([xv, xv[-1:].repeat(pad)])
-            wp = np.concatenate([wv, wv[-1:].repeat(pad)])
-            prev = np.concatenate([_pack(xp[:-1], xb), _pack(wp[:-1], wb)])
-            cur = np.concatenate([_pack(xp[1:], xb), _pack(wp[1:], wb)])
-            r, f, sr, sf, hist = jit.run(
-                prog.op, prog.a, prog.b, prog.c, prog.out, delays, active, active_at,
-                prog.nets, inputs, horizon, inertial, prev, cur,
-            )  # fmt: skip
-            hist[0] -= pad
-        rise += r
-        fall += f
-        srise += sr
-        sfall += sf
-        settle += hist
+        pad = -count % 64  # padding lanes repeat the last vector: no change
+        xp = np.concatenate([xv, xv[-1:].repeat(pad)])
+        wp = np.concatenate([wv, wv[-1:].repeat(pad)])
+        prev = np.concatenate([_pack(xp[:-1], xb), _pack(wp[:-1], wb)])
+        cur = np.concatenate([_pack(xp[1:], xb), _pack(wp[1:], wb)])
+        r, f, sr, sf, hist = jit.run(
+            prog.op, prog.a, prog.b, prog.c, prog.out, delays, active, active_at,
+            prog.nets, inputs, horizon, inertial, prev, cur,
+        )  # fmt: skip
+        hist[0] -= pad
+        return r, f, sr, sf, hist
+
+    rise = np.zeros(prog.nets, dtype=np.uint64)
+    fall, srise, sfall = rise.copy(), rise.copy(), rise.copy()
+    settle = np.zeros(horizon + 1, dtype=np.int64)
+    with Workers(threads) as workers:
+        for r, f, sr, sf, hist in workers.imap(run, range(0, n, chunk)):
+            rise += r
+            fall += f
+            srise += sr
+            sfall += sf
+            settle += hist
     return TimingToggles(
         netlist,
         n,

@@ -42,7 +42,9 @@ def test_chunks_do_not_change_results(monkeypatch):
     c = multiplier_circuit("array", 4)
     whole = simulate_timing(c, n=300, seed=5, delay=TYPES)
     monkeypatch.setattr(timing, "CHUNK", 70)
-    assert same(whole, simulate_timing(c, n=300, seed=5, delay=TYPES))
+    assert same(whole, simulate_timing(c, n=300, seed=5, delay=TYPES, threads=3))
+    monkeypatch.setattr(timing, "REFERENCE_CHUNK", 64)
+    assert same(whole, simulate_timing(c, n=300, seed=5, delay=TYPES, backend="reference"))
 
 
 def _hazard():

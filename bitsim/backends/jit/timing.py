@@ -46,7 +46,7 @@ def _eval(op, a, b, c):
     return a
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def run(
     op, ga, gb, gc, gout, delay, active, active_at, nets, inputs, horizon, inertial, prev_words,
     cur_words,
