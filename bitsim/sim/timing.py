@@ -125,7 +125,7 @@ class TimingToggles(GateToggles):
     Attributes beyond GateToggles: ``rise``/``fall`` (changes to 1 / to 0 per net),
     ``settled_rise``/``settled_fall`` (the same between settled states: zero-delay),
     ``settle`` (vectors by settle time: element t counts vectors whose last change was at step
-    t), ``delays`` (each gate's delay in steps, program order), ``semantics``."""
+    t), ``semantics``."""
 
     rise: np.ndarray = field(default_factory=_empty)
     fall: np.ndarray = field(default_factory=_empty)
