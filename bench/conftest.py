@@ -23,6 +23,13 @@ def pytest_terminal_summary(terminalreporter, config):
                         f"bitsim {ours / rate:6.0f}x"
                     )
                 continue
+            if "iverilog_vectors_per_s" in info:
+                terminalreporter.write_line(
+                    f"{group:45} iverilog {info['iverilog_vectors_per_s'] / 1e3:.1f} k "
+                    f"vectors/s, bitsim {info['bitsim_vectors_per_s'] / 1e6:.2f} M vectors/s, "
+                    f"{info['speedup']:.0f}x"
+                )
+                continue
             unit, count = ("MAC", info["macs"]) if "macs" in info else ("vectors", info["vectors"])
             rate = count / b.stats.min
             ratio = ""

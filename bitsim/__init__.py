@@ -34,6 +34,7 @@ _EXPORTS: Dict[str, List[str]] = {
     "bitsim.sim.gates": ["GateToggles", "simulate_gates"],
     "bitsim.sim.energy": ["Energy", "simulate_energy"],
     "bitsim.sim.sequential": ["simulate_netlist"],
+    "bitsim.sim.timing": ["TimingToggles", "simulate_timing"],
     "bitsim.models.layers": ["Conv2d", "Elementwise", "Linear", "MatMul"],
     "bitsim.models.costs": ["layer_cost", "network_cost", "total_cost"],
     "bitsim.models.roofline": ["Accelerator", "roofline"],

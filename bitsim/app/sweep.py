@@ -10,7 +10,9 @@ The YAML file has four top-level keys::
 Parameters take the names of the Python API: for ``flips`` x_bits, w_bits, acc_bits, signed,
 x_signed, w_signed, length, dist, x_dist, w_dist, scale, n; for ``accwidth`` k, x_bits, w_bits,
 signed, x_signed, w_signed, dist, x_dist, w_dist, scale, dots, eps; for ``gates`` arch, x_bits,
-w_bits, signed, mac, acc_bits, length, dist, x_dist, w_dist, scale, n. Schema errors name the
+w_bits, signed, mac, acc_bits, length, dist, x_dist, w_dist, scale, n, delay (zero, the default, or
+unit: glitch-aware, ``bitsim.simulate_timing``, adding toggles_settled, toggles_glitches,
+glitch_share, settle_max and settle_mean), semantics (inertial or transport). Schema errors name the
 key and the line at fault and are reported before anything runs.
 
 Every cell's seed is derived from the grid seed and the cell's parameters (SHA-256), so results
@@ -47,6 +49,7 @@ from bitsim.circuits.multipliers import ARCHS, circuit
 from bitsim.sim import accwidth, mac
 from bitsim.sim.distributions import DISTRIBUTIONS, resolve_distribution
 from bitsim.sim.gates import simulate_gates
+from bitsim.sim.timing import SEMANTICS, simulate_timing
 
 __all__ = [
     "BOOL_PARAMS",
@@ -80,11 +83,12 @@ COMMON = {"x_bits", "w_bits", "signed", "x_signed", "w_signed", "dist", "x_dist"
 PARAMS = {
     "flips": COMMON | {"acc_bits", "length", "n"},
     "accwidth": COMMON | {"k", "dots", "eps"},
-    "gates": COMMON | {"arch", "mac", "acc_bits", "length", "n"},
+    "gates": COMMON | {"arch", "mac", "acc_bits", "length", "n", "delay", "semantics"},
 }
 INT_PARAMS = {"x_bits", "w_bits", "acc_bits", "length", "n", "k", "dots"}
 BOOL_PARAMS = {"signed", "x_signed", "w_signed", "mac"}
 DIST_PARAMS = {"dist", "x_dist", "w_dist"}
+DELAYS = ("zero", "unit")  # gates: zero-delay (simulate_gates) or unit (simulate_timing)
 
 
 class GridError(InputError):
@@ -135,6 +139,10 @@ def _check_value(name, value):
         return None if value in DISTRIBUTIONS else f"one of {', '.join(DISTRIBUTIONS)}"
     if name == "arch":
         return None if value in ARCHS else f"one of {', '.join(ARCHS)}"
+    if name == "delay":
+        return None if value in DELAYS else f"one of {', '.join(DELAYS)}"
+    if name == "semantics":
+        return None if value in SEMANTICS else f"one of {', '.join(SEMANTICS)}"
     if name in ("scale", "eps"):
         ok = (
             isinstance(value, (int, float))
@@ -261,6 +269,8 @@ def _check_cell(kind, cell):
             raise InputError("arch: expected a multiplier architecture, found none")
         _circuit(cell)
         mac.prepare(**_mac_kwargs(cell, 0))
+        if cell.get("delay", "zero") != "zero" and cell.get("mac", False):
+            raise InputError("delay: expected zero with mac (unit needs a combinational circuit)")
     else:
         if "k" not in cell:
             raise InputError("k: expected the dot-product length, found none")
@@ -322,6 +332,8 @@ def _circuit(cell):
 
 def task_gates(cell, seed, backend, simd):
     x, w = _operands(cell)
+    if cell.get("delay", "zero") != "zero":
+        return _timing_row(cell, seed, backend, x, w)
     g = simulate_gates(
         _circuit(cell),
         x,
@@ -338,6 +350,29 @@ def task_gates(cell, seed, backend, simd):
         {k: v for k, v in counts.items() if k != "gates"},
         n=g.vectors,
         gates=sum(counts["gates"].values()),
+    )
+    return row
+
+
+def _timing_row(cell, seed, backend, x, w) -> dict:
+    g = simulate_timing(
+        _circuit(cell),
+        x,
+        w,
+        delay=cell["delay"],
+        semantics=cell.get("semantics", "inertial"),
+        n=cell.get("n", DEFAULT_N),
+        seed=seed,
+        backend="reference" if backend == "reference" else "numba",
+    )
+    counts = g.structure()
+    totals = g.glitch_totals()
+    row = {f"toggles_{k}": v for k, v in g.per_vector().items()}
+    row.update(
+        {k: v for k, v in counts.items() if k != "gates"},
+        n=g.vectors,
+        gates=sum(counts["gates"].values()),
+        **{k: totals[k] for k in ("glitch_share", "settle_max", "settle_mean")},
     )
     return row
 

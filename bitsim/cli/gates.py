@@ -29,6 +29,9 @@ from bitsim.sim.distributions import DISTRIBUTIONS, resolve_distribution
 from bitsim.sim.energy import DEFAULT_CLOCK_HZ
 from bitsim.sim.gates import simulate_gates
 from bitsim.sim.sequential import FIRST_CYCLE, simulate_netlist
+from bitsim.sim.timing import SEMANTICS, simulate_timing
+
+DELAYS = ("zero", "unit")
 
 
 def register(sub) -> None:
@@ -113,6 +116,21 @@ def register(sub) -> None:
         help="count the change from the all-zero reset state into cycle 0 (reset, the "
         "default) or not (skip)",
     )
+    p.add_argument(
+        "--delay",
+        choices=DELAYS,
+        default="zero",
+        help="gate delay model: zero (the default; each net changes at most once a vector) or "
+        "unit (every gate 1 step: glitches counted, bitsim.simulate_timing; combinational "
+        "circuits only; --backend c runs the numba kernel)",
+    )
+    p.add_argument(
+        "--semantics",
+        choices=SEMANTICS,
+        default=None,
+        help="with --delay unit: inertial (pulses shorter than a delay swallowed, the default) "
+        "or transport (identical for unit delay)",
+    )
     p.add_argument("--per-net", action="store_true", help="toggles of every net (JSON, netlist)")
     add_run_args(p, 10**6, "vectors")
     p.set_defaults(n=None)  # --netlist with --port: the arrays' length
@@ -136,6 +154,12 @@ def run(args) -> None:
         "--per-net",
     )
     only_with(args, args.arch is not None, "--arch", "--mac", "--x-bits", "--w-bits")
+    timed = args.delay != "zero"
+    only_with(args, timed, "--delay unit", "--semantics")
+    args.semantics = args.semantics or "inertial"
+    if timed and (args.mac or args.liberty or args.clear_port):
+        flag = "--mac" if args.mac else "--liberty" if args.liberty else "--clear-port"
+        raise InputError(f"--delay: expected zero with {flag} (a combinational circuit for unit)")
     if args.port and args.netlist is None:
         raise InputError(f"--port: has no effect without --netlist, found --port {args.port[0]}")
     for flag in ("saif", "sta_tcl", "verilog", "energy_per_net"):
@@ -157,6 +181,9 @@ def run(args) -> None:
     configs: List[Tuple[Union[Netlist, MultiplierCircuit], str, bool]]
     if args.netlist:
         netlist = load_yosys_json(args.netlist, args.module)
+        if timed:
+            write_rows([timed_row(args, netlist, s) for s in signedness(args)], args.format)
+            return
         if args.port or args.clear_port or any(g.type == "DFF" for g in netlist.gates):
             write_rows([sequential(args, netlist, s) for s in signedness(args)], args.format)
             return
@@ -172,6 +199,9 @@ def run(args) -> None:
             for s in signedness(args)
         ]
     for circ, name, signed in configs:
+        if timed:
+            rows.append(timed_row(args, circ, signed))
+            continue
         g = simulate_gates(
             circ,
             x_dist,
@@ -205,6 +235,62 @@ def run(args) -> None:
     write_rows(rows, args.format)
 
 
+def timed_row(args, circ: Union[Netlist, MultiplierCircuit], signed: bool) -> Dict[str, Any]:
+    """One row of a glitch-aware timing simulation (``--delay unit``): the zero-delay row's
+    keys, ``toggles_per_vector`` counting every change (glitches included) plus ``settled``
+    (the zero-delay count) and ``glitches``, and ``timing`` (delay, semantics, glitch share,
+    settle time in steps)."""
+    x_dist, w_dist = operand_choices(args)
+    x_port = args.a_port if args.netlist else "x"
+    w_port = args.b_port if args.netlist else "w"
+    ports: Dict[str, Any] = port_arrays(args.port, args.scale)
+    for port in ports:
+        if port not in (x_port, w_port):
+            raise InputError(
+                f"--port: with --delay unit expected the operand ports {x_port}, {w_port}, "
+                f"found {port!r}"
+            )
+    x, w = ports.get(x_port, x_dist), ports.get(w_port, w_dist)
+    n = args.n
+    if n is None and not isinstance(x, np.ndarray) and not isinstance(w, np.ndarray):
+        n = 10**6
+    g = simulate_timing(
+        circ,
+        x,
+        w,
+        delay=args.delay,
+        semantics=args.semantics,
+        signed=signed,
+        x_port=x_port,
+        w_port=w_port,
+        n=n,
+        seed=args.seed,
+        threads=args.threads,
+        backend="reference" if args.backend == "reference" else "numba",
+    )
+    totals = g.glitch_totals()
+    return {
+        "arch": args.netlist or args.arch,
+        "bits": len(g.bus(x_port)),
+        "w_bits": len(g.bus(w_port)),
+        "signed": signed,
+        "mac": False,
+        "n": g.vectors,
+        "seed": args.seed,
+        "x_dist": "array" if isinstance(x, np.ndarray) else x.name,
+        "w_dist": "array" if isinstance(w, np.ndarray) else w.name,
+        "counts": g.structure(),
+        "toggles_per_vector": g.per_vector(),
+        "timing": {
+            "delay": args.delay,
+            "semantics": g.semantics,
+            "glitch_share": totals["glitch_share"],
+            "settle_max": totals["settle_max"],
+            "settle_mean": totals["settle_mean"],
+        },
+    }
+
+
 def check_port_widths(args) -> None:
     """--bits with --netlist states the operand ports' width: it must be theirs."""
     netlist = load_yosys_json(args.netlist, args.module)
@@ -222,7 +308,7 @@ def write_rows(rows, fmt: str) -> None:
         write(render(rows, "json"))
         return
     if fmt == "csv":
-        nested = ("counts", "toggles_per_vector", "per_port", "per_net", "ports")
+        nested = ("counts", "toggles_per_vector", "per_port", "per_net", "ports", "timing")
         flat = [
             {
                 **{k: v for k, v in r.items() if k not in nested},
@@ -230,6 +316,7 @@ def write_rows(rows, fmt: str) -> None:
                 "gates": sum(r["counts"]["gates"].values()),
                 **{f"toggles_{k}": v for k, v in r["toggles_per_vector"].items()},
                 **{f"toggles_port_{k}": v for k, v in r.get("per_port", {}).items()},
+                **{f"timing_{k}": v for k, v in r.get("timing", {}).items()},
             }
             for r in rows
         ]

@@ -64,6 +64,10 @@ def run(tmp_path, grid_text=GRID, out="out.csv", **kw):
             r"grid.yaml:3: grid.arch: expected one of array",
         ),
         ("kind: gates\ngrid:\n  x_bits: [4]\n", r"arch: expected a multiplier architecture"),
+        (
+            "kind: gates\nfixed:\n  arch: array\ngrid:\n  delay: [unit, liberty]\n",
+            r"grid.yaml:5: grid.delay: expected one of zero, unit, found 'liberty'",
+        ),
         ("seed: -2\nkind: flips\n", r"grid.yaml:1: seed: expected an integer"),
         (
             "kind: flips\nfixed:\n  n: 10\ngrid:\n  x_bitz: [2]\n",
@@ -196,6 +200,22 @@ def test_gates_sweep(tmp_path):
     g = simulate_gates(multiplier_circuit("dadda", 4), n=3000, seed=dadda["seed"])
     assert dadda["toggles_total"] == pytest.approx(g.per_vector()["total"])
     assert any("toggles_accumulator_adder" in r and r["toggles_accumulator_adder"] for r in rows)
+
+
+def test_gates_sweep_with_unit_delay(tmp_path):
+    text = "seed: 2\nkind: gates\nfixed:\n  n: 2000\n  x_bits: 4\n  arch: array\ngrid:\n"
+    rows = run(tmp_path, text + "  delay: [zero, unit]\n")
+    zero = next(r for r in rows if r["delay"] == "zero")
+    unit = next(r for r in rows if r["delay"] == "unit")
+    from bitsim.circuits.multipliers import multiplier_circuit
+    from bitsim.sim.timing import simulate_timing
+
+    t = simulate_timing(multiplier_circuit("array", 4), n=2000, seed=unit["seed"])
+    assert unit["toggles_glitches"] == pytest.approx(t.per_vector()["glitches"])
+    assert unit["toggles_glitches"] > 0
+    assert unit["toggles_total"] == pytest.approx(t.per_vector()["total"])
+    assert unit["settle_max"] == t.glitch_totals()["settle_max"]
+    assert zero["toggles_total"] < unit["toggles_total"]
 
 
 def test_dask_local_cluster_equals_local_pool(tmp_path):

@@ -1,0 +1,117 @@
+"""numba glitch-aware timing simulation: bit-sliced, one uint64 word holds 64 vectors, time
+stepped over the levelized event windows. Same model as ``bitsim.backends.reference.timing``
+(the oracle), bit for bit, in an equivalent closed form: with g(s) a gate's function of the
+nets at time s (s < 0: the previous vector's settled values) and d its delay,
+
+* transport: out(t) = g(t - d);
+* inertial: out(t) = g(t - d) where g(t - d) = g(t - d + 1) = ... = g(t - 1) (the event
+  scheduled at t - d was not cancelled), else out(t - 1).
+
+A gate's output can change only at t in [earliest, latest] (its window: the earliest and latest
+times its inputs can change, plus d), so only those gates are evaluated at t (``active``).
+"""
+
+import numpy as np
+from numba import njit
+
+from bitsim.backends.jit.gates import _popcount
+
+U64 = np.uint64
+ONES = ~U64(0)
+_AND, _OR, _XOR, _NAND, _NOR, _XNOR, _NOT, _ANDNOT, _ORNOT, _MUX, _BUF = range(11)
+
+
+@njit(cache=True, inline="always")
+def _eval(op, a, b, c):
+    if op == _AND:
+        return a & b
+    if op == _OR:
+        return a | b
+    if op == _XOR:
+        return a ^ b
+    if op == _NAND:
+        return ~(a & b)
+    if op == _NOR:
+        return ~(a | b)
+    if op == _XNOR:
+        return ~(a ^ b)
+    if op == _NOT:
+        return ~a
+    if op == _ANDNOT:
+        return a & ~b
+    if op == _ORNOT:
+        return a | ~b
+    if op == _MUX:
+        return (a & ~c) | (b & c)
+    return a
+
+
+@njit(cache=True, nogil=True)
+def run(
+    op, ga, gb, gc, gout, delay, active, active_at, nets, inputs, horizon, inertial, prev_words,
+    cur_words,
+):  # fmt: skip
+    """(rise, fall, settled_rise, settled_fall, settle histogram) of the vectors packed in
+    prev_words / cur_words (input net j's values at the vector before and at each vector, 64
+    vectors a word; padding lanes equal in both). active[active_at[t]:active_at[t + 1]]: the
+    gates whose output can change at step t; settle[t]: vectors whose last change was at step
+    t (padding lanes counted at 0)."""
+    words = cur_words.shape[1]
+    rise = np.zeros(nets, dtype=np.uint64)
+    fall = np.zeros(nets, dtype=np.uint64)
+    srise = np.zeros(nets, dtype=np.uint64)
+    sfall = np.zeros(nets, dtype=np.uint64)
+    hist = np.zeros(horizon + 1, dtype=np.int64)
+    rows = horizon + 2  # row 0: previous settled state; row t + 1: time t
+    val = np.zeros((rows, nets), dtype=np.uint64)
+    anyc = np.zeros(rows, dtype=np.uint64)
+    G = len(op)
+    for k in range(words):
+        val[0, :] = U64(0)
+        val[0, 1] = ONES
+        for j in range(len(inputs)):
+            val[0, inputs[j]] = prev_words[j, k]
+        for i in range(G):
+            val[0, gout[i]] = _eval(op[i], val[0, ga[i]], val[0, gb[i]], val[0, gc[i]])
+        anyc[:] = U64(0)
+        for t in range(horizon + 1):
+            r = t + 1
+            val[r, :] = val[r - 1, :]
+            if t == 0:
+                for j in range(len(inputs)):
+                    n = inputs[j]
+                    v = cur_words[j, k]
+                    val[1, n] = v
+                    ch = v ^ val[0, n]
+                    rise[n] += _popcount(ch & v)
+                    fall[n] += _popcount(ch & ~v)
+                    anyc[1] |= ch
+            for q in range(active_at[t], active_at[t + 1]):
+                i = active[q]
+                d = delay[i]
+                s = max(r - d, 0)
+                g = _eval(op[i], val[s, ga[i]], val[s, gb[i]], val[s, gc[i]])
+                n = gout[i]
+                if inertial:
+                    same = ONES
+                    for k in range(1, d):
+                        q = max(r - d + k, 0)
+                        same &= ~(g ^ _eval(op[i], val[q, ga[i]], val[q, gb[i]], val[q, gc[i]]))
+                    g = (val[r - 1, n] & ~same) | (g & same)
+                val[r, n] = g
+                ch = g ^ val[r - 1, n]
+                if ch:
+                    rise[n] += _popcount(ch & g)
+                    fall[n] += _popcount(ch & ~g)
+                    anyc[r] |= ch
+        for n in range(nets):
+            ch = val[rows - 1, n] ^ val[0, n]
+            srise[n] += _popcount(ch & val[rows - 1, n])
+            sfall[n] += _popcount(ch & ~val[rows - 1, n])
+        seen = U64(0)
+        for r in range(rows - 1, 0, -1):
+            new = anyc[r] & ~seen
+            hist[r - 1] += _popcount(new)
+            seen |= new
+        hist[0] += 64 - _popcount(seen)
+    return rise, fall, srise, sfall, hist

@@ -1,0 +1,288 @@
+"""Glitch-aware gate-level toggles: timing simulation of combinational netlists.
+
+The zero-delay simulator (``bitsim.simulate_gates``) changes each net at most once per vector.
+With gate delays, partial products reach the adders at different times and nets switch several
+times before they settle (glitches). ``simulate_timing`` counts every change of every net.
+
+Time model. Time is an integer step count. For each vector, the operand inputs change at t = 0
+from the previous vector's values (all nets start the first vector from the settled state of
+all-0 inputs); every other net starts at its settled (zero-delay) value of the previous vector.
+Each gate has an integer delay d >= 1 (``delay``: 'unit', every gate 1; or a mapping gate
+type -> delay, e.g. ``{"XOR": 2, "AND": 1, ...}``, types not named get 1). In each time step
+t the output events scheduled for t happen first, then every gate's function g is evaluated on
+the nets' values at t; where g changed since t - 1, an event "output := g" is scheduled at
+t + d. The vector ends when no event is pending (the settle time: the last step at which a net
+changed); the next vector's inputs are applied after that (a clock period longer than the
+settle time).
+
+Semantics (``semantics``):
+
+* 'inertial' (default; Verilog ``assign #d``): scheduling an event cancels the gate's pending
+  ones, so a pulse of g shorter than d steps never reaches the output, and out(t) = g(t - d)
+  only when g held that value over [t - d, t - 1], else out(t) = out(t - 1).
+* 'transport' (every pulse propagates): out(t) = g(t - d).
+
+With unit delay the two are the same. Results: per net, changes rising and falling counted
+separately; ``settled``: the changes between the settled states (equal to the zero-delay
+counts of ``bitsim.simulate_gates``); ``glitches`` = total - settled (always an even number
+per net and vector). Backends: 'numba' (bit-sliced, 64 vectors a word, gates evaluated only in
+their event windows) and 'reference' (an event queue over numpy arrays: the oracle); both give
+identical results.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Mapping, Optional, Union
+
+import numpy as np
+
+from bitsim._core.checks import InputError, InputTypeError, check_choice, check_int
+from bitsim._core.interrupt import Workers
+from bitsim.backends.reference.sampling import fetch
+from bitsim.circuits.multipliers import MultiplierCircuit, structure
+from bitsim.circuits.netlist import GATE_TYPES, Netlist
+from bitsim.sim import mac
+from bitsim.sim.gates import GateToggles, Program, compile_netlist
+
+__all__ = ["SEMANTICS", "TimingToggles", "gate_delays", "simulate_timing"]
+
+SEMANTICS = ("inertial", "transport")
+CHUNK = 1 << 14  # vectors per kernel call: memory does not grow with n
+REFERENCE_CHUNK = 1 << 10  # the reference holds an event table of gates x steps x vectors
+MAX_DELAY = 1000
+
+
+def gate_delays(prog: Program, delay: Union[str, Mapping[str, int]]) -> np.ndarray:
+    """Integer delay (time steps, >= 1) of each gate of a compiled program."""
+    if isinstance(delay, str):
+        if delay != "unit":
+            raise InputError(
+                f"delay: expected 'unit' or a mapping gate type -> steps, found {delay!r}"
+            )
+        return np.ones(len(prog.op), dtype=np.int64)
+    if not isinstance(delay, Mapping):
+        raise InputTypeError(
+            f"delay: expected 'unit' or a mapping gate type -> steps, found {type(delay).__name__}"
+        )
+    for name, steps in delay.items():
+        if name not in GATE_TYPES or name == "DFF":
+            raise InputError(
+                f"delay: expected gate types among {', '.join(GATE_TYPES[:-1])}, found {name!r}"
+            )
+        check_int(steps, f"delay[{name!r}]", 1, MAX_DELAY)
+    by_code = [int(delay.get(t, 1)) for t in GATE_TYPES]
+    return np.asarray([by_code[o] for o in prog.op], dtype=np.int64)
+
+
+def windows(prog: Program, delays: np.ndarray):
+    """(early, late, horizon): the earliest and latest step at which each net can change
+    (early > late: it never changes) and the latest step at which any net can change."""
+    big = np.iinfo(np.int64).max // 4
+    early = np.full(prog.nets, big, dtype=np.int64)
+    late = np.full(prog.nets, -big, dtype=np.int64)
+    for n in (*prog.x_nets, *prog.w_nets):
+        early[n] = late[n] = 0
+    arity = {"NOT": 1, "BUF": 1, "MUX": 3}
+    for i, (op, a, b, c, out) in enumerate(zip(prog.op, prog.a, prog.b, prog.c, prog.out)):
+        ins = (a, b, c)[: arity.get(GATE_TYPES[op], 2)]
+        early[out] = min(early[j] for j in ins) + delays[i]
+        late[out] = max(late[j] for j in ins) + delays[i]
+    horizon = int(max(0, late.max(initial=0)))
+    return early, late, horizon
+
+
+def _active(prog: Program, early: np.ndarray, late: np.ndarray, horizon: int):
+    """(gates, starts): gates[starts[t]:starts[t + 1]] are the gates whose output can change
+    at step t, in program order."""
+    lists: List[List[int]] = [[] for _ in range(horizon + 1)]
+    for i, out in enumerate(prog.out):
+        for t in range(max(0, int(early[out])), min(horizon, int(late[out])) + 1):
+            lists[t].append(i)
+    starts = np.zeros(horizon + 2, dtype=np.int64)
+    starts[1:] = np.cumsum([len(x) for x in lists])
+    gates = np.asarray([i for x in lists for i in x], dtype=np.int64)
+    return gates, starts
+
+
+def _pack(values: np.ndarray, bits: int) -> np.ndarray:
+    """Bit j of every value, 64 values a uint64 word (LSB: the first): shape (bits, words); the
+    values' count must be a multiple of 64."""
+    planes = ((values[None, :] >> np.arange(bits, dtype=np.uint64)[:, None]) & np.uint64(1)).astype(
+        np.uint8
+    )
+    return np.packbits(planes, axis=1, bitorder="little").view("<u8").reshape(bits, -1)
+
+
+def _empty() -> np.ndarray:
+    return np.zeros(0, dtype=np.uint64)
+
+
+@dataclass
+class TimingToggles(GateToggles):
+    """Toggles of a timing simulation (``per_net``: every change, glitches included).
+
+    Attributes beyond GateToggles: ``rise``/``fall`` (changes to 1 / to 0 per net),
+    ``settled_rise``/``settled_fall`` (the same between settled states: zero-delay),
+    ``settle`` (vectors by settle time: element t counts vectors whose last change was at step
+    t), ``semantics``."""
+
+    rise: np.ndarray = field(default_factory=_empty)
+    fall: np.ndarray = field(default_factory=_empty)
+    settled_rise: np.ndarray = field(default_factory=_empty)
+    settled_fall: np.ndarray = field(default_factory=_empty)
+    settle: np.ndarray = field(default_factory=_empty)
+    semantics: str = "inertial"
+
+    @property
+    def settled(self) -> np.ndarray:
+        """Zero-delay toggles of each net."""
+        return self.settled_rise + self.settled_fall
+
+    @property
+    def glitches(self) -> np.ndarray:
+        """Glitch toggles of each net: changes beyond the settled ones."""
+        return self.per_net - self.settled
+
+    def glitch_totals(self) -> Dict[str, float]:
+        """Totals over every net: total, settled, glitches, rise, fall, glitch share
+        (glitches / total), settle time (steps: max and mean over vectors)."""
+        total = int(self.per_net.sum())
+        glitches = int(self.glitches.sum())
+        steps = np.arange(len(self.settle))
+        return {
+            "total": total,
+            "settled": total - glitches,
+            "glitches": glitches,
+            "rise": int(self.rise.sum()),
+            "fall": int(self.fall.sum()),
+            "glitch_share": glitches / total if total else 0.0,
+            "settle_max": int(steps[self.settle > 0].max(initial=0)),
+            "settle_mean": float((steps * self.settle).sum() / max(1, self.vectors)),
+        }
+
+    def per_vector(self) -> Dict[str, float]:
+        """GateToggles.per_vector (every change counted, glitches included) plus ``settled``
+        (the zero-delay toggles) and ``glitches``, per vector."""
+        out = super().per_vector()
+        n = max(1, self.vectors)
+        out["settled"] = float(self.settled.sum()) / n
+        out["glitches"] = float(self.glitches.sum()) / n
+        return out
+
+    def glitches_per_part(self) -> Dict[str, int]:
+        """Glitch toggles by part (gate outputs by their part)."""
+        out: Dict[str, int] = {}
+        g = self.glitches
+        for gate in self.netlist.gates:
+            part = gate.part or "logic"
+            out[part] = out.get(part, 0) + int(g[gate.out])
+        return out
+
+
+def simulate_timing(
+    circuit,
+    x="uniform",
+    w="uniform",
+    *,
+    delay: Union[str, Mapping[str, int]] = "unit",
+    semantics: str = "inertial",
+    signed: Optional[bool] = None,
+    x_port: str = "x",
+    w_port: str = "w",
+    n: Optional[int] = None,
+    seed: int = 0,
+    threads: int = 1,
+    backend: str = "numba",
+) -> TimingToggles:
+    """Glitch-aware toggle counts of a combinational circuit (MultiplierCircuit or Netlist
+        without flip-flops or state) over operand vectors; x, w, signed, n, seed as for
+        ``bitsim.simulate_gates``; delay and semantics: see the module docstring. Chunks of vectors
+    run on ``threads`` threads; results do not depend on threads or chunks."""
+    netlist = circuit.netlist if isinstance(circuit, MultiplierCircuit) else circuit
+    if not isinstance(netlist, Netlist):
+        raise InputTypeError(
+            f"circuit: expected a MultiplierCircuit or a Netlist, found {type(circuit).__name__}"
+        )
+    semantics = check_choice(semantics, "semantics", SEMANTICS)
+    backend = check_choice(backend, "backend", ("numba", "reference"))
+    if netlist.state or any(g.type == "DFF" for g in netlist.gates):
+        raise InputError(
+            "circuit: expected a combinational netlist (no flip-flops or state registers), "
+            "found a sequential one"
+        )
+    if signed is None:
+        signed = bool(getattr(circuit, "signed", False))
+    prog = compile_netlist(netlist, x_port, w_port)
+    xb, wb = len(prog.x_nets), len(prog.w_nets)
+    if not (1 <= xb <= 32 and 1 <= wb <= 32):
+        raise InputError(f"x_port, w_port: expected buses of 1 to 32 bits, found {xb} and {wb}")
+    delays = gate_delays(prog, delay)
+    early, late, horizon = windows(prog, delays)
+    _, xs, ws, n, seed = mac.prepare(
+        x, w, x_bits=xb, w_bits=wb, acc_bits=64, signed=signed, n=n, seed=seed
+    )
+    threads = check_int(threads, "threads", 1, 1024)
+    inertial = semantics == "inertial"
+    active, active_at = _active(prog, early, late, horizon)
+    inputs = np.concatenate([prog.x_nets, prog.w_nets]).astype(np.int64)
+    chunk = CHUNK if backend == "numba" else REFERENCE_CHUNK
+
+    def run(start: int):
+        """Counts of vectors [start, start + chunk): each chunk also reads the vector before."""
+        count = min(chunk, n - start)
+        before = max(0, start - 1)
+        xv = _bits(fetch(xs, before, count + (start > 0)), xb)
+        wv = _bits(fetch(ws, before, count + (start > 0)), wb)
+        if start == 0:
+            xv, wv = np.concatenate([[0], xv]), np.concatenate([[0], wv])
+        xv, wv = xv.astype(np.uint64), wv.astype(np.uint64)
+        if backend == "reference":
+            from bitsim.backends.reference import timing as ref
+
+            r, f, sr, sf, last = ref.run(prog, delays, horizon, inertial, xv, wv)
+            return r, f, sr, sf, np.bincount(last, minlength=horizon + 1)
+        from bitsim.backends.jit import timing as jit
+
+        pad = -count % 64  # padding lanes repeat the last vector: no change
+        xp = np.concatenate([xv, xv[-1:].repeat(pad)])
+        wp = np.concatenate([wv, wv[-1:].repeat(pad)])
+        prev = np.concatenate([_pack(xp[:-1], xb), _pack(wp[:-1], wb)])
+        cur = np.concatenate([_pack(xp[1:], xb), _pack(wp[1:], wb)])
+        r, f, sr, sf, hist = jit.run(
+            prog.op, prog.a, prog.b, prog.c, prog.out, delays, active, active_at,
+            prog.nets, inputs, horizon, inertial, prev, cur,
+        )  # fmt: skip
+        hist[0] -= pad
+        return r, f, sr, sf, hist
+
+    rise = np.zeros(prog.nets, dtype=np.uint64)
+    fall, srise, sfall = rise.copy(), rise.copy(), rise.copy()
+    settle = np.zeros(horizon + 1, dtype=np.int64)
+    with Workers(threads) as workers:
+        for r, f, sr, sf, hist in workers.imap(run, range(0, n, chunk)):
+            rise += r
+            fall += f
+            srise += sr
+            sfall += sf
+            settle += hist
+    return TimingToggles(
+        netlist,
+        n,
+        rise + fall,
+        x_port,
+        w_port,
+        structure(circuit),
+        None,
+        rise=rise,
+        fall=fall,
+        settled_rise=srise,
+        settled_fall=sfall,
+        settle=settle,
+        semantics=semantics,
+    )
+
+
+def _bits(values: np.ndarray, bits: int) -> np.ndarray:
+    """Two's complement bit patterns (low ``bits`` bits) of int64 operand values."""
+    return values & np.int64((1 << bits) - 1)
