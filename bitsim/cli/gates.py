@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Mapping, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
@@ -217,22 +217,28 @@ def run(args) -> None:
             simd=args.simd,
             progress=progress_of(args, f"{name} {'signed' if signed else 'unsigned'}: ", "vectors"),
         )
-        rows.append(
-            {
-                "arch": name,
-                "bits": len(g.bus(g.x_port)),
-                "w_bits": len(g.bus(g.w_port)),
-                "signed": signed,
-                "mac": bool(args.mac),
-                "n": g.vectors,
-                "seed": args.seed,
-                "x_dist": x_dist.name,
-                "w_dist": w_dist.name,
-                "counts": g.structure(),
-                "toggles_per_vector": g.per_vector(),
-            }
-        )
+        rows.append(toggle_row(args, name, g, signed, x_dist.name, w_dist.name))
     write_rows(rows, args.format)
+
+
+def toggle_row(
+    args, name: str, g, signed: bool, x_dist: str, w_dist: str, counts: Optional[Dict] = None
+) -> Dict[str, Any]:
+    """The keys of every ``bitsim gates`` row: the circuit, operand widths and distributions,
+    run size, structure ``counts`` (default: the simulated circuit's) and toggles per vector."""
+    return {
+        "arch": name,
+        "bits": len(g.bus(g.x_port)),
+        "w_bits": len(g.bus(g.w_port)),
+        "signed": signed,
+        "mac": bool(args.mac),
+        "n": g.vectors,
+        "seed": args.seed,
+        "x_dist": x_dist,
+        "w_dist": w_dist,
+        "counts": g.structure() if counts is None else counts,
+        "toggles_per_vector": g.per_vector(),
+    }
 
 
 def timed_row(args, circ: Union[Netlist, MultiplierCircuit], signed: bool) -> Dict[str, Any]:
@@ -270,17 +276,14 @@ def timed_row(args, circ: Union[Netlist, MultiplierCircuit], signed: bool) -> Di
     )
     totals = g.glitch_totals()
     return {
-        "arch": args.netlist or args.arch,
-        "bits": len(g.bus(x_port)),
-        "w_bits": len(g.bus(w_port)),
-        "signed": signed,
-        "mac": False,
-        "n": g.vectors,
-        "seed": args.seed,
-        "x_dist": "array" if isinstance(x, np.ndarray) else x.name,
-        "w_dist": "array" if isinstance(w, np.ndarray) else w.name,
-        "counts": g.structure(),
-        "toggles_per_vector": g.per_vector(),
+        **toggle_row(
+            args,
+            args.netlist or args.arch,
+            g,
+            signed,
+            "array" if isinstance(x, np.ndarray) else x.name,
+            "array" if isinstance(w, np.ndarray) else w.name,
+        ),
         "timing": {
             "delay": args.delay,
             "semantics": g.semantics,

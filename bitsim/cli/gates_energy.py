@@ -10,6 +10,7 @@ from bitsim.circuits.liberty import read_liberty
 from bitsim.circuits.mapped import MappedNetlist, load_mapped_json, map_circuit, verilog
 from bitsim.circuits.multipliers import circuit, structure
 from bitsim.cli.common import operand_choices, signedness, width_pairs, write
+from bitsim.cli.gates import toggle_row
 from bitsim.sim.energy import KINDS, simulate_energy
 from bitsim.sim.export import saif, sta_tcl
 
@@ -44,7 +45,7 @@ def run_energy(args) -> None:
             x_port=args.a_port if args.netlist else "x",
             w_port=args.b_port if args.netlist else "w",
             length=args.length if args.mac else None,
-            n=args.n,
+            n=10**6 if args.n is None else args.n,
             seed=args.seed,
             clock=args.clock,
             threads=args.threads,
@@ -55,20 +56,11 @@ def run_energy(args) -> None:
         cells: dict = {}
         for inst in mapped.instances:
             cells[inst.cell.name] = cells.get(inst.cell.name, 0) + 1
+        counts = counts if counts is not None else structure(mapped.netlist)
         rows.append(
             {
-                "arch": name,
-                "bits": len(g.bus(g.x_port)),
-                "w_bits": len(g.bus(g.w_port)),
-                "signed": signed,
-                "mac": bool(args.mac),
-                "n": g.vectors,
-                "seed": args.seed,
-                "x_dist": x_dist.name,
-                "w_dist": w_dist.name,
-                "counts": counts if counts is not None else structure(mapped.netlist),
+                **toggle_row(args, name, g, signed, x_dist.name, w_dist.name, counts),
                 "cells": cells,
-                "toggles_per_vector": g.per_vector(),
                 **e.to_dict(per_net=args.energy_per_net),
             }
         )

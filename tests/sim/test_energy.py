@@ -139,3 +139,38 @@ def test_cli_gates_liberty(tmp_path, capsys):
         with pytest.raises(SystemExit) as exit_:
             main(["gates", "--arch", "dadda", *bad])
         assert exit_.value.code == 2 and msg in capsys.readouterr().err
+
+
+def test_cli_gates_liberty_without_n_uses_the_default(capsys, monkeypatch):
+    """-n is optional with --liberty, as without it (10^6 vectors; here patched small)."""
+    import bitsim.cli.gates_energy as ge
+
+    seen = {}
+    real = ge.simulate_energy
+
+    def spy(*args, **kwargs):
+        seen["n"] = kwargs["n"]
+        kwargs["n"] = 200
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ge, "simulate_energy", spy)
+    assert (
+        main(
+            [
+                "gates",
+                "--arch",
+                "dadda",
+                "--bits",
+                "4",
+                "--signed",
+                "unsigned",
+                "--liberty",
+                OSU018,
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
+    (row,) = json.loads(capsys.readouterr().out)
+    assert seen["n"] == 10**6 and row["n"] == 200 and row["energy_per_vector_pj"]["total"] > 0
