@@ -35,7 +35,7 @@ from bitsim._core.checks import InputError, MissingExtra
 from bitsim.circuits.liberty import Cell, Expr, Library
 from bitsim.circuits.multipliers import MultiplierCircuit
 from bitsim.circuits.netlist import Gate, Netlist
-from bitsim.circuits.yosys import CELLS, PINS, read_module
+from bitsim.circuits.yosys import CELLS, PINS, read_module, with_ports
 
 __all__ = [
     "Instance",
@@ -77,25 +77,7 @@ def load_mapped_json(
 ) -> MappedNetlist:
     """A Yosys JSON netlist of ``library``'s cells (see the module docstring)."""
     mod, name = read_module(path, module)
-    nl = Netlist()
-    ids: Dict = {}
-
-    def net(bit) -> int:
-        if bit in ("0", "x", "z"):
-            return 0
-        if bit == "1":
-            return 1
-        if bit not in ids:
-            ids[bit] = nl.nets
-            nl.nets += 1
-        return ids[bit]
-
-    for pname, port in mod.get("ports", {}).items():
-        bus = [net(b) for b in port["bits"]]
-        (nl.inputs if port["direction"] == "input" else nl.outputs)[pname] = bus
-        for i, n in enumerate(bus):
-            if n >= 2:
-                nl.names.setdefault(n, f"{pname}[{i}]")
+    nl, net, ids = with_ports(mod)
     netnames = mod.get("netnames", {})
     for sname in state:
         if sname not in netnames:

@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from bitsim._core.checks import InputError
 from bitsim.circuits.netlist import Gate, Netlist
 
-__all__ = ["CELLS", "FLIP_FLOPS", "PINS", "load_yosys_json", "read_module"]
+__all__ = ["CELLS", "FLIP_FLOPS", "PINS", "load_yosys_json", "read_module", "with_ports"]
 
 CELLS = {
     "$_AND_": "AND",
@@ -111,11 +111,15 @@ def read_module(path: str, module: Optional[str] = None) -> Tuple[dict, str]:
     return modules[module], module
 
 
-def _netlist(mod: dict, module: str) -> Netlist:
+def with_ports(mod: dict) -> Tuple[Netlist, Callable[[Any], int], Dict[Any, int]]:
+    """A netlist holding a Yosys module's ports as buses (LSB first, named), and the function
+    that numbers the module's bits as nets: "0", "x", "z" the constant 0, "1" the constant 1,
+    every other bit a net of its own, numbered as first seen; and the bits numbered so far
+    (bit -> net, filled as ``net`` is called)."""
     nl = Netlist()
-    ids = {}
+    ids: Dict[Any, int] = {}
 
-    def net(bit):
+    def net(bit) -> int:
         if bit in ("0", "x", "z"):
             return 0
         if bit == "1":
@@ -132,6 +136,11 @@ def _netlist(mod: dict, module: str) -> Netlist:
         for i, n in enumerate(bus):
             if n >= 2:
                 nl.names.setdefault(n, f"{name}[{i}]")
+    return nl, net, ids
+
+
+def _netlist(mod: dict, module: str) -> Netlist:
+    nl, net, ids = with_ports(mod)
 
     def new_net() -> int:
         nl.nets += 1
