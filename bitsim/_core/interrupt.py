@@ -9,16 +9,35 @@ flag, the numba and numpy kernels through ``check`` once per chunk and return ea
 ``Interrupted``), drops the tasks not yet started, waits for the running ones, clears the flag
 and re-raises: no thread outlives the call, and a KeyboardInterrupt arrives within about a
 block of work of the signal.
+
+Python can swallow a KeyboardInterrupt: when SIGINT arrives while the main thread runs a
+finalizer or a gc/weakref callback, the exception is printed as "Exception ignored" and lost.
+``sigint()`` (the CLI runs every command inside it) therefore notes each SIGINT before raising,
+``result`` raises again while one is noted, and KeyboardInterrupts that Python could not raise are
+not printed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import sys
 import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Callable, Deque, Iterable, Iterator, List, Optional, TypeVar
 
-__all__ = ["Interrupted", "Workers", "check", "clear", "register", "request", "requested"]
+__all__ = [
+    "Interrupted",
+    "Workers",
+    "check",
+    "clear",
+    "register",
+    "request",
+    "requested",
+    "sigint",
+    "signalled",
+]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -28,6 +47,7 @@ WAIT_S = 0.05  # the calling thread wakes up this often, so that signals are han
 _flag = threading.Event()
 _setters: List[Callable[[bool], None]] = []  # the compiled modules' flags (backends.dispatch)
 _lock = threading.Lock()
+_signalled = threading.Event()  # a SIGINT arrived (inside ``sigint()``)
 
 
 class Interrupted(Exception):
@@ -69,10 +89,50 @@ def check() -> None:
         raise Interrupted()
 
 
+def signalled() -> bool:
+    """True once a SIGINT arrived inside ``sigint()``, even if Python swallowed its exception."""
+    return _signalled.is_set()
+
+
+def _on_sigint(signum, frame) -> None:
+    _signalled.set()
+    raise KeyboardInterrupt
+
+
+def _unraisable(hook):
+    def drop_interrupts(unraisable) -> None:
+        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+            hook(unraisable)
+
+    return drop_interrupts
+
+
+@contextlib.contextmanager
+def sigint() -> Iterator[None]:
+    """Within the block, SIGINT raises KeyboardInterrupt and is remembered (``signalled``), so
+    an interrupt Python swallowed in a finalizer still stops the call at its next wait; such
+    swallowed KeyboardInterrupts are not printed. Outside the main thread: no change."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _signalled.clear()
+    old_handler = signal.signal(signal.SIGINT, _on_sigint)
+    old_hook = sys.unraisablehook
+    sys.unraisablehook = _unraisable(old_hook)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old_handler)
+        sys.unraisablehook = old_hook
+        _signalled.clear()
+
+
 def result(future: "Future[R]") -> R:
-    """The future's result; the calling thread waits in short timeouts (signals get through)."""
+    """The future's result; the calling thread waits in short timeouts (signals get through,
+    and a SIGINT whose KeyboardInterrupt was swallowed is raised again here)."""
     while not wait([future], timeout=WAIT_S).done:
-        pass
+        if _signalled.is_set():
+            raise KeyboardInterrupt
     return future.result()
 
 

@@ -13,6 +13,7 @@ import re
 import sys
 from typing import List, NoReturn, Optional
 
+from bitsim._core import interrupt
 from bitsim._core.checks import InputError
 from bitsim._version import __version__
 from bitsim.cli import accwidth, dataflow, flips, gates, plot, report, roofline, sweep
@@ -64,14 +65,17 @@ INTERRUPTED = 130  # exit status after SIGINT, as shells report it (128 + 2)
 
 def main(argv: Optional[List[str]] = None) -> int:
     try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
-        try:
-            args.run(args)
-        except (InputError, OSError) as err:
-            options = [o for a in args.parser._actions for o in a.option_strings]
-            message = _os_message(err, args) if isinstance(err, OSError) else str(err)
-            parser.exit(2, f"bitsim {args.command}: error: {_flag_message(message, options)}\n")
+        with interrupt.sigint():
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            try:
+                args.run(args)
+            except (InputError, OSError) as err:
+                options = [o for a in args.parser._actions for o in a.option_strings]
+                message = _os_message(err, args) if isinstance(err, OSError) else str(err)
+                parser.exit(2, f"bitsim {args.command}: error: {_flag_message(message, options)}\n")
+            if interrupt.signalled():  # Python swallowed the KeyboardInterrupt
+                raise KeyboardInterrupt
     except KeyboardInterrupt:
         sys.stderr.write(("\n" if sys.stderr.isatty() else "") + "bitsim: interrupted\n")
         return INTERRUPTED

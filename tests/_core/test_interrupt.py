@@ -84,3 +84,28 @@ def test_gate_kernels_stop_when_the_flag_is_set():
     finally:
         interrupt.clear()
     assert not interrupt.requested()
+
+
+def test_a_sigint_python_swallows_in_a_finalizer_still_stops_the_call(capsys):
+    import gc
+    import signal
+    import sys
+
+    class Finalized:
+        def __del__(self):  # SIGINT arrives while Python runs a finalizer: the error is lost
+            signal.raise_signal(signal.SIGINT)
+
+    seen = []
+    old_hook = sys.unraisablehook
+    sys.unraisablehook = seen.append
+    try:
+        with interrupt.sigint():
+            Finalized()
+            gc.collect()
+            assert interrupt.signalled() and not seen  # not raised, not printed, noted
+            with Workers(1) as workers, pytest.raises(KeyboardInterrupt):
+                interrupt.result(workers.submit(time.sleep, 0.5))
+    finally:
+        sys.unraisablehook = old_hook
+    assert not interrupt.signalled()  # a later call runs normally
+    assert signal.getsignal(signal.SIGINT) is not interrupt._on_sigint

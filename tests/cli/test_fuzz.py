@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bitsim._core.interrupt import _on_sigint
 from bitsim.cli import main
 
 TIME_LIMIT_S = 1.0  # each command line runs at most this long, then gets a KeyboardInterrupt
@@ -171,11 +172,14 @@ def command_lines(draw):
 
 
 class _Timeout:
-    """SIGALRM after TIME_LIMIT_S raises KeyboardInterrupt in the main thread, as Ctrl-C."""
+    """SIGALRM after TIME_LIMIT_S calls the CLI's SIGINT handler in the main thread, as Ctrl-C
+    does (not once the command has restored the previous handler)."""
 
     def __enter__(self):
         def interrupt(signum, frame):
-            raise KeyboardInterrupt
+            handler = signal.getsignal(signal.SIGINT)
+            if handler is _on_sigint:
+                handler(signal.SIGINT, frame)
 
         self.old = signal.signal(signal.SIGALRM, interrupt)
         signal.setitimer(signal.ITIMER_REAL, TIME_LIMIT_S)
