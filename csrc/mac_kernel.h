@@ -665,8 +665,8 @@ static __attribute__((noinline)) void K(wide_restart)(K(v32) pr, int64_t carry, 
             vmn64 = KNMIN64(vmn64, KNMIN64(se_, so_));                                         \
             vmx64 = KNMAX64(vmx64, KNMAX64(se_, so_));                                         \
             if (check) {                                                                       \
-                oe_ = (se_ < lo64) | (se_ > hi64);                                             \
-                oo_ = (so_ < lo64) | (so_ > hi64);                                             \
+                oe_ = (K(s64))((K(vec))(se_ - lo64) > span64);                                 \
+                oo_ = (K(s64))((K(vec))(so_ - lo64) > span64);                                 \
                 if (__builtin_expect(nv_ < KL32, 0)) {                                         \
                     oe_ &= lane64 * 2 < (int64_t)nv_;                                          \
                     oo_ &= lane64 * 2 + 1 < (int64_t)nv_;                                      \
@@ -675,7 +675,9 @@ static __attribute__((noinline)) void K(wide_restart)(K(v32) pr, int64_t carry, 
             }                                                                                  \
             s_ = (K(v32))(((K(vec))se_ & 0xffffffffu) | ((K(vec))so_ << 32));                  \
         } else {                                                                               \
-            const K(v32) tot_ = KNLAST(s_ = K(scan32)(pr_));                                   \
+            K(v32) tot_;                                                                       \
+            s_ = K(scan32)(pr_);                                                               \
+            tot_ = KNLAST(s_);                                                                 \
             s_ += carry;                                                                       \
             if (__builtin_expect(nxt - (off + t_) < nv_, 0)) { /* a dot product starts */     \
                 s_ = K(narrow_restart)(s_, carry, (int)(nxt - (off + t_)));                    \
@@ -787,6 +789,7 @@ K(narrow_body)(const struct mac_plan *P, const bitsim_source *xs, const bitsim_s
                            , 4, 5, 6, 7
 #endif
     };
+    const K(vec) span64 = (K(vec))(hi64 - lo64);   /* outside: (s - lo) > span, unsigned */
     const int check = (i128)length * P->product_min < P->acc_lo
                       || (i128)length * P->product_max > P->acc_hi;
     K(s64) carry64 = zero64 + base, vmn64 = zero64 + INT64_MAX, vmx64 = zero64 + INT64_MIN;
