@@ -697,8 +697,9 @@ static __attribute__((noinline)) void K(wide_restart)(K(v32) pr, int64_t carry, 
             w2_ = (K(u32))pr_;                                                                 \
             w3_ = ((K(u32))xv_ & xmask) | (((K(u32))wv_ & wmask) << 16);                       \
         } else {                                                                               \
-            w2_ = ((K(u32))pr_ & pmask) | (((K(u32))xv_ & xmask) << xsh)                       \
-                  | (((K(u32))wv_ & wmask) << wsh);                                            \
+            /* two bit selects; bits above x's and w's fields are never read */                \
+            w2_ = ((((K(u32))pr_ & pmask) | (((K(u32))xv_ << xsh) & ~pmask)) & wlow)           \
+                  | ((K(u32))wv_ << wsh);                                                      \
             w3_ = w2_;                                                                         \
         }                                                                                      \
         KNWORDS(KNDIFF)                                                                        \
@@ -778,6 +779,7 @@ K(narrow_body)(const struct mac_plan *P, const bitsim_source *xs, const bitsim_s
     const uint32_t pmask = pb >= 32 ? ~0u : (1u << pb) - 1;
     const uint32_t xmask = (1u << xb) - 1, wmask = (1u << wb) - 1;
     const int xsh = pb, wsh = pb + xb;   /* used when !nq (then pb + xb + wb <= 32) */
+    const uint32_t wlow = (1u << wsh) - 1;   /* wsh < 32 when !nq */
     const size_t CH = 64 * 16 * KL32;    /* MACs between interruption and range checks */
     const K(v32) lane = K(lanes32)(), zero = {0};
     const K(vec) z64 = {0};
