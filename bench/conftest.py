@@ -40,6 +40,13 @@ def pytest_terminal_summary(terminalreporter, config):
                 )
                 ratio = f"  {rate / ref_rate:7.2f}x {ref[0].name}"
             gates = f", {rate * info['gates'] / 1e9:.1f} G gate evals/s" if "gates" in info else ""
+            if "cpu_s" in info:  # CPU time of every thread (bench/test_bench_mac.py)
+                cpu_rate = count / info["cpu_s"]
+                label = "  (CPU time, every thread)"
+                ratio += f"\n{'':45} {label:32} {cpu_rate / 1e6:9.1f} M {unit}/s"
+                if ref and "cpu_s" in ref[0].extra_info:
+                    ref_cpu = ref[0].extra_info["macs"] / ref[0].extra_info["cpu_s"]
+                    ratio += f"  {cpu_rate / ref_cpu:7.2f}x"
             terminalreporter.write_line(
                 f"{group:45} {b.name:32} {rate / 1e6:9.1f} M {unit}/s{gates}{ratio}"
             )

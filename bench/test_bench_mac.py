@@ -7,6 +7,7 @@ Target (issue 2): C >= 1 G MAC/s on one core of the development machine, >= 30x 
 """
 
 import functools
+import time
 
 import numpy as np
 import pytest
@@ -18,6 +19,21 @@ CASES = [("c", level) for level in bitsim.simd_levels()] + [
     ("numba", "auto"),
     ("reference", "auto"),
 ]
+
+
+def cpu_timed(benchmark, fn):
+    """fn, recording the least process CPU time (every thread) of its calls in
+    ``benchmark.extra_info["cpu_s"]``: conftest.py prints the CPU-time rate next to the wall one
+    (on the shared machine, wall time measures the other engineers' load as much as bitsim)."""
+
+    def run(**kwargs):
+        t0 = time.process_time()
+        result = fn(**kwargs)
+        spent = time.process_time() - t0
+        benchmark.extra_info["cpu_s"] = min(benchmark.extra_info.get("cpu_s", spent), spent)
+        return result
+
+    return run
 
 
 @functools.lru_cache(maxsize=None)
@@ -65,13 +81,15 @@ def test_mac_threads(benchmark, threads, length):
     """Thread scaling (target, issue 14: >= 1.8x on 2 cores for finite K, no worse than before
     for endless dot products) on 10**8 MACs of 8-bit operands sampled in C (long enough that
     thread start-up does not count); the ratio printed is over 1 thread of the same group. Wall
-    clock: meaningful only on an otherwise idle machine."""
+    clock: meaningful only on an otherwise idle machine; CPU time (all threads): a 2-thread run
+    that costs as much CPU as a 1-thread one splits into two equal halves, i.e. runs 2x as fast
+    on two free cores."""
     n = 10 * N
     benchmark.group = f"8-bit signed MAC, {n:.0e} MACs sampled, K={length}, threads"
     benchmark.extra_info["macs"] = n
     benchmark.extra_info["baseline"] = threads == 1
     result = benchmark.pedantic(
-        bitsim.simulate_mac,
+        cpu_timed(benchmark, bitsim.simulate_mac),
         kwargs=dict(x_bits=8, acc_bits=32, length=length, n=n, threads=threads),
         rounds=3,
         iterations=1,
@@ -88,7 +106,8 @@ TARGET_CASES = [(8, 32, "arrays"), (8, 64, "arrays"), (16, 32, "arrays"), (8, 32
 def test_mac_issue14_targets(benchmark, bits, acc_bits, operands):
     """The settings of issue 14's targets (C kernel, best instruction set, one thread, K = 4608,
     every site counted): >= 2.5 G MAC/s on int8/int16 arrays, >= 1.5 G sampled; acc 64 and
-    16-bit operands no more than 1.3x slower than the 8-bit, acc 32 baseline of the group."""
+    16-bit operands no more than 1.3x slower than the 8-bit, acc 32 baseline of the group (the
+    ratios printed: speed over the baseline's, wall and CPU time)."""
     if operands == "arrays":
         rng = np.random.default_rng(bits)
         dtype = np.int8 if bits == 8 else np.int16
@@ -101,7 +120,7 @@ def test_mac_issue14_targets(benchmark, bits, acc_bits, operands):
     benchmark.extra_info["macs"] = N
     benchmark.extra_info["baseline"] = (bits, acc_bits, operands) == TARGET_CASES[0]
     result = benchmark.pedantic(
-        bitsim.simulate_mac,
+        cpu_timed(benchmark, bitsim.simulate_mac),
         kwargs=dict(kwargs, x_bits=bits, acc_bits=acc_bits, length=4608, threads=1),
         rounds=5,
         iterations=1,

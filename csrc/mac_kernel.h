@@ -404,6 +404,576 @@ static i128 K(block_run)(const struct mac_plan *P, uint64_t g, const int64_t *x,
     return base;   /* n == 0 */
 }
 
+/* ---- the narrow fused path --------------------------------------------------------------
+ * When every exact partial sum fits 32-bit two's complement (signed product, K * extreme
+ * product inside [-2**31, 2**31), acc_bits >= 32) and the operands are int8/int16 arrays or
+ * uniform samplers of at most 16 bits, one pass over 32-bit lanes (KVBYTES / 4 MACs per vector)
+ * loads (sign-extending) or draws the operands, computes products, running sums, extremes and
+ * adder carries, and feeds the differences of consecutive register words straight into the
+ * Harley-Seal counters: no operand buffer, no stored words. The register words are acc, carry,
+ * product | x | w (or product, then x | w for 16-bit operands). Bits of acc and carry above 31
+ * repeat bit 31: acc is the sign extension of a 32-bit value, and so is the adder's first
+ * input, whence the carry out of every bit above 31 equals the carry out of bit 31. At most one
+ * dot product starts per vector (K >= lanes): a branch restarts the running sum at its lane. */
+
+#if KLANES > 1 && !KSUM_WIDE
+#define KL32 (KVBYTES / 4)
+typedef int32_t K(v32) __attribute__((vector_size(KVBYTES)));
+typedef uint32_t K(u32) __attribute__((vector_size(KVBYTES)));
+typedef int64_t K(s64) __attribute__((vector_size(KVBYTES)));
+
+
+static inline K(v32) K(lanes32)(void)
+{
+    const K(v32) l = {0, 1, 2, 3, 4, 5, 6, 7
+#if KL32 == 16
+                      , 8, 9, 10, 11, 12, 13, 14, 15
+#endif
+    };
+    return l;
+}
+
+#ifndef KN_I8   /* once for every inclusion */
+enum { KN_I8 = 0, KN_I16, KN_UNIFORM };
+#define KN_I8 KN_I8
+#endif
+
+/* The operand kind of the narrow path, or -1 when the source does not qualify. */
+static int K(narrow_kind)(const bitsim_source *s)
+{
+    if (s->kind == BITSIM_SOURCE_UNIFORM && s->bits <= 16)
+        return KN_UNIFORM;
+    if (s->kind == BITSIM_SOURCE_ARRAY && s->dtype == BITSIM_INT8 && s->bits <= 8)
+        return KN_I8;
+    if (s->kind == BITSIM_SOURCE_ARRAY && s->dtype == BITSIM_INT16 && s->bits <= 16)
+        return KN_I16;
+    return -1;
+}
+
+/* Range check of array elements [g, g + n): 1 and *bad (first offender) when one is outside. */
+#define KNRANGE(T)                                                                             \
+    do {                                                                                       \
+        const T *a_ = (const T *)s->data + g;                                                  \
+        T mn_ = a_[0], mx_ = a_[0];                                                            \
+        for (i = 0; i < n; i++) {                                                              \
+            mn_ = a_[i] < mn_ ? a_[i] : mn_;                                                   \
+            mx_ = a_[i] > mx_ ? a_[i] : mx_;                                                   \
+        }                                                                                      \
+        if (mn_ >= lo && mx_ <= hi)                                                            \
+            return 0;                                                                          \
+        for (i = 0; i < n; i++)                                                                \
+            if (a_[i] < lo || a_[i] > hi) {                                                    \
+                *bad = g + i;                                                                  \
+                return 1;                                                                      \
+            }                                                                                  \
+        return 0;                                                                              \
+    } while (0)
+
+static int K(narrow_range)(const bitsim_source *s, int kind, uint64_t g, size_t n, uint64_t *bad)
+{
+    const int64_t lo = s->is_signed ? -((int64_t)1 << (s->bits - 1)) : 0;
+    const int64_t hi = s->is_signed ? ((int64_t)1 << (s->bits - 1)) - 1
+                                    : ((int64_t)1 << s->bits) - 1;
+    size_t i;
+    if (kind == KN_I8 && lo <= INT8_MIN && hi >= INT8_MAX)
+        return 0;   /* every int8 is a value of the format */
+    if (kind == KN_I16 && lo <= INT16_MIN && hi >= INT16_MAX)
+        return 0;
+    if (kind == KN_I8)
+        KNRANGE(int8_t);
+    if (kind == KN_I16)
+        KNRANGE(int16_t);
+    return 0;
+}
+#undef KNRANGE
+
+/* The last, partial vector of an array: lanes from nv on are 0. */
+static __attribute__((noinline)) void K(narrow_fetch_part)(const bitsim_source *s, int kind,
+                                                            uint64_t g, size_t nv, K(v32) *v)
+{
+    size_t i;
+    *v = (K(v32)){0};
+    for (i = 0; i < nv; i++)
+        (*v)[i] = kind == KN_I8 ? ((const int8_t *)s->data)[g + i] : ((const int16_t *)s->data)[g + i];
+}
+
+/* Operands g .. g + KL32 - 1 in 32-bit lanes; lanes from nv on are 0 (and nothing past the
+ * end of an array is read). */
+static inline __attribute__((always_inline)) K(v32)
+K(narrow_fetch)(const bitsim_source *s, const int kind, uint64_t g, size_t nv)
+{
+    K(v32) v;
+    if (kind == KN_UNIFORM) {
+        static const K(vec) step = {
+#if KLANES == 4
+            0, BITSIM_GOLDEN, 2 * BITSIM_GOLDEN, 3 * BITSIM_GOLDEN
+#else
+            0, BITSIM_GOLDEN, 2 * BITSIM_GOLDEN, 3 * BITSIM_GOLDEN, 4 * BITSIM_GOLDEN,
+            5 * BITSIM_GOLDEN, 6 * BITSIM_GOLDEN, 7 * BITSIM_GOLDEN
+#endif
+        };
+        const int sh = 64 - s->bits;
+        const uint64_t c = s->key + (g + 1) * BITSIM_GOLDEN;
+        K(vec) z[2];
+        int k;
+        z[0] = c + step;
+        z[1] = z[0] + (uint64_t)KLANES * BITSIM_GOLDEN;
+        for (k = 0; k < 2; k++) {
+            K(vec) u = z[k];
+            u = (u ^ (u >> 30)) * 0xBF58476D1CE4E5B9ULL;
+            u = (u ^ (u >> 27)) * 0x94D049BB133111EBULL;
+            u ^= u >> 31;
+            z[k] = s->is_signed ? (K(vec))((K(s64))u >> sh) : u >> sh;
+        }
+        /* the low halves of the 64-bit lanes (little-endian) */
+#if KL32 == 8
+        v = BITSIM_SHUFFLE2((K(v32))z[0], (K(v32))z[1], K(v32), 0, 2, 4, 6, 8, 10, 12, 14);
+#else
+        v = BITSIM_SHUFFLE2((K(v32))z[0], (K(v32))z[1], K(v32), 0, 2, 4, 6, 8, 10, 12, 14, 16,
+                            18, 20, 22, 24, 26, 28, 30);
+#endif
+        if (nv < KL32) {
+            const K(v32) lane = K(lanes32)();
+            v &= lane < (int32_t)nv;
+        }
+        return v;
+    }
+    if (__builtin_expect(nv < KL32, 0)) {
+        K(narrow_fetch_part)(s, kind, g, nv, &v);
+        return v;
+    }
+    /* sign-extending loads (GCC 12 scalarises __builtin_convertvector from 8-bit lanes) */
+#if KL32 == 8
+    if (kind == KN_I8)
+        return (K(v32))_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)((const int8_t *)s->data + g)));
+    return (K(v32))_mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)((const int16_t *)s->data + g)));
+#else
+    if (kind == KN_I8)
+        return (K(v32))_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)((const int8_t *)s->data + g)));
+    return (K(v32))_mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)((const int16_t *)s->data + g)));
+#endif
+}
+
+/* Inclusive prefix sum over the lanes. */
+static inline K(v32) K(scan32)(K(v32) v)
+{
+    const K(v32) z = {0};
+#if KL32 == 8
+    v += BITSIM_SHUFFLE2(v, z, K(v32), 8, 0, 1, 2, 3, 4, 5, 6);
+    v += BITSIM_SHUFFLE2(v, z, K(v32), 8, 8, 0, 1, 2, 3, 4, 5);
+    v += BITSIM_SHUFFLE2(v, z, K(v32), 8, 8, 8, 8, 0, 1, 2, 3);
+#else
+    v += BITSIM_SHUFFLE2(v, z, K(v32), 16, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14);
+    v += BITSIM_SHUFFLE2(v, z, K(v32), 16, 16, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13);
+    v += BITSIM_SHUFFLE2(v, z, K(v32), 16, 16, 16, 16, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11);
+    v += BITSIM_SHUFFLE2(v, z, K(v32), 16, 16, 16, 16, 16, 16, 16, 16, 0, 1, 2, 3, 4, 5, 6, 7);
+#endif
+    return v;
+}
+
+/* Inclusive prefix sum over 64-bit lanes. */
+static inline K(s64) K(scan64)(K(s64) v)
+{
+    const K(s64) z = {0};
+#if KLANES == 4
+    v += BITSIM_SHUFFLE2(v, z, K(s64), 4, 0, 1, 2);
+    v += BITSIM_SHUFFLE2(v, z, K(s64), 4, 4, 0, 1);
+#else
+    v += BITSIM_SHUFFLE2(v, z, K(s64), 8, 0, 1, 2, 3, 4, 5, 6);
+    v += BITSIM_SHUFFLE2(v, z, K(s64), 8, 8, 0, 1, 2, 3, 4, 5);
+    v += BITSIM_SHUFFLE2(v, z, K(s64), 8, 8, 8, 8, 0, 1, 2, 3);
+#endif
+    return v;
+}
+
+/* Wide sums of a vector in which a dot product starts at lane r (products pr, exact sum before
+ * the vector carry): *se, *so get the sums after the even and the odd MACs (2i and 2i + 1 in
+ * 64-bit lane i). */
+static __attribute__((noinline)) void K(wide_restart)(K(v32) pr, int64_t carry, int r, K(s64) *se,
+                                                      K(s64) *so)
+{
+    int64_t s = carry;
+    int l;
+    for (l = 0; l < KL32; l++) {
+        s = (l == r ? 0 : s) + pr[l];
+        if (l & 1)
+            (*so)[l / 2] = s;
+        else
+            (*se)[l / 2] = s;
+    }
+}
+
+#if KLANES == 4
+#define KNLAST64(v) BITSIM_SHUFFLE1(v, K(s64), 3, 3, 3, 3)
+#define KNMULEVEN(a, b) _mm256_mul_epi32((__m256i)(a), (__m256i)(b))
+#define KNMIN64(a, b) ((K(s64))((a) < (b)) & (a)) | ((K(s64))((a) >= (b)) & (b))
+#define KNMAX64(a, b) ((K(s64))((a) > (b)) & (a)) | ((K(s64))((a) <= (b)) & (b))
+#else
+#define KNLAST64(v) BITSIM_SHUFFLE1(v, K(s64), 7, 7, 7, 7, 7, 7, 7, 7)
+#define KNMULEVEN(a, b) _mm512_mul_epi32((__m512i)(a), (__m512i)(b))
+#define KNMIN64(a, b) (K(s64))_mm512_min_epi64((__m512i)(a), (__m512i)(b))
+#define KNMAX64(a, b) (K(s64))_mm512_max_epi64((__m512i)(a), (__m512i)(b))
+#endif
+#if KL32 == 8
+#define KNLAST(v) BITSIM_SHUFFLE1(v, K(v32), 7, 7, 7, 7, 7, 7, 7, 7)
+#define KNPREV(a, b) BITSIM_SHUFFLE2(a, b, K(u32), 15, 0, 1, 2, 3, 4, 5, 6)
+#define KNMIN(a, b) (K(v32))_mm256_min_epi32((__m256i)(a), (__m256i)(b))
+#define KNMAX(a, b) (K(v32))_mm256_max_epi32((__m256i)(a), (__m256i)(b))
+#else
+#define KNLAST(v) BITSIM_SHUFFLE1(v, K(v32), 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15)
+#define KNPREV(a, b) BITSIM_SHUFFLE2(a, b, K(u32), 31, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)
+#define KNMIN(a, b) (K(v32))_mm512_min_epi32((__m512i)(a), (__m512i)(b))
+#define KNMAX(a, b) (K(v32))_mm512_max_epi32((__m512i)(a), (__m512i)(b))
+#endif
+
+/* Statements for each register word j < nw (j is a literal: the state is in named variables). */
+#define KNWORDS(M) M(0) M(1) M(2) if (nq) { M(3) }
+
+/* The register words of one vector of MACs, as diffs D0..D3 against the previous MAC's words. */
+#define KNDIFF(j)                                                                              \
+    {                                                                                          \
+        K(u32) dd_ = w##j##_ ^ KNPREV(w##j##_, prev##j);                                       \
+        prev##j = w##j##_;                                                                     \
+        if (__builtin_expect(nv_ < KL32, 0))                                                   \
+            dd_ &= (K(u32))(lane < (int32_t)nv_);                                              \
+        d##j = (K(vec))dd_;                                                                    \
+    }
+#define KNSTEP(k)                                                                              \
+    do {                                                                                       \
+        const size_t t_ = t + (size_t)(k) * KL32;                                              \
+        const size_t nv_ = t_ < n ? (n - t_ < KL32 ? n - t_ : KL32) : 0;                       \
+        const uint64_t g_ = start + off + t_;                                                  \
+        const K(v32) xv_ = K(narrow_fetch)(xs, xk, g_, nv_);                                   \
+        const K(v32) wv_ = K(narrow_fetch)(ws, wk, g_, nv_);                                   \
+        const K(v32) pr_ = xv_ * wv_;                                                          \
+        K(v32) s_, ad_, car_;                                                                  \
+        K(u32) w0_, w1_, w2_, w3_;                                                             \
+        if (wide) {                                                                            \
+            const K(s64) pe_ = (K(s64))KNMULEVEN(xv_, wv_);                                    \
+            const K(s64) po_ = (K(s64))KNMULEVEN((K(vec))xv_ >> 32, (K(vec))wv_ >> 32);       \
+            const K(s64) q_ = K(scan64)(pe_ + po_);                                            \
+            K(s64) se_, so_, oe_, oo_;                                                         \
+            so_ = q_ + carry64;                                                                \
+            se_ = so_ - po_;                                                                   \
+            if (__builtin_expect(nxt - (off + t_) < nv_, 0)) {                                 \
+                K(wide_restart)(pr_, carry64[0], (int)(nxt - (off + t_)), &se_, &so_);         \
+                nxt += length;                                                                 \
+                carry64 = KNLAST64(so_);                                                       \
+            } else {                                                                           \
+                carry64 += KNLAST64(q_);                                                       \
+            }                                                                                  \
+            vmn64 = KNMIN64(vmn64, KNMIN64(se_, so_));                                         \
+            vmx64 = KNMAX64(vmx64, KNMAX64(se_, so_));                                         \
+            if (check) {                                                                       \
+                oe_ = (K(s64))((K(vec))(se_ - lo64) > span64);                                 \
+                oo_ = (K(s64))((K(vec))(so_ - lo64) > span64);                                 \
+                if (__builtin_expect(nv_ < KL32, 0)) {                                         \
+                    oe_ &= lane64 * 2 < (int64_t)nv_;                                          \
+                    oo_ &= lane64 * 2 + 1 < (int64_t)nv_;                                      \
+                }                                                                              \
+                vover -= oe_ + oo_;                                                            \
+            }                                                                                  \
+            s_ = (K(v32))(((K(vec))se_ & 0xffffffffu) | ((K(vec))so_ << 32));                  \
+        } else {                                                                               \
+            K(v32) tot_;                                                                       \
+            s_ = K(scan32)(pr_);                                                               \
+            tot_ = KNLAST(s_);                                                                 \
+            s_ += carry;                                                                       \
+            if (__builtin_expect(nxt - (off + t_) < nv_, 0)) { /* a dot product starts */     \
+                s_ = K(narrow_restart)(s_, carry, (int)(nxt - (off + t_)));                    \
+                carry = KNLAST(s_);                                                            \
+                nxt += length;                                                                 \
+            } else {                                                                           \
+                carry += tot_;                                                                 \
+            }                                                                                  \
+            vmn = KNMIN(vmn, s_);                                                              \
+            vmx = KNMAX(vmx, s_);                                                              \
+        }                                                                                      \
+        ad_ = s_ - pr_;                                                                        \
+        car_ = (ad_ & pr_) | ((ad_ | pr_) & ~s_);                                              \
+        w0_ = (K(u32))s_;                                                                      \
+        w1_ = (K(u32))car_;                                                                    \
+        if (nq) {                                                                              \
+            w2_ = (K(u32))pr_;                                                                 \
+            w3_ = ((K(u32))xv_ & xmask) | (((K(u32))wv_ & wmask) << 16);                       \
+        } else {                                                                               \
+            /* two bit selects; bits above x's and w's fields are never read */                \
+            w2_ = ((((K(u32))pr_ & pmask) | (((K(u32))xv_ << xsh) & ~pmask)) & wlow)           \
+                  | ((K(u32))wv_ << wsh);                                                      \
+            w3_ = w2_;                                                                         \
+        }                                                                                      \
+        KNWORDS(KNDIFF)                                                                        \
+    } while (0)
+
+#define KNKEEP(j) da##j = d##j;
+#define KNCSA_A(j) KCSA(twA##j, ones##j, ones##j, da##j, d##j);
+#define KNCSA_B(j) KCSA(twB##j, ones##j, ones##j, da##j, d##j);
+#define KNPAIR(k, CSA)                                                                         \
+    do {                                                                                       \
+        K(vec) d0, d1, d2, d3, da0, da1, da2, da3;                                             \
+        KNSTEP(k);                                                                             \
+        KNWORDS(KNKEEP)                                                                        \
+        KNSTEP((k) + 1);                                                                       \
+        KNWORDS(CSA)                                                                           \
+    } while (0)
+#define KNFOURS_A(j) KCSA(foA##j, twos##j, twos##j, twA##j, twB##j);
+#define KNEIGHTS_A(j)                                                                          \
+    KCSA(foB##j, twos##j, twos##j, twA##j, twB##j);                                            \
+    KCSA(eiA##j, fours##j, fours##j, foA##j, foB##j);
+#define KNSIXTEENS(j)                                                                          \
+    {                                                                                          \
+        K(vec) sx_;                                                                             \
+        KCSA(foB##j, twos##j, twos##j, twA##j, twB##j);                                        \
+        KCSA(eiB##j, fours##j, fours##j, foA##j, foB##j);                                      \
+        KCSA(sx_, eights##j, eights##j, eiA##j, eiB##j);                                        \
+        for (p = 0; p < 4; p++) { /* the sixteens, into a 4-bit ripple counter */             \
+            const K(vec) u_ = small[j][p] & sx_;                                               \
+            small[j][p] ^= sx_;                                                                \
+            sx_ = u_;                                                                          \
+        }                                                                                      \
+    }
+/* Every 15 groups: the 4-bit counter, added to the KPLANES-bit one. */
+#define KNDRAIN(j)                                                                             \
+    {                                                                                          \
+        K(vec) cy_ = z64;                                                                      \
+        for (p = 0; p < KPLANES; p++) {                                                        \
+            const K(vec) a_ = planes[j][p], b_ = p < 4 ? small[j][p] : z64;                    \
+            planes[j][p] = a_ ^ b_ ^ cy_;                                                      \
+            cy_ = (a_ & b_) | (cy_ & (a_ ^ b_));                                               \
+        }                                                                                      \
+        memset(small[j], 0, sizeof small[j]);                                                  \
+    }
+#define KNFLUSH(j)                                                                             \
+    {                                                                                          \
+        struct K(pp) pp_;                                                                      \
+        pp_.ones = ones##j;                                                                    \
+        pp_.twos = twos##j;                                                                    \
+        pp_.fours = fours##j;                                                                  \
+        pp_.eights = eights##j;                                                                \
+        memcpy(pp_.planes, planes[j], sizeof pp_.planes);                                      \
+        K(pp_flush)(&pp_, cnt[j]);                                                             \
+        ones##j = twos##j = fours##j = eights##j = pp_.ones; /* zero */                        \
+        memset(planes[j], 0, sizeof planes[j]);                                                \
+    }
+
+/* The running sums of a vector in which a dot product starts at lane r: from there on they
+ * restart from 0. */
+static __attribute__((noinline)) K(v32) K(narrow_restart)(K(v32) s, K(v32) carry, int r)
+{
+    const K(v32) zero = {0};
+    const int32_t sub = r ? s[r - 1] : carry[0];
+    return s - ((K(lanes32)() >= r) & (zero + sub));
+}
+
+/* The counts of MACs [start, start + count), xk, wk (operand kinds) constant where inlined;
+ * nq: x | w in a word of their own; cnt[j] gets the positional counts of word j's 64-bit lanes
+ * (bit b of a 32-bit word: cnt[j][b] + cnt[j][b + 32]); ext: minimum, maximum, sum after. */
+static inline __attribute__((always_inline)) int
+K(narrow_body)(const struct mac_plan *P, const bitsim_source *xs, const bitsim_source *ws,
+               const int xk, const int wk, const int wide, uint64_t start, uint64_t count,
+               int64_t base, uint64_t (*cnt)[64], int64_t *ext, uint64_t *bad)
+{
+    const uint64_t length = P->cfg.length;
+    const int pb = P->site_bits[BITSIM_SITE_PRODUCT], xb = P->cfg.x_bits, wb = P->cfg.w_bits;
+    const int nq = pb + xb + wb > 32;
+    const uint32_t pmask = pb >= 32 ? ~0u : (1u << pb) - 1;
+    const uint32_t xmask = (1u << xb) - 1, wmask = (1u << wb) - 1;
+    const int xsh = pb, wsh = pb + xb;   /* used when !nq (then pb + xb + wb <= 32) */
+    const uint32_t wlow = (1u << wsh) - 1;   /* wsh < 32 when !nq */
+    const size_t CH = 64 * 16 * KL32;    /* MACs between interruption and range checks */
+    const K(v32) lane = K(lanes32)(), zero = {0};
+    const K(vec) z64 = {0};
+    K(v32) carry = zero + (int32_t)base, vmn = zero + INT32_MAX, vmx = zero + INT32_MIN;
+    const K(s64) zero64 = {0}, lo64 = zero64 + (int64_t)(P->acc_lo < INT64_MIN ? INT64_MIN : P->acc_lo);
+    const K(s64) hi64 = zero64 + (int64_t)(P->acc_hi > INT64_MAX ? INT64_MAX : P->acc_hi);
+    const K(s64) lane64 = {0, 1, 2, 3
+#if KLANES == 8
+                           , 4, 5, 6, 7
+#endif
+    };
+    const K(vec) span64 = (K(vec))(hi64 - lo64);   /* outside: (s - lo) > span, unsigned */
+    const int check = (i128)length * P->product_min < P->acc_lo
+                      || (i128)length * P->product_max > P->acc_hi;
+    K(s64) carry64 = zero64 + base, vmn64 = zero64 + INT64_MAX, vmx64 = zero64 + INT64_MIN;
+    K(s64) vover = zero64;
+    K(u32) prev0 = (K(u32))zero, prev1 = prev0, prev2 = prev0, prev3 = prev0;
+    K(vec) ones0 = z64, ones1 = z64, ones2 = z64, ones3 = z64;
+    K(vec) twos0 = z64, twos1 = z64, twos2 = z64, twos3 = z64;
+    K(vec) fours0 = z64, fours1 = z64, fours2 = z64, fours3 = z64;
+    K(vec) eights0 = z64, eights1 = z64, eights2 = z64, eights3 = z64;
+    K(vec) planes[4][KPLANES], small[4][4];
+    uint32_t groups = 0, sgroups = 0;
+    uint64_t off, nxt = start % length ? length - start % length : 0;   /* next start - start */
+    int j, p;
+    memset(planes, 0, sizeof planes);
+    memset(small, 0, sizeof small);
+    if (start > 0) {   /* the words MAC start - 1 left in the registers */
+        int64_t x0, w0;
+        int32_t pr0, ad0, a0 = (int32_t)base;
+        uint32_t wd2, wd3;
+        if (K(load)(xs, start - 1, 1, &x0, bad))
+            return BITSIM_ERR_X_RANGE;
+        if (K(load)(ws, start - 1, 1, &w0, bad))
+            return BITSIM_ERR_W_RANGE;
+        pr0 = (int32_t)(x0 * w0);
+        ad0 = (int32_t)((uint32_t)a0 - (uint32_t)pr0);
+        wd2 = nq ? (uint32_t)pr0
+                 : ((uint32_t)pr0 & pmask) | (((uint32_t)x0 & xmask) << xsh)
+                       | (((uint32_t)w0 & wmask) << wsh);
+        wd3 = ((uint32_t)x0 & xmask) | (((uint32_t)w0 & wmask) << 16);
+        prev0 = (K(u32))zero + (uint32_t)a0;
+        prev1 = (K(u32))zero + (uint32_t)((ad0 & pr0) | ((ad0 | pr0) & ~a0));
+        prev2 = (K(u32))zero + wd2;
+        prev3 = (K(u32))zero + wd3;
+    }
+    for (off = 0; off < count; off += CH) {
+        const size_t n = (size_t)(count - off < CH ? count - off : CH);
+        size_t t;
+        if (bitsim_interrupted())
+            return BITSIM_ERR_INTERRUPTED;
+        if (xk != KN_UNIFORM && K(narrow_range)(xs, xk, start + off, n, bad))
+            return BITSIM_ERR_X_RANGE;
+        if (wk != KN_UNIFORM && K(narrow_range)(ws, wk, start + off, n, bad))
+            return BITSIM_ERR_W_RANGE;
+        for (t = 0; t < n; t += 16 * KL32) {
+            K(vec) twA0, twA1, twA2, twA3, twB0, twB1, twB2, twB3;
+            K(vec) foA0, foA1, foA2, foA3, foB0, foB1, foB2, foB3;
+            K(vec) eiA0, eiA1, eiA2, eiA3, eiB0, eiB1, eiB2, eiB3;
+            KNPAIR(0, KNCSA_A);
+            KNPAIR(2, KNCSA_B);
+            KNWORDS(KNFOURS_A)
+            KNPAIR(4, KNCSA_A);
+            KNPAIR(6, KNCSA_B);
+            KNWORDS(KNEIGHTS_A)
+            KNPAIR(8, KNCSA_A);
+            KNPAIR(10, KNCSA_B);
+            KNWORDS(KNFOURS_A)
+            KNPAIR(12, KNCSA_A);
+            KNPAIR(14, KNCSA_B);
+            KNWORDS(KNSIXTEENS)
+            if (++sgroups == 15 || off + t + 16 * KL32 >= count) {
+                KNWORDS(KNDRAIN)
+                sgroups = 0;
+            }
+            if (++groups == 15 * 273 || off + t + 16 * KL32 >= count) {   /* 4095 */
+                KNWORDS(KNFLUSH)
+                groups = 0;
+            }
+        }
+    }
+    if (wide) {
+        ext[0] = INT64_MAX;
+        ext[1] = INT64_MIN;
+        ext[3] = 0;
+        for (j = 0; j < KLANES; j++) {
+            ext[0] = vmn64[j] < ext[0] ? vmn64[j] : ext[0];
+            ext[1] = vmx64[j] > ext[1] ? vmx64[j] : ext[1];
+            ext[3] += vover[j];
+        }
+        ext[2] = carry64[0];
+    } else {
+        ext[0] = INT32_MAX;
+        ext[1] = INT32_MIN;
+        for (j = 0; j < KL32; j++) {
+            ext[0] = vmn[j] < ext[0] ? vmn[j] : ext[0];
+            ext[1] = vmx[j] > ext[1] ? vmx[j] : ext[1];
+        }
+        ext[2] = carry[0];
+        ext[3] = 0;
+    }
+    return BITSIM_OK;
+}
+#undef KNWORDS
+#undef KNDIFF
+#undef KNSTEP
+#undef KNKEEP
+#undef KNCSA_A
+#undef KNCSA_B
+#undef KNPAIR
+#undef KNFOURS_A
+#undef KNEIGHTS_A
+#undef KNSIXTEENS
+#undef KNDRAIN
+#undef KNFLUSH
+#undef KNLAST
+#undef KNPREV
+#undef KNMIN
+#undef KNMAX
+#undef KNLAST64
+#undef KNMULEVEN
+#undef KNMIN64
+#undef KNMAX64
+
+/* Which fused path computes this run: 1 when every partial sum fits 32 bits (see above), 2 when
+ * they fit 64 bits and the accumulator has at most 32 (its register and adder words are then
+ * the low 32 bits of the exact sums, which 64-bit lanes of even and odd MACs give for the
+ * extremes and overflows), 0 for neither. */
+static int K(narrow_mode)(const struct mac_plan *P, const bitsim_source *xs,
+                          const bitsim_source *ws, uint64_t count)
+{
+    const uint64_t length = P->cfg.length;
+    const int xk = K(narrow_kind)(xs), wk = K(narrow_kind)(ws);
+    if (count == 0 || !(P->cfg.x_signed || P->cfg.w_signed) || length < KL32
+        || length > ((uint64_t)1 << 40) || xk < 0 || xk != wk)
+        return 0;
+    if (P->cfg.acc_bits >= 32 && (i128)length * P->product_min >= -((i128)1 << 31)
+        && (i128)length * P->product_max < ((i128)1 << 31))
+        return 1;
+    if (P->cfg.acc_bits <= 32 && (i128)length * P->product_min >= -((i128)1 << 62)
+        && (i128)length * P->product_max < ((i128)1 << 62))
+        return 2;
+    return 0;
+}
+
+#define KNCASE(XK, WIDE)                                                                       \
+    case (XK) * 2 + (WIDE):                                                                    \
+        status = K(narrow_body)(P, xs, ws, XK, XK, WIDE, start, count, base, cnt, ext, bad);   \
+        break
+
+static int K(narrow)(const struct mac_plan *P, const bitsim_source *xs, const bitsim_source *ws,
+                     int mode, uint64_t start, uint64_t count, int64_t base,
+                     bitsim_mac_result *out, uint64_t *bad)
+{
+    const int pb = P->site_bits[BITSIM_SITE_PRODUCT], xb = P->cfg.x_bits, wb = P->cfg.w_bits;
+    const int nq = pb + xb + wb > 32, jxw = nq ? 3 : 2, xsh = nq ? 0 : pb, wsh = nq ? 16 : pb + xb;
+    uint64_t cnt[4][64];
+    int64_t ext[4];
+    int status, b;
+    memset(cnt, 0, sizeof cnt);
+    switch (K(narrow_kind)(xs) * 2 + (mode == 2)) {
+    KNCASE(KN_I8, 0);
+    KNCASE(KN_I8, 1);
+    KNCASE(KN_I16, 0);
+    KNCASE(KN_I16, 1);
+    KNCASE(KN_UNIFORM, 0);
+    default: KNCASE(KN_UNIFORM, 1);
+    }
+    if (status != BITSIM_OK)
+        return status;
+#define KNFOLD(j, b) (cnt[j][b] + cnt[j][(b) + 32])
+    for (b = 0; b < P->cfg.acc_bits; b++) {
+        out->flips[BITSIM_SITE_ACC][b] = KNFOLD(0, b < 32 ? b : 31);
+        out->flips[BITSIM_SITE_CARRY][b] = KNFOLD(1, b < 32 ? b : 31);
+    }
+    for (b = 0; b < pb; b++)
+        out->flips[BITSIM_SITE_PRODUCT][b] = KNFOLD(2, b);
+    for (b = 0; b < xb; b++)
+        out->flips[BITSIM_SITE_X][b] = KNFOLD(jxw, xsh + b);
+    for (b = 0; b < wb; b++)
+        out->flips[BITSIM_SITE_W][b] = KNFOLD(jxw, wsh + b);
+#undef KNFOLD
+    flips_of_addend(P, out);
+    out->macs = count;
+    out->overflows = (uint64_t)ext[3];
+    out->min_sum = to_pair(ext[0]);
+    out->max_sum = to_pair(ext[1]);
+    out->sum_after = to_pair(ext[2]);
+    return BITSIM_OK;
+}
+#undef KNCASE
+#undef KL32
+#endif /* KLANES > 1 */
+
 /* ---- the two entry points ----------------------------------------------------------------- */
 
 static int K(run)(const struct mac_plan *P, const bitsim_source *xs, const bitsim_source *ws,
@@ -418,6 +988,11 @@ static int K(run)(const struct mac_plan *P, const bitsim_source *xs, const bitsi
     uint64_t off;
     int j, site, b;
 
+#if KLANES > 1 && !KSUM_WIDE
+    const int mode = K(narrow_mode)(P, xs, ws, count);
+    if (mode)
+        return K(narrow)(P, xs, ws, mode, start, count, (int64_t)base, out, bad);
+#endif
     memset(pp, 0, sizeof pp);
     memset(cnt, 0, sizeof cnt);
     st.min = P->sum_max_init;

@@ -1,0 +1,103 @@
+"""The C kernel's fused paths (int8/int16 arrays and uniform samplers of at most 16 bits, a
+signed product, K >= the vector's 32-bit lanes; mac_kernel.h, "the narrow fused path") equal
+the reference bit for bit: 32-bit partial sums (accumulator >= 32 bits, every sum fits 32 bits),
+64-bit sums for accumulators of at most 32 bits, and the configurations next to them that take
+the general path. Runs are cut into chunks and threads so that they start mid-vector and
+mid-dot-product."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+import bitsim
+from bitsim.sim.formats import IntFormat
+
+from util import BACKEND_IDS, BACKENDS, assert_same, simulate_all
+
+
+def operands(dtype, bits, signed, n, seed):
+    fmt = IntFormat(bits, signed)
+    rng = np.random.default_rng(seed)
+    x = rng.integers(fmt.lo, fmt.hi, size=n, endpoint=True)
+    x[::7] = fmt.hi  # long runs at the extremes: overflow for the narrow accumulators
+    x[3::11] = fmt.lo
+    return x.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype,bits", [(np.int8, 8), (np.int8, 3), (np.int16, 16), (np.int16, 11)])
+@pytest.mark.parametrize("x_signed,w_signed", [(True, True), (False, True), (False, False)])
+def test_arrays(dtype, bits, x_signed, w_signed):
+    """Dot-product starts at every lane of a vector (K = 16, 17, 100), K = 4608 (32-bit sums for
+    8-bit operands, 64-bit ones for 16-bit), accumulators from 20 to 64 bits; a length that is
+    no multiple of 16 vectors, chunks that start runs mid-vector, and two threads."""
+    n = 5000 + 37
+    if not x_signed and bits == 8 * np.dtype(dtype).itemsize:
+        bits -= 1  # unsigned values that the signed dtype holds
+    x = operands(dtype, bits, x_signed, n, 1)
+    w = operands(dtype, bits, w_signed, n, 2)
+    for length, acc_bits in itertools.product((16, 17, 100, 4608), (20, 32, 40, 64)):
+        case = dict(
+            x_bits=bits,
+            x_signed=x_signed,
+            w_signed=w_signed,
+            length=length,
+            acc_bits=acc_bits,
+            chunk_size=1111,
+        )
+        results = simulate_all(x=x, w=w, **case)
+        results["c-2-threads"] = bitsim.simulate_mac(x, w, threads=2, **case)
+        assert_same(results, case)
+
+
+@pytest.mark.parametrize("bits", [1, 4, 8, 13, 16])
+@pytest.mark.parametrize("signed", [True, False])
+@pytest.mark.parametrize("acc_bits", [24, 32, 48])
+def test_uniform_samplers(bits, signed, acc_bits):
+    """The C kernel draws SplitMix64 operands in vector lanes: the same ones as numba and the
+    reference."""
+    case = dict(x_bits=bits, signed=signed, acc_bits=acc_bits, length=33, n=3001, seed=bits)
+    assert_same(simulate_all(**case), case)
+
+
+def test_the_counters_spill_to_the_counts():
+    """The carry-save counters spill every 4095 groups of 16 vectors (1,048,320 MACs for
+    AVX-512's 16 lanes of 32 bits): a longer run, in chunks, equals the general path (the
+    scalar kernel, checked against the reference above) and numba."""
+    n = 1_100_000
+    x = operands(np.int8, 8, True, n, 3)
+    w = operands(np.int8, 8, True, n, 4)
+    case = dict(length=4608, acc_bits=32, chunk_size=300_000)
+    results = {
+        bid: bitsim.simulate_mac(x, w, backend=b, simd=s, **case)
+        for bid, (b, s) in zip(BACKEND_IDS, BACKENDS)
+        if b != "reference"
+    }
+    results["reference"] = results.pop("c-scalar")
+    assert_same(results, case)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16])
+@pytest.mark.parametrize("where", [0, 1, 4999, 70_000])
+def test_out_of_range_values(dtype, where):
+    """The range check reads 64 bytes per instruction: the first value outside the format is
+    still the one named, in x or w, whatever the thread."""
+    x = np.zeros(80_000, dtype=dtype)
+    x[where] = 9
+    x[where + 3] = -20
+    for backend, simd in BACKENDS:
+        for threads in (1, 2):
+            with pytest.raises(ValueError, match=f"^x: .*found 9 at index {where}"):
+                bitsim.simulate_mac(
+                    x,
+                    x[::-1].copy() * 0,
+                    x_bits=4,
+                    length=64,
+                    backend=backend,
+                    simd=simd,
+                    threads=threads,
+                )
+            with pytest.raises(ValueError, match=f"^w: .*found 9 at index {where}"):
+                bitsim.simulate_mac(
+                    x * 0, x, x_bits=4, length=64, backend=backend, simd=simd, threads=threads
+                )
