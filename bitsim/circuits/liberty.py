@@ -473,14 +473,16 @@ def ports_of(expr: Expr) -> List[str]:
     return list(dict.fromkeys(p for sub in expr[1:] for p in ports_of(sub)))
 
 
-def evaluate(expr: Expr, env: Dict[str, np.ndarray], size: int) -> np.ndarray:
-    """The expression over boolean arrays of ``size`` elements (env: port name -> array)."""
+def evaluate(expr: Expr, env: Dict[str, np.ndarray], size: int, dtype=bool) -> np.ndarray:
+    """The expression over arrays of ``size`` elements (env: port name -> array): boolean
+    arrays, or packed words (``dtype=np.uint64``, bitwise: a constant 1 is all ones)."""
     kind = expr[0]
     if kind == "port":
         return env[expr[1]]
     if kind == "const":
-        return np.full(size, bool(expr[1]))
+        zeros = np.zeros(size, dtype=dtype)
+        return ~zeros if expr[1] else zeros
     if kind == "not":
-        return ~evaluate(expr[1], env, size)
-    a, b = evaluate(expr[1], env, size), evaluate(expr[2], env, size)
+        return ~evaluate(expr[1], env, size, dtype)
+    a, b = evaluate(expr[1], env, size, dtype), evaluate(expr[2], env, size, dtype)
     return a & b if kind == "and" else (a | b if kind == "or" else a ^ b)

@@ -26,7 +26,7 @@ from bitsim.cli.common import (
     write,
 )
 from bitsim.sim.distributions import DISTRIBUTIONS, resolve_distribution
-from bitsim.sim.energy import DEFAULT_CLOCK_HZ
+from bitsim.sim.energy import DEFAULT_CLOCK_HZ, INTERNAL_MODELS
 from bitsim.sim.gates import simulate_gates
 from bitsim.sim.sequential import FIRST_CYCLE, simulate_netlist
 from bitsim.sim.timing import SEMANTICS, simulate_timing
@@ -75,6 +75,13 @@ def register(sub) -> None:
         type=POSITIVE,
         default=DEFAULT_CLOCK_HZ,
         help=f"clock frequency in Hz for power and leakage (default {DEFAULT_CLOCK_HZ:g})",
+    )
+    p.add_argument(
+        "--internal-model",
+        choices=INTERNAL_MODELS,
+        default=None,
+        help="with --liberty: internal energy per output transition by the table of the pin "
+        "that caused it (transition, default) or by OpenSTA 2.0.x's report_power formula",
     )
     p.add_argument("--saif", default=None, help="with --liberty: write the activity as SAIF")
     p.add_argument(
@@ -162,7 +169,7 @@ def run(args) -> None:
         raise InputError(f"--delay: expected zero with {flag} (a combinational circuit for unit)")
     if args.port and args.netlist is None:
         raise InputError(f"--port: has no effect without --netlist, found --port {args.port[0]}")
-    for flag in ("saif", "sta_tcl", "verilog", "energy_per_net"):
+    for flag in ("saif", "sta_tcl", "verilog", "energy_per_net", "internal_model"):
         if getattr(args, flag) and not args.liberty:
             raise InputError(f"--{flag.replace('_', '-')}: needs --liberty")
     if args.netlist is not None and args.bits is not None:

@@ -10,9 +10,17 @@ design's clock port (only if the design has one), then one ``set_power_activity`
 port bit (``-input_ports``) and per driven cell pin (``-pins``), -activity in toggles per clock
 cycle, -duty the fraction of time at 1. Net and instance names are those of
 ``bitsim.circuits.mapped.verilog`` (write that netlist for the tool with ``--verilog``).
-OpenSTA 2.0.17 (Debian) cannot use the -pins lines: its ``set_power_activity -pins`` calls an
-undefined procedure, and it recomputes the activity of every driven pin from its inputs
-(Power.cc, PropActivityVisitor); later OpenSTA versions keep user activities.
+OpenSTA 2.0.x (Debian's 2.0.17, tcl/Power.tcl at commit c018cb2) cannot run the ``-pins``
+form: it calls ``get_pins_error``, a procedure it does not define, then loops over an unset
+variable and would keep input pins only (fixed upstream by commits ae3da179, 2020, and
+bfdab3a6, 2022). The script therefore starts by defining ``sta::get_pins_error``, only when
+the running OpenSTA's ``set_power_activity`` calls it and lacks it, as a procedure that sets
+the pins' activities itself (through ``sta::set_power_pin_activity``, the command the
+procedure means to call) and hands back an empty list; other versions are untouched.
+OpenSTA 2.0.x then holds bitsim's activity on every pin (``get_property PIN activity`` after a
+timing update shows it, origin ``user``), but ``report_power`` recomputes every driven pin's
+activity from the input ports (search/Power.cc, PropActivityVisitor::visit overwrites them;
+origin ``propagated``); OpenSTA 2.1 and later keep user activities.
 """
 
 from __future__ import annotations
@@ -22,6 +30,23 @@ from bitsim.circuits.mapped import instance_names, net_names
 from bitsim.sim.energy import Energy
 
 __all__ = ["saif", "sta_tcl"]
+
+# OpenSTA 2.0.x's set_power_activity -pins calls get_pins_error, which it lacks (module doc)
+_OPENSTA_20_PINS = [
+    "# OpenSTA 2.0.x: the -pins form of set_power_activity calls the undefined get_pins_error",
+    "if {[llength [info procs ::sta::set_power_activity]] == 1",
+    "    && [llength [info commands ::sta::get_pins_error]] == 0",
+    "    && [string match {*get_pins_error*} [info body ::sta::set_power_activity]]} {",
+    "  proc ::sta::get_pins_error {arg_name arglist} {",
+    "    upvar 1 activity activity duty duty pins pins",
+    "    foreach pin [get_port_pins_error $arg_name $arglist] {",
+    "      set_power_pin_activity $pin $activity $duty",
+    "    }",
+    "    set pins {}",
+    "    return {}",
+    "  }",
+    "}",
+]
 
 
 def _physical(energy: Energy):
@@ -78,6 +103,7 @@ def sta_tcl(energy: Energy) -> str:
     lines = [
         f"# bitsim {__version__}: switching activity of {mapped.module}, {act.vectors} vectors "
         f"at {energy.clock_hz:g} Hz (-activity: toggles per clock cycle)",
+        *_OPENSTA_20_PINS,
     ]
     if mapped.clock:
         lines.append(f"create_clock -name clk -period {period:.6g} [get_ports {{{mapped.clock}}}]")
