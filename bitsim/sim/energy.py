@@ -4,9 +4,11 @@
 (``bitsim.sim.gates.simulate_gates``) on a ``bitsim.circuits.mapped.MappedNetlist`` and prices
 every toggle of a physical net (a cell's pin) with the library:
 
-* switching: 1/2 C V^2 per toggle, C = the sum of the input-pin capacitances the net drives
-  (the larger of the rise and fall sums, as OpenSTA's load without parasitics), V = the
-  library's nominal voltage. Nets of the design's input ports are driven from outside and not
+* switching: 1/2 C V^2 per toggle, C = the sum of the pin capacitances on the net (the larger
+  of the rise and fall sums) plus the library's wire load (``default_wire_load``: the
+  ``wire_load`` group's capacitance per unit length x its ``fanout_length`` at the net's fanout,
+  as OpenSTA; none if the library names none, as OSU018), OpenSTA's load without parasitics;
+  V = the library's nominal voltage. Nets of the design's input ports are driven from outside and not
   counted (as OpenSTA).
 * internal energy, ``internal_model="transition"`` (default): each transition of a cell's
   output is priced once, with the ``rise_power`` table for a rise and ``fall_power`` for a fall
@@ -467,17 +469,27 @@ def price(
 
 
 def loads(mapped: MappedNetlist) -> Dict[int, float]:
-    """Load capacitance (F) of each net: max(sum of rise caps, sum of fall caps) of the input
-    pins it drives (OpenSTA's load without parasitics or wire load)."""
+    """Load capacitance (F) of each net, as OpenSTA's without parasitics: max(sum of rise
+    caps, sum of fall caps) of the pins on it, plus the library's wire load at the net's
+    fanout (its input pins and output ports) if it names a ``default_wire_load``."""
     rise: Dict[int, float] = {}
     fall: Dict[int, float] = {}
+    fanout: Dict[int, int] = {}
     for inst in mapped.instances:
         for pin, net in inst.pins.items():
             p = inst.cell.pins[pin]
+            rise[net] = rise.get(net, 0.0) + p.rise_capacitance
+            fall[net] = fall.get(net, 0.0) + p.fall_capacitance
             if p.direction == "input":
-                rise[net] = rise.get(net, 0.0) + p.rise_capacitance
-                fall[net] = fall.get(net, 0.0) + p.fall_capacitance
-    return {net: max(rise[net], fall[net]) for net in rise}
+                fanout[net] = fanout.get(net, 0) + 1
+    for bus in mapped.netlist.outputs.values():
+        for net in bus:
+            fanout[net] = fanout.get(net, 0) + 1
+    wire = mapped.library.wire_load
+    return {
+        net: max(rise[net], fall[net]) + (wire(fanout.get(net, 0)) if wire else 0.0)
+        for net in rise
+    }
 
 
 def slews(mapped: MappedNetlist, load: Dict[int, float]) -> Dict[int, Tuple[float, float]]:

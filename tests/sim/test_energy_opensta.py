@@ -34,12 +34,13 @@ import subprocess
 import numpy as np
 import pytest
 
+from bitsim.circuits.liberty import read_liberty
 from bitsim.circuits.mapped import instance_names, map_circuit, verilog
 from bitsim.circuits.multipliers import circuit
 from bitsim.sim.energy import _inferred_when, loads, opensta20_pin_energy, simulate_energy, slews
 from bitsim.sim.export import sta_tcl
 
-from util_energy import OSU018, osu018, yosys_mult8
+from util_energy import osu018, wire_load_liberty, yosys_mult8
 
 CLOCK = 1e8
 PERIOD_NS = 1e9 / CLOCK
@@ -58,7 +59,7 @@ def sta(script: str, tmp_path) -> str:
     return done.stdout
 
 
-@pytest.fixture(scope="module", params=["mult8", "dadda_mac"])
+@pytest.fixture(scope="module", params=["mult8", "dadda_mac", "mult8_wire_load"])
 def run(request, tmp_path_factory):
     """A mapped netlist, bitsim's energy of it, and OpenSTA's reading of bitsim's Tcl export:
     per instance, the (activity per cycle, duty) OpenSTA holds for its output after sourcing,
@@ -66,7 +67,10 @@ def run(request, tmp_path_factory):
     assert shutil.which("sta"), "OpenSTA: apt-get install opensta (.ci/run installs it)"
     tmp = tmp_path_factory.mktemp(request.param)
     lib = osu018()
-    if request.param == "mult8":
+    if request.param == "mult8_wire_load":  # a library with a default_wire_load
+        lib = read_liberty(wire_load_liberty(tmp))
+        assert lib.wire_load is not None
+    if request.param.startswith("mult8"):
         mapped = yosys_mult8(lib, tmp)
         kw = dict(x_port="a", w_port="b", signed=False)
     else:
@@ -78,7 +82,7 @@ def run(request, tmp_path_factory):
     names = instance_names(mapped)
     outs = [f"{n}/{inst.cell.outputs[0].name}" for inst, n in zip(mapped.instances, names)]
     lines = [
-        f"read_liberty {OSU018}",
+        f"read_liberty {lib.path}",
         f"read_verilog {tmp / 'net.v'}",
         f"link_design {mapped.module}",
     ]
