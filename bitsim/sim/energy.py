@@ -182,7 +182,7 @@ def simulate_energy(
     seed: int = 0,
     clock: float = DEFAULT_CLOCK_HZ,
     internal_model: str = "transition",
-    chunk: int = CHUNK,
+    chunk: Optional[int] = None,
     threads: int = 1,
     simd: str = "auto",
     backend: str = "c",
@@ -191,7 +191,8 @@ def simulate_energy(
 
     x, w, signed, x_port, w_port, length, n, seed, threads, simd, backend: as for
     ``bitsim.simulate_gates``. internal_model: 'transition' or 'opensta-2.0'. chunk: vectors
-    per step of the activity pass (results do not depend on it).
+    per step of the activity pass (results do not depend on it; default: 65536, fewer for
+    netlists of more than 8192 nets, so that the packed values stay under about 64 MB).
     """
     if not isinstance(mapped, MappedNetlist):
         raise InputError(
@@ -205,7 +206,8 @@ def simulate_energy(
             f"internal_model: expected one of {', '.join(INTERNAL_MODELS)}, found "
             f"{internal_model!r}"
         )
-    chunk = check_int(chunk, "chunk", 1)
+    if chunk is not None:
+        chunk = check_int(chunk, "chunk", 1)
     g = simulate_gates(
         mapped.netlist,
         x,
@@ -263,7 +265,9 @@ def _outputs(mapped: MappedNetlist, clock_nets) -> List[_Output]:
     return out
 
 
-def activity(mapped, g: GateToggles, x, w, signed, length, seed, chunk: int = CHUNK) -> Activity:
+def activity(
+    mapped, g: GateToggles, x, w, signed, length, seed, chunk: Optional[int] = None
+) -> Activity:
     """Rises, falls, duties, causing pins and leakage states of a run ``g``, exact (see the
     module docstring)."""
     prog = compile_netlist(mapped.netlist, g.x_port, g.w_port, length)
@@ -283,6 +287,9 @@ def activity(mapped, g: GateToggles, x, w, signed, length, seed, chunk: int = CH
     clock_nets = set(mapped.netlist.inputs.get(mapped.clock or "", []))
     outs = _outputs(mapped, clock_nets)
     leaky = [(i, inst) for i, inst in enumerate(mapped.instances) if inst.cell.leakage_states]
+    needed = {nt for o in outs for nt in [o.net, *o.related] if nt is not None}
+    if chunk is None:  # about 64 MB of packed values at most
+        chunk = max(64, min(CHUNK, (1 << 29) // max(prog.nets, 1)) // 64 * 64)
     ones = np.zeros(prog.nets, dtype=np.int64)
     rises = np.zeros(prog.nets, dtype=np.int64)
     caused = {o.key: np.zeros((len(o.arcs), 2)) for o in outs}
@@ -299,13 +306,15 @@ def activity(mapped, g: GateToggles, x, w, signed, length, seed, chunk: int = CH
         mask = np.full(len(V[0]), ~np.uint64(0))
         if m % 64:
             mask[-1] = np.uint64((1 << (m % 64)) - 1)
-        T: Dict[int, np.ndarray] = {}
+        T: Dict[int, np.ndarray] = {}  # toggles of the nets the attribution reads
         for nt in range(prog.nets):
             v = V[nt] & mask
             V[nt] = v
-            T[nt] = (v ^ shift(v, prev[nt])) & mask
+            t = (v ^ shift(v, prev[nt])) & mask
             ones[nt] += _count(v)
-            rises[nt] += _count(T[nt] & v)
+            rises[nt] += _count(t & v)
+            if nt in needed:
+                T[nt] = t
         for o in outs:
             unattributed += _attribute(o, V, T, mask, caused[o.key])
         for i, inst in leaky:
