@@ -10,7 +10,8 @@ import pytest
 
 from bitsim._core.checks import InputError
 from bitsim.backends.reference.gates import evaluate, reset_state, sources
-from bitsim.circuits.mapped import map_circuit
+from bitsim.circuits.liberty import read_liberty
+from bitsim.circuits.mapped import load_mapped_json, map_circuit
 from bitsim.circuits.multipliers import circuit
 from bitsim.cli import main
 from bitsim.sim import mac
@@ -284,3 +285,66 @@ def test_energy_by_part_of_a_hierarchical_netlist(tmp_path, capsys):
     assert parts["u_mul"] > parts["u_add"]
     e = row["energy_per_vector_pj"]
     assert sum(parts.values()) == approx(e["internal"] + e["switching"])
+
+
+WHEN_LIB = """
+library(whens) {
+  time_unit : "1ns"; voltage_unit : "1V"; leakage_power_unit : "1nW";
+  capacitive_load_unit (1, pf); nom_voltage : 1.0;
+  cell (XR) {
+    pin(A) { direction : input; capacitance : 0.01; }
+    pin(B) { direction : input; capacitance : 0.01; }
+    pin(Y) { direction : output; function : "A ^ B";
+      internal_power () { related_pin : "A"; when : "B";
+        rise_power (scalar) { values ("1"); } fall_power (scalar) { values ("2"); } }
+      internal_power () { related_pin : "A"; when : "!B";
+        rise_power (scalar) { values ("4"); } fall_power (scalar) { values ("8"); } }
+      internal_power () { related_pin : "B";
+        rise_power (scalar) { values ("16"); } fall_power (scalar) { values ("32"); } } }
+  }
+}
+"""
+
+
+def test_when_conditions_pick_the_arc(tmp_path):
+    """Two arcs of one related pin with when conditions and a third pin: each output
+    transition goes to the arc whose pin switched and whose when holds, split equally among
+    the switching pins; equal to a vector-by-vector count, and priced by those tables."""
+    (tmp_path / "w.lib").write_text(WHEN_LIB)
+    lib = read_liberty(str(tmp_path / "w.lib"))
+    module = {
+        "ports": {
+            "a": {"direction": "input", "bits": [2, 3]},
+            "b": {"direction": "input", "bits": [4]},
+            "y": {"direction": "output", "bits": [6]},
+        },
+        "cells": {
+            "u1": {"type": "XR", "connections": {"A": [2], "B": [4], "Y": [5]}},
+            "u2": {"type": "XR", "connections": {"A": [5], "B": [3], "Y": [6]}},
+        },
+        "netnames": {"n1": {"bits": [5]}},
+    }
+    (tmp_path / "w.json").write_text(json.dumps({"modules": {"top": module}}))
+    mapped = load_mapped_json(str(tmp_path / "w.json"), lib)
+    n = 3000
+    e = simulate_energy(mapped, x_port="a", w_port="b", n=n, seed=2, chunk=100)
+    prog = compile_netlist(mapped.netlist, "a", "b", None)
+    _, xs, ws, _, _ = mac.prepare(x_bits=2, w_bits=1, acc_bits=64, signed=False, n=n, seed=2)
+    reset = reset_state(prog)
+    V = evaluate(prog, *sources(prog, xs, ws, n), before=reset)
+    seq = np.vstack([np.concatenate([[reset[i]], V[i]]) for i in range(prog.nets)])
+    expected = 0.0
+    for i, inst in enumerate(mapped.instances):
+        y, a, b = (seq[inst.pins[p]] for p in ("Y", "A", "B"))
+        caused = np.zeros((3, 2))
+        for t in range(n):
+            if y[t] == y[t + 1]:
+                continue
+            switched = [p for p, s in (("A", a), ("B", b)) if s[t] != s[t + 1]]
+            k = 0 if y[t + 1] else 1
+            for p in switched:
+                arc = 2 if p == "B" else (0 if b[t + 1] else 1)
+                caused[arc, k] += 1 / len(switched)
+        np.testing.assert_allclose(e.activity.caused[(i, "Y")], caused, rtol=0, atol=1e-9)
+        expected += float(caused.ravel() @ [1, 2, 4, 8, 16, 32]) * 1e-12  # pJ tables
+    assert e.activity.unattributed == 0 and e.per_vector_j["internal"] == approx(expected / n)
