@@ -2,8 +2,13 @@
 
 ``saif(energy)``: IEEE 1801 backward SAIF (version 2.0): one NET entry per physical net of the
 mapped netlist (cell output pins and the design's input ports), with T0 and T1 (time at 0 and
-at 1, in the TIMESCALE unit of 1 ps, one clock period per vector; split by the duty measured on
-the duty window) and TC (toggles, exact), TX = IG = 0; the clock port toggles twice a period.
+at 1, in the TIMESCALE unit of 1 ps, one clock period per vector, split by the run's duty) and
+TC (toggles), TX = IG = 0; the clock port toggles twice a period. Then, inside the design's
+INSTANCE, one INSTANCE per cell with a NET entry per output pin, named by the pin: OpenSTA's
+``read_saif`` (since 2024, upstream power/SaifReader.cc; not in 2.0.17) looks a NET name up as
+a pin of the enclosing instance, so it annotates the ports from the top-level entries and the
+cells' outputs from these (``read_saif -scope <module>``); readers that go by net names use the
+top-level entries.
 
 ``sta_tcl(energy)``: an OpenSTA script: a clock named ``clk`` of the run's period on the
 design's clock port (only if the design has one), then one ``set_power_activity`` per input
@@ -84,15 +89,27 @@ def saif(energy: Energy, design: str = "") -> str:
     ]
     mapped = energy.mapped
     clock_nets = set(mapped.netlist.inputs.get(mapped.clock or "", []))
-    for n, name in _physical(energy):
+
+    def entry(n: int, name: str) -> str:
         if n in clock_nets:  # held at 0 by the simulator; a clock: high half of every period
             t1, tc = duration // 2, 2 * act.vectors
         else:
             t1, tc = round(float(act.duty[n]) * act.vectors) * period, int(act.toggles[n])
-        esc = name.replace("[", "\\[").replace("]", "\\]")
-        lines.append(f"    ({esc} (T0 {duration - t1}) (T1 {t1}) (TX 0) (TC {tc}) (IG 0))")
-    lines += ["  )", ")", ")"]
+        return f"({_escaped(name)} (T0 {duration - t1}) (T1 {t1}) (TX 0) (TC {tc}) (IG 0))"
+
+    lines += [f"    {entry(n, name)}" for n, name in _physical(energy)]
+    lines.append("  )")
+    for inst, iname in zip(mapped.instances, instance_names(mapped)):
+        outs = [(p, n) for p, n in inst.pins.items() if inst.cell.pins[p].direction == "output"]
+        lines.append(f"  (INSTANCE {_escaped(iname)}")
+        lines += ["    (NET", *[f"      {entry(n, p)}" for p, n in outs], "    )", "  )"]
+    lines += [")", ")"]
     return "\n".join(lines) + "\n"
+
+
+def _escaped(name: str) -> str:
+    """A SAIF identifier: brackets and the hierarchy divider escaped."""
+    return "".join("\\" + c if c in "[]/" else c for c in name)
 
 
 def sta_tcl(energy: Energy) -> str:

@@ -185,8 +185,12 @@ def test_cli_gates_liberty(tmp_path, capsys):
     assert text.count("set_power_activity -pins") == sum(row["cells"].values())
     s = saif.read_text()
     assert s.startswith("(SAIFILE") and "(DURATION 15000000)" in s  # 3000 x 5000 ps
-    nets = re.findall(r"\((\S+) \(T0 (\d+)\) \(T1 (\d+)\) \(TX 0\) \(TC (\d+)\)", s)
+    top, _, cells = s.partition("(INSTANCE ")[2].partition("\n  )\n")
+    nets = re.findall(r"\((\S+) \(T0 (\d+)\) \(T1 (\d+)\) \(TX 0\) \(TC (\d+)\)", top)
     assert len(nets) == sum(row["cells"].values()) + 4 + 4 + 1 + 1  # cells, x, w, first, clk
+    # each cell again as an INSTANCE whose NET entries are its output pins (read_saif)
+    pins = re.findall(r"\(INSTANCE (\S+)\n    \(NET\n      \((\w+) \(T0 (\d+)\)", cells)
+    assert len(pins) == sum(row["cells"].values())
     assert ("clk\\[0\\]", "7500000", "7500000", "6000") in nets
     assert all(int(t0) + int(t1) == 15000000 for _, t0, t1, _ in nets)
     assert sum(int(tc) for *_, tc in nets) > 0
