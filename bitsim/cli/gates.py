@@ -93,7 +93,8 @@ def register(sub) -> None:
     p.add_argument(
         "--energy-per-net",
         action="store_true",
-        help="with --liberty: energy per transition of every cell output in the JSON",
+        help="with --liberty: energy per transition of every cell output (and flip-flop D and "
+        "clock pin) in the JSON",
     )
     p.add_argument(
         "--port",

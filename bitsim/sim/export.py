@@ -13,7 +13,9 @@ top-level entries.
 ``sta_tcl(energy)``: an OpenSTA script: a clock named ``clk`` of the run's period on the
 design's clock port (only if the design has one), then one ``set_power_activity`` per input
 port bit (``-input_ports``) and per driven cell pin (``-pins``), -activity in toggles per clock
-cycle, -duty the fraction of time at 1. Net and instance names are those of
+cycle (OpenSTA divides it by the clock period: a design without a clock port needs a virtual
+clock of the run's period, ``create_clock -name clk -period P``, defined before sourcing),
+-duty the fraction of time at 1. Net and instance names are those of
 ``bitsim.circuits.mapped.verilog`` (write that netlist for the tool with ``--verilog``).
 OpenSTA 2.0.x (Debian's 2.0.17, tcl/Power.tcl at commit c018cb2) cannot run the ``-pins``
 form: it calls ``get_pins_error``, a procedure it does not define, then loops over an unset
