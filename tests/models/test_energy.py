@@ -10,6 +10,7 @@ from bitsim._core.checks import InputError
 from bitsim.circuits.mapped import map_circuit
 from bitsim.circuits.multipliers import mac_circuit
 from bitsim.cli import main
+from bitsim.models import energy
 from bitsim.models.energy import calibrate, energy_of_flips, energy_per_mac, load_calibration
 from bitsim.sim.distributions import HalfNormal, Laplace, Normal
 from bitsim.sim.energy import simulate_energy
@@ -69,6 +70,7 @@ def test_fit_predicts_gate_level_outside_its_grid(cal4, tmp_path):
 
 def test_cli_report_and_flips_in_joules(cal4, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("BITSIM_CACHE", str(tmp_path))
+    monkeypatch.setattr(energy, "GRID_EXTRA", 4)  # the plumbing, not the fit, is tested here
     path = tmp_path / "cal.json"
     path.write_text(cal4.to_json())
     args = ["flips", "--bits", "4", "--signed", "signed", "--acc-bits", "16", "-n", "20000"]

@@ -90,7 +90,7 @@ def direct_activity(mapped, n, length, signed, seed):
     return rises, seq[:, 1:].mean(axis=1), caused
 
 
-@pytest.mark.parametrize("length, n, threads", [(None, 5001, 1), (7, 1999, 2), (16, 3, 1)])
+@pytest.mark.parametrize("length, n, threads", [(None, 2001, 1), (7, 1999, 2), (16, 3, 1)])
 def test_activity_equals_a_direct_count(length, n, threads):
     """Rises, duties and the pins that caused each output transition, over the whole run,
     equal a vector-by-vector count; chunks of 64 and 100 vectors (runs cross chunk borders,
