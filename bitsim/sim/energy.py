@@ -2,23 +2,36 @@
 
 ``simulate_energy(mapped, x, w, ...)`` runs the gate-level simulator
 (``bitsim.sim.gates.simulate_gates``) on a ``bitsim.circuits.mapped.MappedNetlist`` and prices
-every toggle of a physical net (a cell's output pin) with the library:
+every toggle of a physical net (a cell's pin) with the library:
 
-* switching: 1/2 C V^2 per toggle, C = the sum of the input-pin capacitances the net drives
-  (the larger of the rise and fall sums, as OpenSTA's load), V = the library's nominal voltage.
-  No wire load (the OSU libraries define none); nets of the design's input ports are driven
-  from outside and not counted (as OpenSTA).
-* internal, output pins: per rising (falling) toggle, the ``rise_power`` (``fall_power``) table
-  of the driving cell at that load and the input slew of the related pin. Rising and falling
-  toggles are told apart without a kernel change: over a run, rises - falls = v_last - v_reset
-  for each net, so rises = (toggles + v_last - v_reset) / 2 (v_reset: the value before the
-  first vector, v_last: after the last one, evaluated from the last register_depth + 1
-  vectors). A cell with several related pins weighs their tables by activity x P(the output
-  depends on the pin) (OpenSTA's findInputDuty, Power.cc), P measured on the duty window.
-* internal, input pins (flip-flop D and clock pins): per transition of the pin, its table
-  at the pin's slew; a clock pin rises and falls once per vector.
+* switching: 1/2 C V^2 per toggle, C = the sum of the pin capacitances on the net (the larger
+  of the rise and fall sums) plus the library's wire load (``default_wire_load``: the
+  ``wire_load`` group's capacitance per unit length x its ``fanout_length`` at the net's fanout,
+  as OpenSTA; none if the library names none, as OSU018), OpenSTA's load without parasitics;
+  V = the library's nominal voltage. Nets of the design's input ports are driven from outside
+  and not counted (as OpenSTA).
+* internal energy, ``internal_model="transition"`` (default): each transition of a cell's
+  output is priced once, with the ``rise_power`` table for a rise and ``fall_power`` for a fall
+  (Liberty: the energy of an output transition caused by the related pin's transition), of the
+  related pin that caused it, found in the simulation: the related pins that switched in the
+  same vector (a clock pin switches every vector). When several did (zero delay: simultaneous),
+  the transition is split equally among them; Liberty tables are characterised for one
+  switching input, so that split is bitsim's convention. A ``when`` condition selects the arc
+  of a related pin in the vectors where it holds. Input pins with tables (flip-flop D and clock
+  pins): per rising (falling) transition of the pin, the mean of its rise (fall) tables; a
+  clock pin rises and falls once per vector.
+* internal energy, ``internal_model="opensta-2.0"``: OpenSTA 2.0.x's formula (Debian's 2.0.17,
+  search/Power.cc findInternalPower at commit c018cb2), from bitsim's activities: per pin and
+  arc, activity x duty x (rise + fall table), the activity the pin's transitions per cycle (2
+  for a clock pin), the duty act(related) / act(pin) x P(the condition under which the related
+  pin drives the output, inferred from the function for single-literal and/or/xor factors,
+  under independence of the pins' duties), else P(when), else 1 for a clock, else 0.5; slews
+  of the same transition (no unateness). OpenSTA 2.1.0 (commit 77d507d0, 2020) changed this
+  to average the rise and fall energies and to normalise the related-pin weights (the current
+  OpenSTA's findOutputInternalPower), which ``transition`` agrees with in the mean; this mode
+  reproduces ``report_power`` of OpenSTA 2.0.17.
 * leakage: ``cell_leakage_power``, or the ``leakage_power`` groups weighted by the fraction of
-  the duty window their ``when`` holds.
+  vectors their ``when`` holds.
 
 Slews: an input port or clock has slew 0 (an ideal source, OpenSTA's default); a cell output's
 rise (fall) slew is the largest of its timing arcs' ``rise_transition`` (``fall_transition``)
@@ -26,9 +39,10 @@ tables at its load and the related input's slew (same transition for positive-un
 opposite for negative-unate, the larger of both for non-unate), as a static timing analyser
 without parasitics computes it.
 
-Duty (the fraction of vectors a net is 1, for leakage states, related-pin weights, SAIF T1 and
-Tcl -duty) is measured on the first ``window`` vectors (default 16384), with the numpy
-reference simulator; toggles, rises and falls are exact over the whole run.
+Exact over the whole run: toggles come from the simulation kernel; rises, falls, duties (the
+fraction of vectors a net is 1: leakage states, SAIF T1, Tcl -duty), the causing related pins
+and the leakage states from a second pass of the numpy reference simulator on packed 64-bit
+words, ``chunk`` vectors at a time (memory bounded by ``chunk`` x the netlist's nets).
 
 Energy per vector in joules; power at ``clock`` hertz = energy per vector x clock (+ leakage).
 """
@@ -36,43 +50,58 @@ Energy per vector in joules; power at ``clock`` hertz = energy per vector x cloc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from bitsim._core.checks import InputError, check_int
-from bitsim.backends.dispatch import select
-from bitsim.backends.reference.gates import evaluate, reset_state, sources
-from bitsim.circuits.liberty import Cell, PowerArc, Table, ports_of
+from bitsim.backends.reference.gates import evaluate_words, reset_state, shift, sources
+from bitsim.circuits.liberty import Cell, Expr, Pin, Table
 from bitsim.circuits.liberty import evaluate as eval_expr
 from bitsim.circuits.mapped import Instance, MappedNetlist
 from bitsim.sim import mac
 from bitsim.sim.gates import GateToggles, compile_netlist, simulate_gates
 
-__all__ = ["Activity", "Energy", "PinEnergy", "loads", "simulate_energy", "slews"]
+__all__ = [
+    "Activity",
+    "Energy",
+    "INTERNAL_MODELS",
+    "PinEnergy",
+    "loads",
+    "opensta20_pin_energy",
+    "simulate_energy",
+    "slews",
+]
 
 DEFAULT_CLOCK_HZ = 100e6
-DUTY_WINDOW = 16384
+CHUNK = 1 << 16
 KINDS = ("internal", "switching", "leakage", "total")
+INTERNAL_MODELS = ("transition", "opensta-2.0")
 
 
 @dataclass
 class Activity:
-    """Per-net activity of a run: exact toggles, rises, falls; duty on the first ``window``
-    vectors."""
+    """Per-net activity of a run, exact: toggles, rises, falls, duty (fraction of vectors at
+    1); ``caused[(i, pin)]``: float[arcs, 2], the rising and falling transitions of output
+    ``pin`` of instance i attributed to each of its power arcs; ``states[i]``: the fraction of
+    vectors each ``leakage_power`` group's ``when`` of instance i holds (in the cell's order,
+    0 for a group without ``when``)."""
 
     vectors: int
     toggles: np.ndarray
     rises: np.ndarray
     falls: np.ndarray
     duty: np.ndarray
-    window: int
-    values: list = field(default_factory=list, repr=False)  # nets' values in the window
+    caused: Dict[Tuple[int, str], np.ndarray] = field(default_factory=dict, repr=False)
+    states: Dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    unattributed: int = 0  # output transitions with no switching related pin (split evenly)
 
 
 @dataclass
 class PinEnergy:
-    """Energy of one instance pin (J): per rising and falling transition, and over the run."""
+    """Energy of one instance pin (J): per rising and falling transition, and over the run
+    (every cell output, and the input pins with internal-power tables: flip-flop D and clock
+    pins, load 0, a clock pin toggling twice per vector)."""
 
     instance: str
     pin: str
@@ -112,11 +141,13 @@ class Energy:
     power_w: Dict[str, float]
     by_part: Dict[str, float]
     internal_input_j: float = 0.0  # of per_vector_j['internal']: input pins (D, clock)
+    internal_model: str = "transition"
 
     def to_dict(self, per_net: bool = False) -> dict:
         out = {
             "library": self.library,
             "clock_hz": self.clock_hz,
+            "internal_model": self.internal_model,
             "energy_per_vector_pj": {k: v * 1e12 for k, v in self.per_vector_j.items()},
             "power_w": dict(self.power_w),
             "energy_by_part_pj": {k: v * 1e12 for k, v in self.by_part.items()},
@@ -150,7 +181,8 @@ def simulate_energy(
     n: Optional[int] = None,
     seed: int = 0,
     clock: float = DEFAULT_CLOCK_HZ,
-    window: int = DUTY_WINDOW,
+    internal_model: str = "transition",
+    chunk: Optional[int] = None,
     threads: int = 1,
     simd: str = "auto",
     backend: str = "c",
@@ -158,7 +190,9 @@ def simulate_energy(
     """Energy per vector and power at ``clock`` Hz of a mapped netlist (see the module doc).
 
     x, w, signed, x_port, w_port, length, n, seed, threads, simd, backend: as for
-    ``bitsim.simulate_gates``.
+    ``bitsim.simulate_gates``. internal_model: 'transition' or 'opensta-2.0'. chunk: vectors
+    per step of the activity pass (results do not depend on it; default: 65536, fewer for
+    netlists of more than 8192 nets, so that the packed values stay under about 64 MB).
     """
     if not isinstance(mapped, MappedNetlist):
         raise InputError(
@@ -167,7 +201,13 @@ def simulate_energy(
         )
     if isinstance(clock, bool) or not isinstance(clock, (int, float)) or not clock > 0:
         raise InputError(f"clock: expected a frequency in Hz > 0, found {clock!r}")
-    window = check_int(window, "window", 1)
+    if internal_model not in INTERNAL_MODELS:
+        raise InputError(
+            f"internal_model: expected one of {', '.join(INTERNAL_MODELS)}, found "
+            f"{internal_model!r}"
+        )
+    if chunk is not None:
+        chunk = check_int(chunk, "chunk", 1)
     g = simulate_gates(
         mapped.netlist,
         x,
@@ -182,15 +222,57 @@ def simulate_energy(
         simd=simd,
         backend=backend,
     )
-    act = activity(mapped, g, x, w, signed, length, seed, window, backend, simd)
-    return price(mapped, g, act, float(clock))
+    act = activity(mapped, g, x, w, signed, length, seed, chunk)
+    return price(mapped, g, act, float(clock), internal_model)
 
 
-def activity(mapped, g: GateToggles, x, w, signed, length, seed, window, backend, simd):
-    """Rises, falls (exact) and duty (window) of every net of a run ``g``."""
+def _count(words: np.ndarray) -> int:
+    """Set bits of packed words."""
+    if hasattr(np, "bitwise_count"):
+        return int(np.bitwise_count(words).sum())
+    return int(np.unpackbits(words.view(np.uint8)).sum())  # numpy < 2.0
+
+
+@dataclass
+class _Output:
+    """What the activity pass attributes for one output pin with power arcs."""
+
+    key: Tuple[int, str]
+    inst: Instance
+    net: int
+    related: List[Optional[int]]  # per distinct related pin: its net (None: every vector)
+    arcs: List[Tuple[int, Optional[Expr], List[Expr]]]  # (related index, when, others' whens)
+
+
+def _outputs(mapped: MappedNetlist, clock_nets) -> List[_Output]:
+    out = []
+    for i, inst in enumerate(mapped.instances):
+        for p in inst.cell.outputs:
+            if not p.power:
+                continue
+            names = list(dict.fromkeys(a.related for a in p.power))
+            related = [
+                None
+                if r is None or r not in inst.pins or inst.pins[r] in clock_nets
+                else inst.pins[r]
+                for r in names
+            ]
+            arcs = []
+            for a in p.power:
+                others = [b.when for b in p.power if b.related == a.related and b.when is not None]
+                arcs.append((names.index(a.related), a.when, others))
+            out.append(_Output((i, p.name), inst, inst.pins[p.name], related, arcs))
+    return out
+
+
+def activity(
+    mapped, g: GateToggles, x, w, signed, length, seed, chunk: Optional[int] = None
+) -> Activity:
+    """Rises, falls, duties, causing pins and leakage states of a run ``g``, exact (see the
+    module docstring)."""
     prog = compile_netlist(mapped.netlist, g.x_port, g.w_port, length)
     n = g.vectors
-    cfg, xs, ws, _, _ = mac.prepare(
+    _, xs, ws, _, _ = mac.prepare(
         x,
         w,
         x_bits=len(prog.x_nets),
@@ -202,52 +284,146 @@ def activity(mapped, g: GateToggles, x, w, signed, length, seed, window, backend
         seed=seed,
     )
     reset = reset_state(prog)
-    toggles = g.per_net.astype(np.int64)
-    if n == 0:
-        zeros = np.zeros(prog.nets, dtype=np.int64)
-        return Activity(0, toggles, zeros, zeros, reset.astype(float), 0)
-    m = min(n, window)
-    x0, w0, first0, acc0 = sources(prog, xs, ws, m)
-    vals = evaluate(prog, x0, w0, first0, acc0, before=reset)
-    duty = np.array([v.mean() for v in vals])
-    start = max(0, n - prog.warmup)
+    clock_nets = set(mapped.netlist.inputs.get(mapped.clock or "", []))
+    outs = _outputs(mapped, clock_nets)
+    leaky = [(i, inst) for i, inst in enumerate(mapped.instances) if inst.cell.leakage_states]
+    needed = {nt for o in outs for nt in [o.net, *o.related] if nt is not None}
+    if chunk is None:  # about 64 MB of packed values at most
+        chunk = max(64, min(CHUNK, (1 << 29) // max(prog.nets, 1)) // 64 * 64)
+    ones = np.zeros(prog.nets, dtype=np.int64)
+    rises = np.zeros(prog.nets, dtype=np.int64)
+    caused = {o.key: np.zeros((len(o.arcs), 2)) for o in outs}
+    states = {i: np.zeros(len(inst.cell.leakage_states)) for i, inst in leaky}
+    unattributed = 0
+    prev = reset.copy()
     acc_before = 0
-    if start and len(prog.acc_nets):
-        acc_before = int(select(backend, simd).mac_tail(cfg, xs, ws, 0, start)[0])
-    x1, w1, first1, acc1 = sources(prog, xs, ws, n - start, start, acc_before)
-    tail = evaluate(prog, x1, w1, first1, acc1, before=reset)
-    last = np.array([v[-1] for v in tail], dtype=np.int64)
-    rises = (toggles + last - reset.astype(np.int64)) // 2
-    return Activity(n, toggles, rises, toggles - rises, duty, m, vals)
+    for start in range(0, n, chunk):
+        m = min(chunk, n - start)
+        xc, wc, first, acc = sources(prog, xs, ws, m, start, acc_before)
+        # the accumulator after the chunk's last vector, modulo 2^64 as ``sources`` keeps it
+        acc_before = (int(xc[-1]) * int(wc[-1]) + (0 if first[-1] else int(acc[-1]))) % 2**64
+        V = evaluate_words(prog, xc, wc, first, acc, prev)
+        mask = np.full(len(V[0]), ~np.uint64(0))
+        if m % 64:
+            mask[-1] = np.uint64((1 << (m % 64)) - 1)
+        T: Dict[int, np.ndarray] = {}  # toggles of the nets the attribution reads
+        for nt in range(prog.nets):
+            v = V[nt] & mask
+            V[nt] = v
+            t = (v ^ shift(v, prev[nt])) & mask
+            ones[nt] += _count(v)
+            rises[nt] += _count(t & v)
+            if nt in needed:
+                T[nt] = t
+        for o in outs:
+            unattributed += _attribute(o, V, T, mask, caused[o.key])
+        for i, inst in leaky:
+            env = {pin: V[nt] for pin, nt in inst.pins.items()}
+            for k, (when, _) in enumerate(inst.cell.leakage_states):
+                if when is not None:
+                    states[i][k] += _count(eval_expr(when, env, len(mask), np.uint64) & mask)
+        last = (m - 1) // 64, np.uint64((m - 1) % 64)
+        prev = np.array([bool((v[last[0]] >> last[1]) & np.uint64(1)) for v in V])
+    toggles = g.per_net.astype(np.int64)
+    norm = max(n, 1)
+    return Activity(
+        n,
+        toggles,
+        rises,
+        toggles - rises,
+        ones / norm if n else reset.astype(float),
+        caused,
+        {i: s / norm for i, s in states.items()},
+        unattributed,
+    )
 
 
-def price(mapped: MappedNetlist, g: GateToggles, act: Activity, clock: float) -> Energy:
+def _attribute(o: _Output, V, T, mask, out: np.ndarray) -> int:
+    """Add the rising and falling transitions of ``o`` in one chunk to its arcs (``out``);
+    return how many had no switching related pin."""
+    t_out = T[o.net]
+    if not t_out.any():
+        return 0
+    up, down = t_out & V[o.net], t_out & ~V[o.net]
+    switched = [mask if nt is None else T[nt] for nt in o.related]
+    planes: List[np.ndarray] = []  # bit-sliced count of the switched related pins
+    for s in switched:
+        carry = s
+        for j in range(len(planes)):
+            planes[j], carry = planes[j] ^ carry, planes[j] & carry
+        planes.append(carry)
+    exactly = []
+    for k in range(len(switched) + 1):
+        sel = mask
+        for j, plane in enumerate(planes):
+            sel = sel & (plane if (k >> j) & 1 else ~plane)
+        exactly.append(sel)
+    env = {pin: V[nt] for pin, nt in o.inst.pins.items()}
+    size = len(mask)
+    got = np.zeros_like(out)
+    for a, (r, when, others) in enumerate(o.arcs):
+        sel = switched[r]
+        if when is not None:
+            sel = sel & eval_expr(when, env, size, np.uint64)
+        else:
+            for other in others:
+                sel = sel & ~eval_expr(other, env, size, np.uint64)
+        for k in range(1, len(switched) + 1):
+            got[a, 0] += _count(up & sel & exactly[k]) / k
+            got[a, 1] += _count(down & sel & exactly[k]) / k
+    # transitions no arc took (no related pin switched, or no arc's when held): evenly
+    lost = np.array([_count(up), _count(down)]) - got.sum(axis=0)
+    out += got + lost / len(out)
+    return int(round(lost.sum()))
+
+
+def price(
+    mapped: MappedNetlist,
+    g: GateToggles,
+    act: Activity,
+    clock: float,
+    internal_model: str = "transition",
+) -> Energy:
     """The energy of a run from its activity (see the module docstring)."""
     lib = mapped.library
     volt = lib.voltage
     nl = mapped.netlist
     load = loads(mapped)
     slew = slews(mapped, load)
-    vals = act.values
     n = max(act.vectors, 1)
+    clock_nets = set(nl.inputs.get(mapped.clock or "", []))
+
+    def per_cycle(net: int) -> float:  # OpenSTA's activity: transitions per clock cycle
+        return 2.0 if net in clock_nets else float(act.toggles[net]) / n
+
+    def duty(net: int) -> float:
+        return 0.5 if net in clock_nets else float(act.duty[net])
+
     pins: List[PinEnergy] = []
     part: Dict[str, float] = {i.part: 0.0 for i in mapped.instances}
     part["clock"] = 0.0
     internal = switching = internal_in = leakage = 0.0
-    for inst in mapped.instances:
+    for idx, inst in enumerate(mapped.instances):
         cell = inst.cell
-        where = inst.part
         for p in cell.pins.values():
             net = inst.pins[p.name]
+            opensta = internal_model == "opensta-2.0"
+            if opensta and p.power:
+                e_run = n * opensta20_pin_energy(inst, p.name, load, slew, per_cycle, duty)
             if p.direction == "output":
                 c = load.get(net, 0.0)
                 e_sw = 0.5 * c * volt * volt
-                e_r, e_f = _output_internal(inst, p.name, c, slew, act, vals)
-                t, r, f = int(act.toggles[net]), int(act.rises[net]), int(act.falls[net])
-                e_int = r * e_r + f * e_f
+                t = int(act.toggles[net])
+                if opensta:
+                    e_int = e_run if p.power else 0.0
+                    e_r = e_f = e_int / t if t else 0.0
+                else:
+                    e_int, e_r, e_f = _caused_energy(
+                        inst, p, c, slew, act.caused.get((idx, p.name))
+                    )
                 internal += e_int
                 switching += t * e_sw
-                part[where] += e_int + t * e_sw
+                part[inst.part] += e_int + t * e_sw
                 pins.append(
                     PinEnergy(
                         inst.name,
@@ -262,18 +438,24 @@ def price(mapped: MappedNetlist, g: GateToggles, act: Activity, clock: float) ->
                     )
                 )
             elif p.power:
+                t = 2 * act.vectors if p.clock else int(act.toggles[net])
                 sr, sf = slew.get(net, (0.0, 0.0))
                 e_r = _mean(a.rise(0.0, sr) for a in p.power if a.rise is not None)
                 e_f = _mean(a.fall(0.0, sf) for a in p.power if a.fall is not None)
-                if p.clock:
+                if opensta:
+                    e = e_run
+                    e_r = e_f = e / t if t else 0.0
+                elif p.clock:
                     e = act.vectors * (e_r + e_f)
-                    part["clock"] += e
                 else:
                     e = int(act.rises[net]) * e_r + int(act.falls[net]) * e_f
-                    part[where] += e
+                part["clock" if p.clock else inst.part] += e
                 internal += e
                 internal_in += e
-        leakage += _leakage(cell, inst, vals, act.window)
+                pins.append(
+                    PinEnergy(inst.name, p.name, nl.net_name(net), 0.0, e_r, e_f, e, 0.0, t)
+                )
+        leakage += _leakage(cell, act.states.get(idx))
     per_vector = {
         "internal": internal / n,
         "switching": switching / n,
@@ -291,26 +473,31 @@ def price(mapped: MappedNetlist, g: GateToggles, act: Activity, clock: float) ->
         {k: v * clock for k, v in per_vector.items()},
         {k: v / n for k, v in part.items()},
         internal_in / n,
+        internal_model,
     )
 
 
-def _mean(values) -> float:
-    vs = list(values)
-    return sum(vs) / len(vs) if vs else 0.0
-
-
 def loads(mapped: MappedNetlist) -> Dict[int, float]:
-    """Load capacitance (F) of each net: max(sum of rise caps, sum of fall caps) of the input
-    pins it drives (OpenSTA's load without parasitics or wire load)."""
+    """Load capacitance (F) of each net, as OpenSTA's without parasitics: max(sum of rise
+    caps, sum of fall caps) of the pins on it, plus the library's wire load at the net's
+    fanout (its input pins and output ports) if it names a ``default_wire_load``."""
     rise: Dict[int, float] = {}
     fall: Dict[int, float] = {}
+    fanout: Dict[int, int] = {}
     for inst in mapped.instances:
         for pin, net in inst.pins.items():
             p = inst.cell.pins[pin]
+            rise[net] = rise.get(net, 0.0) + p.rise_capacitance
+            fall[net] = fall.get(net, 0.0) + p.fall_capacitance
             if p.direction == "input":
-                rise[net] = rise.get(net, 0.0) + p.rise_capacitance
-                fall[net] = fall.get(net, 0.0) + p.fall_capacitance
-    return {net: max(rise[net], fall[net]) for net in rise}
+                fanout[net] = fanout.get(net, 0) + 1
+    for bus in mapped.netlist.outputs.values():
+        for net in bus:
+            fanout[net] = fanout.get(net, 0) + 1
+    wire = mapped.library.wire_load
+    return {
+        net: max(rise[net], fall[net]) + (wire(fanout.get(net, 0)) if wire else 0.0) for net in rise
+    }
 
 
 def slews(mapped: MappedNetlist, load: Dict[int, float]) -> Dict[int, Tuple[float, float]]:
@@ -358,64 +545,127 @@ def slews(mapped: MappedNetlist, load: Dict[int, float]) -> Dict[int, Tuple[floa
     return out
 
 
-def _output_internal(inst: Instance, pin: str, load, slew, act, vals) -> Tuple[float, float]:
-    """Internal energy (J) of one rising and one falling transition of an output pin."""
-    p = inst.cell.pins[pin]
-    if not p.power:
-        return 0.0, 0.0
-    arcs: List[PowerArc] = p.power
-    weights = _weights(inst, p.function, arcs, act, vals)
+def _mean(values) -> float:
+    vs = list(values)
+    return sum(vs) / len(vs) if vs else 0.0
+
+
+def _caused_energy(inst: Instance, p: Pin, load: float, slew, caused) -> Tuple[float, float, float]:
+    """Internal energy (J) of an output pin over the run ('transition' model), and per rising
+    and per falling transition."""
+    if not p.power or caused is None:
+        return 0.0, 0.0, 0.0
     sense = {a.related: a.sense for a in p.timing}
-    e_r = e_f = 0.0
-    for arc, wt in zip(arcs, weights):
+    total = np.zeros(2)
+    for arc, (ups, downs) in zip(p.power, caused):
         net = inst.pins.get(arc.related) if arc.related else None
         sr, sf = slew.get(net, (0.0, 0.0)) if net is not None else (0.0, 0.0)
         neg = sense.get(arc.related or "") == "negative_unate"
-        e_r += wt * _at(arc.rise, load, sf if neg else sr)
-        e_f += wt * _at(arc.fall, load, sr if neg else sf)
-    return e_r, e_f
+        total[0] += ups * _at(arc.rise, load, sf if neg else sr)
+        total[1] += downs * _at(arc.fall, load, sr if neg else sf)
+    count = caused.sum(axis=0)
+    per = [total[k] / count[k] if count[k] else 0.0 for k in (0, 1)]
+    return float(total.sum()), per[0], per[1]
 
 
 def _at(table: Optional[Table], load: float, slew: float) -> float:
     return 0.0 if table is None else table(load, slew)
 
 
-def _weights(inst: Instance, func, arcs: List[PowerArc], act, vals) -> List[float]:
-    """Weights of the related pins' tables: activity x P(output depends on the pin), each
-    measured (OpenSTA's findInputDuty weighting); a clock related pin has weight 1."""
+def opensta20_pin_energy(
+    inst: Instance,
+    pin: str,
+    load: Dict[int, float],
+    slew: Dict[int, Tuple[float, float]],
+    activity: Callable[[int], float],
+    duty: Callable[[int], float],
+) -> float:
+    """Internal energy (J per clock cycle) of one pin of ``inst`` by OpenSTA 2.0.x's formula
+    (search/Power.cc, Power::findInternalPower, commit c018cb2 = release 2.0.17):
+    sum over the pin's power arcs of activity(pin) x d x (rise + fall table), d =
+    activity(related) / activity(pin) x P(inferred when) if the function gives a condition
+    (Power::inferedWhen), else P(when), else 1 if the related pin is a clock, else 0.5;
+    P under independence of the pins' ``duty``; tables at the pin's load (0 for an input pin)
+    and the related pin's slew of the same transition. activity(net): transitions per cycle
+    (OpenSTA: 2 for a clock), duty(net): fraction of time at 1 (0.5 for a clock)."""
     cell = inst.cell
-    raw = []
-    m = len(vals[0]) if vals else 0
-    env = {p: vals[n] for p, n in inst.pins.items() if cell.pins[p].direction == "input"}
-    for arc in arcs:
-        rp = cell.pins.get(arc.related or "")
-        if rp is None:
-            raw.append(0.0)
-        elif rp.clock or func is None or arc.related not in ports_of(func):
-            raw.append(1.0)
-        else:
-            hi = eval_expr(func, {**env, arc.related: np.ones(m, dtype=bool)}, m)
-            lo = eval_expr(func, {**env, arc.related: np.zeros(m, dtype=bool)}, m)
-            sens = hi != lo
-            if arc.when is not None:
-                sens &= eval_expr(arc.when, env, m)
-            raw.append(float(act.toggles[inst.pins[arc.related]]) * float(sens.mean()))
-    total = sum(raw)
-    return [r / total for r in raw] if total > 0 else [1.0 / len(arcs)] * len(arcs)
+    p = cell.pins[pin]
+    me = inst.pins[pin]
+    c = load.get(me, 0.0) if p.direction == "output" else 0.0
+    a_me = activity(me)
 
+    def prob(e: Expr) -> float:
+        return _probability(e, lambda port: duty(inst.pins[port]) if port in inst.pins else 0.0)
 
-def _leakage(cell: Cell, inst: Instance, vals, m: int) -> float:
-    """Leakage power (W) of an instance, averaged over the window's states."""
-    if not cell.leakage_states:
-        return cell.leakage
-    env = {p: vals[n] for p, n in inst.pins.items()}
-    total, covered = 0.0, 0.0
-    for when, power in cell.leakage_states:
-        if when is None:
+    total = 0.0
+    for arc in p.power:
+        src = arc.related or pin
+        if src not in inst.pins:
             continue
-        share = float(eval_expr(when, env, m).mean()) if m else 0.0
-        total += share * power
-        covered += share
+        net = inst.pins[src]
+        inferred = None
+        if arc.related and arc.when is None and p.function is not None:
+            inferred = _inferred_when(p.function, arc.related)
+        if inferred is not None:
+            d = activity(net) / a_me * prob(inferred) if a_me else 0.0
+        elif arc.when is not None:
+            d = prob(arc.when)
+        elif cell.pins[src].clock:
+            d = 1.0
+        else:
+            d = 0.5
+        sr, sf = slew.get(net, (0.0, 0.0))
+        total += a_me * d * (_at(arc.rise, c, sr) + _at(arc.fall, c, sf))
+    return total
+
+
+def _probability(e: Expr, duty: Callable[[str], float]) -> float:
+    """P(e = 1) with independent ports of the given duties (OpenSTA's evalActivity duty)."""
+    kind = e[0]
+    if kind == "port":
+        return duty(e[1])
+    if kind == "const":
+        return float(e[1])
+    if kind == "not":
+        return 1.0 - _probability(e[1], duty)
+    a, b = _probability(e[1], duty), _probability(e[2], duty)
+    if kind == "and":
+        return a * b
+    if kind == "or":
+        return 1.0 - (1.0 - a) * (1.0 - b)
+    return a * (1.0 - b) + b * (1.0 - a)
+
+
+def _is_ref(e: Expr, port: str) -> bool:
+    return e == ("port", port) or (e[0] == "not" and e[1] == ("port", port))
+
+
+def _negate(e: Expr) -> Expr:
+    return e[1] if e[0] == "not" else ("not", e)
+
+
+def _inferred_when(f: Expr, port: str) -> Optional[Expr]:
+    """OpenSTA 2.0.x's Power::inferedWhen: the condition under which ``port`` drives f, for a
+    port that is f, or a literal operand of f's top and/or/xor; else None."""
+    kind = f[0]
+    if kind == "port":
+        return ("const", 1) if f[1] == port else None
+    if kind == "not":
+        return _inferred_when(f[1], port)
+    if kind in ("or", "xor", "and"):
+        for mine, other in ((f[1], f[2]), (f[2], f[1])):
+            if _is_ref(mine, port):
+                return other if kind == "and" else _negate(other)
+    return None
+
+
+def _leakage(cell: Cell, states: Optional[np.ndarray]) -> float:
+    """Leakage power (W) of an instance, averaged over its states in the run (``states``:
+    the fraction of vectors each ``leakage_power`` group's ``when`` held)."""
+    if not cell.leakage_states or states is None:
+        return cell.leakage
+    total = float(np.dot(states, [pw for _, pw in cell.leakage_states]))
+    covered = float(states.sum())
     default = [pw for wh, pw in cell.leakage_states if wh is None]
     rest = default[0] if default else cell.leakage
     return total + max(0.0, 1.0 - covered) * rest

@@ -2,17 +2,32 @@
 
 ``saif(energy)``: IEEE 1801 backward SAIF (version 2.0): one NET entry per physical net of the
 mapped netlist (cell output pins and the design's input ports), with T0 and T1 (time at 0 and
-at 1, in the TIMESCALE unit of 1 ps, one clock period per vector; split by the duty measured on
-the duty window) and TC (toggles, exact), TX = IG = 0; the clock port toggles twice a period.
+at 1, in the TIMESCALE unit of 1 ps, one clock period per vector, split by the run's duty) and
+TC (toggles), TX = IG = 0; the clock port toggles twice a period. Then, inside the design's
+INSTANCE, one INSTANCE per cell with a NET entry per output pin, named by the pin: OpenSTA's
+``read_saif`` (since 2024, upstream power/SaifReader.cc; not in 2.0.17) looks a NET name up as
+a pin of the enclosing instance, so it annotates the ports from the top-level entries and the
+cells' outputs from these (``read_saif -scope <module>``); readers that go by net names use the
+top-level entries.
 
 ``sta_tcl(energy)``: an OpenSTA script: a clock named ``clk`` of the run's period on the
 design's clock port (only if the design has one), then one ``set_power_activity`` per input
 port bit (``-input_ports``) and per driven cell pin (``-pins``), -activity in toggles per clock
-cycle, -duty the fraction of time at 1. Net and instance names are those of
+cycle (OpenSTA divides it by the clock period: a design without a clock port needs a virtual
+clock of the run's period, ``create_clock -name clk -period P``, defined before sourcing),
+-duty the fraction of time at 1. Net and instance names are those of
 ``bitsim.circuits.mapped.verilog`` (write that netlist for the tool with ``--verilog``).
-OpenSTA 2.0.17 (Debian) cannot use the -pins lines: its ``set_power_activity -pins`` calls an
-undefined procedure, and it recomputes the activity of every driven pin from its inputs
-(Power.cc, PropActivityVisitor); later OpenSTA versions keep user activities.
+OpenSTA 2.0.x (Debian's 2.0.17, tcl/Power.tcl at commit c018cb2) cannot run the ``-pins``
+form: it calls ``get_pins_error``, a procedure it does not define, then loops over an unset
+variable and would keep input pins only (fixed upstream by commits ae3da179, 2020, and
+bfdab3a6, 2022). The script therefore starts by defining ``sta::get_pins_error``, only when
+the running OpenSTA's ``set_power_activity`` calls it and lacks it, as a procedure that sets
+the pins' activities itself (through ``sta::set_power_pin_activity``, the command the
+procedure means to call) and hands back an empty list; other versions are untouched.
+OpenSTA 2.0.x then holds bitsim's activity on every pin (``get_property PIN activity`` after a
+timing update shows it, origin ``user``), but ``report_power`` recomputes every driven pin's
+activity from the input ports (search/Power.cc, PropActivityVisitor::visit overwrites them;
+origin ``propagated``); OpenSTA 2.1 and later keep user activities.
 """
 
 from __future__ import annotations
@@ -22,6 +37,23 @@ from bitsim.circuits.mapped import instance_names, net_names
 from bitsim.sim.energy import Energy
 
 __all__ = ["saif", "sta_tcl"]
+
+# OpenSTA 2.0.x's set_power_activity -pins calls get_pins_error, which it lacks (module doc)
+_OPENSTA_20_PINS = [
+    "# OpenSTA 2.0.x: the -pins form of set_power_activity calls the undefined get_pins_error",
+    "if {[llength [info procs ::sta::set_power_activity]] == 1",
+    "    && [llength [info commands ::sta::get_pins_error]] == 0",
+    "    && [string match {*get_pins_error*} [info body ::sta::set_power_activity]]} {",
+    "  proc ::sta::get_pins_error {arg_name arglist} {",
+    "    upvar 1 activity activity duty duty pins pins",
+    "    foreach pin [get_port_pins_error $arg_name $arglist] {",
+    "      set_power_pin_activity $pin $activity $duty",
+    "    }",
+    "    set pins {}",
+    "    return {}",
+    "  }",
+    "}",
+]
 
 
 def _physical(energy: Energy):
@@ -59,15 +91,27 @@ def saif(energy: Energy, design: str = "") -> str:
     ]
     mapped = energy.mapped
     clock_nets = set(mapped.netlist.inputs.get(mapped.clock or "", []))
-    for n, name in _physical(energy):
+
+    def entry(n: int, name: str) -> str:
         if n in clock_nets:  # held at 0 by the simulator; a clock: high half of every period
             t1, tc = duration // 2, 2 * act.vectors
         else:
             t1, tc = round(float(act.duty[n]) * act.vectors) * period, int(act.toggles[n])
-        esc = name.replace("[", "\\[").replace("]", "\\]")
-        lines.append(f"    ({esc} (T0 {duration - t1}) (T1 {t1}) (TX 0) (TC {tc}) (IG 0))")
-    lines += ["  )", ")", ")"]
+        return f"({_escaped(name)} (T0 {duration - t1}) (T1 {t1}) (TX 0) (TC {tc}) (IG 0))"
+
+    lines += [f"    {entry(n, name)}" for n, name in _physical(energy)]
+    lines.append("  )")
+    for inst, iname in zip(mapped.instances, instance_names(mapped)):
+        outs = [(p, n) for p, n in inst.pins.items() if inst.cell.pins[p].direction == "output"]
+        lines.append(f"  (INSTANCE {_escaped(iname)}")
+        lines += ["    (NET", *[f"      {entry(n, p)}" for p, n in outs], "    )", "  )"]
+    lines += [")", ")"]
     return "\n".join(lines) + "\n"
+
+
+def _escaped(name: str) -> str:
+    """A SAIF identifier: brackets and the hierarchy divider escaped."""
+    return "".join("\\" + c if c in "[]/" else c for c in name)
 
 
 def sta_tcl(energy: Energy) -> str:
@@ -78,6 +122,7 @@ def sta_tcl(energy: Energy) -> str:
     lines = [
         f"# bitsim {__version__}: switching activity of {mapped.module}, {act.vectors} vectors "
         f"at {energy.clock_hz:g} Hz (-activity: toggles per clock cycle)",
+        *_OPENSTA_20_PINS,
     ]
     if mapped.clock:
         lines.append(f"create_clock -name clk -period {period:.6g} [get_ports {{{mapped.clock}}}]")

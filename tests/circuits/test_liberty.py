@@ -13,7 +13,7 @@ from bitsim.circuits.mapped import map_circuit
 from bitsim.circuits.multipliers import circuit
 from bitsim.sim.gates import compile_netlist
 
-from util_energy import osu018, yosys_mult8
+from util_energy import osu018, wire_load_liberty, yosys_mult8
 
 TINY = """
 library(tiny) {
@@ -158,3 +158,35 @@ def test_bare_library_names_are_looked_up(tmp_path, monkeypatch):
     assert read_liberty("tiny.lib").name == "tiny"
     assert find_liberty("osu018_stdcells.lib").endswith("osu018/osu018_stdcells.lib")
     assert find_liberty("missing.lib") == "missing.lib"
+
+
+def test_wire_load_model(tmp_path):
+    """default_wire_load: length interpolated over fanout_length, extrapolated with the slope
+    (not below 0), times the capacitance per length; loads add it at each net's fanout."""
+    from bitsim.sim.energy import loads
+
+    lib = read_liberty(wire_load_liberty(tmp_path))
+    assert osu018().wire_load is None and lib.wire_load.name == "bitsim_test"
+    lengths = {0: 0.0, 0.5: 0.25, 1: 1.5, 1.5: 2.25, 3: 4.0, 4: 5.0, 6: 10.0}
+    for fanout, length in lengths.items():
+        assert lib.wire_load(fanout) == pytest.approx(length * 0.01e-12, rel=1e-12)
+    wired = map_circuit(circuit("dadda", 4, 4, False), lib)
+    rise, fall, fanout = {}, {}, {}
+    for inst in wired.instances:
+        for pin, net in inst.pins.items():
+            p = inst.cell.pins[pin]
+            rise[net] = rise.get(net, 0.0) + p.rise_capacitance
+            fall[net] = fall.get(net, 0.0) + p.fall_capacitance
+            fanout[net] = fanout.get(net, 0) + (p.direction == "input")
+    for bus in wired.netlist.outputs.values():
+        for net in bus:
+            fanout[net] += 1
+    got = loads(wired)
+    assert got.keys() == rise.keys()
+    for net, c in got.items():
+        wire = lib.wire_load(fanout[net])
+        assert c == pytest.approx(max(rise[net], fall[net]) + wire, rel=1e-12)
+    bad = tmp_path / "bad.lib"
+    bad.write_text('library(b) { nom_voltage : 1; default_wire_load : "none"; }')
+    with pytest.raises(InputError, match="default_wire_load: expected a wire_load group"):
+        read_liberty(str(bad))

@@ -3,13 +3,16 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from bitsim._core.checks import InputError
 from bitsim.circuits.mapped import map_circuit
 from bitsim.circuits.multipliers import mac_circuit
 from bitsim.cli import main
-from bitsim.models.energy import calibrate, energy_per_mac, load_calibration
+from bitsim.models import energy
+from bitsim.models.energy import calibrate, energy_of_flips, energy_per_mac, load_calibration
+from bitsim.sim.distributions import HalfNormal, Laplace, Normal
 from bitsim.sim.energy import simulate_energy
 from bitsim.sim.mac import SITES, simulate_mac
 
@@ -26,16 +29,38 @@ def cal4():
     return calibrate(osu018(), "dadda", 4, 4, 16, signed=True, n=4000)
 
 
+def held_out_operands(n):
+    """Operands unlike the fit's grid and its own held-out pairs: post-ReLU activations of
+    another scale, sparse activations (60 % zeros) from an array, skewed weights."""
+    rng = np.random.default_rng(7)
+    sparse = np.where(rng.random(n) < 0.6, 0, rng.integers(1, 8, n))
+    skewed = np.clip(np.round(rng.gamma(1.5, 1.2, n)) - 1, -8, 7).astype(np.int64)
+    return [
+        (HalfNormal(1.6), Normal(1.2), 200),
+        (sparse, Normal(2.5), 64),
+        (sparse, skewed, 27),
+        (Laplace(0.8), "uniform", 5),
+        ("uniform", HalfNormal(0.7), 1000),
+    ]
+
+
 def test_fit_predicts_gate_level_outside_its_grid(cal4, tmp_path):
-    assert set(cal4.per_flip_j) == set(SITES)
+    assert set(cal4.per_flip_j) == set(SITES) and set(cal4.per_bit_j) == set(SITES)
     assert min(cal4.per_flip_j.values()) >= 0 and cal4.per_cycle_j >= 0
-    assert cal4.rms_error < 0.05 and cal4.provenance["library"] == "osu018_stdcells"
+    assert min(min(v) for v in cal4.per_bit_j.values()) >= 0 and cal4.bit_cycle_j >= 0
+    assert cal4.rms_error < 0.05 and cal4.site_rms_error < 0.05
+    assert cal4.provenance["library"] == "osu018_stdcells"
+    assert len(cal4.provenance["errors"]["bits"]["held_out"]) == len(cal4.provenance["held_out"])
     mapped = map_circuit(mac_circuit("dadda", 4, 4, 16, True), osu018())
-    for dist, length in (("normal", 100), ("uniform", 3), ("laplace", 1000)):
-        kw = dict(signed=True, length=length, n=6000, seed=11)
-        e = simulate_energy(mapped, dist, dist, **kw)
-        f = simulate_mac(dist, dist, x_bits=4, w_bits=4, acc_bits=16, **kw)
-        assert energy_per_mac(cal4, f) == approx(e.per_vector_j["total"], rel=0.05)
+    n = 6000
+    for x, w, length in held_out_operands(n):
+        kw = dict(signed=True, length=length, n=n, seed=11)
+        e = simulate_energy(mapped, x, w, **kw)
+        f = simulate_mac(x, w, x_bits=4, w_bits=4, acc_bits=16, **kw)
+        gate = e.per_vector_j["total"]
+        assert energy_per_mac(cal4, f) == approx(gate, rel=0.05)  # the bits model
+        sites = energy_of_flips(cal4, {s: f.mean(s) for s in SITES})
+        assert sites == approx(gate, rel=0.07)  # the sites model (bitsim dataflow)
     path = tmp_path / "cal.json"
     path.write_text(cal4.to_json())
     assert load_calibration(str(path)) == cal4
@@ -45,6 +70,7 @@ def test_fit_predicts_gate_level_outside_its_grid(cal4, tmp_path):
 
 def test_cli_report_and_flips_in_joules(cal4, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("BITSIM_CACHE", str(tmp_path))
+    monkeypatch.setattr(energy, "GRID_EXTRA", 4)  # the plumbing, not the fit, is tested here
     path = tmp_path / "cal.json"
     path.write_text(cal4.to_json())
     args = ["flips", "--bits", "4", "--signed", "signed", "--acc-bits", "16", "-n", "20000"]

@@ -1,165 +1,280 @@
 """bitsim's energy against OpenSTA's report_power on OSU 180 nm netlists (8x8 multiplier, MAC).
 
-OpenSTA 2.0.17 (Debian's ``opensta``) cannot take per-pin activities: ``set_power_activity
--pins`` calls an undefined procedure, and the activity of every driven pin is recomputed from
-the input ports (Power.cc, PropActivityVisitor). So each instance is reported on its own
-with ``set_power_activity -global`` set to bitsim's activity and duty of that instance's
-output (a flip-flop's D toggles as often as its Q, so one activity serves both). OpenSTA then
-prices the same toggles with its own loads, slews, tables and units, which is what this test
-checks:
+OpenSTA reads bitsim's own activities: the test sources the Tcl export (``--sta-tcl``) as it
+is. OpenSTA 2.0.17 (Debian's ``opensta``, commit c018cb2) holds them on every pin (read back
+with ``get_property PIN activity``, origin ``user``) but recomputes every driven pin's activity
+from the input ports when it reports power (search/Power.cc, PropActivityVisitor::visit;
+origin ``propagated`` afterwards; kept since OpenSTA 2.1). So each instance is then reported on
+its own with ``set_power_activity -global`` set to the activity and duty OpenSTA read for that
+instance's output (a flip-flop's D toggles as often as its Q, so one activity serves both).
+OpenSTA prices those toggles with its own loads, slews, tables and units:
 
 * switching: 1/2 C V^2 per toggle with OpenSTA's load: equal to float precision (<= 0.01 %);
-* internal: OpenSTA 2.0.17 charges per output toggle sum over related pins r of
-  duty_r x (E_r,rise + E_r,fall) (rise and fall summed, not averaged; duty_r the probability of
-  the condition sensitising r under its global duty, 0.5 when it cannot infer one, 1 for a
-  clock; input slews of the same transition: no unateness), an input pin's table (flip-flop D)
-  with duty 0.5, and a clock pin at activity 2 per cycle with duty 1 (Power.cc,
-  findInternalPower). Evaluated with bitsim's tables, loads and slews, that formula equals
-  report_power within 0.5 % (float32 arithmetic in OpenSTA), which checks bitsim's loads,
-  slews, table interpolation and units. bitsim's own internal energy (each transition priced
-  once, by its direction, related pins weighted so they sum to one) is lower than OpenSTA
-  2.0.17's figure, by the factor that formula over-counts; the test states both.
+* internal, ``internal_model='opensta-2.0'``: bitsim's implementation of OpenSTA 2.0.x's
+  formula (``bitsim.sim.energy.opensta20_pin_energy``) at those activities equals
+  report_power within 0.5 % per instance and 0.2 % in total (float32 arithmetic in OpenSTA);
+  this checks bitsim's loads, slews, table interpolation and units;
+* internal, ``internal_model='transition'`` (bitsim's default: each output transition priced
+  once, by the rise or fall table of the pin that caused it) on the instances where the two
+  conventions coincide up to OpenSTA 2.0.x's documented factors: cells whose every output arc
+  has one related pin of inferred condition 1 (a buffer, an inverter, a flip-flop's Q from
+  its clock) and the same input slew for the transition bitsim uses (unateness) as for the
+  one OpenSTA 2.0.x uses (always the same), where OpenSTA charges rise + fall energy per output
+  transition (2x the mean), a clock pin twice per cycle (2x) and a data input pin at duty 0.5
+  (1x). There, 2x / 1x bitsim's energy of each pin equals report_power within 0.5 %. The
+  remaining difference of the totals (bitsim's transition figure is 0.4-0.5x OpenSTA 2.0.17's)
+  is that factor 2 and the related-pin duties, which OpenSTA 2.0.x does not normalise (changed
+  in OpenSTA 2.1.0, commit 77d507d0);
+* internal, ``opensta-2.0`` at OpenSTA's own activities (propagated from the input ports after
+  report_power, read back pin by pin): equals report_power per instance within 0.5 %, which
+  checks the act(related) / act(output) factor that -global (one activity everywhere) cannot.
 """
 
 import re
 import shutil
 import subprocess
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from bitsim.circuits.liberty import Expr
+from bitsim.circuits.liberty import read_liberty
 from bitsim.circuits.mapped import instance_names, map_circuit, verilog
 from bitsim.circuits.multipliers import circuit
-from bitsim.sim.energy import loads, simulate_energy, slews
+from bitsim.sim.energy import _inferred_when, loads, opensta20_pin_energy, simulate_energy, slews
+from bitsim.sim.export import sta_tcl
 
-from util_energy import OSU018, osu018, yosys_mult8
+from util_energy import osu018, wire_load_liberty, yosys_mult8
 
 CLOCK = 1e8
+PERIOD_NS = 1e9 / CLOCK
 
 
-def _duty(e: Expr, d: float) -> float:
-    """OpenSTA's evalActivity duty with every pin at duty d (independence)."""
-    kind = e[0]
-    if kind == "port":
-        return d
-    if kind == "const":
-        return float(e[1])
-    if kind == "not":
-        return 1.0 - _duty(e[1], d)
-    a, b = _duty(e[1], d), _duty(e[2], d)
-    return {"and": a * b, "or": 1 - (1 - a) * (1 - b), "xor": a * (1 - b) + b * (1 - a)}[kind]
-
-
-def _ref(e: Expr, port: str) -> bool:
-    return e == ("port", port) or (e[0] == "not" and e[1] == ("port", port))
-
-
-def _infered_when(f: Expr, port: str):
-    """OpenSTA 2.0.17's Power::inferedWhen: the condition under which port drives f."""
-    kind = f[0]
-    if kind == "port":
-        return ("const", 1) if f[1] == port else None
-    if kind == "not":
-        return _infered_when(f[1], port)
-    if kind in ("or", "xor"):
-        if _ref(f[1], port):
-            return ("not", f[2])
-        if _ref(f[2], port):
-            return ("not", f[1])
-    if kind == "and":
-        if _ref(f[1], port):
-            return f[2]
-        if _ref(f[2], port):
-            return f[1]
-    return None
-
-
-def opensta_internal(mapped, inst, activity, duty, load, slew):
-    """OpenSTA 2.0.17's internal energy of one instance per clock cycle (J), from bitsim's
-    tables, loads and slews (see the module docstring)."""
-    total = 0.0
-    for p in inst.cell.pins.values():
-        net = inst.pins[p.name]
-        for arc in p.power:
-            if p.direction == "output":
-                rel = inst.cell.pins[arc.related]
-                when = _infered_when(p.function, arc.related)
-                w = 1.0 if rel.clock else (0.5 if when is None else _duty(when, duty))
-                sr, sf = slew.get(inst.pins[arc.related], (0.0, 0.0))
-                c = load.get(net, 0.0)
-                total += activity * w * (arc.rise(c, sr) + arc.fall(c, sf))
-            else:
-                sr, sf = slew.get(net, (0.0, 0.0))
-                a, w = (2.0, 1.0) if p.clock else (activity, 0.5)
-                total += a * w * (arc.rise(0.0, sr) + arc.fall(0.0, sf))
-    return total
-
-
-def report_instances(mapped, energy, tmp_path):
-    """OpenSTA's (internal, switching) power of every instance at bitsim's activities (W)."""
-    act = energy.activity
-    (tmp_path / "net.v").write_text(verilog(mapped))
-    lines = [
-        f"read_liberty {OSU018}",
-        f"read_verilog {tmp_path / 'net.v'}",
-        f"link_design {mapped.module}",
-    ]
-    period = 1e9 / CLOCK
-    if mapped.clock:
-        lines.append(f"create_clock -name clk -period {period} [get_ports {mapped.clock}]")
-        lines.append("set_input_delay 0 -clock clk [all_inputs]")
-    else:
-        lines.append(f"create_clock -name clk -period {period}")
-        lines.append("set_input_delay 0 -clock clk [all_inputs]")
-    names = instance_names(mapped)
-    for inst, name in zip(mapped.instances, names):
-        out = [inst.pins[p.name] for p in inst.cell.outputs][0]
-        lines.append(
-            f"set_power_activity -global -activity {act.toggles[out] / act.vectors:.9g} "
-            f"-duty {act.duty[out]:.6f}"
-        )
-        lines.append(f"report_power -instances [get_cells {{{name}}}] -digits 9")
-    (tmp_path / "run.tcl").write_text("\n".join(lines) + "\n")
+def sta(script: str, tmp_path) -> str:
+    (tmp_path / "run.tcl").write_text(script)
     done = subprocess.run(
         ["sta", "-no_splash", "-exit", str(tmp_path / "run.tcl")],
         capture_output=True,
         text=True,
         timeout=600,
     )
-    rows = re.findall(r"^\s*(\S+)\s+(\S+)\s+\S+\s+\S+\s+(\S+)\s*$", done.stdout, re.M)
-    got = {name: (float(i), float(s)) for i, s, name in rows if name in set(names)}
-    assert len(got) == len(names), done.stdout[-2000:] + done.stderr[-2000:]
-    return [got[n] for n in names]
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "Error" not in done.stdout + done.stderr, done.stdout[-2000:] + done.stderr[-2000:]
+    return done.stdout
 
 
-@pytest.mark.parametrize("which", ["mult8", "dadda_mac"])
-def test_energy_equals_opensta(which, tmp_path):
+@pytest.fixture(scope="module", params=["mult8", "dadda_mac", "mult8_wire_load"])
+def run(request, tmp_path_factory):
+    """A mapped netlist, bitsim's energy of it, and OpenSTA's reading of bitsim's Tcl export:
+    per instance, the (activity per cycle, duty) OpenSTA holds for its output after sourcing,
+    and its (internal, switching) power reported at that activity."""
     assert shutil.which("sta"), "OpenSTA: apt-get install opensta (.ci/run installs it)"
+    tmp = tmp_path_factory.mktemp(request.param)
     lib = osu018()
-    if which == "mult8":
-        mapped = yosys_mult8(lib, tmp_path)
+    if request.param == "mult8_wire_load":  # a library with a default_wire_load
+        lib = read_liberty(wire_load_liberty(tmp))
+        assert lib.wire_load is not None
+    if request.param.startswith("mult8"):
+        mapped = yosys_mult8(lib, tmp)
         kw = dict(x_port="a", w_port="b", signed=False)
     else:
         mapped = map_circuit(circuit("dadda", 8, 8, True, 24), lib)
         kw = dict(x_port="x", w_port="w", signed=True, length=64)
     e = simulate_energy(mapped, n=20000, seed=3, clock=CLOCK, **kw)
-    sta = report_instances(mapped, e, tmp_path)
+    (tmp / "net.v").write_text(verilog(mapped))
+    (tmp / "act.tcl").write_text(sta_tcl(e))
+    names = instance_names(mapped)
+    outs = [f"{n}/{inst.cell.outputs[0].name}" for inst, n in zip(mapped.instances, names)]
+    lines = [
+        f"read_liberty {lib.path}",
+        f"read_verilog {tmp / 'net.v'}",
+        f"link_design {mapped.module}",
+    ]
+    if not mapped.clock:  # the export defines clk only on a clock port: a virtual one here
+        lines.append(f"create_clock -name clk -period {PERIOD_NS}")
+    lines.append(f"source {tmp / 'act.tcl'}")
+    lines.append("set_input_delay 0 -clock clk [all_inputs]")
+    lines.append("report_checks > /dev/null")  # a timing update: get_property needs it
+    lines.append(f"set outs {{{' '.join(outs)}}}")
+    lines.append("foreach p $outs { set read($p) [get_property [get_pins $p] activity] }")
+    lines.append('foreach p $outs { puts "READ $p $read($p)" }')
+    lines.append("report_power")
+    lines.append(f'puts "AFTER [get_property [get_pins {{{outs[0]}}}] activity]"')
+    # OpenSTA's own (propagated) activities of every pin, and its power at them
+    pins = [f"{n}/{pin}" for inst, n in zip(mapped.instances, names) for pin in inst.pins]
+    lines.append(f"set pins {{{' '.join(pins)}}}")
+    lines.append('foreach p $pins { puts "PROP $p [get_property [get_pins $p] activity]" }')
+    lines.append('puts "BEGIN_PROP"')
+    lines.append("report_power -instances [get_cells *] -digits 9")
+    lines.append('puts "END_PROP"')
+    for name, p in zip(names, outs):
+        lines.append(
+            f"set_power_activity -global -activity [expr {{[lindex $read({p}) 0] * "
+            f"{PERIOD_NS * 1e-9}}}] -duty [lindex $read({p}) 1]"
+        )
+        lines.append(f"report_power -instances [get_cells {{{name}}}] -digits 9")
+    out = sta("\n".join(lines) + "\n", tmp)
+    read = {
+        p: (float(a) / CLOCK, float(d), o)
+        for p, a, d, o in re.findall(r"^READ (\S+) (\S+) (\S+) (\S+)$", out, re.M)
+    }
+    after = re.search(r"^AFTER \S+ \S+ (\S+)$", out, re.M)
+    head, _, rest = out.partition("BEGIN_PROP")
+    at_prop, _, tail = rest.partition("END_PROP")
+    got, got_prop = _instance_rows(tail, names), _instance_rows(at_prop, names)
+    prop = {}
+    pin_net = {
+        f"{n}/{pin}": net
+        for inst, n in zip(mapped.instances, names)
+        for pin, net in inst.pins.items()
+    }
+    for p, a, d in re.findall(r"^PROP (\S+) (\S+) (\S+) \S+$", head, re.M):
+        prop[pin_net[p]] = (float(a) / CLOCK, float(d))
+    assert len(read) == len(outs) and len(prop) > len(outs), out[-3000:]
+    return SimpleNamespace(
+        mapped=mapped,
+        e=e,
+        read=[read[p] for p in outs],
+        got=[got[n] for n in names],
+        after=after.group(1),
+        prop=prop,
+        got_prop=[got_prop[n] for n in names],
+    )
+
+
+def _instance_rows(text: str, names) -> dict:
+    """report_power -instances rows: name -> (internal, switching) in W."""
+    rows = re.findall(r"^\s*(\S+)\s+(\S+)\s+\S+\s+\S+\s+(\S+)\s*$", text, re.M)
+    got = {name: (float(i), float(s)) for i, s, name in rows if name in set(names)}
+    assert len(got) == len(names), text[-3000:]
+    return got
+
+
+def test_opensta_reads_the_tcl_export(run):
+    """Sourced as it is, the export sets bitsim's activity and duty on every driven pin;
+    OpenSTA 2.0.x recomputes them when it reports power (documented in bitsim.sim.export)."""
+    mapped, e, read, after = run.mapped, run.e, run.read, run.after
     act = e.activity
+    for inst, (a, d, origin) in zip(mapped.instances, read):
+        net = inst.pins[inst.cell.outputs[0].name]
+        assert origin == "user"
+        assert a == pytest.approx(act.toggles[net] / act.vectors, rel=1e-5, abs=1e-12)
+        assert d == pytest.approx(act.duty[net], abs=6e-4)  # printed with 3 decimals
+    version = subprocess.run(["sta", "-version"], capture_output=True, text=True).stdout
+    if version.startswith("2.0."):
+        assert after == "propagated"
+
+
+def _global(read_activity, clock_nets):
+    """OpenSTA's activity and duty of every pin under set_power_activity -global (a clock's:
+    2 transitions per cycle, duty 0.5)."""
+    a, d, _ = read_activity
+
+    def activity(net):
+        return 2.0 if net in clock_nets else a
+
+    def duty(net):
+        return 0.5 if net in clock_nets else d
+
+    return activity, duty
+
+
+def test_opensta_model_equals_report_power(run):
+    mapped, e, read, got = run.mapped, run.e, run.read, run.got
     load = loads(mapped)
     slew = slews(mapped, load)
+    clock_nets = set(mapped.netlist.inputs.get(mapped.clock or "", []))
     expected = []
-    for inst in mapped.instances:
-        out = [inst.pins[p.name] for p in inst.cell.outputs][0]
-        a = act.toggles[out] / act.vectors
-        expected.append(opensta_internal(mapped, inst, a, act.duty[out], load, slew))
-    sta_int = np.array([i for i, _ in sta]) / CLOCK  # J per cycle
-    sta_sw = np.array([s for _, s in sta]) / CLOCK
-    # switching: bitsim's per-vector switching energy, summed, equals OpenSTA's
-    sw = e.per_vector_j["switching"]
-    assert abs(sta_sw.sum() - sw) <= 1e-4 * sw
-    # internal: OpenSTA's formula on bitsim's tables, loads and slews, instance by instance
+    for inst, r in zip(mapped.instances, read):
+        activity, duty = _global(r, clock_nets)
+        expected.append(
+            sum(
+                opensta20_pin_energy(inst, p.name, load, slew, activity, duty)
+                for p in inst.cell.pins.values()
+                if p.power
+            )
+        )
+    sta_int = np.array([i for i, _ in got]) / CLOCK  # J per cycle
+    sta_sw = np.array([s for _, s in got]) / CLOCK
+    # switching: bitsim's energy per toggle x the activity OpenSTA read
+    bitsim_sw = []
+    pins = {(p.instance, p.pin): p for p in e.pins}
+    for inst, r in zip(mapped.instances, read):
+        c = pins[(inst.name, inst.cell.outputs[0].name)].load_f
+        bitsim_sw.append(0.5 * c * mapped.library.voltage**2 * r[0])
+    np.testing.assert_allclose(sta_sw, bitsim_sw, rtol=1e-4, atol=1e-21)
+    assert abs(sta_sw.sum() - e.per_vector_j["switching"]) <= 1e-4 * sta_sw.sum()
     np.testing.assert_allclose(sta_int, expected, rtol=5e-3, atol=1e-19)
     assert abs(sta_int.sum() - sum(expected)) <= 2e-3 * sta_int.sum()
-    # bitsim's own internal energy prices each transition once: below OpenSTA 2.0.17's sum
-    assert 0.25 * sta_int.sum() < e.per_vector_j["internal"] < sta_int.sum()
+
+
+def test_transition_model_where_the_conventions_coincide(run):
+    mapped, e, got = run.mapped, run.e, run.got
+    load = loads(mapped)
+    slew = slews(mapped, load)
+    n = e.activity.vectors
+    pins = {(p.instance, p.pin): p for p in e.pins}
+    checked = []
+    for i, (inst, (sta_int, _)) in enumerate(zip(mapped.instances, got)):
+        expected = 0.0
+        for p in inst.cell.pins.values():
+            if not p.power:
+                continue
+            mine = pins[(inst.name, p.name)].internal_j
+            if p.direction == "output":
+                if len(p.power) != 1:
+                    break
+                (arc,) = p.power
+                clocked = inst.cell.pins[arc.related].clock
+                if not clocked and _inferred_when(p.function, arc.related) != ("const", 1):
+                    break
+                # OpenSTA 2.0.x looks the tables up at the related pin's slew of the output's
+                # transition (no unateness): bitsim's caused transitions at those slews
+                sr, sf = slew.get(inst.pins[arc.related], (0.0, 0.0))
+                (ups, downs), c = e.activity.caused[(i, p.name)][0], load[inst.pins[p.name]]
+                same = ups * arc.rise(c, sr) + downs * arc.fall(c, sf)
+                sense = {a.related: a.sense for a in p.timing}.get(arc.related)
+                if clocked or sense == "positive_unate" or sr == sf:
+                    assert same == pytest.approx(mine, rel=1e-12)
+                expected += 2.0 * same / n  # rise + fall per output transition
+            else:  # a clock pin: twice per cycle; a data pin at duty 0.5: once
+                expected += (2.0 if p.clock else 1.0) * mine / n
+        else:
+            checked.append((inst.cell.name, sta_int / CLOCK, expected))
+    assert len(checked) >= 10, checked
+    np.testing.assert_allclose(
+        [s for _, s, _ in checked], [x for _, _, x in checked], rtol=5e-3, atol=1e-19
+    )
+    # the totals differ by OpenSTA 2.0.x's factors and unnormalised related-pin duties
+    total = sum(i for i, _ in got) / CLOCK
+    assert 0.3 * total < e.per_vector_j["internal"] < 0.6 * total
+
+
+def test_opensta_model_at_opensta_own_activities(run):
+    """Design level: OpenSTA 2.0.x's own activities (propagated from the input ports, pin by
+    pin different) and its power per instance at them; bitsim's opensta-2.0 model at those
+    activities agrees, which checks the act(related) / act(output) factor of the duty that
+    -global (one activity for every pin) cannot."""
+    mapped, prop, got = run.mapped, run.prop, run.got_prop
+    load = loads(mapped)
+    slew = slews(mapped, load)
+    clock_nets = set(mapped.netlist.inputs.get(mapped.clock or "", []))
+
+    def activity(net):
+        return 2.0 if net in clock_nets else prop[net][0]
+
+    def duty(net):
+        return 0.5 if net in clock_nets else prop[net][1]
+
+    expected = [
+        sum(
+            opensta20_pin_energy(inst, p.name, load, slew, activity, duty)
+            for p in inst.cell.pins.values()
+            if p.power
+        )
+        for inst in mapped.instances
+    ]
+    sta_int = np.array([i for i, _ in got]) / CLOCK
+    # measured 0.28 % and 0.04 % (duties read back with 3 decimals, float32 in OpenSTA)
+    np.testing.assert_allclose(sta_int, expected, rtol=5e-3, atol=1e-19)
+    assert abs(sta_int.sum() - sum(expected)) <= 2e-3 * sta_int.sum()

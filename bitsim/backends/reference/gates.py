@@ -15,7 +15,7 @@ _OPS = {
     "NOT": lambda a, b, s: ~a,
     "ANDNOT": lambda a, b, s: a & ~b,
     "ORNOT": lambda a, b, s: a | ~b,
-    "MUX": lambda a, b, s: np.where(s, b, a),
+    "MUX": lambda a, b, s: (a & ~s) | (b & s),  # bitwise: bool arrays and packed words
     "BUF": lambda a, b, s: a,
 }
 
@@ -49,6 +49,45 @@ def evaluate(prog, x, w, first, acc, before=None):
         else:
             V[out] = _OPS[name](V[a], V[b], V[c])
     return V
+
+
+def evaluate_words(prog, x, w, first, acc, before):
+    """``evaluate`` on packed words: every net's values as uint64 words, vector i in bit
+    i % 64 of word i // 64 (bits past the last vector are undefined). ``before``: the nets'
+    values at the vector before the first (bool[nets])."""
+    m = len(x)
+    words = (m + 63) // 64
+    src: dict = {}
+    _bits(x, prog.x_nets, src)
+    _bits(w, prog.w_nets, src)
+    _bits(acc, prog.acc_nets, src)
+    W = [np.zeros(words, dtype=np.uint64) for _ in range(prog.nets)]
+    W[1] = ~W[1]
+    for nets in (prog.x_nets, prog.w_nets, prog.acc_nets):
+        for net in nets:
+            W[net] = pack(src[net])
+    if prog.first_net >= 0:
+        W[prog.first_net] = pack(first.astype(bool))
+    for op, a, b, c, out in zip(prog.op, prog.a, prog.b, prog.c, prog.out):
+        name = GATE_TYPES[op]
+        W[out] = shift(W[a], before[a]) if name == "DFF" else _OPS[name](W[a], W[b], W[c])
+    return W
+
+
+def pack(bits: np.ndarray) -> np.ndarray:
+    """bool[m] -> uint64[ceil(m / 64)], element i in bit i % 64 of word i // 64."""
+    b = np.packbits(bits, bitorder="little")
+    b = np.concatenate([b, np.zeros(-len(b) % 8, dtype=np.uint8)])
+    return b.view("<u8").astype(np.uint64)
+
+
+def shift(words: np.ndarray, first) -> np.ndarray:
+    """Packed values one vector later: element i becomes element i - 1, element 0 ``first``."""
+    one = np.uint64(1)
+    carry = np.concatenate(
+        [np.array([int(bool(first))], dtype=np.uint64), words[:-1] >> np.uint64(63)]
+    )
+    return (words << one) | carry
 
 
 def sources(prog, xs, ws, n, start=0, acc_before=0):
