@@ -26,7 +26,9 @@ built-in list.
 Quantized models: the widths of PT2E-quantized graphs (``quantized_decomposed``
 quantize/dequantize operations) and of fake quantization (``fake_quantize_per_tensor_affine``,
 ``..._per_channel_affine``, as QAT libraries export them) are read from each operand's
-quant_min/quant_max into ``Network.declared`` (per-layer precision overrides of the report).
+quant_min/quant_max into ``Network.declared`` (per-layer precision overrides of the report),
+and ``bitsim.nets.capture`` measures their integers. A PT2E-converted GraphModule that
+refuses ``eval()`` is exported as it is.
 Quantized modules that keep their weights packed (eager ``torch.ao.nn.quantized``) do not
 export and are not supported.
 
@@ -40,6 +42,7 @@ which the first batch element is used.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -54,7 +57,16 @@ from bitsim.models.layers import (
 )
 from bitsim.nets.zoo import Network
 
-__all__ = ["Traced", "declared_format", "declared_widths", "example_inputs", "from_torch", "trace"]
+__all__ = [
+    "Traced",
+    "declared_format",
+    "declared_widths",
+    "example_inputs",
+    "from_torch",
+    "quant_range",
+    "quant_source",
+    "trace",
+]
 
 _NO_ARITHMETIC = {
     "view",
@@ -208,22 +220,37 @@ _LAYOUT = (
 )
 
 
+def quant_source(node) -> Tuple[Any, bool]:
+    """(the dequantize or fake-quantize node a graph value went through last, followed back
+    through layout operations, or None; whether no layout operation lies in between)."""
+    direct = True
+    while hasattr(node, "op") and node.op == "call_function":
+        fn = _fn(node)
+        if fn in _QUANT_OPS:
+            return node, direct
+        if fn not in _LAYOUT:
+            return None, direct
+        node, direct = node.args[0], False
+    return None, direct
+
+
+def quant_range(qnode) -> Tuple[Any, Any]:
+    """(quant_min, quant_max) arguments of a quantize/dequantize/fake-quantize node."""
+    i = _QUANT_OPS[_fn(qnode)]
+    return qnode.args[i], qnode.args[i + 1]
+
+
 def declared_format(node) -> Optional[Tuple[int, bool]]:
     """(bits, signed) of the quantization a graph value went through last (a dequantize or
     fake-quantize operation, followed back through layout operations), or None.
     bits = ceil(log2(quant_max - quant_min + 1)), signed when quant_min < 0."""
-    while hasattr(node, "op") and node.op == "call_function":
-        fn = _fn(node)
-        if fn in _QUANT_OPS:
-            i = _QUANT_OPS[fn]
-            lo, hi = node.args[i], node.args[i + 1]
-            if not isinstance(lo, int) or not isinstance(hi, int) or hi <= lo:
-                return None
-            return max(1, math.ceil(math.log2(hi - lo + 1))), lo < 0
-        if fn not in _LAYOUT:
-            return None
-        node = node.args[0]
-    return None
+    qnode, _ = quant_source(node)
+    if qnode is None:
+        return None
+    lo, hi = quant_range(qnode)
+    if not isinstance(lo, int) or not isinstance(hi, int) or hi <= lo:
+        return None
+    return max(1, math.ceil(math.log2(hi - lo + 1))), lo < 0
 
 
 def _param(node) -> Optional[str]:
@@ -496,28 +523,39 @@ def export(model, args: tuple, kwargs: dict):
 
     if not isinstance(model, nn.Module):
         raise InputTypeError(f"model: expected a torch.nn.Module, found {type(model).__name__}")
+    with eval_mode(model), torch.no_grad():
+        try:
+            model(*args, **kwargs)
+        except Exception as err:  # noqa: BLE001 - any failure of the model on that input
+            shapes = [tuple(a.shape) for a in args] + [
+                f"{k}={tuple(v.shape)}" for k, v in kwargs.items()
+            ]
+            raise InputError(
+                f"input_shape: the model does not run on inputs of shape "
+                f"{', '.join(map(str, shapes))}: {_first_line(err)}"
+            ) from None
+        try:
+            return torch.export.export(model, args, kwargs)
+        except Exception as err:  # noqa: BLE001 - export refuses data-dependent control flow
+            raise InputError(
+                f"model: torch.export cannot export {type(model).__name__} (control flow "
+                f"that depends on the data, or an operation export does not support): "
+                f"{_first_line(err)}"
+            ) from None
+
+
+@contextmanager
+def eval_mode(model) -> Iterator[None]:
+    """The model in eval mode, its mode restored after; a model that refuses the switch (a
+    PT2E-converted GraphModule raises NotImplementedError) runs as it is."""
     was_training = model.training
-    model.eval()
     try:
-        with torch.no_grad():
-            try:
-                model(*args, **kwargs)
-            except Exception as err:  # noqa: BLE001 - any failure of the model on that input
-                shapes = [tuple(a.shape) for a in args] + [
-                    f"{k}={tuple(v.shape)}" for k, v in kwargs.items()
-                ]
-                raise InputError(
-                    f"input_shape: the model does not run on inputs of shape "
-                    f"{', '.join(map(str, shapes))}: {_first_line(err)}"
-                ) from None
-            try:
-                return torch.export.export(model, args, kwargs)
-            except Exception as err:  # noqa: BLE001 - export refuses data-dependent control flow
-                raise InputError(
-                    f"model: torch.export cannot export {type(model).__name__} (control flow "
-                    f"that depends on the data, or an operation export does not support): "
-                    f"{_first_line(err)}"
-                ) from None
+        model.eval()
+    except NotImplementedError:
+        yield
+        return
+    try:
+        yield
     finally:
         model.train(was_training)
 

@@ -292,13 +292,7 @@ def _measured(
     model, inputs, input_shape, layers, precision, acc_tile, max_outputs, seed, run, gating
 ) -> Dict[int, dict]:
     """Per layer index: what the real operand streams of ``inputs`` measure (see ``report``)."""
-    from bitsim.nets.capture import (
-        GATED_SITES,
-        capture,
-        capture_onnx,
-        pe_streams,
-        zero_gated_flips,
-    )
+    from bitsim.nets.capture import capture, capture_onnx, pe_streams, zero_gated_flips
 
     captured = (
         capture_onnx(model, inputs, layers=layers, input_shapes=input_shape)
@@ -314,10 +308,11 @@ def _measured(
         sim = simulate_mac(xs, ws, acc_bits=precision.acc_bits, length=k, **fmt, **run)
         widths = measure(k, xs, ws, **fmt, **run)
         data_bits = widths.smallest_width(0.0)
+        rows = c.weight_rows()
         gated: Dict[str, Any] = {}
         if gating:
-            per_site = zero_gated_flips(xs, ws, k, acc_bits=precision.acc_bits, **fmt, **run)
-            ungated = sum(sim.mean(site) for site in GATED_SITES)
+            per_site = zero_gated_flips(xs, ws, k, acc_bits=precision.acc_bits, **fmt)
+            ungated = sim.mean()
             gated = {
                 **{f"flips_{site}_gated": v for site, v in per_site.items()},
                 "flips_per_mac_gated": sum(per_site.values()),
@@ -329,10 +324,9 @@ def _measured(
             "flips_per_mac_data": sim.mean(),
             **{f"flips_{site}_data": v for site, v in sim.mean_flips.items() if site != "total"},
             "power_data": layer.macs * sim.mean(),
+            "quantization_data": c.source,
             "acc_bits_a2q": (
-                weight_aware_bits(c.w.reshape(len(c.w), -1), fa.bits, fa.signed).layer_bits
-                if layer.kind != "matmul"
-                else None
+                weight_aware_bits(rows, fa.bits, fa.signed).layer_bits if rows is not None else None
             ),
             "acc_bits_tiled": (
                 worst_case_bits(min(acc_tile, k), fa.bits, fw.bits, fa.signed, fw.signed)
