@@ -392,17 +392,19 @@ def report(
     per inference), and the totals the sums.
 
     inputs: real examples for a torch module or an ONNX file (images, or a dict of token ids and
-    masks; see ``bitsim.nets.capture.capture`` and ``capture_onnx``): each
-    convolution, linear layer and matrix product is then also measured on its real integer
-    operands (``bitsim.nets.capture``: per-tensor activations, per-channel weights, calibrated
-    on the inputs), at most ``max_outputs`` outputs per layer (a seeded sample) in the
-    processing-element order: share of MACs with a zero operand, flips per MAC (total and per
-    register site) and PANN power, the accumulator width the data needed and the overflow rates
-    of narrower widths, next to the data-type bound, the weight-aware (A2Q) bound and, with
-    ``acc_tile`` = T, the data-type bound of tiles of T terms (accumulations split as in
-    Brevitas' AXE). ``zero_gating``: also the flips when a MAC with a zero operand is gated
-    (holds its registers; ``bitsim.nets.capture.zero_gated_flips``): per site, in total over
-    those sites (``flips_per_mac_gated``) and the saving against the same sites ungated.
+    masks; see ``bitsim.nets.capture.capture`` and ``capture_onnx``): each convolution,
+    transposed convolution, linear layer, matrix product and einsum is then also measured on
+    its real integer operands (``bitsim.nets.capture``: the graph's own integers where its
+    quantization nodes give them, else per-tensor activations and per-channel weights
+    calibrated on the inputs; ``quantization_data`` says which), at most ``max_outputs``
+    outputs per layer (a seeded sample) in the processing-element order: share of MACs with a
+    zero operand, flips per MAC (total and per register site) and PANN power, the accumulator
+    width the data needed and the overflow rates of narrower widths, next to the data-type
+    bound, the weight-aware (A2Q) bound and, with ``acc_tile`` = T, the data-type bound of
+    tiles of T terms (accumulations split as in Brevitas' AXE). ``zero_gating``: also the
+    flips when a MAC with a zero operand is gated (holds its registers and its adder's inputs;
+    ``bitsim.nets.capture.zero_gated_flips``): per site of ``bitsim.sim.mac.SITES``, in total
+    (``flips_per_mac_gated``) and the saving against ``flips_per_mac_data``.
     """
     precision = precision or Precision()
     if n is not None:
