@@ -171,8 +171,10 @@ class GraphQuant:
 
     def _along(self, v, ndim: int) -> np.ndarray:
         v = np.asarray(v, dtype=np.float64)
-        if self.axis is None or v.ndim == 0:
+        if v.size == 1:
             return v.reshape(())
+        if self.axis is None:  # QONNX Quant: numpy broadcasting
+            return v
         shape = [1] * ndim
         shape[self.axis % ndim] = -1
         return v.reshape(shape)
@@ -190,7 +192,7 @@ class GraphQuant:
     def zero(self):
         """The zero point as a Python number or an array."""
         z = np.asarray(self.zero_point)
-        return int(z) if z.ndim == 0 else z.astype(np.int64)
+        return int(z.reshape(())) if z.size == 1 else z.astype(np.int64)
 
 
 def _numpy(v) -> np.ndarray:
@@ -358,15 +360,12 @@ def _arrange(kind: str, role: str, xs: list, ys: list, equation: str = ""):
 _ROLES = {"qk": "rows", "av": "matmul"}
 
 
-def _operands(t: Traced, envs: List[Dict[Any, Any]]):
-    """Float (x, right operand) of one traced layer over all examples, shaped as ``Captured``
-    (None when not captured)."""
+def _example_operands(t: Traced, envs: List[Dict[Any, Any]]):
+    """Float (x, right operand) of one traced layer, one pair per example."""
     xs = [env[t.x] for env in envs]
     if t.role == "av":
         xs = [_attention_probs(t.node, env) for env in envs]
-    ys = [env[t.y] for env in envs]
-    equation = t.node.args[0] if t.role == "einsum" else ""
-    return _arrange(t.layer.kind, _ROLES.get(t.role, t.role), xs, ys, equation)
+    return xs, [env[t.y] for env in envs]
 
 
 def _calibration_axis(layer) -> Optional[int]:
@@ -374,13 +373,17 @@ def _calibration_axis(layer) -> Optional[int]:
     return {"conv": 0, "linear": 0, "convtranspose": 1}.get(layer.kind)
 
 
-def _integers(values, fmt, gq: Optional[GraphQuant], axis: Optional[int]):
-    """(integers, scale, zero point, from the graph): the graph's integers when it quantizes
-    the operand to the layer's format, else bitsim's calibrated symmetric quantization."""
-    if gq is not None and gq.format == fmt:
-        return gq.integers(values), gq.scale, gq.zero(), True
-    q, scale = quantize(values, fmt, axis)
-    return q, scale, 0, False
+def _graph_integers(values: list, quants: Optional[list], fmt):
+    """(integer tensors, scale, zero point) of an operand's examples when the graph quantizes
+    it to the layer's format (one GraphQuant per example: dynamic quantization differs), else
+    None. The zero point is one number, or one per example when they differ."""
+    if not quants or quants[0] is None or quants[0].format != fmt:
+        return None
+    torch = _torch()
+    ints = [torch.from_numpy(gq.integers(v)) for gq, v in zip(quants, values)]
+    zeros = [gq.zero() for gq in quants]
+    same = all(np.array_equal(z, zeros[0]) for z in zeros)
+    return ints, quants[0].scale, zeros[0] if same else np.array([int(z) for z in zeros])
 
 
 def _source(graph: Sequence[bool]) -> str:
@@ -501,7 +504,7 @@ def _walk(
             for operand, node in (("x", t.x), ("w", t.y)):
                 sources[i, operand] = _graph_quant(t, node, operand)
     wanted = {q for q in sources.values() if q is not None}
-    params: Dict[Any, GraphQuant] = {}
+    params: Dict[Any, List[GraphQuant]] = {}
     with eval_mode(model), torch.no_grad():
         for node, envs in _run(gm, examples):
             if node.op == "output":
@@ -509,21 +512,50 @@ def _walk(
                 yield [process(map_arg(node.args[0], env.__getitem__)) for env in envs]
                 return
             if node in wanted:
-                params[node] = _quant_params(node, envs[0])
+                params[node] = [_quant_params(node, env) for env in envs]
             for i, t in by_node.get(node, []):
-                arranged = _operands(t, envs)
-                if arranged is None:
+                c = _captured(i, t, envs, [params.get(sources[i, k]) for k in ("x", "w")])
+                if c is None:
                     continue
-                x, y = arranged
-                lay = t.layer
-                gx = params.get(sources[i, "x"]) if sources[i, "x"] is not None else None
-                gw = params.get(sources[i, "w"]) if sources[i, "w"] is not None else None
-                xq, xs, xz, x_graph = _integers(x, lay.a_format, gx, None)
-                wq, ws, wz, w_graph = _integers(y, lay.w_format, gw, _calibration_axis(lay))
-                c = Captured(lay, xq, wq, xs, ws, i, xz, wz, _source((x_graph, w_graph)))
                 if requantize and t.role in ("conv", "linear"):
                     _requantize(t, c, envs)
                 yield c
+
+
+def _captured(i: int, t: Traced, envs, quants) -> Optional[Captured]:
+    """The Captured of traced layer i (None: not captured); quants: the graph's quantization
+    of x and of the right operand, one GraphQuant per example, or None."""
+    xs, ys = _example_operands(t, envs)
+    lay = t.layer
+    gx = _graph_integers(xs, quants[0], lay.a_format)
+    gw = _graph_integers(ys, quants[1], lay.w_format)
+    equation = t.node.args[0] if t.role == "einsum" else ""
+    arranged = _arrange(
+        lay.kind,
+        _ROLES.get(t.role, t.role),
+        gx[0] if gx else xs,
+        gw[0] if gw else ys,
+        equation,
+    )
+    return _finish(lay, i, arranged, gx, gw)
+
+
+def _finish(lay, index: int, arranged, gx, gw, pads=None) -> Optional[Captured]:
+    """The Captured of arranged operands: the graph's integers (gx, gw from
+    ``_graph_integers``) or, where None, bitsim's calibrated quantization."""
+    if arranged is None:
+        return None
+    x, y = arranged
+    if gx:
+        xq, x_scale, x_zero = x.numpy().astype(np.int32), gx[1], gx[2]
+    else:
+        (xq, x_scale), x_zero = quantize(x, lay.a_format), 0
+    if gw:
+        wq, w_scale, w_zero = y.numpy().astype(np.int32), gw[1], gw[2]
+    else:
+        (wq, w_scale), w_zero = quantize(y, lay.w_format, _calibration_axis(lay)), 0
+    source = _source((gx is not None, gw is not None))
+    return Captured(lay, xq, wq, x_scale, w_scale, index, x_zero, w_zero, source, pads)
 
 
 def _real(q: np.ndarray, scale, zero, channel_axis: Optional[int]):
@@ -624,59 +656,34 @@ def capture_onnx(
     for index, (layer, op) in enumerate(zip(layers, operands)):
         if op is None:
             continue
-        fa, fw = layer.a_format, layer.w_format
-        x_quants = [graph_quant(op.x_quant, f) for f in feeds]
-        use_x = x_quants[0] is not None and x_quants[0].format == fa
-        xs = []
-        for f, gq in zip(feeds, x_quants):
-            v = value(op.x, f)
-            if op.op == "Conv" and v.ndim == 3:  # Conv1d: (N, C, L) as a 1 x L image
-                v = v[:, :, None]
-            xs.append(tensor(gq.integers(v) if use_x and gq is not None else v.astype(np.float32)))
+
+        def values(name, examples, conv=op.op == "Conv"):
+            out = []
+            for f in examples:
+                v = value(name, f)
+                out.append(v[:, :, None] if conv and v.ndim == 3 else v)  # Conv1d
+            return out
+
         constant = layer.kind in ("conv", "convtranspose", "linear")
-        w_feeds = feeds[:1] if constant else feeds
-        w_quants = [graph_quant(op.w_quant, f) for f in w_feeds]
-        use_w = w_quants[0] is not None and w_quants[0].format == fw
-        ys = []
-        for f, gq in zip(w_feeds, w_quants):
-            v = value(op.w, f)
-            if op.op == "Conv" and v.ndim == 3:
-                v = v[:, :, None]
-            ys.append(tensor(gq.integers(v) if use_w and gq is not None else v.astype(np.float32)))
+        x_feeds, w_feeds = feeds, feeds[:1] if constant else feeds
+        xv, wv = values(op.x, x_feeds), values(op.w, w_feeds)
+        gx = _graph_integers(xv, [graph_quant(op.x_quant, f) for f in x_feeds], layer.a_format)
+        gw = _graph_integers(wv, [graph_quant(op.w_quant, f) for f in w_feeds], layer.w_format)
+        xs = gx[0] if gx else [tensor(v.astype(np.float32)) for v in xv]
+        ys = gw[0] if gw else [tensor(v.astype(np.float32)) for v in wv]
         if op.op == "Gemm":
             xs = [v.T if op.trans_a else v for v in xs]
             ys = [v if op.trans_b else v.T for v in ys]
             role = "linear" if layer.kind == "linear" else "rows"
         elif op.op == "MatMul":
             role = "linear_t" if layer.kind == "linear" else "matmul"
-        elif op.op == "Einsum":
-            role = "einsum"
         else:
-            role = "conv"
+            role = "einsum" if op.op == "Einsum" else "conv"
         arranged = _arrange(layer.kind, role, xs, ys, op.equation)
-        if arranged is None:
-            continue
-        x, w = arranged
-        gx = x_quants[0]
-        if use_x and gx is not None:
-            xq, x_scale = x.numpy().astype(np.int32), gx.scale
-            zeros = [gq.zero() for gq in x_quants if gq is not None]
-            x_zero = zeros[0] if all(np.array_equal(z, zeros[0]) for z in zeros) else None
-            if x_zero is None:  # dynamic quantization: one zero point per example
-                x_zero = np.array([int(z) for z in zeros])
-        else:
-            xq, x_scale = quantize(x, fa)
-            x_zero = 0
-        gw = w_quants[0]
-        if use_w and gw is not None:
-            wq, w_scale, w_zero = w.numpy().astype(np.int32), gw.scale, gw.zero()
-        else:
-            wq, w_scale = quantize(w, fw, _calibration_axis(layer))
-            w_zero = 0
         pads = (op.pads[0], op.pads[1]) if any(op.pads) else None
-        yield Captured(
-            layer, xq, wq, x_scale, w_scale, index, x_zero, w_zero, _source((use_x, use_w)), pads
-        )
+        c = _finish(layer, index, arranged, gx, gw, pads)
+        if c is not None:
+            yield c
 
 
 def _onnx_feeds(inputs, names: List[str]) -> List[Dict[str, np.ndarray]]:

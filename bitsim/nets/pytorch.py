@@ -28,9 +28,9 @@ quantize/dequantize operations) and of fake quantization (``fake_quantize_per_te
 ``..._per_channel_affine``, as QAT libraries export them) are read from each operand's
 quant_min/quant_max into ``Network.declared`` (per-layer precision overrides of the report),
 and ``bitsim.nets.capture`` measures their integers. A PT2E-converted GraphModule that
-refuses ``eval()`` is exported as it is.
-Quantized modules that keep their weights packed (eager ``torch.ao.nn.quantized``) do not
-export and are not supported.
+refuses ``eval()`` is exported as it is. Eager ``torch.ao`` quantized modules and Brevitas
+layers are first replaced by reference modules written with those operations
+(``bitsim.nets.quantized``), so they give their widths and integers the same way.
 
 Model inputs: ``input_shape`` is the shape of one example without the batch dimension (a float
 tensor of zeros), or a mapping of keyword inputs to full shapes such as ``{"input_ids": (1,
@@ -211,6 +211,10 @@ _LAYOUT = (
     "permute",
     "view",
     "reshape",
+    "flatten",
+    "unflatten",
+    "squeeze",
+    "unsqueeze",
     "_unsafe_view",
     "detach",
     "to",
@@ -220,15 +224,21 @@ _LAYOUT = (
 )
 
 
+# operations whose outputs stay on their input's quantization grid (a quantized ReLU or max
+# pooling keeps its input's scale and zero point: integers max(q, zero point), or a selection)
+_ON_GRID = ("relu", "max_pool2d", "max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool1d")
+
+
 def quant_source(node) -> Tuple[Any, bool]:
     """(the dequantize or fake-quantize node a graph value went through last, followed back
-    through layout operations, or None; whether no layout operation lies in between)."""
+    through layout operations, ReLU and max pooling, or None; whether no operation lies in
+    between)."""
     direct = True
     while hasattr(node, "op") and node.op == "call_function":
         fn = _fn(node)
         if fn in _QUANT_OPS:
             return node, direct
-        if fn not in _LAYOUT:
+        if fn not in _LAYOUT and fn not in _ON_GRID:
             return None, direct
         node, direct = node.args[0], False
     return None, direct
@@ -242,7 +252,8 @@ def quant_range(qnode) -> Tuple[Any, Any]:
 
 def declared_format(node) -> Optional[Tuple[int, bool]]:
     """(bits, signed) of the quantization a graph value went through last (a dequantize or
-    fake-quantize operation, followed back through layout operations), or None.
+    fake-quantize operation, followed back through layout operations, ReLU and max pooling),
+    or None.
     bits = ceil(log2(quant_max - quant_min + 1)), signed when quant_min < 0."""
     qnode, _ = quant_source(node)
     if qnode is None:
@@ -568,7 +579,10 @@ def _first_line(err: BaseException) -> str:
 def trace(model, input_shape=None, inputs=None) -> Tuple[Any, List[Traced]]:
     """The exported graph module (``ExportedProgram.module()``, parameters as attributes) and
     its layers with their graph nodes (used by ``bitsim.nets.capture``)."""
+    from bitsim.nets.quantized import reference
+
     args, kwargs = example_inputs(input_shape, inputs)
+    model = reference(model, args, kwargs)
     ep = export(model, args, kwargs)
     leaves = {
         name
