@@ -89,10 +89,12 @@ class Captured:
 
     layer : Conv2d, ConvTranspose2d, Linear or MatMul
         With the formats the operands are integers of.
-    x : numpy.ndarray
-        Integer input activations, the layer's input tensor with all examples stacked on the
-        first axis: (N, C, H, W) for a (transposed) convolution, (P, K) for a linear layer (P =
-        examples x positions), (B, m, K) for a matrix product (B = examples x batch).
+    x_values : numpy.ndarray
+        The layer's input tensor with all examples stacked on the first axis: (N, C, H, W) for
+        a (transposed) convolution, (P, K) for a linear layer (P = examples x positions), (B,
+        m, K) for a matrix product (B = examples x batch): integers, or float activations whose
+        per-tensor quantization ``x_deferred`` is applied by ``x`` (the integers) and by
+        ``pe_streams`` to the values it gathers only.
     w : numpy.ndarray
         Integer weights: (out_channels, C / groups, kh, kw) for a convolution, (C, out_channels
         / groups, kh, kw) for a transposed one, (out_features, K), or for a matrix product the
@@ -114,7 +116,7 @@ class Captured:
     """
 
     layer: Any
-    x: np.ndarray
+    x_values: np.ndarray
     w: np.ndarray
     x_scale: Any
     w_scale: Any
@@ -123,6 +125,13 @@ class Captured:
     w_zero: Any = 0
     source: str = "calibrated"
     pads: Optional[Tuple[int, int]] = None
+    x_deferred: Optional[_Deferred] = None
+
+    @property
+    def x(self) -> np.ndarray:
+        """The integer activations (computed from ``x_values`` when their quantization is
+        deferred)."""
+        return self.x_values if self.x_deferred is None else self.x_deferred(self.x_values)
 
     @property
     def k(self) -> int:
@@ -131,12 +140,13 @@ class Captured:
     @property
     def outputs(self) -> int:
         """Dot products of the layer over all examples."""
+        shape = self.x_values.shape
         if self.layer.kind in ("conv", "convtranspose"):
             oh, ow = self.layer.output_hw
-            return self.x.shape[0] * self.layer.out_channels * oh * ow
+            return shape[0] * self.layer.out_channels * oh * ow
         if self.layer.kind == "linear":
-            return self.x.shape[0] * self.w.shape[0]
-        return self.x.shape[0] * self.x.shape[1] * self.w.shape[1]
+            return shape[0] * self.w.shape[0]
+        return shape[0] * shape[1] * self.w.shape[1]
 
     def weight_rows(self) -> Optional[np.ndarray]:
         """The weights of each output channel, one row each (None for a matrix product of two
@@ -202,19 +212,44 @@ def _numpy(v) -> np.ndarray:
 def quantize(values, fmt: IntFormat, axis: Optional[int] = None):
     """(integers, scale): symmetric quantization of a float tensor (see the module docstring);
     ``axis``: one scale per index of that axis (per output channel), else one per tensor."""
+    scale = _calibrate(values, fmt, axis)
+    q = _apply(values, scale, fmt)
+    return q, scale.flatten().numpy() if axis is not None else float(scale)
+
+
+def _calibrate(values, fmt: IntFormat, axis: Optional[int] = None):
+    """The scale tensor of ``quantize`` (keepdim along ``axis``)."""
     torch = _torch()
     v = values.detach().float()
     hi = fmt.hi if fmt.signed else 2**fmt.bits - 1
     if axis is None:
-        peak = v.abs().max() if fmt.signed else v.clamp(min=0).max()
+        lo_v, hi_v = torch.aminmax(v)
+        peak = torch.maximum(-lo_v, hi_v) if fmt.signed else hi_v.clamp(min=0)
     else:
         dims = [d for d in range(v.dim()) if d != axis]
         peak = v.abs().amax(dim=dims, keepdim=True) if fmt.signed else v.clamp(min=0).amax(dims)
-    scale = torch.where(peak > 0, peak / hi, torch.ones_like(peak))
-    lo = -hi if fmt.signed else 0
-    q = torch.clamp(torch.round(v / scale), lo, hi).to(torch.int32).numpy()
-    s = scale.flatten().numpy() if axis is not None else float(scale)
-    return q, s
+    return torch.where(peak > 0, peak / hi, torch.ones_like(peak))
+
+
+def _apply(values, scale, fmt: IntFormat) -> np.ndarray:
+    """The integers of ``quantize`` for a scale from ``_calibrate`` (int32)."""
+    torch = _torch()
+    v = values if hasattr(values, "detach") else torch.from_numpy(np.asarray(values))
+    hi = fmt.hi if fmt.signed else 2**fmt.bits - 1
+    q = torch.div(v.detach().float(), scale)
+    return q.round_().clamp_(-hi if fmt.signed else 0, hi).to(torch.int32).numpy()
+
+
+@dataclass(frozen=True)
+class _Deferred:
+    """Per-tensor quantization still to apply to float activations (``Captured.x_values``): the
+    streams quantize only the values they gather."""
+
+    scale: Any
+    fmt: IntFormat
+
+    def __call__(self, values) -> np.ndarray:
+        return _apply(values, self.scale, self.fmt)
 
 
 def _run(gm, examples: List[Tuple[tuple, dict]]) -> Iterator[Tuple[Any, List[Dict[Any, Any]]]]:
@@ -546,16 +581,19 @@ def _finish(lay, index: int, arranged, gx, gw, pads=None) -> Optional[Captured]:
     if arranged is None:
         return None
     x, y = arranged
+    deferred = None
     if gx:
         xq, x_scale, x_zero = x.numpy().astype(np.int32), gx[1], gx[2]
     else:
-        (xq, x_scale), x_zero = quantize(x, lay.a_format), 0
+        scale = _calibrate(x, lay.a_format)
+        deferred = _Deferred(scale, lay.a_format)
+        xq, x_scale, x_zero = x.detach().float().numpy(), float(scale), 0
     if gw:
         wq, w_scale, w_zero = y.numpy().astype(np.int32), gw[1], gw[2]
     else:
         (wq, w_scale), w_zero = quantize(y, lay.w_format, _calibration_axis(lay)), 0
     source = _source((gx is not None, gw is not None))
-    return Captured(lay, xq, wq, x_scale, w_scale, index, x_zero, w_zero, source, pads)
+    return Captured(lay, xq, wq, x_scale, w_scale, index, x_zero, w_zero, source, pads, deferred)
 
 
 def _real(q: np.ndarray, scale, zero, channel_axis: Optional[int]):
@@ -729,9 +767,12 @@ def _sample(total: int, max_outputs: Optional[int], seed: int) -> np.ndarray:
     return np.arange(total)
 
 
-def _per_example(zero, b: np.ndarray) -> np.ndarray:
-    """A zero point for each sampled output's example (zero: a number or one per example)."""
-    z = np.asarray(zero)
+def _pad_value(c: Captured, b: np.ndarray) -> np.ndarray:
+    """The padding value of each sampled output's example in ``x_values``: real 0 for
+    deferred float activations, else the zero point (a number or one per example)."""
+    if c.x_deferred is not None:
+        return np.zeros(len(b), dtype=c.x_values.dtype)
+    z = np.asarray(c.x_zero)
     return np.full(len(b), int(z)) if z.ndim == 0 else z[b]
 
 
@@ -739,7 +780,7 @@ def _conv_streams(c: Captured, idx: np.ndarray):
     """Operands of sampled convolution outputs: (outputs, C / groups, kh, kw) each, padding
     positions holding the activations' zero point."""
     lay = c.layer
-    _, channels, h, w = c.x.shape
+    _, channels, h, w = c.x_values.shape
     g = lay.groups
     per_group = lay.out_channels // g
     oh_n, ow_n = lay.output_hw
@@ -751,7 +792,7 @@ def _conv_streams(c: Captured, idx: np.ndarray):
     rows = oh[:, None] * sh - top + np.arange(kh) * dh
     cols = ow[:, None] * sw - left + np.arange(kw) * dw
     chans = (co // per_group)[:, None] * (channels // g) + np.arange(channels // g)
-    xs = _gather(c.x, b, chans, rows, cols, _per_example(c.x_zero, b))
+    xs = _gather(c.x_values, b, chans, rows, cols, _pad_value(c, b))
     return xs, c.w.reshape(lay.out_channels, -1)[co]
 
 
@@ -792,7 +833,7 @@ def _convtranspose_streams(c: Captured, idx: np.ndarray):
     """Operands of sampled transposed-convolution outputs, gathered as the sub-pixel
     convolution of each output's phase (see the module docstring)."""
     lay = c.layer
-    _, channels, h, w = c.x.shape
+    _, channels, h, w = c.x_values.shape
     g = lay.groups
     per_group = lay.out_channels // g
     oh_n, ow_n = lay.output_hw
@@ -804,7 +845,7 @@ def _convtranspose_streams(c: Captured, idx: np.ndarray):
     tap_h, src_h = _transposed_taps(oh_n, kh, sh, ph, dh, h)
     tap_w, src_w = _transposed_taps(ow_n, kw, sw, pw, dw, w)
     chans = (co // per_group)[:, None] * (channels // g) + np.arange(channels // g)
-    xs = _gather(c.x, b, chans, src_h[oh], src_w[ow], _per_example(c.x_zero, b))
+    xs = _gather(c.x_values, b, chans, src_h[oh], src_w[ow], _pad_value(c, b))
     th, tw = tap_h[oh], tap_w[ow]
     has = (th >= 0)[:, None, :, None] & (tw >= 0)[:, None, None, :]
     ws = c.w[
@@ -833,12 +874,14 @@ def pe_streams(
         xs, ws = _convtranspose_streams(c, idx)
     elif layer.kind == "linear":
         p, o = np.divmod(idx, c.w.shape[0])
-        xs, ws = c.x[p], c.w[o]
+        xs, ws = c.x_values[p], c.w[o]
     else:
-        m, n_cols = c.x.shape[1], c.w.shape[1]
+        m, n_cols = c.x_values.shape[1], c.w.shape[1]
         b, rest = np.divmod(idx, m * n_cols)
         i, j = np.divmod(rest, n_cols)
-        xs, ws = c.x[b, i], c.w[b, j]
+        xs, ws = c.x_values[b, i], c.w[b, j]
+    if c.x_deferred is not None:
+        xs = c.x_deferred(np.ascontiguousarray(xs))
     xs = np.ascontiguousarray(xs, dtype=np.int64).ravel()
     ws = np.ascontiguousarray(ws, dtype=np.int64).ravel()
     return xs, ws, len(idx)
