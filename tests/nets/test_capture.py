@@ -418,9 +418,19 @@ def test_integer_onnx_operators_stream_the_graphs_integers(tmp_path, quant):
     ops = [n for n in g.node if n.op_type in kinds]
     assert len(captured) == len(ops) >= 2
     assert {c.source for c in captured} == {"graph"}
+    feeds = [{"x": x[i : i + 1].numpy()} for i in range(len(x))]
+    inputs = _ort_values(path, feeds, [n.input[0] for n in ops])
+    inits = {t.name: onnx.numpy_helper.to_array(t) for t in g.initializer}
+    for c, node in zip(captured, ops):  # the operators' own integer inputs
+        expected = np.concatenate([v[node.input[0]] for v in inputs]).astype(np.int32)
+        assert np.array_equal(c.x, expected.reshape(c.x.shape)), node.name
+        w = inits[node.input[1 if quant == "dynamic" else 3]].astype(np.int32)
+        trans_b = any(a.name == "transB" and a.i for a in node.attribute)  # QGemm's
+        if node.op_type in ("MatMulInteger", "QLinearMatMul", "QGemm") and not trans_b:
+            w = w.T  # (K, N): the captured weight has one row per output
+        assert np.array_equal(c.w, w), node.name
     if quant != "dynamic":
         return
-    feeds = [{"x": x[i : i + 1].numpy()} for i in range(len(x))]
     values = _ort_values(path, feeds, [n.output[0] for n in ops])
     for c, node in zip(captured, ops):
         xs, ws, taken = pe_streams(c)
