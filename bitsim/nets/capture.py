@@ -633,8 +633,9 @@ def capture_onnx(
     operands (and the scales and zero points of their quantization), so memory holds one
     layer's operands. Every Conv, ConvTranspose, Gemm, MatMul and two-operand Einsum is
     captured, and QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger and QGemm with the
-    integers they are given. ``layers``: the model's layers with formats (default 8-bit
-    signed)."""
+    integers they are given. QONNX ``Quant`` nodes run as standard operators
+    (``bitsim.nets.onnx.standard_quant``); a graph onnxruntime cannot run is an error.
+    ``layers``: the model's layers with formats (default 8-bit signed)."""
     torch = _torch()
     try:
         import onnx
@@ -643,7 +644,7 @@ def capture_onnx(
         raise MissingExtra(
             "measuring ONNX models needs onnxruntime: pip install 'bitsim[onnx]'"
         ) from None
-    from bitsim.nets.onnx import onnx_import
+    from bitsim.nets.onnx import onnx_import, standard_quant
 
     net, operands, proto = onnx_import(model, input_shapes)
     if layers is None:
@@ -669,9 +670,14 @@ def capture_onnx(
             proto.graph.output.append(onnx.ValueInfoProto(name=name))
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    session = ort.InferenceSession(
-        proto.SerializeToString(), options, providers=["CPUExecutionProvider"]
-    )
+    try:
+        session = ort.InferenceSession(
+            standard_quant(proto).SerializeToString(), options, providers=["CPUExecutionProvider"]
+        )
+    except Exception as err:  # noqa: BLE001 - onnxruntime's errors name the operator
+        raise InputError(
+            f"model: onnxruntime cannot run the graph to measure it: {str(err).strip()[:300]}"
+        ) from None
     init_values = {t.name: t for t in proto.graph.initializer}
 
     def value(name, feed):

@@ -50,7 +50,7 @@ from bitsim.models.layers import (
 )
 from bitsim.nets.zoo import Network
 
-__all__ = ["Operands", "QuantRef", "from_onnx", "onnx_import"]
+__all__ = ["Operands", "QuantRef", "from_onnx", "onnx_import", "standard_quant"]
 
 _LAYOUT = {
     "Reshape",
@@ -472,8 +472,9 @@ def _layer(g: _Graph, node, name: str, declared: Dict[str, dict]) -> Optional[An
 
 
 def _runtime_shapes(model, names: List[str]) -> Dict[str, Tuple[int, ...]]:
-    """Shapes that ONNX shape inference leaves unknown (onnxruntime's contrib operators), from
-    one onnxruntime run on zero inputs with every such tensor exposed as an output."""
+    """Shapes that ONNX shape inference leaves unknown (onnxruntime's contrib operators, QONNX
+    Quant), from one onnxruntime run on zero inputs with every such tensor exposed as an output
+    (QONNX Quant nodes as ``standard_quant`` writes them)."""
     try:
         import numpy as np
         import onnx
@@ -500,7 +501,7 @@ def _runtime_shapes(model, names: List[str]) -> Dict[str, Tuple[int, ...]]:
         options.intra_op_num_threads = 1
         options.log_severity_level = 3
         session = ort.InferenceSession(
-            m.SerializeToString(), options, providers=["CPUExecutionProvider"]
+            standard_quant(m).SerializeToString(), options, providers=["CPUExecutionProvider"]
         )
         values = session.run(names, feeds)
     except Exception:  # noqa: BLE001 - shapes stay unknown and the layer that needs one says so
@@ -648,6 +649,49 @@ def _operands(g: _Graph, node, layer) -> Optional[Operands]:
             return Operands("Conv", ins[0], ins[1], pads=pads, x_quant=x_ref, w_quant=w_ref)
         return Operands("MatMul", ins[0], ins[1], x_quant=x_ref, w_quant=w_ref)
     return None
+
+
+def standard_quant(model):
+    """A copy of the model whose QONNX ``Quant`` nodes (rounding ROUND) are written in standard
+    ONNX operators, so that onnxruntime runs it: y = (clip(round(x / s + z), lo, hi) - z) s
+    (Div, Add, Round, Clip, Sub, Mul; the QONNX definition), same output names; unchanged
+    when there is none or the default opset is below 11 (Round)."""
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    g = _Graph(model)
+    opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
+    quants = {id(n) for n in g.nodes if n.op_type == "Quant" and n.domain.startswith("qonnx")}
+    if not quants or opset < 11:
+        return model
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    del out.graph.node[:]
+    for node in g.nodes:
+        ref = _quant_ref(g, node.output[0]) if id(node) in quants else None
+        if ref is None:
+            out.graph.node.append(node)
+            continue
+        x, scale, zero = node.input[0], node.input[1], node.input[2]
+        t = [f"{node.output[0]}__bitsim_{i}" for i in range(5)]
+        out.graph.initializer.extend(
+            [
+                numpy_helper.from_array(np.array(ref.lo, np.float32), t[0] + "_lo"),
+                numpy_helper.from_array(np.array(ref.hi, np.float32), t[0] + "_hi"),
+            ]
+        )
+        out.graph.node.extend(
+            [
+                helper.make_node("Div", [x, scale], [t[0]]),
+                helper.make_node("Add", [t[0], zero], [t[1]]),
+                helper.make_node("Round", [t[1]], [t[2]]),
+                helper.make_node("Clip", [t[2], t[0] + "_lo", t[0] + "_hi"], [t[3]]),
+                helper.make_node("Sub", [t[3], zero], [t[4]]),
+                helper.make_node("Mul", [t[4], scale], [node.output[0]], name=node.name),
+            ]
+        )
+    return out
 
 
 def onnx_import(model, input_shapes=None, name: Optional[str] = None):

@@ -458,3 +458,66 @@ def test_onnx_convtranspose_and_einsum_are_captured(tmp_path):
         xs, ws, taken = pe_streams(c)
         dots = (xs * ws).reshape(taken, c.k).sum(axis=1)
         assert np.array_equal(dots, _integer_outputs(c)), c.layer.name
+
+
+def test_qonnx_quant_integers():
+    """QONNX Quant (4-bit unsigned activations, 3-bit signed narrow weights) runs in
+    onnxruntime as standard operators; the captured integers are QONNX's own definition."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(9)
+    w = rng.standard_normal((6, 5)).astype(np.float32)
+    consts = {"s": 0.1, "z": 0.0, "b4": 4.0, "b3": 3.0}
+    inits = [numpy_helper.from_array(w, "W")] + [
+        numpy_helper.from_array(np.array(v, np.float32), k) for k, v in consts.items()
+    ]
+    qonnx = "qonnx.custom_op.general"
+    nodes = [
+        helper.make_node("Quant", ["x", "s", "z", "b4"], ["xq"], domain=qonnx, signed=0),
+        helper.make_node("Quant", ["W", "s", "z", "b3"], ["wq"], domain=qonnx, narrow=1),
+        helper.make_node("MatMul", ["xq", "wq"], ["y"], name="mm"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "q",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 5])],
+        inits,
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(qonnx, 1)]
+    )
+    model.ir_version = 8  # what onnxruntime reads
+    x = rng.standard_normal((3, 6)).astype(np.float32)
+    layers = [lay.with_formats(IntFormat(4, False), IntFormat(3, True)) for lay in
+              bitsim.from_onnx(model).layers]  # fmt: skip
+    (c,) = capture_onnx(model, x, layers=layers)
+    assert c.source == "graph"
+    assert np.array_equal(c.x, np.clip(np.round(x / np.float32(0.1)), 0, 15))
+    assert np.array_equal(c.w, np.clip(np.round(w / np.float32(0.1)), -3, 3).T)
+
+
+def test_onnx_graph_onnxruntime_cannot_run_is_an_error():
+    from onnx import TensorProto, helper, numpy_helper
+
+    qonnx = "qonnx.custom_op.general"
+    graph = helper.make_graph(
+        [
+            helper.make_node("BipolarQuant", ["x", "s"], ["xq"], domain=qonnx),
+            helper.make_node("MatMul", ["xq", "W"], ["y"], name="mm"),
+        ],
+        "q",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])],
+        [
+            numpy_helper.from_array(np.ones((4, 2), np.float32), "W"),
+            numpy_helper.from_array(np.array(1.0, np.float32), "s"),
+        ],  # fmt: skip
+        value_info=[helper.make_tensor_value_info("xq", TensorProto.FLOAT, [1, 4])],
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(qonnx, 1)]
+    )
+    model.ir_version = 8
+    with pytest.raises(ValueError, match="model: onnxruntime cannot run the graph"):
+        list(capture_onnx(model, np.zeros((2, 4), np.float32)))
