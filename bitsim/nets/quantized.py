@@ -291,6 +291,8 @@ def _activation_quantizers(model, args: tuple, kwargs: dict) -> Dict[Any, Any]:
             hooks.append(
                 proxy.register_forward_hook(lambda mod, _i, out: seen.setdefault(mod, out))
             )
+    if not hooks:
+        return seen
     try:
         with torch.no_grad():
             model(*args, **kwargs)
