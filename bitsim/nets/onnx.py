@@ -50,7 +50,7 @@ from bitsim.models.layers import (
 )
 from bitsim.nets.zoo import Network
 
-__all__ = ["Operands", "from_onnx", "onnx_import"]
+__all__ = ["Operands", "QuantRef", "from_onnx", "onnx_import", "standard_quant"]
 
 _LAYOUT = {
     "Reshape",
@@ -339,6 +339,30 @@ def _is_float(g: _Graph, name: str) -> bool:
     return g.types.get(name) in (1, 10, 11, 16)
 
 
+_ZERO_POINT = {  # operator -> its integer inputs' zero points (input index -> zero point's)
+    "QLinearConv": {0: 2, 3: 5},
+    "QLinearMatMul": {0: 2, 3: 5},
+    "QGemm": {0: 2, 3: 5},
+    "ConvInteger": {0: 2, 1: 3},
+    "MatMulInteger": {0: 2, 1: 3},
+}
+
+
+def _declared(g: _Graph, node, name: str) -> Optional[Tuple[int, bool]]:
+    """(bits, signed) of a layer operand: ``_Graph.declared``, or for the integer inputs of
+    QLinear*/*Integer operators the type of their zero point when their own is unknown."""
+    found = g.declared(name)
+    if found is not None:
+        return found
+    ins = list(node.input)
+    index = ins.index(name) if name in ins else -1
+    zero = _ZERO_POINT.get(node.op_type, {}).get(index)
+    if zero is None or zero >= len(ins) or not ins[zero]:
+        return None
+    dtype = g.types.get(ins[zero])
+    return _INT_TYPES.get(dtype) if dtype is not None else None
+
+
 def _layer(g: _Graph, node, name: str, declared: Dict[str, dict]) -> Optional[Any]:
     op = node.op_type
     ins = list(node.input)
@@ -348,7 +372,7 @@ def _layer(g: _Graph, node, name: str, declared: Dict[str, dict]) -> Optional[An
         x, w = (ins[0], ins[3]) if op == "QLinearConv" else (ins[0], ins[1])
         bias_index = 8 if op == "QLinearConv" else (2 if op == "Conv" else 99)
         layer = _conv(g, node, name, x, w, len(ins) > bias_index and bool(ins[bias_index]))
-        formats = [g.declared(x), g.declared(w)]
+        formats = [_declared(g, node, x), _declared(g, node, w)]
     elif op == "ConvTranspose":
         xs, ws = g.shape(ins[0], node), g.shape(ins[1], node)
         if len(ws) != 4:
@@ -383,11 +407,11 @@ def _layer(g: _Graph, node, name: str, declared: Dict[str, dict]) -> Optional[An
             layer = Linear(name, k, n, bias, positions=m)
         else:
             layer = MatMul(name, m, k, n)
-        formats = [g.declared(a), g.declared(b)]
+        formats = [_declared(g, node, a), _declared(g, node, b)]
     elif op in ("MatMul", "MatMulInteger", "QLinearMatMul"):
         a, b = (ins[0], ins[3]) if op == "QLinearMatMul" else (ins[0], ins[1])
         layer = _matmul(g, node, name, a, b)
-        formats = [g.declared(a), g.declared(b)]
+        formats = [_declared(g, node, a), _declared(g, node, b)]
     elif op == "Einsum" and len(ins) == 2:
         equation = g.attr(node, "equation")
         equation = equation.decode() if isinstance(equation, bytes) else equation
@@ -448,8 +472,9 @@ def _layer(g: _Graph, node, name: str, declared: Dict[str, dict]) -> Optional[An
 
 
 def _runtime_shapes(model, names: List[str]) -> Dict[str, Tuple[int, ...]]:
-    """Shapes that ONNX shape inference leaves unknown (onnxruntime's contrib operators), from
-    one onnxruntime run on zero inputs with every such tensor exposed as an output."""
+    """Shapes that ONNX shape inference leaves unknown (onnxruntime's contrib operators, QONNX
+    Quant), from one onnxruntime run on zero inputs with every such tensor exposed as an output
+    (QONNX Quant nodes as ``standard_quant`` writes them)."""
     try:
         import numpy as np
         import onnx
@@ -476,7 +501,7 @@ def _runtime_shapes(model, names: List[str]) -> Dict[str, Tuple[int, ...]]:
         options.intra_op_num_threads = 1
         options.log_severity_level = 3
         session = ort.InferenceSession(
-            m.SerializeToString(), options, providers=["CPUExecutionProvider"]
+            standard_quant(m).SerializeToString(), options, providers=["CPUExecutionProvider"]
         )
         values = session.run(names, feeds)
     except Exception:  # noqa: BLE001 - shapes stay unknown and the layer that needs one says so
@@ -485,46 +510,193 @@ def _runtime_shapes(model, names: List[str]) -> Dict[str, Tuple[int, ...]]:
 
 
 @dataclass
-class Operands:
-    """How to read a float Conv, Gemm or MatMul layer's operands from the graph's tensors:
-    ``x`` and ``w`` (tensor names), Gemm's transposes, and the padding a Conv applies itself
-    when its layer was given the padded input (asymmetric or SAME padding), (top, left, bottom,
-    right)."""
+class QuantRef:
+    """Where a graph quantizes a layer operand: the names of its scale and zero point (None: 1
+    and 0), the integer range [lo, hi], the axis of per-axis scales (None: per tensor, or
+    numpy broadcasting for QONNX Quant), and ``raw`` when the operand is the integer tensor
+    itself (QLinear*, *Integer operators)."""
 
-    op: str
+    scale: Optional[str]
+    zero: Optional[str]
+    lo: int
+    hi: int
+    axis: Optional[int] = None
+    raw: bool = False
+
+
+@dataclass
+class Operands:
+    """How to read a Conv, ConvTranspose, Gemm, MatMul or Einsum layer's operands (and those
+    of their QLinear/Integer forms) from the graph's tensors: ``x`` and ``w`` (tensor names),
+    Gemm's transposes, an Einsum's equation, the padding a Conv applies itself when its layer
+    was given the padded input (asymmetric or SAME padding), (top, left, bottom, right), and
+    the graph's quantization of each operand (None: a float tensor)."""
+
+    op: str  # Conv, Gemm, MatMul or Einsum: the float operator of the same arithmetic
     x: str
     w: str
     trans_a: bool = False
     trans_b: bool = False
     pads: Tuple[int, int, int, int] = (0, 0, 0, 0)
+    equation: str = ""
+    x_quant: Optional[QuantRef] = None
+    w_quant: Optional[QuantRef] = None
+
+
+def _int_range(dtype: Optional[int]) -> Optional[Tuple[int, int]]:
+    if dtype not in _INT_TYPES:
+        return None
+    bits, signed = _INT_TYPES[dtype]
+    return (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+
+
+def _int_type(g: _Graph, name: str, zero: Optional[str]) -> Optional[int]:
+    """The integer type of a QLinear*/*Integer operand: its own, or its zero point's (the
+    same type; the outputs of onnxruntime's contrib operators have no inferred type)."""
+    found = g.types.get(name)
+    return found if found in _INT_TYPES or not zero else g.types.get(zero)
+
+
+def _quant_ref(g: _Graph, name: str) -> Optional[QuantRef]:
+    """The graph's quantization of a float tensor: a DequantizeLinear or QONNX Quant it comes
+    from, through layout operations when per tensor (per axis only straight from it)."""
+    direct = True
+    for _ in range(64):
+        node = g.producer.get(name)
+        if node is None:
+            return None
+        op, ins = node.op_type, list(node.input)
+        zero = ins[2] if len(ins) > 2 and ins[2] else None
+        if op == "DequantizeLinear":
+            bounds = _int_range(g.types.get(ins[0]))
+            if bounds is None or g.attr(node, "block_size", 0):
+                return None
+            per_axis = len(g.shapes.get(ins[1], ())) == 1 and g.shapes[ins[1]][0] > 1
+            if per_axis and not direct:
+                return None
+            axis = int(g.attr(node, "axis", 1)) if per_axis else None
+            return QuantRef(ins[1], zero, *bounds, axis=axis)
+        if op == "Quant":
+            bits = g.int_value(ins[3])
+            rounding = g.attr(node, "rounding_mode", b"ROUND")
+            rounding = rounding.decode() if isinstance(rounding, bytes) else rounding
+            if bits is None or rounding != "ROUND":
+                return None
+            if math.prod(g.shapes.get(ins[1], ())) > 1 and not direct:
+                return None
+            narrow = int(g.attr(node, "narrow", 0))
+            if int(g.attr(node, "signed", 1)):
+                lo, hi = -(1 << (bits - 1)) + narrow, (1 << (bits - 1)) - 1
+            else:
+                lo, hi = 0, (1 << bits) - 1 - narrow
+            return QuantRef(ins[1], zero, lo, hi)
+        if op not in _LAYOUT:
+            return None
+        name, direct = ins[0], False
+    return None
+
+
+def _raw_ref(g: _Graph, name: str, scale: Optional[str], zero: Optional[str]) -> QuantRef:
+    bounds = _int_range(_int_type(g, name, zero)) or (-(1 << 31), (1 << 31) - 1)
+    return QuantRef(scale or None, zero or None, *bounds, raw=True)
+
+
+def _conv_pads(g: _Graph, node, layer, x: str) -> Tuple[int, int, int, int]:
+    pads = (0, 0, 0, 0)
+    hw = g.shape(x, node)[2:]
+    if layer.padding == (0, 0) and tuple(hw) != tuple(layer.input_hw_pair):
+        explicit = list(g.attr(node, "pads", []))
+        if len(explicit) == 4 and any(explicit):
+            pads = (explicit[0], explicit[1], explicit[2], explicit[3])
+        else:  # SAME_UPPER / SAME_LOWER: the extra row/column at the end / the start
+            dh, dw = layer.input_hw_pair[0] - hw[0], layer.input_hw_pair[1] - hw[1]
+            upper = g.attr(node, "auto_pad", b"") in (b"SAME_UPPER", "SAME_UPPER")
+            first = (dh // 2, dw // 2) if upper else (dh - dh // 2, dw - dw // 2)
+            pads = (first[0], first[1], dh - first[0], dw - first[1])
+    return pads
 
 
 def _operands(g: _Graph, node, layer) -> Optional[Operands]:
-    op, ins = node.op_type, list(node.input)
-    if op == "Gemm":
-        ta, tb = bool(g.attr(node, "transA", 0)), bool(g.attr(node, "transB", 0))
-        return Operands(op, ins[0], ins[1], ta, tb)
-    if op == "MatMul":
-        return Operands(op, ins[0], ins[1])
-    if op == "Conv":
-        pads = (0, 0, 0, 0)
-        hw = g.shape(ins[0], node)[2:]
-        if layer.padding == (0, 0) and tuple(hw) != tuple(layer.input_hw_pair):
-            explicit = list(g.attr(node, "pads", []))
-            if len(explicit) == 4 and any(explicit):
-                pads = (explicit[0], explicit[1], explicit[2], explicit[3])
-            else:  # SAME_UPPER / SAME_LOWER: the extra row/column at the end / the start
-                dh, dw = layer.input_hw_pair[0] - hw[0], layer.input_hw_pair[1] - hw[1]
-                upper = g.attr(node, "auto_pad", b"") in (b"SAME_UPPER", "SAME_UPPER")
-                first = (dh // 2, dw // 2) if upper else (dh - dh // 2, dw - dw // 2)
-                pads = (first[0], first[1], dh - first[0], dw - first[1])
-        return Operands(op, ins[0], ins[1], pads=pads)
+    op, ins = node.op_type, list(node.input) + [""] * 8
+    if op in ("Gemm", "MatMul", "Conv", "ConvTranspose", "Einsum"):
+        x, w = ins[0], ins[1]
+        xq, wq = _quant_ref(g, x), _quant_ref(g, w)
+        if op == "Gemm":
+            ta, tb = bool(g.attr(node, "transA", 0)), bool(g.attr(node, "transB", 0))
+            return Operands(op, x, w, ta, tb, x_quant=xq, w_quant=wq)
+        if op == "Einsum":
+            equation = g.attr(node, "equation")
+            equation = equation.decode() if isinstance(equation, bytes) else equation
+            return Operands(op, x, w, equation=equation, x_quant=xq, w_quant=wq)
+        if op == "Conv":
+            pads = _conv_pads(g, node, layer, x)
+            return Operands(op, x, w, pads=pads, x_quant=xq, w_quant=wq)
+        return Operands("Conv" if op == "ConvTranspose" else op, x, w, x_quant=xq, w_quant=wq)
+    if op in ("QLinearConv", "QLinearMatMul", "QGemm"):
+        x_ref = _raw_ref(g, ins[0], ins[1], ins[2])
+        w_ref = _raw_ref(g, ins[3], ins[4], ins[5])
+        if op == "QLinearConv":
+            pads = _conv_pads(g, node, layer, ins[0])
+            return Operands("Conv", ins[0], ins[3], pads=pads, x_quant=x_ref, w_quant=w_ref)
+        if op == "QGemm":
+            ta, tb = bool(g.attr(node, "transA", 0)), bool(g.attr(node, "transB", 0))
+            return Operands("Gemm", ins[0], ins[3], ta, tb, x_quant=x_ref, w_quant=w_ref)
+        return Operands("MatMul", ins[0], ins[3], x_quant=x_ref, w_quant=w_ref)
+    if op in ("ConvInteger", "MatMulInteger"):
+        x_ref, w_ref = _raw_ref(g, ins[0], None, ins[2]), _raw_ref(g, ins[1], None, ins[3])
+        if op == "ConvInteger":
+            pads = _conv_pads(g, node, layer, ins[0])
+            return Operands("Conv", ins[0], ins[1], pads=pads, x_quant=x_ref, w_quant=w_ref)
+        return Operands("MatMul", ins[0], ins[1], x_quant=x_ref, w_quant=w_ref)
     return None
+
+
+def standard_quant(model):
+    """A copy of the model whose QONNX ``Quant`` nodes (rounding ROUND) are written in standard
+    ONNX operators, so that onnxruntime runs it: y = (clip(round(x / s + z), lo, hi) - z) s
+    (Div, Add, Round, Clip, Sub, Mul; the QONNX definition), same output names; unchanged
+    when there is none or the default opset is below 11 (Round)."""
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    g = _Graph(model)
+    opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
+    quants = {id(n) for n in g.nodes if n.op_type == "Quant" and n.domain.startswith("qonnx")}
+    if not quants or opset < 11:
+        return model
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    del out.graph.node[:]
+    for node in g.nodes:
+        ref = _quant_ref(g, node.output[0]) if id(node) in quants else None
+        if ref is None:
+            out.graph.node.append(node)
+            continue
+        x, scale, zero = node.input[0], node.input[1], node.input[2]
+        t = [f"{node.output[0]}__bitsim_{i}" for i in range(5)]
+        out.graph.initializer.extend(
+            [
+                numpy_helper.from_array(np.array(ref.lo, np.float32), t[0] + "_lo"),
+                numpy_helper.from_array(np.array(ref.hi, np.float32), t[0] + "_hi"),
+            ]
+        )
+        out.graph.node.extend(
+            [
+                helper.make_node("Div", [x, scale], [t[0]]),
+                helper.make_node("Add", [t[0], zero], [t[1]]),
+                helper.make_node("Round", [t[1]], [t[2]]),
+                helper.make_node("Clip", [t[2], t[0] + "_lo", t[0] + "_hi"], [t[3]]),
+                helper.make_node("Sub", [t[3], zero], [t[4]]),
+                helper.make_node("Mul", [t[4], scale], [node.output[0]], name=node.name),
+            ]
+        )
+    return out
 
 
 def onnx_import(model, input_shapes=None, name: Optional[str] = None):
     """(Network, operands, model with fixed shapes): ``from_onnx`` and, per layer, the
-    ``Operands`` of float Conv/Gemm/MatMul layers (None for the others), for
+    ``Operands`` of its convolution, linear layer or matrix product (None for the others), for
     ``bitsim.nets.capture.capture_onnx``."""
     try:
         import onnx

@@ -26,9 +26,11 @@ built-in list.
 Quantized models: the widths of PT2E-quantized graphs (``quantized_decomposed``
 quantize/dequantize operations) and of fake quantization (``fake_quantize_per_tensor_affine``,
 ``..._per_channel_affine``, as QAT libraries export them) are read from each operand's
-quant_min/quant_max into ``Network.declared`` (per-layer precision overrides of the report).
-Quantized modules that keep their weights packed (eager ``torch.ao.nn.quantized``) do not
-export and are not supported.
+quant_min/quant_max into ``Network.declared`` (per-layer precision overrides of the report),
+and ``bitsim.nets.capture`` measures their integers. A PT2E-converted GraphModule that
+refuses ``eval()`` is exported as it is. Eager ``torch.ao`` quantized modules and Brevitas
+layers are first replaced by reference modules written with those operations
+(``bitsim.nets.quantized``), so they give their widths and integers the same way.
 
 Model inputs: ``input_shape`` is the shape of one example without the batch dimension (a float
 tensor of zeros), or a mapping of keyword inputs to full shapes such as ``{"input_ids": (1,
@@ -40,6 +42,7 @@ which the first batch element is used.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -54,7 +57,16 @@ from bitsim.models.layers import (
 )
 from bitsim.nets.zoo import Network
 
-__all__ = ["Traced", "declared_format", "declared_widths", "example_inputs", "from_torch", "trace"]
+__all__ = [
+    "Traced",
+    "declared_format",
+    "declared_widths",
+    "example_inputs",
+    "from_torch",
+    "quant_range",
+    "quant_source",
+    "trace",
+]
 
 _NO_ARITHMETIC = {
     "view",
@@ -199,6 +211,10 @@ _LAYOUT = (
     "permute",
     "view",
     "reshape",
+    "flatten",
+    "unflatten",
+    "squeeze",
+    "unsqueeze",
     "_unsafe_view",
     "detach",
     "to",
@@ -208,22 +224,44 @@ _LAYOUT = (
 )
 
 
-def declared_format(node) -> Optional[Tuple[int, bool]]:
-    """(bits, signed) of the quantization a graph value went through last (a dequantize or
-    fake-quantize operation, followed back through layout operations), or None.
-    bits = ceil(log2(quant_max - quant_min + 1)), signed when quant_min < 0."""
+# operations whose outputs stay on their input's quantization grid (a quantized ReLU or max
+# pooling keeps its input's scale and zero point: integers max(q, zero point), or a selection)
+_ON_GRID = ("relu", "max_pool2d", "max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool1d")
+
+
+def quant_source(node) -> Tuple[Any, bool]:
+    """(the dequantize or fake-quantize node a graph value went through last, followed back
+    through layout operations, ReLU and max pooling, or None; whether no operation lies in
+    between)."""
+    direct = True
     while hasattr(node, "op") and node.op == "call_function":
         fn = _fn(node)
         if fn in _QUANT_OPS:
-            i = _QUANT_OPS[fn]
-            lo, hi = node.args[i], node.args[i + 1]
-            if not isinstance(lo, int) or not isinstance(hi, int) or hi <= lo:
-                return None
-            return max(1, math.ceil(math.log2(hi - lo + 1))), lo < 0
-        if fn not in _LAYOUT:
-            return None
-        node = node.args[0]
-    return None
+            return node, direct
+        if fn not in _LAYOUT and fn not in _ON_GRID:
+            return None, direct
+        node, direct = node.args[0], False
+    return None, direct
+
+
+def quant_range(qnode) -> Tuple[Any, Any]:
+    """(quant_min, quant_max) arguments of a quantize/dequantize/fake-quantize node."""
+    i = _QUANT_OPS[_fn(qnode)]
+    return qnode.args[i], qnode.args[i + 1]
+
+
+def declared_format(node) -> Optional[Tuple[int, bool]]:
+    """(bits, signed) of the quantization a graph value went through last (a dequantize or
+    fake-quantize operation, followed back through layout operations, ReLU and max pooling),
+    or None.
+    bits = ceil(log2(quant_max - quant_min + 1)), signed when quant_min < 0."""
+    qnode, _ = quant_source(node)
+    if qnode is None:
+        return None
+    lo, hi = quant_range(qnode)
+    if not isinstance(lo, int) or not isinstance(hi, int) or hi <= lo:
+        return None
+    return max(1, math.ceil(math.log2(hi - lo + 1))), lo < 0
 
 
 def _param(node) -> Optional[str]:
@@ -496,28 +534,39 @@ def export(model, args: tuple, kwargs: dict):
 
     if not isinstance(model, nn.Module):
         raise InputTypeError(f"model: expected a torch.nn.Module, found {type(model).__name__}")
+    with eval_mode(model), torch.no_grad():
+        try:
+            model(*args, **kwargs)
+        except Exception as err:  # noqa: BLE001 - any failure of the model on that input
+            shapes = [tuple(a.shape) for a in args] + [
+                f"{k}={tuple(v.shape)}" for k, v in kwargs.items()
+            ]
+            raise InputError(
+                f"input_shape: the model does not run on inputs of shape "
+                f"{', '.join(map(str, shapes))}: {_first_line(err)}"
+            ) from None
+        try:
+            return torch.export.export(model, args, kwargs)
+        except Exception as err:  # noqa: BLE001 - export refuses data-dependent control flow
+            raise InputError(
+                f"model: torch.export cannot export {type(model).__name__} (control flow "
+                f"that depends on the data, or an operation export does not support): "
+                f"{_first_line(err)}"
+            ) from None
+
+
+@contextmanager
+def eval_mode(model) -> Iterator[None]:
+    """The model in eval mode, its mode restored after; a model that refuses the switch (a
+    PT2E-converted GraphModule raises NotImplementedError) runs as it is."""
     was_training = model.training
-    model.eval()
     try:
-        with torch.no_grad():
-            try:
-                model(*args, **kwargs)
-            except Exception as err:  # noqa: BLE001 - any failure of the model on that input
-                shapes = [tuple(a.shape) for a in args] + [
-                    f"{k}={tuple(v.shape)}" for k, v in kwargs.items()
-                ]
-                raise InputError(
-                    f"input_shape: the model does not run on inputs of shape "
-                    f"{', '.join(map(str, shapes))}: {_first_line(err)}"
-                ) from None
-            try:
-                return torch.export.export(model, args, kwargs)
-            except Exception as err:  # noqa: BLE001 - export refuses data-dependent control flow
-                raise InputError(
-                    f"model: torch.export cannot export {type(model).__name__} (control flow "
-                    f"that depends on the data, or an operation export does not support): "
-                    f"{_first_line(err)}"
-                ) from None
+        model.eval()
+    except NotImplementedError:
+        yield
+        return
+    try:
+        yield
     finally:
         model.train(was_training)
 
@@ -530,7 +579,10 @@ def _first_line(err: BaseException) -> str:
 def trace(model, input_shape=None, inputs=None) -> Tuple[Any, List[Traced]]:
     """The exported graph module (``ExportedProgram.module()``, parameters as attributes) and
     its layers with their graph nodes (used by ``bitsim.nets.capture``)."""
+    from bitsim.nets.quantized import reference
+
     args, kwargs = example_inputs(input_shape, inputs)
+    model = reference(model, args, kwargs)
     ep = export(model, args, kwargs)
     leaves = {
         name

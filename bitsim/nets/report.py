@@ -292,13 +292,7 @@ def _measured(
     model, inputs, input_shape, layers, precision, acc_tile, max_outputs, seed, run, gating
 ) -> Dict[int, dict]:
     """Per layer index: what the real operand streams of ``inputs`` measure (see ``report``)."""
-    from bitsim.nets.capture import (
-        GATED_SITES,
-        capture,
-        capture_onnx,
-        pe_streams,
-        zero_gated_flips,
-    )
+    from bitsim.nets.capture import capture, capture_onnx, pe_streams, zero_gated_flips
 
     captured = (
         capture_onnx(model, inputs, layers=layers, input_shapes=input_shape)
@@ -314,10 +308,11 @@ def _measured(
         sim = simulate_mac(xs, ws, acc_bits=precision.acc_bits, length=k, **fmt, **run)
         widths = measure(k, xs, ws, **fmt, **run)
         data_bits = widths.smallest_width(0.0)
+        rows = c.weight_rows()
         gated: Dict[str, Any] = {}
         if gating:
-            per_site = zero_gated_flips(xs, ws, k, acc_bits=precision.acc_bits, **fmt, **run)
-            ungated = sum(sim.mean(site) for site in GATED_SITES)
+            per_site = zero_gated_flips(xs, ws, k, acc_bits=precision.acc_bits, **fmt)
+            ungated = sim.mean()
             gated = {
                 **{f"flips_{site}_gated": v for site, v in per_site.items()},
                 "flips_per_mac_gated": sum(per_site.values()),
@@ -329,10 +324,9 @@ def _measured(
             "flips_per_mac_data": sim.mean(),
             **{f"flips_{site}_data": v for site, v in sim.mean_flips.items() if site != "total"},
             "power_data": layer.macs * sim.mean(),
+            "quantization_data": c.source,
             "acc_bits_a2q": (
-                weight_aware_bits(c.w.reshape(len(c.w), -1), fa.bits, fa.signed).layer_bits
-                if layer.kind != "matmul"
-                else None
+                weight_aware_bits(rows, fa.bits, fa.signed).layer_bits if rows is not None else None
             ),
             "acc_bits_tiled": (
                 worst_case_bits(min(acc_tile, k), fa.bits, fw.bits, fa.signed, fw.signed)
@@ -398,17 +392,19 @@ def report(
     per inference), and the totals the sums.
 
     inputs: real examples for a torch module or an ONNX file (images, or a dict of token ids and
-    masks; see ``bitsim.nets.capture.capture`` and ``capture_onnx``): each
-    convolution, linear layer and matrix product is then also measured on its real integer
-    operands (``bitsim.nets.capture``: per-tensor activations, per-channel weights, calibrated
-    on the inputs), at most ``max_outputs`` outputs per layer (a seeded sample) in the
-    processing-element order: share of MACs with a zero operand, flips per MAC (total and per
-    register site) and PANN power, the accumulator width the data needed and the overflow rates
-    of narrower widths, next to the data-type bound, the weight-aware (A2Q) bound and, with
-    ``acc_tile`` = T, the data-type bound of tiles of T terms (accumulations split as in
-    Brevitas' AXE). ``zero_gating``: also the flips when a MAC with a zero operand is gated
-    (holds its registers; ``bitsim.nets.capture.zero_gated_flips``): per site, in total over
-    those sites (``flips_per_mac_gated``) and the saving against the same sites ungated.
+    masks; see ``bitsim.nets.capture.capture`` and ``capture_onnx``): each convolution,
+    transposed convolution, linear layer, matrix product and einsum is then also measured on
+    its real integer operands (``bitsim.nets.capture``: the graph's own integers where its
+    quantization nodes give them, else per-tensor activations and per-channel weights
+    calibrated on the inputs; ``quantization_data`` says which), at most ``max_outputs``
+    outputs per layer (a seeded sample) in the processing-element order: share of MACs with a
+    zero operand, flips per MAC (total and per register site) and PANN power, the accumulator
+    width the data needed and the overflow rates of narrower widths, next to the data-type
+    bound, the weight-aware (A2Q) bound and, with ``acc_tile`` = T, the data-type bound of
+    tiles of T terms (accumulations split as in Brevitas' AXE). ``zero_gating``: also the
+    flips when a MAC with a zero operand is gated (holds its registers and its adder's inputs;
+    ``bitsim.nets.capture.zero_gated_flips``): per site of ``bitsim.sim.mac.SITES``, in total
+    (``flips_per_mac_gated``) and the saving against ``flips_per_mac_data``.
     """
     precision = precision or Precision()
     if n is not None:
