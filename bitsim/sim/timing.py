@@ -53,21 +53,24 @@ Semantics (``semantics``):
 With unit delay the two are the same. Results: per net, changes rising and falling counted
 separately; ``settled``: the changes between the settled states (equal to the zero-delay
 counts of ``bitsim.simulate_gates``); ``glitches`` = total - settled (always an even number
-per net and vector). Backends: 'numba' (bit-sliced, 64 vectors a word, gates evaluated only in
-their event windows) and 'reference' (an event queue over numpy arrays: the oracle); both give
-identical results.
+per net and vector). Backends: 'c' (csrc/timing.c: bit-sliced, 64, 256 or 512 vectors a word
+operation by instruction set, each gate evaluated only at the steps of its event window, the
+schedule built once by ``bitsim.backends.timing_plan``), 'numba' (bit-sliced, 64 vectors a
+word) and 'reference' (an event queue over numpy arrays: the oracle); all give identical
+results.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from bitsim._core.checks import InputError, InputTypeError, check_choice, check_int
 from bitsim._core.interrupt import Workers
-from bitsim.backends.reference.sampling import fetch
+from bitsim.backends.dispatch import BACKENDS, select
+from bitsim.backends.timing_plan import TimingProgram
 from bitsim.circuits.multipliers import MultiplierCircuit, structure
 from bitsim.circuits.netlist import GATE_TYPES, Netlist
 from bitsim.sim import mac
@@ -76,7 +79,7 @@ from bitsim.sim.gates import GateToggles, Program, compile_netlist
 __all__ = ["SEMANTICS", "Delay", "TimingToggles", "gate_delays", "simulate_timing"]
 
 SEMANTICS = ("inertial", "transport")
-CHUNK = 1 << 14  # vectors per kernel call: memory does not grow with n
+CHUNK = 1 << 16  # vectors per kernel call: memory does not grow with n
 REFERENCE_CHUNK = 1 << 10  # the reference holds an event table of gates x steps x vectors
 MAX_DELAY = 1000
 INTERNAL = "internal"  # Gate.part of the gates inside a library cell (bitsim.circuits.mapped)
@@ -141,45 +144,6 @@ def _per_gate(values, name: str, count: int, internal: np.ndarray) -> np.ndarray
             f"found {arr[bad[0]]} at gate {bad[0]}"
         )
     return arr
-
-
-def windows(prog: Program, rise: np.ndarray, fall: np.ndarray):
-    """(early, late, horizon): the earliest and latest step at which each net can change
-    (early > late: it never changes) and the latest step at which any net can change."""
-    big = np.iinfo(np.int64).max // 4
-    early = np.full(prog.nets, big, dtype=np.int64)
-    late = np.full(prog.nets, -big, dtype=np.int64)
-    for n in (*prog.x_nets, *prog.w_nets):
-        early[n] = late[n] = 0
-    arity = {"NOT": 1, "BUF": 1, "MUX": 3}
-    for i, (op, a, b, c, out) in enumerate(zip(prog.op, prog.a, prog.b, prog.c, prog.out)):
-        ins = (a, b, c)[: arity.get(GATE_TYPES[op], 2)]
-        early[out] = min(early[j] for j in ins) + min(rise[i], fall[i])
-        late[out] = max(late[j] for j in ins) + max(rise[i], fall[i])
-    horizon = int(max(0, late.max(initial=0)))
-    return early, late, horizon
-
-
-def _active(prog: Program, early: np.ndarray, late: np.ndarray, horizon: int):
-    """(gates, starts): gates[starts[t]:starts[t + 1]] are the gates whose output can change
-    at step t, in program order."""
-    lists: List[List[int]] = [[] for _ in range(horizon + 1)]
-    for i, out in enumerate(prog.out):
-        for t in range(max(0, int(early[out])), min(horizon, int(late[out])) + 1):
-            lists[t].append(i)
-    starts = np.zeros(horizon + 2, dtype=np.int64)
-    starts[1:] = np.cumsum([len(x) for x in lists])
-    gates = np.asarray([i for x in lists for i in x], dtype=np.int64)
-    return gates, starts
-
-
-def _pack(values: np.ndarray, bits: int) -> np.ndarray:
-    """Bit j of every value, 64 values a uint64 word (LSB: the first): shape (bits, words); the
-    values' count must be a multiple of 64."""
-    planes = ((values[None, :] >> np.arange(bits, dtype=np.uint64)[:, None]) & np.uint64(1)).astype(
-        np.uint8
-    )
-    return np.packbits(planes, axis=1, bitorder="little").view("<u8").reshape(bits, -1)
 
 
 def _empty() -> np.ndarray:
@@ -261,19 +225,21 @@ def simulate_timing(
     n: Optional[int] = None,
     seed: int = 0,
     threads: int = 1,
-    backend: str = "numba",
+    backend: str = "c",
+    simd: str = "auto",
 ) -> TimingToggles:
     """Glitch-aware toggle counts of a combinational circuit (MultiplierCircuit or Netlist
         without flip-flops or state) over operand vectors; x, w, signed, n, seed as for
         ``bitsim.simulate_gates``; delay and semantics: see the module docstring. Chunks of vectors
-    run on ``threads`` threads; results do not depend on threads or chunks."""
+    run on ``threads`` threads; results do not depend on threads or chunks. backend: 'c'
+    (csrc/timing.c; ``simd``: 'auto', 'scalar', 'avx2', 'avx512'), 'numba' or 'reference'."""
     netlist = circuit.netlist if isinstance(circuit, MultiplierCircuit) else circuit
     if not isinstance(netlist, Netlist):
         raise InputTypeError(
             f"circuit: expected a MultiplierCircuit or a Netlist, found {type(circuit).__name__}"
         )
     semantics = check_choice(semantics, "semantics", SEMANTICS)
-    backend = check_choice(backend, "backend", ("numba", "reference"))
+    backend = check_choice(backend, "backend", BACKENDS)
     if netlist.state or any(g.type == "DFF" for g in netlist.gates):
         raise InputError(
             "circuit: expected a combinational netlist (no flip-flops or state registers), "
@@ -286,47 +252,23 @@ def simulate_timing(
     if not (1 <= xb <= 32 and 1 <= wb <= 32):
         raise InputError(f"x_port, w_port: expected buses of 1 to 32 bits, found {xb} and {wb}")
     rise_d, fall_d = gate_delays(netlist, prog, delay)
-    early, late, horizon = windows(prog, rise_d, fall_d)
     _, xs, ws, n, seed = mac.prepare(
         x, w, x_bits=xb, w_bits=wb, acc_bits=64, signed=signed, n=n, seed=seed
     )
     threads = check_int(threads, "threads", 1, 1024)
-    inertial = semantics == "inertial"
-    active, active_at = _active(prog, early, late, horizon)
-    inputs = np.concatenate([prog.x_nets, prog.w_nets]).astype(np.int64)
-    chunk = CHUNK if backend == "numba" else REFERENCE_CHUNK
+    kernels = select(backend, simd)
+    tp = TimingProgram(prog, rise_d, fall_d, semantics == "inertial")
+    if backend == "c":
+        _ = tp.plan  # built once, before the threads share it
+    chunk = REFERENCE_CHUNK if backend == "reference" else CHUNK
 
     def run(start: int):
-        """Counts of vectors [start, start + chunk): each chunk also reads the vector before."""
-        count = min(chunk, n - start)
-        before = max(0, start - 1)
-        xv = _bits(fetch(xs, before, count + (start > 0)), xb)
-        wv = _bits(fetch(ws, before, count + (start > 0)), wb)
-        if start == 0:
-            xv, wv = np.concatenate([[0], xv]), np.concatenate([[0], wv])
-        xv, wv = xv.astype(np.uint64), wv.astype(np.uint64)
-        if backend == "reference":
-            from bitsim.backends.reference import timing as ref
-
-            r, f, sr, sf, last = ref.run(prog, rise_d, fall_d, horizon, inertial, xv, wv)
-            return r, f, sr, sf, np.bincount(last, minlength=horizon + 1)
-        from bitsim.backends.jit import timing as jit
-
-        pad = -count % 64  # padding lanes repeat the last vector: no change
-        xp = np.concatenate([xv, xv[-1:].repeat(pad)])
-        wp = np.concatenate([wv, wv[-1:].repeat(pad)])
-        prev = np.concatenate([_pack(xp[:-1], xb), _pack(wp[:-1], wb)])
-        cur = np.concatenate([_pack(xp[1:], xb), _pack(wp[1:], wb)])
-        r, f, sr, sf, hist = jit.run(
-            prog.op, prog.a, prog.b, prog.c, prog.out, rise_d, fall_d, active, active_at,
-            prog.nets, inputs, horizon, inertial, prev, cur,
-        )  # fmt: skip
-        hist[0] -= pad
-        return r, f, sr, sf, hist
+        """Counts of vectors [start, start + chunk) (each chunk reads the vector before)."""
+        return kernels.timing_run(tp, xs, ws, start, min(chunk, n - start))
 
     rise = np.zeros(prog.nets, dtype=np.uint64)
     fall, srise, sfall = rise.copy(), rise.copy(), rise.copy()
-    settle = np.zeros(horizon + 1, dtype=np.int64)
+    settle = np.zeros(tp.horizon + 1, dtype=np.int64)
     with Workers(threads) as workers:
         for r, f, sr, sf, hist in workers.imap(run, range(0, n, chunk)):
             rise += r
@@ -352,8 +294,3 @@ def simulate_timing(
         settle=settle,
         semantics=semantics,
     )
-
-
-def _bits(values: np.ndarray, bits: int) -> np.ndarray:
-    """Two's complement bit patterns (low ``bits`` bits) of int64 operand values."""
-    return values & np.int64((1 << bits) - 1)
