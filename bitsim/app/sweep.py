@@ -333,7 +333,7 @@ def _circuit(cell):
 def task_gates(cell, seed, backend, simd):
     x, w = _operands(cell)
     if cell.get("delay", "zero") != "zero":
-        return _timing_row(cell, seed, backend, x, w)
+        return _timing_row(cell, seed, backend, simd, x, w)
     g = simulate_gates(
         _circuit(cell),
         x,
@@ -354,7 +354,7 @@ def task_gates(cell, seed, backend, simd):
     return row
 
 
-def _timing_row(cell, seed, backend, x, w) -> dict:
+def _timing_row(cell, seed, backend, simd, x, w) -> dict:
     g = simulate_timing(
         _circuit(cell),
         x,
@@ -363,7 +363,8 @@ def _timing_row(cell, seed, backend, x, w) -> dict:
         semantics=cell.get("semantics", "inertial"),
         n=cell.get("n", DEFAULT_N),
         seed=seed,
-        backend="reference" if backend == "reference" else "numba",
+        backend=backend,
+        simd=simd,
     )
     counts = g.structure()
     totals = g.glitch_totals()

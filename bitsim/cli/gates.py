@@ -130,7 +130,7 @@ def register(sub) -> None:
         default="zero",
         help="gate delay model: zero (the default; each net changes at most once a vector) or "
         "unit (every gate 1 step: glitches counted, bitsim.simulate_timing; combinational "
-        "circuits only; --backend c runs the numba kernel)",
+        "circuits only)",
     )
     p.add_argument(
         "--semantics",
@@ -280,7 +280,8 @@ def timed_row(args, circ: Union[Netlist, MultiplierCircuit], signed: bool) -> Di
         n=n,
         seed=args.seed,
         threads=args.threads,
-        backend="reference" if args.backend == "reference" else "numba",
+        backend=args.backend,
+        simd=args.simd,
     )
     totals = g.glitch_totals()
     return {
