@@ -4,55 +4,86 @@
 
 #include <string.h>
 
-#define MAX_BLOCK 512   /* vectors per block of the widest variant */
+/* 512-vector blocks per visit to a gate (gates_kernel.h): enough to amortise the counter
+ * update and the shift from the previous visit, few enough for L1 (64 bytes x blocks per net). */
+#define GATES_BLOCKS 4
+#define VISIT (512 * GATES_BLOCKS)   /* vectors per visit */
 
 struct gate_work {
-    void *words, *words2;   /* nets x block words: current and previous block */
-    void *counts;           /* nets x lanes toggle counters */
-    int64_t *x, *w;    /* operand values of the block */
+    void *words;              /* nets x blocks 512-bit words: every net's values of a visit */
+    void *counts;             /* nets x 8 toggle counters */
+    uint64_t *carry;          /* per gate: a DFF input's last word of the previous visit */
+    uint64_t *tops;           /* per source bit: its last word of the previous visit */
+    bitsim_gate_run *runs;    /* the gates' runs of one opcode */
+    int nruns;
+    int64_t *x, *w;           /* operand values of a visit */
     uint64_t *first, *acc;
-    uint8_t *bytes, *bytes2;   /* one byte of each value of a block */
+    uint8_t *bytes, *bytes2;  /* one byte of each value of a visit */
 };
 
-size_t bitsim_gates_workspace_bytes(int nets)
+#define MAX_SOURCE_BITS (64 + 64 + 64 + 1)   /* x, w, acc, first */
+
+size_t bitsim_gates_workspace_bytes(int nets, int ngates)
 {
-    const size_t n = nets > 0 ? (size_t)nets : 0;
-    return BITSIM_ALIGN + 3 * bitsim_align_up(n * 64) + 6 * bitsim_align_up(MAX_BLOCK * 8);
+    const size_t n = nets > 0 ? (size_t)nets : 0, g = ngates > 0 ? (size_t)ngates : 0;
+    return BITSIM_ALIGN + bitsim_align_up(n * 64 * GATES_BLOCKS) + bitsim_align_up(n * 64)
+           + bitsim_align_up(g * 8) + bitsim_align_up(MAX_SOURCE_BITS * 8)
+           + bitsim_align_up(g * sizeof(bitsim_gate_run)) + 4 * bitsim_align_up(VISIT * 8)
+           + 2 * bitsim_align_up(VISIT);
 }
 
-static void make_work(void *workspace, int nets, struct gate_work *wk)
+static void make_work(void *workspace, const bitsim_circuit *c, struct gate_work *wk)
 {
     char *p = bitsim_align_ptr(workspace);
     wk->words = p;
-    p += bitsim_align_up((size_t)nets * 64);
-    wk->words2 = p;
-    p += bitsim_align_up((size_t)nets * 64);
+    p += bitsim_align_up((size_t)c->nets * 64 * GATES_BLOCKS);
     wk->counts = p;
-    p += bitsim_align_up((size_t)nets * 64);
+    p += bitsim_align_up((size_t)c->nets * 64);
+    wk->carry = (uint64_t *)p;
+    p += bitsim_align_up((size_t)c->ngates * 8);
+    wk->tops = (uint64_t *)p;
+    p += bitsim_align_up(MAX_SOURCE_BITS * 8);
+    wk->runs = (bitsim_gate_run *)p;
+    p += bitsim_align_up((size_t)c->ngates * sizeof(bitsim_gate_run));
     wk->x = (int64_t *)p;
-    p += bitsim_align_up(MAX_BLOCK * 8);
+    p += bitsim_align_up(VISIT * 8);
     wk->w = (int64_t *)p;
-    p += bitsim_align_up(MAX_BLOCK * 8);
+    p += bitsim_align_up(VISIT * 8);
     wk->first = (uint64_t *)p;
-    p += bitsim_align_up(MAX_BLOCK * 8);
+    p += bitsim_align_up(VISIT * 8);
     wk->acc = (uint64_t *)p;
-    p += bitsim_align_up(MAX_BLOCK * 8);
+    p += bitsim_align_up(VISIT * 8);
     wk->bytes = (uint8_t *)p;
-    p += bitsim_align_up(MAX_BLOCK * 8);
+    p += bitsim_align_up(VISIT);
     wk->bytes2 = (uint8_t *)p;
+    wk->nruns = bitsim_gate_runs(c->op, c->ngates, wk->runs);
+}
+
+int bitsim_gate_runs(const int32_t *op, int n, bitsim_gate_run *runs)
+{
+    int g, r = 0;
+    for (g = 0; g < n; g++) {
+        if (r == 0 || runs[r - 1].op != op[g]) {
+            runs[r].op = op[g];
+            runs[r].start = g;
+            r++;
+        }
+        runs[r - 1].end = g + 1;
+    }
+    return r;
 }
 
 /* The kernel template, once per instruction set. Like PyWavelets' *.template.h: its parameters
  * must not be defined before, and are undefined after, each inclusion. */
-#if defined(G) || defined(GLANES)
-#error "G and GLANES are the parameters of gates_kernel.h: not defined here"
+#if defined(G) || defined(GISA)
+#error "G and GISA are the parameters of gates_kernel.h: not defined here"
 #endif
 
 #define G(name) name##_g64
-#define GLANES 1
+#define GISA 64
 #include "gates_kernel.h"
 #undef G
-#undef GLANES
+#undef GISA
 
 #ifdef BITSIM_X86_DISPATCH
 #include <immintrin.h>
@@ -61,7 +92,7 @@ static void make_work(void *workspace, int nets, struct gate_work *wk)
 #define GATES_CPU_FOR_AVX512 (BITSIM_CPU_FOR_AVX512 | BITSIM_CPU_AVX512VPOPCNTDQ)
 
 #define G(name) name##_g256
-#define GLANES 4
+#define GISA 256
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx2,popcnt"))), apply_to = function)
 #include "gates_kernel.h"
@@ -73,10 +104,10 @@ static void make_work(void *workspace, int nets, struct gate_work *wk)
 #pragma GCC pop_options
 #endif
 #undef G
-#undef GLANES
+#undef GISA
 
 #define G(name) name##_g512
-#define GLANES 8
+#define GISA 512
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx512vpopcntdq,avx2,popcnt"))), apply_to = function)
 #include "gates_kernel.h"
@@ -88,7 +119,7 @@ static void make_work(void *workspace, int nets, struct gate_work *wk)
 #pragma GCC pop_options
 #endif
 #undef G
-#undef GLANES
+#undef GISA
 #endif
 
 static int check(const bitsim_circuit *c)
@@ -126,7 +157,7 @@ int bitsim_gates_run(const bitsim_circuit *c, const bitsim_source *x, const bits
         return BITSIM_ERR_WORKSPACE;
     if (warmup > start)
         return BITSIM_ERR_WARMUP;
-    make_work(workspace, c->nets, &wk);
+    make_work(workspace, c, &wk);
     if (start - warmup == 0)
         acc_before = 0;
 #ifdef BITSIM_X86_DISPATCH
