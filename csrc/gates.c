@@ -19,6 +19,7 @@ struct gate_work {
     int64_t *x, *w;           /* operand values of a visit */
     uint64_t *first, *acc;
     uint8_t *bytes, *bytes2;  /* one byte of each value of a visit */
+    uint8_t *bytes3;          /* the same in block order (gates_kernel.h) */
 };
 
 #define MAX_SOURCE_BITS (64 + 64 + 64 + 1)   /* x, w, acc, first */
@@ -29,7 +30,7 @@ size_t bitsim_gates_workspace_bytes(int nets, int ngates)
     return BITSIM_ALIGN + bitsim_align_up(n * 64 * GATES_BLOCKS) + bitsim_align_up(n * 64)
            + bitsim_align_up(g * 8) + bitsim_align_up(MAX_SOURCE_BITS * 8)
            + bitsim_align_up(g * sizeof(bitsim_gate_run)) + 4 * bitsim_align_up(VISIT * 8)
-           + 2 * bitsim_align_up(VISIT);
+           + 3 * bitsim_align_up(VISIT);
 }
 
 static void make_work(void *workspace, const bitsim_circuit *c, struct gate_work *wk)
@@ -56,6 +57,8 @@ static void make_work(void *workspace, const bitsim_circuit *c, struct gate_work
     wk->bytes = (uint8_t *)p;
     p += bitsim_align_up(VISIT);
     wk->bytes2 = (uint8_t *)p;
+    p += bitsim_align_up(VISIT);
+    wk->bytes3 = (uint8_t *)p;
     wk->nruns = bitsim_gate_runs(c->op, c->ngates, wk->runs);
 }
 

@@ -3,14 +3,17 @@
  * PyWavelets' *.template.h, including it without them is an error, and the includer undefines
  * them after each inclusion.
  *
- * A visit evaluates GATES_BLOCKS blocks of 512 consecutive vectors: every gate once per visit,
- * over all its blocks, which sit one after the other in V (net n's block j at V[n * GATES_BLOCKS
- * + j]). The toggles of a block are its value XOR itself shifted by one vector, the bit shifted
- * in from the block before, still in a register (for block 0: the last block of the previous
- * visit, still in V until the gate overwrites it); they are summed over the visit and added to
- * the net's counters once. A DFF's output is its input shifted by one vector; the input's last
- * value of the previous visit is kept in carry[gate]. Only the last visit of a run can be
- * partial, so no later visit ever reads a partial one. */
+ * A visit evaluates GB = GATES_BLOCKS blocks of 512 vectors, 512 * GB consecutive vectors
+ * interleaved: vector p * GB + j of the visit is bit p of block j. Every gate is visited once
+ * per visit, over all its blocks, which sit one after the other in V (net n's block j at
+ * V[n * GB + j]). So the vector before each one of block j > 0 is the same bit of block j - 1:
+ * those toggles are block j XOR block j - 1, no shift; block 0's are block 0 XOR block GB - 1
+ * shifted by one bit, the bit shifted in being the last vector of the previous visit (the top
+ * bit of the gate's old block GB - 1, read before the gate overwrites it). The toggles are
+ * summed in registers over the visit and added to the net's counters once. A DFF's output is
+ * likewise its input's block j - 1 (block 0: block GB - 1 shifted, the input's last value of
+ * the previous visit kept in carry[gate]). Only the last visit of a run can be partial, so no
+ * later visit ever reads a partial one. */
 
 #if !defined(G) || !defined(GISA)
 #error "gates_kernel.h is a template: define G and GISA first (see gates.c)"
@@ -20,17 +23,51 @@
 
 #define GB GATES_BLOCKS
 
-/* Bits of values[0..512) as bit planes of block 0 of V (stride GB), byte by byte through the
- * `bytes` buffer. */
+/* Bit planes of a visit's bytes in vector order (bytes[p * GB + j]: bit p of block j), through
+ * `blocks`: each block's 512 bytes one after the other. */
+static void G(planes_visit)(const uint8_t *bytes, int nbits, const int32_t *nets, G(vec) *V,
+                            uint8_t *blocks)
+{
+    size_t t;
+    int j;
+#if GISA == 512 && GATES_BLOCKS == 4
+    /* 64 bytes (16 vectors x 4 blocks) at a time: bytes to block order within 128-bit lanes,
+     * then dwords so that 128-bit lane j holds block j's 16 bytes */
+    const __m512i by_block = _mm512_broadcast_i32x4(
+        _mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15));
+    const __m512i lanes = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    for (t = 0; t < 512; t += 16) {
+        const __m512i v = _mm512_permutexvar_epi32(
+            lanes, _mm512_shuffle_epi8(_mm512_loadu_si512((const void *)(bytes + 4 * t)),
+                                       by_block));
+        _mm_storeu_si128((__m128i *)(blocks + t), _mm512_castsi512_si128(v));
+        _mm_storeu_si128((__m128i *)(blocks + 512 + t), _mm512_extracti32x4_epi32(v, 1));
+        _mm_storeu_si128((__m128i *)(blocks + 1024 + t), _mm512_extracti32x4_epi32(v, 2));
+        _mm_storeu_si128((__m128i *)(blocks + 1536 + t), _mm512_extracti32x4_epi32(v, 3));
+    }
+#else
+    for (t = 0; t < 512; t++)
+        for (j = 0; j < GB; j++)
+            blocks[512 * j + t] = bytes[t * GB + j];
+#endif
+    for (j = 0; j < GB; j++)
+        G(planes)(blocks + 512 * j, nbits, nets, V + j, GB);
+}
+
+/* Bits of values[0..512 GB) (vector order) as bit planes, byte by byte through the `bytes`
+ * buffer in block order. */
 static void G(pack)(const uint64_t *values, int bits, const int32_t *nets, G(vec) *V,
                     uint8_t *bytes)
 {
-    int q;
+    int q, j;
     size_t t;
     for (q = 0; 8 * q < bits; q++) {
         for (t = 0; t < 512; t++)
-            bytes[t] = (uint8_t)(values[t] >> (8 * q));
-        G(planes)(bytes, bits - 8 * q < 8 ? bits - 8 * q : 8, nets + 8 * q, V, GB);
+            for (j = 0; j < GB; j++)
+                bytes[512 * j + t] = (uint8_t)(values[t * GB + j] >> (8 * q));
+        for (j = 0; j < GB; j++)
+            G(planes)(bytes + 512 * j, bits - 8 * q < 8 ? bits - 8 * q : 8, nets + 8 * q,
+                      V + j, GB);
     }
 }
 
@@ -48,15 +85,21 @@ static const uint8_t *G(direct_bytes)(const bitsim_source *src, uint64_t g, size
         || (src->dtype != BITSIM_INT8 && src->dtype != BITSIM_UINT8))
         return NULL;
     p = (const uint8_t *)src->data + g;
-    if (src->dtype == BITSIM_INT8) {
+    if (src->dtype == BITSIM_INT8) {   /* extremes first: a loop that vectorises */
         const int lo = src->is_signed ? -(1 << (src->bits - 1)) : 0;
         const int hi = src->is_signed ? (1 << (src->bits - 1)) - 1 : (1 << src->bits) - 1;
-        for (t = 0; t < m; t++)
-            outside |= ((int8_t)p[t] < lo) | ((int8_t)p[t] > hi);
+        int8_t least = 0, most = 0;
+        for (t = 0; t < m; t++) {
+            least = (int8_t)p[t] < least ? (int8_t)p[t] : least;
+            most = (int8_t)p[t] > most ? (int8_t)p[t] : most;
+        }
+        outside = least < lo || most > hi;
     } else {
         const int hi = src->is_signed ? (1 << (src->bits - 1)) - 1 : (1 << src->bits) - 1;
+        uint8_t most = 0;
         for (t = 0; t < m; t++)
-            outside |= p[t] > hi;
+            most = p[t] > most ? p[t] : most;
+        outside = most > hi;
     }
     if (outside)
         return NULL;
@@ -80,20 +123,27 @@ G(visit_run)(const int op, const int masked, int start, int end, const int32_t *
         const G(vec) *A = V + (size_t)ia[g] * GB, *B = V + (size_t)ib[g] * GB;
         const G(vec) *C = V + (size_t)ic[g] * GB;
         G(vec) *O = V + (size_t)io[g] * GB;
-        G(vec) prev = O[GB - 1], sum = {0}, cin = {0};
+        const G(vec) last = O[GB - 1];   /* the last vector before this visit: its top bit */
+        G(vec) r[GB], d, sum, cin = {0};
         cin[7] = carry[g];
         for (j = 0; j < GB; j++) {
-            G(vec) r, d;
-            if (op == BITSIM_G_DFF)
-                r = G(shift1)(&A[j], j ? &A[j - 1] : &cin);
+            if (op != BITSIM_G_DFF)
+                r[j] = G(gate)(op, &A[j], &B[j], &C[j]);
+            else if (j)
+                r[j] = A[j - 1];
             else
-                r = G(gate)(op, &A[j], &B[j], &C[j]);
-            d = r ^ G(shift1)(&r, &prev);
+                r[j] = G(shift1)(&A[GB - 1], &cin);
+            O[j] = r[j];
+        }
+        d = r[0] ^ G(shift1)(&r[GB - 1], &last);
+        if (masked)
+            d &= mask[0];
+        sum = G(popcount)(&d);
+        for (j = 1; j < GB; j++) {
+            d = r[j] ^ r[j - 1];
             if (masked)
                 d &= mask[j];
             sum += G(popcount)(&d);
-            prev = r;
-            O[j] = r;
         }
         if (op == BITSIM_G_DFF)
             carry[g] = A[GB - 1][7];
@@ -132,12 +182,13 @@ static void G(count_bus)(const int32_t *nets, int bits, const uint64_t *tops, co
     int i, j;
     for (i = 0; i < bits; i++) {
         const G(vec) *O = V + (size_t)nets[i] * GB;
-        G(vec) prev = {0}, sum = {0};
-        prev[7] = tops[i];
-        for (j = 0; j < GB; j++) {
-            const G(vec) d = (O[j] ^ G(shift1)(&O[j], &prev)) & mask[j];
+        G(vec) last = {0}, d, sum;
+        last[7] = tops[i];
+        d = (O[0] ^ G(shift1)(&O[GB - 1], &last)) & mask[0];
+        sum = G(popcount)(&d);
+        for (j = 1; j < GB; j++) {
+            d = (O[j] ^ O[j - 1]) & mask[j];
             sum += G(popcount)(&d);
-            prev = O[j];
         }
         cnt[nets[i]] += sum;
     }
@@ -211,31 +262,24 @@ static int G(run)(const bitsim_circuit *c, const bitsim_source *xs, const bitsim
             wk->x[t] = wk->w[t] = 0;
             wk->first[t] = wk->acc[t] = 0;
         }
-        for (j = 0; j < GB; j++) {
-            const size_t b0 = 512 * (size_t)j;
-            if (xb)
-                G(planes)(xb + b0, c->x_bits, c->x_nets, V + j, GB);
-            else
-                G(pack)((const uint64_t *)wk->x + b0, c->x_bits, c->x_nets, V + j, wk->bytes);
-            if (wb)
-                G(planes)(wb + b0, c->w_bits, c->w_nets, V + j, GB);
-            else
-                G(pack)((const uint64_t *)wk->w + b0, c->w_bits, c->w_nets, V + j, wk->bytes);
-            if (c->first_net >= 0)
-                G(pack)(wk->first + b0, 1, &c->first_net, V + j, wk->bytes);
-            if (c->acc_nets)
-                G(pack)(wk->acc + b0, c->acc_bits, c->acc_nets, V + j, wk->bytes);
-            /* count only vectors >= warmup and < m */
-            for (k = 0; k < 8; k++) {
-                const uint64_t lo = b0 + 64 * (uint64_t)k + off, hi = lo + 64;
-                uint64_t word = ~(uint64_t)0;
-                if (hi > off + m)
-                    word = lo >= off + m ? 0 : (~(uint64_t)0 >> (hi - off - m));
-                if (lo < warmup)
-                    word &= warmup >= hi ? 0 : ~(uint64_t)0 << (warmup - lo);
-                mask[j][k] = word;
-            }
-        }
+        if (xb)
+            G(planes_visit)(xb, c->x_bits, c->x_nets, V, wk->bytes3);
+        else
+            G(pack)((const uint64_t *)wk->x, c->x_bits, c->x_nets, V, wk->bytes3);
+        if (wb)
+            G(planes_visit)(wb, c->w_bits, c->w_nets, V, wk->bytes3);
+        else
+            G(pack)((const uint64_t *)wk->w, c->w_bits, c->w_nets, V, wk->bytes3);
+        if (c->first_net >= 0)
+            G(pack)(wk->first, 1, &c->first_net, V, wk->bytes3);
+        if (c->acc_nets)
+            G(pack)(wk->acc, c->acc_bits, c->acc_nets, V, wk->bytes3);
+        /* count only vectors >= warmup and < m */
+        for (j = 0; j < GB; j++)
+            mask[j] = ones;
+        for (t = 0; !full && t < visit; t++)
+            if (t >= m || off + t < warmup)
+                mask[t % GB][(t / GB) >> 6] &= ~((uint64_t)1 << ((t / GB) & 63));
         G(count_bus)(c->x_nets, c->x_bits, tx, V, cnt, mask);
         G(count_bus)(c->w_nets, c->w_bits, tw, V, cnt, mask);
         if (c->acc_nets)
