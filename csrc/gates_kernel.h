@@ -114,17 +114,20 @@ static const uint8_t *G(direct_bytes)(const bitsim_source *src, uint64_t g, size
  * blocks evaluated, stored and their toggles summed in a register (masked == 0: every vector
  * counts; else only the bits of mask[j] in block j). */
 static inline __attribute__((always_inline)) void
-G(visit_run)(const int op, const int masked, int start, int end, const int32_t *restrict ia,
-             const int32_t *restrict ib, const int32_t *restrict ic, const int32_t *restrict io,
-             G(vec) *V, G(vec) *restrict cnt, uint64_t *restrict carry, const G(vec) *mask)
+G(visit_run)(const int op, const int masked, int start, int end, const struct gate_work *wk,
+             G(vec) *V, const G(vec) *mask)
 {
+    const int32_t *restrict sa = wk->sa, *restrict sb = wk->sb, *restrict sc = wk->sc;
+    const int32_t *restrict so = wk->so;
+    uint64_t *restrict lastw = wk->last, *restrict carry = wk->carry;
+    G(vec) *restrict cnt = (G(vec) *)wk->counts;
     int g, j;
     for (g = start; g < end; g++) {
-        const G(vec) *A = V + (size_t)ia[g] * GB, *B = V + (size_t)ib[g] * GB;
-        const G(vec) *C = V + (size_t)ic[g] * GB;
-        G(vec) *O = V + (size_t)io[g] * GB;
-        const G(vec) last = O[GB - 1];   /* the last vector before this visit: its top bit */
-        G(vec) r[GB], d, sum, cin = {0};
+        const G(vec) *A = V + (size_t)sa[g] * GB, *B = V + (size_t)sb[g] * GB;
+        const G(vec) *C = V + (size_t)sc[g] * GB;
+        G(vec) *O = V + (size_t)so[g] * GB;
+        G(vec) r[GB], d, sum, last = {0}, cin = {0};
+        last[7] = lastw[g];   /* the last vector before this visit: its top bit */
         cin[7] = carry[g];
         for (j = 0; j < GB; j++) {
             if (op != BITSIM_G_DFF)
@@ -147,25 +150,24 @@ G(visit_run)(const int op, const int masked, int start, int end, const int32_t *
         }
         if (op == BITSIM_G_DFF)
             carry[g] = A[GB - 1][7];
-        cnt[io[g]] += sum;
+        lastw[g] = r[GB - 1][7];
+        cnt[g] += sum;
     }
 }
 
 /* One visit of every gate, run by run. */
-static void G(visit)(const bitsim_circuit *c, const bitsim_gate_run *runs, int nruns,
-                     G(vec) *V, G(vec) *cnt, uint64_t *carry, const G(vec) *mask, int masked)
+static void G(visit)(const struct gate_work *wk, G(vec) *V, const G(vec) *mask, int masked)
 {
-    const int32_t *ia = c->a, *ib = c->b, *ic = c->c, *io = c->out;
     int r;
-    for (r = 0; r < nruns; r++) {
-        const int s = runs[r].start, e = runs[r].end;
-        switch (runs[r].op) {
+    for (r = 0; r < wk->nruns; r++) {
+        const int s = wk->runs[r].start, e = wk->runs[r].end;
+        switch (wk->runs[r].op) {
 #define G_VISIT_CASE(OP)                                                                      \
     case OP:                                                                                   \
         if (masked)                                                                            \
-            G(visit_run)(OP, 1, s, e, ia, ib, ic, io, V, cnt, carry, mask);                    \
+            G(visit_run)(OP, 1, s, e, wk, V, mask);                                            \
         else                                                                                   \
-            G(visit_run)(OP, 0, s, e, ia, ib, ic, io, V, cnt, carry, mask);                    \
+            G(visit_run)(OP, 0, s, e, wk, V, mask);                                            \
         break;
             BITSIM_COMB_OPS(G_VISIT_CASE)
             G_VISIT_CASE(BITSIM_G_DFF)
@@ -175,13 +177,13 @@ static void G(visit)(const bitsim_circuit *c, const bitsim_gate_run *runs, int n
     }
 }
 
-/* Toggles of source nets (new values in V, last values of the previous visit in tops). */
-static void G(count_bus)(const int32_t *nets, int bits, const uint64_t *tops, const G(vec) *V,
-                         G(vec) *cnt, const G(vec) *mask)
+/* Toggles of the sources (slots in V; the last words of the previous visit in tops). */
+static void G(count_sources)(const int32_t *slots, int n, const uint64_t *tops, const G(vec) *V,
+                             uint64_t *counts, const G(vec) *mask)
 {
-    int i, j;
-    for (i = 0; i < bits; i++) {
-        const G(vec) *O = V + (size_t)nets[i] * GB;
+    int i, j, k;
+    for (i = 0; i < n; i++) {
+        const G(vec) *O = V + (size_t)slots[i] * GB;
         G(vec) last = {0}, d, sum;
         last[7] = tops[i];
         d = (O[0] ^ G(shift1)(&O[GB - 1], &last)) & mask[0];
@@ -190,17 +192,21 @@ static void G(count_bus)(const int32_t *nets, int bits, const uint64_t *tops, co
             d = (O[j] ^ O[j - 1]) & mask[j];
             sum += G(popcount)(&d);
         }
-        cnt[nets[i]] += sum;
+        for (k = 0; k < 8; k++)
+            counts[i] += sum[k];
     }
 }
 
-/* The last words of the source nets' previous visit, before they are overwritten. */
-static uint64_t *G(save_tops)(const int32_t *nets, int bits, const G(vec) *V, uint64_t *tops)
+/* The net of source bit i: x bits, w bits, acc bits, the first net (wk->src's order). */
+static inline int G(source_net)(const bitsim_circuit *c, int i)
 {
-    int i;
-    for (i = 0; i < bits; i++)
-        tops[i] = V[(size_t)nets[i] * GB + GB - 1][7];
-    return tops + bits;
+    if (i < c->x_bits)
+        return c->x_nets[i];
+    i -= c->x_bits;
+    if (i < c->w_bits)
+        return c->w_nets[i];
+    i -= c->w_bits;
+    return c->acc_nets && i < c->acc_bits ? c->acc_nets[i] : c->first_net;
 }
 
 static int G(run)(const bitsim_circuit *c, const bitsim_source *xs, const bitsim_source *ws,
@@ -212,24 +218,32 @@ static int G(run)(const bitsim_circuit *c, const bitsim_source *xs, const bitsim
     const uint64_t total = warmup + count;
     const G(vec) zero = {0}, ones = ~zero;
     const int mac = c->first_net >= 0 || c->acc_nets;
-    uint64_t *const tx = wk->tops, *const tw = tx + c->x_bits, *const ta = tw + c->w_bits;
-    uint64_t *const tf = ta + (c->acc_nets ? c->acc_bits : 0);
+    const int acc_bits = c->acc_nets ? c->acc_bits : 0;
+    const int nsrc = c->x_bits + c->w_bits + acc_bits + (c->first_net >= 0);
+    const int32_t *const sx = wk->src, *const sw = sx + c->x_bits, *const sacc = sw + c->w_bits;
+    const int32_t *const sf = sacc + acc_bits;
     uint64_t off;
-    int net, g, j, k;
+    int net, g, i, j, k;
 
     /* the reset state (sources and registers 0, the other nets what follows from that),
-     * settled in cnt before it becomes the counters */
+     * settled per net in cnt before it becomes the counters */
     memset(cnt, 0, (size_t)c->nets * sizeof *cnt);
     cnt[1] = ones;
+    for (g = 0; g < c->ngates; g++)   /* a register holds 0, or 1 when its input is constant 1 */
+        if (c->op[g] == BITSIM_G_DFF && c->a[g] == 1)
+            cnt[c->out[g]] = ones;
     G(settle)(wk->runs, wk->nruns, c->a, c->b, c->c, c->out, cnt);
-    for (net = 0; net < c->nets; net++) {
-        const G(vec) v = (cnt[net][0] & 1) ? ones : zero;
-        for (j = 0; j < GB; j++)   /* nets nothing drives keep this value */
-            V[(size_t)net * GB + j] = v;
-        cnt[net] = zero;
+    for (net = 0; net < c->nets; net++)
+        if (wk->last_use[net] == -1)   /* a net with its own slot: constant, source, undriven */
+            for (j = 0; j < GB; j++)
+                V[(size_t)wk->slot[net] * GB + j] = (cnt[net][0] & 1) ? ones : zero;
+    for (g = 0; g < c->ngates; g++) {
+        wk->last[g] = (cnt[c->out[g]][0] & 1) ? ~(uint64_t)0 : 0;
+        wk->carry[g] = (cnt[c->a[g]][0] & 1) ? ~(uint64_t)0 : 0;   /* a register's input */
     }
-    for (g = 0; g < c->ngates; g++)   /* a register's input before vector 0 */
-        wk->carry[g] = V[(size_t)c->a[g] * GB][0];
+    for (i = 0; i < nsrc; i++)
+        wk->src_counts[i] = 0;
+    memset(cnt, 0, (size_t)c->ngates * sizeof *cnt);
     for (off = 0; off < total;) {
         const uint64_t first = first_vector + off;
         const size_t m = (size_t)(total - off < visit ? total - off : visit);
@@ -240,19 +254,15 @@ static int G(run)(const bitsim_circuit *c, const bitsim_source *xs, const bitsim
         size_t t;
         if (bitsim_interrupted())
             return BITSIM_ERR_INTERRUPTED;
-        G(save_tops)(c->x_nets, c->x_bits, V, tx);
-        G(save_tops)(c->w_nets, c->w_bits, V, tw);
-        if (c->acc_nets)
-            G(save_tops)(c->acc_nets, c->acc_bits, V, ta);
-        if (c->first_net >= 0)
-            G(save_tops)(&c->first_net, 1, V, tf);
+        for (i = 0; i < nsrc; i++)   /* the sources' last words, before they are overwritten */
+            wk->tops[i] = V[(size_t)wk->src[i] * GB + GB - 1][7];
         if (!xb && bitsim_source_load(xs, first, m, wk->x, bad))
             return BITSIM_ERR_X_RANGE;
         if (!wb && bitsim_source_load(ws, first, m, wk->w, bad))
             return BITSIM_ERR_W_RANGE;
         for (t = 0; mac && t < m; t++) {   /* MAC controls */
-            const uint64_t i = first + t;
-            const int start = c->length ? i % c->length == 0 : i == 0;
+            const uint64_t v = first + t;
+            const int start = c->length ? v % c->length == 0 : v == 0;
             const uint64_t p = (uint64_t)wk->x[t] * (uint64_t)wk->w[t];
             wk->first[t] = (uint64_t)start;
             wk->acc[t] = acc;
@@ -263,35 +273,32 @@ static int G(run)(const bitsim_circuit *c, const bitsim_source *xs, const bitsim
             wk->first[t] = wk->acc[t] = 0;
         }
         if (xb)
-            G(planes_visit)(xb, c->x_bits, c->x_nets, V, wk->bytes3);
+            G(planes_visit)(xb, c->x_bits, sx, V, wk->bytes3);
         else
-            G(pack)((const uint64_t *)wk->x, c->x_bits, c->x_nets, V, wk->bytes3);
+            G(pack)((const uint64_t *)wk->x, c->x_bits, sx, V, wk->bytes3);
         if (wb)
-            G(planes_visit)(wb, c->w_bits, c->w_nets, V, wk->bytes3);
+            G(planes_visit)(wb, c->w_bits, sw, V, wk->bytes3);
         else
-            G(pack)((const uint64_t *)wk->w, c->w_bits, c->w_nets, V, wk->bytes3);
+            G(pack)((const uint64_t *)wk->w, c->w_bits, sw, V, wk->bytes3);
         if (c->first_net >= 0)
-            G(pack)(wk->first, 1, &c->first_net, V, wk->bytes3);
-        if (c->acc_nets)
-            G(pack)(wk->acc, c->acc_bits, c->acc_nets, V, wk->bytes3);
+            G(pack)(wk->first, 1, sf, V, wk->bytes3);
+        if (acc_bits)
+            G(pack)(wk->acc, acc_bits, sacc, V, wk->bytes3);
         /* count only vectors >= warmup and < m */
         for (j = 0; j < GB; j++)
             mask[j] = ones;
         for (t = 0; !full && t < visit; t++)
             if (t >= m || off + t < warmup)
                 mask[t % GB][(t / GB) >> 6] &= ~((uint64_t)1 << ((t / GB) & 63));
-        G(count_bus)(c->x_nets, c->x_bits, tx, V, cnt, mask);
-        G(count_bus)(c->w_nets, c->w_bits, tw, V, cnt, mask);
-        if (c->acc_nets)
-            G(count_bus)(c->acc_nets, c->acc_bits, ta, V, cnt, mask);
-        if (c->first_net >= 0)
-            G(count_bus)(&c->first_net, 1, tf, V, cnt, mask);
-        G(visit)(c, wk->runs, wk->nruns, V, cnt, wk->carry, mask, !full);
+        G(count_sources)(wk->src, nsrc, wk->tops, V, wk->src_counts, mask);
+        G(visit)(wk, V, mask, !full);
         off += m;
     }
-    for (net = 0; net < c->nets; net++)
+    for (g = 0; g < c->ngates; g++)
         for (k = 0; k < 8; k++)
-            toggles[net] += cnt[net][k];
+            toggles[c->out[g]] += cnt[g][k];
+    for (i = 0; i < nsrc; i++)
+        toggles[G(source_net)(c, i)] += wk->src_counts[i];
     return BITSIM_OK;
 }
 
