@@ -6,7 +6,7 @@
 
 /* 512-vector blocks per visit to a gate (gates_kernel.h): enough to amortise the counter
  * update and the shift from the previous visit, few enough for L1 (64 bytes x blocks per net). */
-#define GATES_BLOCKS 4
+#define GATES_BLOCKS 8
 #define VISIT (512 * GATES_BLOCKS)   /* vectors per visit */
 #define MAX_SOURCE_BITS (64 + 64 + 64 + 1)   /* x, w, acc, first */
 
@@ -29,7 +29,8 @@ struct gate_work {
     int64_t *x, *w;           /* operand values of a visit */
     uint64_t *first, *acc;
     uint8_t *bytes, *bytes2;  /* one byte of each value of a visit */
-    uint8_t *bytes3;          /* the same in block order (gates_kernel.h) */
+    uint8_t *packed;          /* one byte of each value of a visit (wider operands, controls) */
+    uint8_t *blocks;          /* a visit's bytes in block order (gates_kernel.h) */
 };
 
 /* Carves the workspace (p: NULL to measure it); returns its size. */
@@ -63,7 +64,8 @@ static size_t carve(char *p, size_t nets, size_t ngates, struct gate_work *wk)
     TAKE(acc, VISIT * 8);
     TAKE(bytes, VISIT);
     TAKE(bytes2, VISIT);
-    TAKE(bytes3, VISIT);
+    TAKE(packed, VISIT);
+    TAKE(blocks, VISIT);
 #undef TAKE
     return size;
 }

@@ -30,20 +30,40 @@ static void G(planes_visit)(const uint8_t *bytes, int nbits, const int32_t *nets
 {
     size_t t;
     int j;
-#if GISA == 512 && GATES_BLOCKS == 4
-    /* 64 bytes (16 vectors x 4 blocks) at a time: bytes to block order within 128-bit lanes,
-     * then dwords so that 128-bit lane j holds block j's 16 bytes */
+#if GISA == 512 && GATES_BLOCKS == 8
+    /* 512 bytes (64 vectors x 8 blocks) at a time: each 64 bytes to one qword per block (bytes
+     * to block order in 128-bit lanes, then words across lanes), then an 8 x 8 transpose of
+     * qwords so that vector j holds block j's 64 bytes */
     const __m512i by_block = _mm512_broadcast_i32x4(
-        _mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15));
-    const __m512i lanes = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-    for (t = 0; t < 512; t += 16) {
-        const __m512i v = _mm512_permutexvar_epi32(
-            lanes, _mm512_shuffle_epi8(_mm512_loadu_si512((const void *)(bytes + 4 * t)),
-                                       by_block));
-        _mm_storeu_si128((__m128i *)(blocks + t), _mm512_castsi512_si128(v));
-        _mm_storeu_si128((__m128i *)(blocks + 512 + t), _mm512_extracti32x4_epi32(v, 1));
-        _mm_storeu_si128((__m128i *)(blocks + 1024 + t), _mm512_extracti32x4_epi32(v, 2));
-        _mm_storeu_si128((__m128i *)(blocks + 1536 + t), _mm512_extracti32x4_epi32(v, 3));
+        _mm_setr_epi8(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15));
+    const __m512i words = _mm512_set_epi16(31, 23, 15, 7, 30, 22, 14, 6, 29, 21, 13, 5, 28, 20,
+                                           12, 4, 27, 19, 11, 3, 26, 18, 10, 2, 25, 17, 9, 1, 24,
+                                           16, 8, 0);
+    for (t = 0; t < 512; t += 64) {
+        __m512i T[8], U[8], X[4];
+        int i;
+        for (i = 0; i < 8; i++)
+            T[i] = _mm512_permutexvar_epi16(
+                words, _mm512_shuffle_epi8(
+                           _mm512_loadu_si512((const void *)(bytes + 8 * t + 64 * i)), by_block));
+        for (i = 0; i < 8; i += 2) {   /* U[i]: qwords 0, 2, 4, 6 of T[i], T[i + 1]; U[i + 1]: odd */
+            U[i] = _mm512_unpacklo_epi64(T[i], T[i + 1]);
+            U[i + 1] = _mm512_unpackhi_epi64(T[i], T[i + 1]);
+        }
+        for (i = 0; i < 2; i++) {   /* even blocks from U[0, 2, 4, 6], odd from U[1, 3, 5, 7] */
+            X[0] = _mm512_shuffle_i64x2(U[i], U[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+            X[1] = _mm512_shuffle_i64x2(U[i], U[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+            X[2] = _mm512_shuffle_i64x2(U[i + 4], U[i + 6], _MM_SHUFFLE(1, 0, 1, 0));
+            X[3] = _mm512_shuffle_i64x2(U[i + 4], U[i + 6], _MM_SHUFFLE(3, 2, 3, 2));
+            _mm512_storeu_si512((void *)(blocks + 512 * (i + 0) + t),
+                                _mm512_shuffle_i64x2(X[0], X[2], _MM_SHUFFLE(2, 0, 2, 0)));
+            _mm512_storeu_si512((void *)(blocks + 512 * (i + 2) + t),
+                                _mm512_shuffle_i64x2(X[0], X[2], _MM_SHUFFLE(3, 1, 3, 1)));
+            _mm512_storeu_si512((void *)(blocks + 512 * (i + 4) + t),
+                                _mm512_shuffle_i64x2(X[1], X[3], _MM_SHUFFLE(2, 0, 2, 0)));
+            _mm512_storeu_si512((void *)(blocks + 512 * (i + 6) + t),
+                                _mm512_shuffle_i64x2(X[1], X[3], _MM_SHUFFLE(3, 1, 3, 1)));
+        }
     }
 #else
     for (t = 0; t < 512; t++)
@@ -54,20 +74,17 @@ static void G(planes_visit)(const uint8_t *bytes, int nbits, const int32_t *nets
         G(planes)(blocks + 512 * j, nbits, nets, V + j, GB);
 }
 
-/* Bits of values[0..512 GB) (vector order) as bit planes, byte by byte through the `bytes`
- * buffer in block order. */
+/* Bits of values[0..512 GB) (vector order) as bit planes, byte by byte through `bytes`
+ * (vector order) and `blocks` (block order). */
 static void G(pack)(const uint64_t *values, int bits, const int32_t *nets, G(vec) *V,
-                    uint8_t *bytes)
+                    uint8_t *bytes, uint8_t *blocks)
 {
-    int q, j;
+    int q;
     size_t t;
     for (q = 0; 8 * q < bits; q++) {
-        for (t = 0; t < 512; t++)
-            for (j = 0; j < GB; j++)
-                bytes[512 * j + t] = (uint8_t)(values[t * GB + j] >> (8 * q));
-        for (j = 0; j < GB; j++)
-            G(planes)(bytes + 512 * j, bits - 8 * q < 8 ? bits - 8 * q : 8, nets + 8 * q,
-                      V + j, GB);
+        for (t = 0; t < 512 * GB; t++)
+            bytes[t] = (uint8_t)(values[t] >> (8 * q));
+        G(planes_visit)(bytes, bits - 8 * q < 8 ? bits - 8 * q : 8, nets + 8 * q, V, blocks);
     }
 }
 
@@ -273,17 +290,17 @@ static int G(run)(const bitsim_circuit *c, const bitsim_source *xs, const bitsim
             wk->first[t] = wk->acc[t] = 0;
         }
         if (xb)
-            G(planes_visit)(xb, c->x_bits, sx, V, wk->bytes3);
+            G(planes_visit)(xb, c->x_bits, sx, V, wk->blocks);
         else
-            G(pack)((const uint64_t *)wk->x, c->x_bits, sx, V, wk->bytes3);
+            G(pack)((const uint64_t *)wk->x, c->x_bits, sx, V, wk->packed, wk->blocks);
         if (wb)
-            G(planes_visit)(wb, c->w_bits, sw, V, wk->bytes3);
+            G(planes_visit)(wb, c->w_bits, sw, V, wk->blocks);
         else
-            G(pack)((const uint64_t *)wk->w, c->w_bits, sw, V, wk->bytes3);
+            G(pack)((const uint64_t *)wk->w, c->w_bits, sw, V, wk->packed, wk->blocks);
         if (c->first_net >= 0)
-            G(pack)(wk->first, 1, sf, V, wk->bytes3);
+            G(pack)(wk->first, 1, sf, V, wk->packed, wk->blocks);
         if (acc_bits)
-            G(pack)(wk->acc, acc_bits, sacc, V, wk->bytes3);
+            G(pack)(wk->acc, acc_bits, sacc, V, wk->packed, wk->blocks);
         /* count only vectors >= warmup and < m */
         for (j = 0; j < GB; j++)
             mask[j] = ones;
