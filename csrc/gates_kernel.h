@@ -95,30 +95,21 @@ static const uint8_t *G(direct_bytes)(const bitsim_source *src, uint64_t g, size
                                       uint8_t *buffer)
 {
     const size_t visit = 512 * GB;
-    const uint8_t *p;
+    const uint8_t *p = (const uint8_t *)src->data + g;
+    uint8_t any = 0;   /* an OR over the bytes (a loop that vectorises): each bound is 2^k - 1 */
     size_t t;
-    int outside = 0;
+    int hi;
     if (src->kind != BITSIM_SOURCE_ARRAY || src->bits > 8
         || (src->dtype != BITSIM_INT8 && src->dtype != BITSIM_UINT8))
         return NULL;
-    p = (const uint8_t *)src->data + g;
-    if (src->dtype == BITSIM_INT8) {   /* extremes first: a loop that vectorises */
-        const int lo = src->is_signed ? -(1 << (src->bits - 1)) : 0;
-        const int hi = src->is_signed ? (1 << (src->bits - 1)) - 1 : (1 << src->bits) - 1;
-        int8_t least = 0, most = 0;
-        for (t = 0; t < m; t++) {
-            least = (int8_t)p[t] < least ? (int8_t)p[t] : least;
-            most = (int8_t)p[t] > most ? (int8_t)p[t] : most;
-        }
-        outside = least < lo || most > hi;
-    } else {
-        const int hi = src->is_signed ? (1 << (src->bits - 1)) - 1 : (1 << src->bits) - 1;
-        uint8_t most = 0;
+    hi = src->is_signed ? (1 << (src->bits - 1)) - 1 : (1 << src->bits) - 1;
+    if (src->dtype == BITSIM_INT8 && src->is_signed)   /* v < 0 as -v - 1 */
         for (t = 0; t < m; t++)
-            most = p[t] > most ? p[t] : most;
-        outside = most > hi;
-    }
-    if (outside)
+            any |= (uint8_t)(p[t] ^ (uint8_t)((int8_t)p[t] >> 7));
+    else
+        for (t = 0; t < m; t++)
+            any |= p[t];
+    if (any > hi || (src->dtype == BITSIM_INT8 && !src->is_signed && any >= 128))
         return NULL;
     if (m == visit)
         return p;
