@@ -36,18 +36,50 @@ static inline __attribute__((always_inline)) G(vec) G(shift1)(const G(vec) *pv,
     return (v << 1) | (rot >> 63);
 }
 
-/* Lane-wise popcount. */
-static inline __attribute__((always_inline)) G(vec) G(popcount)(const G(vec) *pd)
+/* Toggle counting: G(count_add) adds the ones of *d to *sum, G(count_total) turns the sum into
+ * eight 64-bit lane counts. AVX-512 counts lanes (VPOPCNTDQ) and portable C words; AVX2 counts
+ * bytes (a nibble table, Mula et al. 2018) and adds them up in G(count_total): at most 31
+ * G(count_add) calls per sum, so no byte overflows. */
+static inline __attribute__((always_inline)) void G(count_add)(G(vec) *sum, const G(vec) *d)
 {
-    const G(vec) d = *pd;
 #if GISA == 512
-    return (G(vec))_mm512_popcnt_epi64((__m512i)d);
+    *sum += (G(vec))_mm512_popcnt_epi64((__m512i)*d);
+#elif GISA == 256
+    const __m256i table = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1,
+                                           1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+    const __m256i low = _mm256_set1_epi8(0x0f);
+    int h;
+    for (h = 0; h < 2; h++) {
+        __m256i v, acc;
+        memcpy(&v, (const char *)d + 32 * h, 32);
+        memcpy(&acc, (const char *)sum + 32 * h, 32);
+        acc = _mm256_add_epi8(
+            acc, _mm256_add_epi8(
+                     _mm256_shuffle_epi8(table, _mm256_and_si256(v, low)),
+                     _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(v, 4), low))));
+        memcpy((char *)sum + 32 * h, &acc, 32);
+    }
 #else
-    G(vec) pc;
     int k;
     for (k = 0; k < 8; k++)
-        pc[k] = (uint64_t)__builtin_popcountll(d[k]);
-    return pc;
+        (*sum)[k] += (uint64_t)__builtin_popcountll((*d)[k]);
+#endif
+}
+
+static inline __attribute__((always_inline)) G(vec) G(count_total)(const G(vec) *sum)
+{
+#if GISA == 256
+    G(vec) total;
+    int h;
+    for (h = 0; h < 2; h++) {
+        __m256i acc;
+        memcpy(&acc, (const char *)sum + 32 * h, 32);
+        acc = _mm256_sad_epu8(acc, _mm256_setzero_si256());
+        memcpy((char *)&total + 32 * h, &acc, 32);
+    }
+    return total;
+#else
+    return *sum;
 #endif
 }
 

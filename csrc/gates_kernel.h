@@ -134,7 +134,7 @@ G(visit_run)(const int op, const int masked, int start, int end, const struct ga
         const G(vec) *A = V + (size_t)sa[g] * GB, *B = V + (size_t)sb[g] * GB;
         const G(vec) *C = V + (size_t)sc[g] * GB;
         G(vec) *O = V + (size_t)so[g] * GB;
-        G(vec) r[GB], d, sum, last = {0}, cin = {0};
+        G(vec) r[GB], d, sum = {0}, last = {0}, cin = {0};
         last[7] = lastw[g];   /* the last vector before this visit: its top bit */
         cin[7] = carry[g];
         for (j = 0; j < GB; j++) {
@@ -149,17 +149,17 @@ G(visit_run)(const int op, const int masked, int start, int end, const struct ga
         d = r[0] ^ G(shift1)(&r[GB - 1], &last);
         if (masked)
             d &= mask[0];
-        sum = G(popcount)(&d);
+        G(count_add)(&sum, &d);
         for (j = 1; j < GB; j++) {
             d = r[j] ^ r[j - 1];
             if (masked)
                 d &= mask[j];
-            sum += G(popcount)(&d);
+            G(count_add)(&sum, &d);
         }
         if (op == BITSIM_G_DFF)
             carry[g] = A[GB - 1][7];
         lastw[g] = r[GB - 1][7];
-        cnt[g] += sum;
+        cnt[g] += G(count_total)(&sum);
     }
 }
 
@@ -192,14 +192,15 @@ static void G(count_sources)(const int32_t *slots, int n, const uint64_t *tops, 
     int i, j, k;
     for (i = 0; i < n; i++) {
         const G(vec) *O = V + (size_t)slots[i] * GB;
-        G(vec) last = {0}, d, sum;
+        G(vec) last = {0}, d, sum = {0};
         last[7] = tops[i];
         d = (O[0] ^ G(shift1)(&O[GB - 1], &last)) & mask[0];
-        sum = G(popcount)(&d);
+        G(count_add)(&sum, &d);
         for (j = 1; j < GB; j++) {
             d = (O[j] ^ O[j - 1]) & mask[j];
-            sum += G(popcount)(&d);
+            G(count_add)(&sum, &d);
         }
+        sum = G(count_total)(&sum);
         for (k = 0; k < 8; k++)
             counts[i] += sum[k];
     }

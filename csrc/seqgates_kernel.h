@@ -127,7 +127,9 @@ static int G(run)(const bitsim_seq_circuit *c, const bitsim_source *ports, uint6
                     mask[0] &= ~(uint64_t)1;
                 for (net = 2; net < c->nets; net++) {
                     const G(vec) d = (V[net] ^ P[net]) & mask;
-                    cnt[net] += G(popcount)(&d);
+                    G(vec) ones = {0};
+                    G(count_add)(&ones, &d);
+                    cnt[net] += G(count_total)(&ones);
                 }
                 tmp = P;
                 P = V;
