@@ -35,7 +35,7 @@ from bitsim.sim import mac
 __all__ = ["GateToggles", "Program", "compile_netlist", "levelized", "simulate_gates"]
 
 MIN_VECTORS_PER_THREAD = 4096  # below this a run is not worth splitting
-SEGMENT_GATE_VECTORS = 1 << 26  # gates x vectors per task: a short kernel call on any backend
+SEGMENT_GATE_VECTORS = 1 << 28  # gates x vectors per task: about a millisecond of the C kernel
 
 
 @dataclass
