@@ -60,7 +60,8 @@ size_t bitsim_gates_workspace_bytes(int nets, int ngates);
 /* Simulate vectors [start - warmup, start + count) and add the toggles of every net over the
  * last `count` vectors to toggles[net]. acc_before: the partial sum modulo 2^64 before vector
  * start - warmup (ignored when that is 0). simd: a BITSIM_SIMD_* level (AVX-512 needs
- * VPOPCNTDQ as well). Returns a status code of common.h: BITSIM_OK, BITSIM_ERR_CIRCUIT,
+ * VPOPCNTDQ as well). Returns a status code of common.h: BITSIM_OK, BITSIM_ERR_CIRCUIT (also
+ * when a gate reads a net before the gate driving it),
  * BITSIM_ERR_WORKSPACE, BITSIM_ERR_WARMUP (warmup > start), BITSIM_ERR_SIMD, or
  * BITSIM_ERR_X_RANGE / BITSIM_ERR_W_RANGE with *bad_index. */
 int bitsim_gates_run(const bitsim_circuit *c, const bitsim_source *x, const bitsim_source *w,
