@@ -5,13 +5,14 @@
 #include <string.h>
 
 /* 512-vector blocks per visit to a gate (gates_kernel.h): enough to amortise the counter
- * update and the shift from the previous visit, few enough for L1 (64 bytes x blocks per net). */
+ * update and the shift from the previous visit (measured: 8 beats 2 and 4 on 8x8 and 16x16
+ * multipliers), 512 bytes per value slot. The AVX-512 operand deinterleave assumes 8. */
 #define GATES_BLOCKS 8
 #define VISIT (512 * GATES_BLOCKS)   /* vectors per visit */
 #define MAX_SOURCE_BITS (64 + 64 + 64 + 1)   /* x, w, acc, first */
 
 /* The workspace. Values live in slots, not one per net: a gate's output takes a slot freed by
- * a net that no later gate reads, so the values a visit touches stay few (in L1); constants,
+ * a net that no later gate reads, so the values a visit touches stay few; constants,
  * sources and nets that no gate drives keep their own. Counters and the last words of the
  * previous visit are kept per gate, in the order the gates run. */
 struct gate_work {
