@@ -23,6 +23,13 @@ def pytest_terminal_summary(terminalreporter, config):
                         f"bitsim {ours / rate:6.0f}x"
                     )
                 continue
+            if "kernel_gate_evals_per_s" in info:
+                for name, rate in info["kernel_gate_evals_per_s"].items():
+                    terminalreporter.write_line(
+                        f"{group}: {name:18} {rate['now'] / 1e9:7.1f} G gate evals/s, before "
+                        f"{rate['before'] / 1e9:7.1f} G, {rate['now'] / rate['before']:5.2f}x"
+                    )
+                continue
             if "iverilog_vectors_per_s" in info:
                 ive = info["iverilog_vectors_per_s"]
                 terminalreporter.write_line(f"{group}: iverilog {ive / 1e3:.1f} k vectors/s")

@@ -4,7 +4,10 @@ the same Yosys netlist when `verilator` is on PATH (apt-get install verilator).
 
     pytest bench/test_bench_gates.py --benchmark-enable
 
-Reported: vectors/s and gate evaluations/s. Target (issue 6): C >= 3x the reference. Verilator
+Reported: vectors/s and gate evaluations/s. Target (issue 6): C >= 3x the reference. The kernel
+alone (bench/gates_kernel_timing.c, no Python) against the kernel before issue 14's rewrite
+(per-gate dispatch, built from git history): gate evaluations/s of both and their ratio, target
+>= 2x on the 8x8 and 16x16 netlists. Verilator
 (issue 14: a fair comparison) runs three ways, every net counted by its toggle coverage
 (`--coverage-underscore`: without it the Yosys nets `_123_` are left out), every net read and
 counted by the testbench, and evaluation alone; the ratios to bitsim come from one run.
@@ -13,7 +16,9 @@ counted by the testbench, and evaluation alone; the ratios to bitsim come from o
 import re
 import shutil
 import subprocess
+import tarfile
 import time
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +27,10 @@ import pytest
 import bitsim
 from bitsim.circuits.multipliers import multiplier_circuit
 from bitsim.circuits.yosys import load_yosys_json
-from bitsim.sim.gates import simulate_gates
+from bitsim.sim.gates import SEGMENT_GATE_VECTORS, compile_netlist, simulate_gates
 
-NETLISTS = Path(__file__).parent.parent / "tests" / "data" / "netlists"
+ROOT = Path(__file__).parent.parent
+NETLISTS = ROOT / "tests" / "data" / "netlists"
 CASES = [("c", level) for level in bitsim.simd_levels()] + [("reference", "auto")]
 
 
@@ -56,6 +62,90 @@ def test_dadda_toggles_byte_arrays(benchmark):
     benchmark.group = "dadda 8x8, uint8 arrays"
     benchmark.extra_info.update(vectors=len(x), gates=len(circuit.netlist.gates))
     benchmark.pedantic(simulate_gates, args=(circuit, x, w), rounds=3, iterations=1)
+
+
+# The gate kernel before issue 14's rewrite (a jump-table switch per gate, one 512-vector block
+# per visit, value/previous/counter arrays per net): main at the start of that work.
+BASELINE_COMMIT = "639b8d3"
+KERNEL_CASES = {  # netlist, its operand ports, vectors per timed run
+    "dadda 8x8": (lambda: multiplier_circuit("dadda", 8).netlist, ("x", "w"), 2 * 10**7),
+    "Yosys 8x8 (mult8)": (
+        lambda: load_yosys_json(str(NETLISTS / "mult8.json")),
+        ("a", "b"),
+        2 * 10**7,
+    ),
+    "dadda 16x16": (lambda: multiplier_circuit("dadda", 16).netlist, ("x", "w"), 4 * 10**6),
+}
+SIMD_CODES = {"scalar": 0, "avx2": 1, "avx512": 2}
+
+
+def write_program(prog, path: Path):
+    """A compiled netlist in bench/gates_kernel_timing.c's text format."""
+    lines = [f"{prog.nets} {len(prog.op)} {len(prog.x_nets)} {len(prog.w_nets)}"]
+    lines += [" ".join(map(str, gate)) for gate in zip(prog.op, prog.a, prog.b, prog.c, prog.out)]
+    lines += [" ".join(map(str, prog.x_nets)), " ".join(map(str, prog.w_nets))]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def build_timing(csrc: Path, out: Path, old_api: bool) -> Path:
+    """bench/gates_kernel_timing.c built against the gate kernel in csrc (gcc -O3)."""
+    sources = [csrc / f for f in ("gates.c", "mac.c", "common.c")]
+    flags = ["-DGATES_NETS_ONLY_WORKSPACE"] if old_api else []
+    subprocess.run(
+        ["gcc", "-O3", "-std=gnu99", "-fno-strict-aliasing", *flags, f"-I{csrc}"]
+        + [str(ROOT / "bench" / "gates_kernel_timing.c"), *map(str, sources), "-o", str(out)],
+        check=True,
+        capture_output=True,
+    )
+    return out
+
+
+def baseline_csrc(directory: Path) -> Path:
+    """csrc/ of BASELINE_COMMIT, extracted from git into directory."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", BASELINE_COMMIT, "csrc"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(directory)
+    return directory / "csrc"
+
+
+@pytest.mark.parametrize("simd", bitsim.simd_levels())
+def test_gate_kernel_against_the_kernel_before(tmp_path, benchmark, simd):
+    """The C gate kernel alone, CPU time, best of 3 x 3 runs taken in turns with the kernel of
+    BASELINE_COMMIT on the same netlists and operands (uniform uint8/uint16 arrays); the same
+    total toggles from both (checked)."""
+    if shutil.which("gcc") is None or shutil.which("git") is None:
+        pytest.skip("needs gcc and git (the baseline kernel is built from git history)")
+    try:
+        old_csrc = baseline_csrc(tmp_path / "old")
+    except subprocess.CalledProcessError:
+        pytest.skip(f"commit {BASELINE_COMMIT} is not in this clone's history")
+    old = build_timing(old_csrc, tmp_path / "old_timing", old_api=True)
+    new = build_timing(ROOT / "csrc", tmp_path / "new_timing", old_api=False)
+    rates = {}
+    for name, (make, ports, n) in KERNEL_CASES.items():
+        prog = compile_netlist(make(), *ports)
+        path = tmp_path / f"{len(rates)}.txt"
+        write_program(prog, path)
+        chunk = max(4096, SEGMENT_GATE_VECTORS // len(prog.op))  # as simulate_gates cuts runs
+        args = [str(path), str(SIMD_CODES[simd]), str(n), str(chunk), "3"]
+        best = {"before": 0.0, "now": 0.0}
+        toggles = set()
+        for _ in range(3):
+            for label, exe in (("before", old), ("now", new)):
+                rate, total = subprocess.run(
+                    [str(exe), *args], check=True, capture_output=True, text=True
+                ).stdout.split()
+                best[label] = max(best[label], float(rate) * 1e9)
+                toggles.add(int(total))
+        assert len(toggles) == 1, toggles
+        rates[name] = best
+    benchmark.group = f"gate kernel alone, {simd}: now vs {BASELINE_COMMIT}"
+    benchmark.extra_info["kernel_gate_evals_per_s"] = rates
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
 
 
 # One testbench, three builds: -DCOUNT_NETS reads every net of the model (--public-flat-rw) after

@@ -17,7 +17,8 @@ const char *bitsim_status_message(int status)
     case BITSIM_ERR_WORKSPACE:
         return "invalid workspace: missing, or a block of 0 MACs";
     case BITSIM_ERR_CIRCUIT:
-        return "invalid circuit: a gate, net index or bus width outside its range";
+        return "invalid circuit: a gate, net index or bus width outside its range, or gates out "
+               "of topological order";
     case BITSIM_ERR_WARMUP:
         return "invalid warm-up: more warm-up vectors than vectors before the start";
     case BITSIM_ERR_INTERRUPTED:

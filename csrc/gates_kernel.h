@@ -1,272 +1,316 @@
 /* Template of the gate simulator, included by gates.c once per instruction set. The includer
- * defines G(name) (name suffix) and GLANES (64-bit words per block: 1, 4 or 8); as with
+ * defines G(name) (name suffix) and GISA (64, 256 or 512: see gates_core.h); as with
  * PyWavelets' *.template.h, including it without them is an error, and the includer undefines
  * them after each inclusion.
  *
- * Net values are double-buffered: P holds every net's words of the previous block and V those
- * of the current one, so the value before vector 0 of a block is bit 63 of P's last lane. Only
- * the last block of a run can be partial, so no later block ever reads a partial one. */
+ * A visit evaluates GB = GATES_BLOCKS blocks of 512 vectors, 512 * GB consecutive vectors
+ * interleaved: vector p * GB + j of the visit is bit p of block j. Every gate is visited once
+ * per visit, over all its blocks, which sit one after the other in V (net n's block j at
+ * V[n * GB + j]). So the vector before each one of block j > 0 is the same bit of block j - 1:
+ * those toggles are block j XOR block j - 1, no shift; block 0's are block 0 XOR block GB - 1
+ * shifted by one bit, the bit shifted in being the last vector of the previous visit (the top
+ * bit of the gate's old block GB - 1, read before the gate overwrites it). The toggles are
+ * summed in registers over the visit and added to the net's counters once. A DFF's output is
+ * likewise its input's block j - 1 (block 0: block GB - 1 shifted, the input's last value of
+ * the previous visit kept in carry[gate]). Only the last visit of a run can be partial, so no
+ * later visit ever reads a partial one. */
 
-#if !defined(G) || !defined(GLANES)
-#error "gates_kernel.h is a template: define G and GLANES first (see gates.c)"
+#if !defined(G) || !defined(GISA)
+#error "gates_kernel.h is a template: define G and GISA first (see gates.c)"
 #else
 
-typedef uint64_t G(vec) __attribute__((vector_size(8 * GLANES)));
-typedef int64_t G(ivec) __attribute__((vector_size(8 * GLANES)));
+#include "gates_core.h"
 
-/* v shifted up by one vector: lane k takes the top bit of lane k - 1, lane 0 the top bit of
- * the previous block's last lane. */
-static inline G(vec) G(shift1)(G(vec) v, G(vec) prev)
+#define GB GATES_BLOCKS
+
+/* Bit planes of a visit's bytes in vector order (bytes[p * GB + j]: bit p of block j), through
+ * `blocks`: each block's 512 bytes one after the other. */
+static void G(planes_visit)(const uint8_t *bytes, int nbits, const int32_t *nets, G(vec) *V,
+                            uint8_t *blocks)
 {
-#if GLANES == 8
-    const G(vec) rot = BITSIM_SHUFFLE2(v, prev, G(ivec), 15, 0, 1, 2, 3, 4, 5, 6);
-#elif GLANES == 4
-    const G(vec) rot = BITSIM_SHUFFLE2(v, prev, G(ivec), 7, 0, 1, 2);
-#else
-    const G(vec) rot = prev;
-#endif
-    return (v << 1) | (rot >> 63);
-}
-
-/* Lane-wise popcount. */
-static inline G(vec) G(popcount)(G(vec) d)
-{
-#if GLANES == 8
-    return (G(vec))_mm512_popcnt_epi64((__m512i)d);
-#else
-    G(vec) pc;
-    int k;
-    for (k = 0; k < GLANES; k++)
-        pc[k] = (uint64_t)__builtin_popcountll(d[k]);
-    return pc;
-#endif
-}
-
-/* Bit planes j0 .. j0 + nbits - 1 of a block from one byte of every value: V[nets[j]] gets bit
- * j - j0 of bytes[t] as bit t. Each plane is a "most significant bit of each byte" mask (one
- * instruction on AVX2 / AVX-512). */
-static void G(planes)(const uint8_t *bytes, int j0, int nbits, const int32_t *nets, G(vec) *V)
-{
-    int j, k;
-    for (j = 0; j < nbits; j++) {
-        G(vec) plane;
-        for (k = 0; k < GLANES; k++) {
-#if GLANES == 8
-            const __m512i b = _mm512_loadu_si512((const void *)(bytes + 64 * k));
-            plane[k] = _mm512_movepi8_mask(_mm512_slli_epi64(b, 7 - j));
-#elif GLANES == 4
-            const __m256i lo = _mm256_loadu_si256((const __m256i *)(bytes + 64 * k));
-            const __m256i hi = _mm256_loadu_si256((const __m256i *)(bytes + 64 * k + 32));
-            plane[k] = (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_slli_epi64(lo, 7 - j))
-                       | (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_slli_epi64(hi, 7 - j))
-                             << 32;
-#else
-            uint64_t word = 0;
-            size_t t;
-            for (t = 0; t < 64; t++)
-                word |= (uint64_t)((bytes[64 * k + t] >> j) & 1) << t;
-            plane[k] = word;
-#endif
+    size_t t;
+    int j;
+#if GISA == 512 && GATES_BLOCKS == 8
+    /* 512 bytes (64 vectors x 8 blocks) at a time: each 64 bytes to one qword per block (bytes
+     * to block order in 128-bit lanes, then words across lanes), then an 8 x 8 transpose of
+     * qwords so that vector j holds block j's 64 bytes */
+    const __m512i by_block = _mm512_broadcast_i32x4(
+        _mm_setr_epi8(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15));
+    const __m512i words = _mm512_set_epi16(31, 23, 15, 7, 30, 22, 14, 6, 29, 21, 13, 5, 28, 20,
+                                           12, 4, 27, 19, 11, 3, 26, 18, 10, 2, 25, 17, 9, 1, 24,
+                                           16, 8, 0);
+    for (t = 0; t < 512; t += 64) {
+        __m512i T[8], U[8], X[4];
+        int i;
+        for (i = 0; i < 8; i++)
+            T[i] = _mm512_permutexvar_epi16(
+                words, _mm512_shuffle_epi8(
+                           _mm512_loadu_si512((const void *)(bytes + 8 * t + 64 * i)), by_block));
+        for (i = 0; i < 8; i += 2) {   /* U[i]: qwords 0, 2, 4, 6 of T[i], T[i + 1]; U[i + 1]: odd */
+            U[i] = _mm512_unpacklo_epi64(T[i], T[i + 1]);
+            U[i + 1] = _mm512_unpackhi_epi64(T[i], T[i + 1]);
         }
-        V[nets[j0 + j]] = plane;
+        for (i = 0; i < 2; i++) {   /* even blocks from U[0, 2, 4, 6], odd from U[1, 3, 5, 7] */
+            X[0] = _mm512_shuffle_i64x2(U[i], U[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+            X[1] = _mm512_shuffle_i64x2(U[i], U[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+            X[2] = _mm512_shuffle_i64x2(U[i + 4], U[i + 6], _MM_SHUFFLE(1, 0, 1, 0));
+            X[3] = _mm512_shuffle_i64x2(U[i + 4], U[i + 6], _MM_SHUFFLE(3, 2, 3, 2));
+            _mm512_storeu_si512((void *)(blocks + 512 * (i + 0) + t),
+                                _mm512_shuffle_i64x2(X[0], X[2], _MM_SHUFFLE(2, 0, 2, 0)));
+            _mm512_storeu_si512((void *)(blocks + 512 * (i + 2) + t),
+                                _mm512_shuffle_i64x2(X[0], X[2], _MM_SHUFFLE(3, 1, 3, 1)));
+            _mm512_storeu_si512((void *)(blocks + 512 * (i + 4) + t),
+                                _mm512_shuffle_i64x2(X[1], X[3], _MM_SHUFFLE(2, 0, 2, 0)));
+            _mm512_storeu_si512((void *)(blocks + 512 * (i + 6) + t),
+                                _mm512_shuffle_i64x2(X[1], X[3], _MM_SHUFFLE(3, 1, 3, 1)));
+        }
     }
+#else
+    for (t = 0; t < 512; t++)
+        for (j = 0; j < GB; j++)
+            blocks[512 * j + t] = bytes[t * GB + j];
+#endif
+    for (j = 0; j < GB; j++)
+        G(planes)(blocks + 512 * j, nbits, nets, V + j, GB);
 }
 
-/* Bits of values[0..block) as bit planes, byte by byte through the `bytes` buffer. */
+/* Bits of values[0..512 GB) (vector order) as bit planes, byte by byte through `bytes`
+ * (vector order) and `blocks` (block order). */
 static void G(pack)(const uint64_t *values, int bits, const int32_t *nets, G(vec) *V,
-                    uint8_t *bytes)
+                    uint8_t *bytes, uint8_t *blocks)
 {
     int q;
     size_t t;
     for (q = 0; 8 * q < bits; q++) {
-        for (t = 0; t < 64 * GLANES; t++)
+        for (t = 0; t < 512 * GB; t++)
             bytes[t] = (uint8_t)(values[t] >> (8 * q));
-        G(planes)(bytes, 8 * q, bits - 8 * q < 8 ? bits - 8 * q : 8, nets, V);
+        G(planes_visit)(bytes, bits - 8 * q < 8 ? bits - 8 * q : 8, nets + 8 * q, V, blocks);
     }
 }
 
-/* An operand of at most 8 bits stored as int8/uint8: its block's bytes are the values
- * themselves (a copy, zero-padded, only for a partial block). Returns NULL when the stream is
+/* An operand of at most 8 bits stored as int8/uint8: its visit's bytes are the values
+ * themselves (a copy, zero-padded, only for a partial visit). Returns NULL when the stream is
  * something else or a value is outside the format (the caller's general path then finds it). */
 static const uint8_t *G(direct_bytes)(const bitsim_source *src, uint64_t g, size_t m,
                                       uint8_t *buffer)
 {
-    const size_t block = 64 * GLANES;
-    const uint8_t *p;
+    const size_t visit = 512 * GB;
+    const uint8_t *p = (const uint8_t *)src->data + g;
+    uint8_t any = 0;   /* an OR over the bytes (a loop that vectorises): each bound is 2^k - 1 */
     size_t t;
-    int outside = 0;
+    int hi;
     if (src->kind != BITSIM_SOURCE_ARRAY || src->bits > 8
         || (src->dtype != BITSIM_INT8 && src->dtype != BITSIM_UINT8))
         return NULL;
-    p = (const uint8_t *)src->data + g;
-    if (src->dtype == BITSIM_INT8) {
-        const int lo = src->is_signed ? -(1 << (src->bits - 1)) : 0;
-        const int hi = src->is_signed ? (1 << (src->bits - 1)) - 1 : (1 << src->bits) - 1;
+    hi = src->is_signed ? (1 << (src->bits - 1)) - 1 : (1 << src->bits) - 1;
+    if (src->dtype == BITSIM_INT8 && src->is_signed)   /* v < 0 as -v - 1 */
         for (t = 0; t < m; t++)
-            outside |= ((int8_t)p[t] < lo) | ((int8_t)p[t] > hi);
-    } else {
-        const int hi = src->is_signed ? (1 << (src->bits - 1)) - 1 : (1 << src->bits) - 1;
+            any |= (uint8_t)(p[t] ^ (uint8_t)((int8_t)p[t] >> 7));
+    else
         for (t = 0; t < m; t++)
-            outside |= p[t] > hi;
-    }
-    if (outside)
+            any |= p[t];
+    if (any > hi || (src->dtype == BITSIM_INT8 && !src->is_signed && any >= 128))
         return NULL;
-    if (m == block)
+    if (m == visit)
         return p;
     memcpy(buffer, p, m);
-    memset(buffer + m, 0, block - m);
+    memset(buffer + m, 0, visit - m);
     return buffer;
 }
 
-/* Evaluate every gate of a block into V (P: the previous block). With `count` (2: every
- * vector of the block counts, no mask), also add each output's toggles to cnt while the
- * output is still in a register. */
+/* One visit of the gates [start, end) of one opcode (a constant after inlining): each gate's
+ * blocks evaluated, stored and their toggles summed in a register (masked == 0: every vector
+ * counts; else only the bits of mask[j] in block j). */
 static inline __attribute__((always_inline)) void
-G(eval_body)(const bitsim_circuit *c, G(vec) *restrict V, const G(vec) *restrict P,
-             G(vec) *restrict cnt, G(vec) mask, const int count)
+G(visit_run)(const int op, const int masked, int start, int end, const struct gate_work *wk,
+             G(vec) *V, const G(vec) *mask)
 {
-    const int32_t *restrict op = c->op, *restrict ia = c->a, *restrict ib = c->b;
-    const int32_t *restrict ic = c->c, *restrict io = c->out;
-    const int n = c->ngates;
-    int g;
-    for (g = 0; g < n; g++) {
-        const G(vec) a = V[ia[g]];
-        const G(vec) b = V[ib[g]];
-        const int o = io[g];
-        G(vec) r;
-        switch (op[g]) {
-        case BITSIM_G_AND: r = a & b; break;
-        case BITSIM_G_OR: r = a | b; break;
-        case BITSIM_G_XOR: r = a ^ b; break;
-        case BITSIM_G_NAND: r = ~(a & b); break;
-        case BITSIM_G_NOR: r = ~(a | b); break;
-        case BITSIM_G_XNOR: r = ~(a ^ b); break;
-        case BITSIM_G_NOT: r = ~a; break;
-        case BITSIM_G_ANDNOT: r = a & ~b; break;
-        case BITSIM_G_ORNOT: r = a | ~b; break;
-        case BITSIM_G_MUX: {
-            const G(vec) s = V[ic[g]];
-            r = (a & ~s) | (b & s);
-            break;
+    const int32_t *restrict sa = wk->sa, *restrict sb = wk->sb, *restrict sc = wk->sc;
+    const int32_t *restrict so = wk->so;
+    uint64_t *restrict lastw = wk->last, *restrict carry = wk->carry;
+    G(vec) *restrict cnt = (G(vec) *)wk->counts;
+    int g, j;
+    for (g = start; g < end; g++) {
+        const G(vec) *A = V + (size_t)sa[g] * GB, *B = V + (size_t)sb[g] * GB;
+        const G(vec) *C = V + (size_t)sc[g] * GB;
+        G(vec) *O = V + (size_t)so[g] * GB;
+        G(vec) r[GB], d, sum = {0}, last = {0}, cin = {0};
+        last[7] = lastw[g];   /* the last vector before this visit: its top bit */
+        cin[7] = carry[g];
+        for (j = 0; j < GB; j++) {
+            if (op != BITSIM_G_DFF)
+                r[j] = G(gate)(op, &A[j], &B[j], &C[j]);
+            else if (j)
+                r[j] = A[j - 1];
+            else
+                r[j] = G(shift1)(&A[GB - 1], &cin);
+            O[j] = r[j];
         }
-        case BITSIM_G_DFF: r = G(shift1)(a, P[ia[g]]); break;
-        default: r = a; break;   /* BUF */
+        d = r[0] ^ G(shift1)(&r[GB - 1], &last);
+        if (masked)
+            d &= mask[0];
+        G(count_add)(&sum, &d);
+        for (j = 1; j < GB; j++) {
+            d = r[j] ^ r[j - 1];
+            if (masked)
+                d &= mask[j];
+            G(count_add)(&sum, &d);
         }
-        if (count == 2)
-            cnt[o] += G(popcount)(r ^ G(shift1)(r, P[o]));
-        else if (count)
-            cnt[o] += G(popcount)((r ^ G(shift1)(r, P[o])) & mask);
-        V[o] = r;
+        if (op == BITSIM_G_DFF)
+            carry[g] = A[GB - 1][7];
+        lastw[g] = r[GB - 1][7];
+        cnt[g] += G(count_total)(&sum);
     }
 }
 
-static void G(eval)(const bitsim_circuit *c, G(vec) *V, const G(vec) *P, G(vec) *cnt,
-                    G(vec) mask, int count)
+/* One visit of every gate, run by run. */
+static void G(visit)(const struct gate_work *wk, G(vec) *V, const G(vec) *mask, int masked)
 {
-    if (count == 2)
-        G(eval_body)(c, V, P, cnt, mask, 2);
-    else if (count)
-        G(eval_body)(c, V, P, cnt, mask, 1);
-    else
-        G(eval_body)(c, V, P, cnt, mask, 0);
+    int r;
+    for (r = 0; r < wk->nruns; r++) {
+        const int s = wk->runs[r].start, e = wk->runs[r].end;
+        switch (wk->runs[r].op) {
+#define G_VISIT_CASE(OP)                                                                      \
+    case OP:                                                                                   \
+        if (masked)                                                                            \
+            G(visit_run)(OP, 1, s, e, wk, V, mask);                                            \
+        else                                                                                   \
+            G(visit_run)(OP, 0, s, e, wk, V, mask);                                            \
+        break;
+            BITSIM_COMB_OPS(G_VISIT_CASE)
+            G_VISIT_CASE(BITSIM_G_DFF)
+#undef G_VISIT_CASE
+        default: break;
+        }
+    }
 }
 
-static inline void G(count_bus)(const int32_t *nets, int bits, const G(vec) *V,
-                                const G(vec) *P, G(vec) *cnt, G(vec) mask)
+/* Toggles of the sources (slots in V; the last words of the previous visit in tops). */
+static void G(count_sources)(const int32_t *slots, int n, const uint64_t *tops, const G(vec) *V,
+                             uint64_t *counts, const G(vec) *mask)
 {
-    int j;
-    for (j = 0; j < bits; j++)
-        cnt[nets[j]] += G(popcount)((V[nets[j]] ^ G(shift1)(V[nets[j]], P[nets[j]])) & mask);
+    int i, j, k;
+    for (i = 0; i < n; i++) {
+        const G(vec) *O = V + (size_t)slots[i] * GB;
+        G(vec) last = {0}, d, sum = {0};
+        last[7] = tops[i];
+        d = (O[0] ^ G(shift1)(&O[GB - 1], &last)) & mask[0];
+        G(count_add)(&sum, &d);
+        for (j = 1; j < GB; j++) {
+            d = (O[j] ^ O[j - 1]) & mask[j];
+            G(count_add)(&sum, &d);
+        }
+        sum = G(count_total)(&sum);
+        for (k = 0; k < 8; k++)
+            counts[i] += sum[k];
+    }
+}
+
+/* The net of source bit i: x bits, w bits, acc bits, the first net (wk->src's order). */
+static inline int G(source_net)(const bitsim_circuit *c, int i)
+{
+    if (i < c->x_bits)
+        return c->x_nets[i];
+    i -= c->x_bits;
+    if (i < c->w_bits)
+        return c->w_nets[i];
+    i -= c->w_bits;
+    return c->acc_nets && i < c->acc_bits ? c->acc_nets[i] : c->first_net;
 }
 
 static int G(run)(const bitsim_circuit *c, const bitsim_source *xs, const bitsim_source *ws,
                   uint64_t first_vector, uint64_t warmup, uint64_t count, uint64_t acc,
                   const struct gate_work *wk, uint64_t *toggles, uint64_t *bad)
 {
-    const size_t block = 64 * GLANES;
-    G(vec) *V = (G(vec) *)wk->words, *P = (G(vec) *)wk->words2, *cnt = (G(vec) *)wk->counts;
+    const size_t visit = 512 * GB;
+    G(vec) *V = (G(vec) *)wk->words, *cnt = (G(vec) *)wk->counts;
     const uint64_t total = warmup + count;
     const G(vec) zero = {0}, ones = ~zero;
+    const int mac = c->first_net >= 0 || c->acc_nets;
+    const int acc_bits = c->acc_nets ? c->acc_bits : 0;
+    const int nsrc = c->x_bits + c->w_bits + acc_bits + (c->first_net >= 0);
+    const int32_t *const sx = wk->src, *const sw = sx + c->x_bits, *const sacc = sw + c->w_bits;
+    const int32_t *const sf = sacc + acc_bits;
     uint64_t off;
-    int net, k;
+    int net, g, i, j, k;
 
-    /* the reset state: sources and registers 0, the other nets what follows from that */
-    memset(P, 0, (size_t)c->nets * sizeof *P);
-    memset(V, 0, (size_t)c->nets * sizeof *V);
-    V[1] = P[1] = ones;
-    G(eval)(c, V, P, cnt, zero, 0);
-    for (net = 0; net < c->nets; net++) {
-        P[net] = (V[net][0] & 1) ? ones : zero;
-        cnt[net] = zero;
+    /* the reset state (sources and registers 0, the other nets what follows from that),
+     * settled per net in cnt before it becomes the counters */
+    memset(cnt, 0, (size_t)c->nets * sizeof *cnt);
+    cnt[1] = ones;
+    for (g = 0; g < c->ngates; g++)   /* a register holds 0, or 1 when its input is constant 1 */
+        if (c->op[g] == BITSIM_G_DFF && c->a[g] == 1)
+            cnt[c->out[g]] = ones;
+    G(settle)(wk->runs, wk->nruns, c->a, c->b, c->c, c->out, cnt);
+    for (net = 0; net < c->nets; net++)
+        if (wk->last_use[net] == -1)   /* a net with its own slot: constant, source, undriven */
+            for (j = 0; j < GB; j++)
+                V[(size_t)wk->slot[net] * GB + j] = (cnt[net][0] & 1) ? ones : zero;
+    for (g = 0; g < c->ngates; g++) {
+        wk->last[g] = (cnt[c->out[g]][0] & 1) ? ~(uint64_t)0 : 0;
+        wk->carry[g] = (cnt[c->a[g]][0] & 1) ? ~(uint64_t)0 : 0;   /* a register's input */
     }
-    memcpy(V, P, (size_t)c->nets * sizeof *V);   /* nets nothing drives keep their value */
+    for (i = 0; i < nsrc; i++)
+        wk->src_counts[i] = 0;
+    memset(cnt, 0, (size_t)c->ngates * sizeof *cnt);
     for (off = 0; off < total;) {
-        const uint64_t g = first_vector + off;
-        const size_t m = (size_t)(total - off < block ? total - off : block);
-        G(vec) mask, *tmp;
+        const uint64_t first = first_vector + off;
+        const size_t m = (size_t)(total - off < visit ? total - off : visit);
+        const int full = m == visit && off >= warmup;
+        const uint8_t *xb = mac ? NULL : G(direct_bytes)(xs, first, m, wk->bytes);
+        const uint8_t *wb = mac ? NULL : G(direct_bytes)(ws, first, m, wk->bytes2);
+        G(vec) mask[GB];
         size_t t;
-        int full = m == block && off >= warmup;
-        const int mac = c->first_net >= 0 || c->acc_nets;
-        const uint8_t *xb = mac ? NULL : G(direct_bytes)(xs, g, m, wk->bytes);
-        const uint8_t *wb = mac ? NULL : G(direct_bytes)(ws, g, m, wk->bytes2);
         if (bitsim_interrupted())
             return BITSIM_ERR_INTERRUPTED;
-        if (xb)
-            G(planes)(xb, 0, c->x_bits, c->x_nets, V);
-        else if (bitsim_source_load(xs, g, m, wk->x, bad))
+        for (i = 0; i < nsrc; i++)   /* the sources' last words, before they are overwritten */
+            wk->tops[i] = V[(size_t)wk->src[i] * GB + GB - 1][7];
+        if (!xb && bitsim_source_load(xs, first, m, wk->x, bad))
             return BITSIM_ERR_X_RANGE;
-        if (wb)
-            G(planes)(wb, 0, c->w_bits, c->w_nets, V);
-        else if (bitsim_source_load(ws, g, m, wk->w, bad))
+        if (!wb && bitsim_source_load(ws, first, m, wk->w, bad))
             return BITSIM_ERR_W_RANGE;
         for (t = 0; mac && t < m; t++) {   /* MAC controls */
-            const uint64_t i = g + t;
-            const int start = c->length ? i % c->length == 0 : i == 0;
+            const uint64_t v = first + t;
+            const int start = c->length ? v % c->length == 0 : v == 0;
             const uint64_t p = (uint64_t)wk->x[t] * (uint64_t)wk->w[t];
             wk->first[t] = (uint64_t)start;
             wk->acc[t] = acc;
             acc = start ? p : acc + p;
         }
-        for (t = m; t < block; t++) {   /* beyond the last vector: zeros, never counted */
+        for (t = m; t < visit; t++) {   /* beyond the last vector: zeros, never counted */
             wk->x[t] = wk->w[t] = 0;
             wk->first[t] = wk->acc[t] = 0;
         }
-        if (!xb)
-            G(pack)((const uint64_t *)wk->x, c->x_bits, c->x_nets, V, wk->bytes);
-        if (!wb)
-            G(pack)((const uint64_t *)wk->w, c->w_bits, c->w_nets, V, wk->bytes);
+        if (xb)
+            G(planes_visit)(xb, c->x_bits, sx, V, wk->blocks);
+        else
+            G(pack)((const uint64_t *)wk->x, c->x_bits, sx, V, wk->packed, wk->blocks);
+        if (wb)
+            G(planes_visit)(wb, c->w_bits, sw, V, wk->blocks);
+        else
+            G(pack)((const uint64_t *)wk->w, c->w_bits, sw, V, wk->packed, wk->blocks);
         if (c->first_net >= 0)
-            G(pack)(wk->first, 1, &c->first_net, V, wk->bytes);
-        if (c->acc_nets)
-            G(pack)(wk->acc, c->acc_bits, c->acc_nets, V, wk->bytes);
+            G(pack)(wk->first, 1, sf, V, wk->packed, wk->blocks);
+        if (acc_bits)
+            G(pack)(wk->acc, acc_bits, sacc, V, wk->packed, wk->blocks);
         /* count only vectors >= warmup and < m */
-        for (k = 0; k < GLANES; k++) {
-            const uint64_t lo = 64 * (uint64_t)k + off, hi = lo + 64;
-            uint64_t word = ~(uint64_t)0;
-            if (hi > off + m)
-                word = 64 * (uint64_t)k >= m ? 0 : (~(uint64_t)0 >> (64 - (m - 64 * k)));
-            if (lo < warmup)
-                word &= warmup >= hi ? 0 : ~(uint64_t)0 << (warmup - lo);
-            mask[k] = word;
-        }
-        G(count_bus)(c->x_nets, c->x_bits, V, P, cnt, mask);
-        G(count_bus)(c->w_nets, c->w_bits, V, P, cnt, mask);
-        if (c->acc_nets)
-            G(count_bus)(c->acc_nets, c->acc_bits, V, P, cnt, mask);
-        if (c->first_net >= 0)
-            G(count_bus)(&c->first_net, 1, V, P, cnt, mask);
-        G(eval)(c, V, P, cnt, mask, full ? 2 : 1);
-        tmp = P;   /* this block becomes the previous one; sources and gates are rewritten */
-        P = V;
-        V = tmp;
-        V[0] = zero;
-        V[1] = ones;
+        for (j = 0; j < GB; j++)
+            mask[j] = ones;
+        for (t = 0; !full && t < visit; t++)
+            if (t >= m || off + t < warmup)
+                mask[t % GB][(t / GB) >> 6] &= ~((uint64_t)1 << ((t / GB) & 63));
+        G(count_sources)(wk->src, nsrc, wk->tops, V, wk->src_counts, mask);
+        G(visit)(wk, V, mask, !full);
         off += m;
     }
-    for (net = 0; net < c->nets; net++)
-        for (k = 0; k < GLANES; k++)
-            toggles[net] += cnt[net][k];
+    for (g = 0; g < c->ngates; g++)
+        for (k = 0; k < 8; k++)
+            toggles[c->out[g]] += cnt[g][k];
+    for (i = 0; i < nsrc; i++)
+        toggles[G(source_net)(c, i)] += wk->src_counts[i];
     return BITSIM_OK;
 }
 
-#endif /* G, GLANES */
+#undef GB
+
+#endif /* G, GISA */

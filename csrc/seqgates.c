@@ -9,6 +9,8 @@ struct seq_work {
     void *V, *P, *start, *reset, *cnt;   /* nets x 512-bit words each */
     int64_t *vals;                       /* one stretch's values of one source: cycles */
     uint8_t *bytes;                      /* source bytes x cycles x 512 stretches */
+    bitsim_gate_run *runs;               /* the gates' runs of one opcode (gates.h) */
+    int nruns;
 };
 
 static size_t total_port_bits(const bitsim_seq_circuit *c)
@@ -33,8 +35,10 @@ static size_t source_bytes(const bitsim_seq_circuit *c)
 size_t bitsim_seq_workspace_bytes(const bitsim_seq_circuit *c, size_t cycles)
 {
     const size_t nets = c->nets > 0 ? (size_t)c->nets : 0;
+    const size_t gates = c->ngates > 0 ? (size_t)c->ngates : 0;
     return BITSIM_ALIGN + 5 * bitsim_align_up(nets * 64) + bitsim_align_up(cycles * 8)
-           + bitsim_align_up(source_bytes(c) * cycles * BITSIM_SEQ_LANES);
+           + bitsim_align_up(source_bytes(c) * cycles * BITSIM_SEQ_LANES)
+           + bitsim_align_up(gates * sizeof(bitsim_gate_run));
 }
 
 static void make_work(void *workspace, const bitsim_seq_circuit *c, size_t cycles,
@@ -51,24 +55,27 @@ static void make_work(void *workspace, const bitsim_seq_circuit *c, size_t cycle
     wk->vals = (int64_t *)p;
     p += bitsim_align_up(cycles * 8);
     wk->bytes = (uint8_t *)p;
+    p += bitsim_align_up(source_bytes(c) * cycles * BITSIM_SEQ_LANES);
+    wk->runs = (bitsim_gate_run *)p;
+    wk->nruns = bitsim_gate_runs(c->op, c->ngates, wk->runs);
 }
 
-#if defined(Q) || defined(QLEVEL)
-#error "Q and QLEVEL are the parameters of seqgates_kernel.h: not defined here"
+#if defined(G) || defined(GISA)
+#error "G and GISA are the parameters of seqgates_kernel.h: not defined here"
 #endif
 
-#define Q(name) name##_q64
-#define QLEVEL 64
+#define G(name) name##_q64
+#define GISA 64
 #include "seqgates_kernel.h"
-#undef Q
-#undef QLEVEL
+#undef G
+#undef GISA
 
 #ifdef BITSIM_X86_DISPATCH
 #include <immintrin.h>
 
 #define SEQ_CPU_FOR_AVX512 (BITSIM_CPU_FOR_AVX512 | BITSIM_CPU_AVX512VPOPCNTDQ)
-#define Q(name) name##_q256
-#define QLEVEL 256
+#define G(name) name##_q256
+#define GISA 256
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx2,popcnt"))), apply_to = function)
 #include "seqgates_kernel.h"
@@ -79,11 +86,11 @@ static void make_work(void *workspace, const bitsim_seq_circuit *c, size_t cycle
 #include "seqgates_kernel.h"
 #pragma GCC pop_options
 #endif
-#undef Q
-#undef QLEVEL
+#undef G
+#undef GISA
 
-#define Q(name) name##_q512
-#define QLEVEL 512
+#define G(name) name##_q512
+#define GISA 512
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx512vpopcntdq,avx2,popcnt"))), apply_to = function)
 #include "seqgates_kernel.h"
@@ -94,8 +101,8 @@ static void make_work(void *workspace, const bitsim_seq_circuit *c, size_t cycle
 #include "seqgates_kernel.h"
 #pragma GCC pop_options
 #endif
-#undef Q
-#undef QLEVEL
+#undef G
+#undef GISA
 #endif
 
 static int check(const bitsim_seq_circuit *c)

@@ -34,7 +34,8 @@ def run(prog, xs, ws, uint64_t start, uint64_t warmup, uint64_t count, acc_befor
     cdef cnp.ndarray xn = prog.x_nets, wn = prog.w_nets, an = prog.acc_nets
     toggles = np.zeros(prog.nets, dtype=np.uint64)
     cdef uint64_t[::1] t = toggles
-    cdef cnp.ndarray work = np.empty(bitsim_gates_workspace_bytes(prog.nets), dtype=np.uint8)
+    cdef cnp.ndarray work = np.empty(
+        bitsim_gates_workspace_bytes(prog.nets, len(prog.op)), dtype=np.uint8)
     cdef void *wp = cnp.PyArray_DATA(work)
     c.nets = prog.nets
     c.ngates = len(prog.op)

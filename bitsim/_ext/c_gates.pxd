@@ -19,7 +19,7 @@ cdef extern from "gates.h" nogil:
         int first_net
         uint64_t length
 
-    size_t bitsim_gates_workspace_bytes(int nets)
+    size_t bitsim_gates_workspace_bytes(int nets, int ngates)
     int bitsim_gates_run(const bitsim_circuit *c, const bitsim_source *x,
                          const bitsim_source *w, uint64_t start, uint64_t warmup,
                          uint64_t count, uint64_t acc_before, int simd, void *workspace,

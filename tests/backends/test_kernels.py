@@ -293,6 +293,39 @@ def test_gates_random_netlists_of_every_gate_type(seed):
     check_gates(*gate_case(nl, seed=seed, signed=seed % 2 == 1), depth + 1, CUTS)
 
 
+# the C kernel visits each gate once per 4096 vectors (8 blocks of 512, interleaved) and keeps
+# values in slots shared by nets that are not read at the same time: cuts at and around the
+# edges of blocks and visits, a partial last visit, warm-ups that end inside a visit
+VISIT_CUTS = [511, 512, 513, 4095, 4096, 4097, 4096 + 2049, 8191, 8192, 8193]
+
+
+@pytest.mark.parametrize("seed", range(2))
+@pytest.mark.parametrize("operands", ["sampled", "uint8 arrays"])
+def test_gates_across_visit_edges(seed, operands):
+    nl, depth = random_netlist(seed + 10, gates=200)
+    n = 2 * 4096 + 4096 // 2 + 3
+    arrays = {}
+    if operands != "sampled":  # bit-sliced straight from the bytes
+        rng = np.random.default_rng(seed)
+        arrays = dict(
+            x=rng.integers(0, 8, n).astype(np.uint8), w=rng.integers(0, 8, n).astype(np.uint8)
+        )
+    case = gate_case(nl, n=n, seed=seed, **arrays)
+    check_gates(*case, depth + 1, VISIT_CUTS, chunk=1000)
+
+
+def test_gates_in_wrong_order_are_refused():
+    """The C kernel assigns value slots in gate order: a gate that reads a net before the gate
+    driving it (not a topological order) is an error, not a wrong count."""
+    prog, cfg, xs, ws, n = gate_case(multiplier_circuit("dadda", 3, 3), n=100)
+    prog.op, prog.a, prog.b, prog.c, prog.out = (
+        col[::-1].copy() for col in (prog.op, prog.a, prog.b, prog.c, prog.out)
+    )
+    for level in LEVELS:
+        with pytest.raises(ValueError, match="circuit"):
+            select("c", level).gates_run(prog, xs, ws, 0, 0, n, 0)
+
+
 # netlists with registers and their register depth (most DFFs on a path)
 DFF_CASES = {
     "pipe4": (
