@@ -29,7 +29,8 @@ every toggle of a physical net (a cell's pin) with the library:
   of the same transition (no unateness). OpenSTA 2.1.0 (commit 77d507d0, 2020) changed this
   to average the rise and fall energies and to normalise the related-pin weights (the current
   OpenSTA's findOutputInternalPower), which ``transition`` agrees with in the mean; this mode
-  reproduces ``report_power`` of OpenSTA 2.0.17.
+  reproduces ``report_power`` of OpenSTA 2.0.17. ``opensta_pin_energy`` evaluates the current
+  OpenSTA's formula (checked against OpenSTA 3.1.0's report_power: README).
 * leakage: ``cell_leakage_power``, or the ``leakage_power`` groups weighted by the fraction of
   vectors their ``when`` holds.
 
