@@ -71,20 +71,22 @@ def wire_load_liberty(tmp_path) -> str:
 
 # --- an upstream OpenSTA (built from source) against bitsim's energy ---------------------------
 
-UPSTREAM_DESIGNS = ("mult8", "dadda_mac")
+UPSTREAM_DESIGNS = ("mult8", "dadda_mac", "mult8_wire_load")
 UPSTREAM_CLOCK = 1e8  # Hz: the activity exports' clock, and report_power's
 
 
 def upstream_design(name: str, tmp_path, vectors: int = 20000):
     """The designs of tests/sim/test_energy_opensta.py (OSU018 8x8 Yosys multiplier, 8x8
-    signed Dadda MAC with a 24-bit accumulator) and bitsim's transition-model energy of them
-    (seed 3)."""
+    signed Dadda MAC with a 24-bit accumulator, the multiplier mapped to OSU018 with a
+    hand-written wire-load model) and bitsim's transition-model energy of them (seed 3)."""
     from bitsim.circuits.mapped import map_circuit
     from bitsim.circuits.multipliers import circuit
     from bitsim.sim.energy import simulate_energy
 
     lib = osu018()
-    if name == "mult8":
+    if name == "mult8_wire_load":
+        lib = read_liberty(wire_load_liberty(tmp_path))
+    if name.startswith("mult8"):
         mapped = yosys_mult8(lib, tmp_path)
         kw = dict(x_port="a", w_port="b", signed=False)
     elif name == "dadda_mac":
@@ -120,6 +122,8 @@ def upstream_report(sta: str, energy, tmp_path, source: str = "tcl") -> dict:
         port = f" [get_ports {{{mapped.clock}}}]" if mapped.clock else ""
         lines.append(f"create_clock -name clk -period {period_ns}{port}")
         lines.append(f"read_saif -scope {mapped.module} {tmp_path / 'act.saif'}")
+    if mapped.library.wire_load is not None:  # OpenSTA 3.x does not apply the default
+        lines.append(f"set_wire_load_model -name {mapped.library.wire_load.name}")
     lines.append("set_input_delay 0 -clock clk [all_inputs]")
     lines.append('puts "BEGIN_POWER"')
     lines.append("report_power -instances [get_cells *] -digits 9")
