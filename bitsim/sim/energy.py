@@ -29,7 +29,8 @@ every toggle of a physical net (a cell's pin) with the library:
   of the same transition (no unateness). OpenSTA 2.1.0 (commit 77d507d0, 2020) changed this
   to average the rise and fall energies and to normalise the related-pin weights (the current
   OpenSTA's findOutputInternalPower), which ``transition`` agrees with in the mean; this mode
-  reproduces ``report_power`` of OpenSTA 2.0.17.
+  reproduces ``report_power`` of OpenSTA 2.0.17. ``opensta_pin_energy`` evaluates the current
+  OpenSTA's formula (checked against OpenSTA 3.1.0's report_power: README).
 * leakage: ``cell_leakage_power``, or the ``leakage_power`` groups weighted by the fraction of
   vectors their ``when`` holds.
 
@@ -56,7 +57,7 @@ import numpy as np
 
 from bitsim._core.checks import InputError, check_int
 from bitsim.backends.reference.gates import evaluate_words, reset_state, shift, sources
-from bitsim.circuits.liberty import Cell, Expr, Pin, Table
+from bitsim.circuits.liberty import Cell, Expr, Pin, Table, ports_of
 from bitsim.circuits.liberty import evaluate as eval_expr
 from bitsim.circuits.mapped import Instance, MappedNetlist
 from bitsim.sim import mac
@@ -69,6 +70,7 @@ __all__ = [
     "PinEnergy",
     "loads",
     "opensta20_pin_energy",
+    "opensta_pin_energy",
     "simulate_energy",
     "slews",
 ]
@@ -617,6 +619,118 @@ def opensta20_pin_energy(
         sr, sf = slew.get(net, (0.0, 0.0))
         total += a_me * d * (_at(arc.rise, c, sr) + _at(arc.fall, c, sf))
     return total
+
+
+def opensta_pin_energy(
+    inst: Instance,
+    pin: str,
+    load: Dict[int, float],
+    slew: Dict[int, Tuple[float, float]],
+    activity: Callable[[int], float],
+    duty: Callable[[int], float],
+) -> float:
+    """Internal energy (J per clock cycle) of one pin of ``inst`` by the current OpenSTA's
+    formula (power/Power.cc at commit d1b2b396, 2026-08, version 3.1.0: findOutputInternalPower
+    and findInputInternalPower; the convention of OpenSTA 2.1.0, commit 77d507d0, with the
+    duty of a related pin its Boolean difference). Every power arc's energy is the mean of its
+    rise and fall tables. An output pin: activity(pin) x sum over arcs of w x energy, at the
+    pin's load and the related pin's slew of the transition its unateness gives (the opposite
+    one for negative-unate arcs), w = activity(related) x D / the sum of that over the arcs,
+    D = P(the Boolean difference of the pin's function by the related pin) if the function
+    has it (Power::evalDiffDuty), else P(when) if the arc has one, else 0.5 (a flip-flop's Q
+    from its clock: w = 1). An input pin: activity(pin) x sum over arcs of D x energy at load
+    0 and the pin's own slews, D = 1 without ``when``, P(Boolean difference of the output
+    that ``when`` names by this pin) if that output's function has it, else P(when).
+    Probabilities exact under independence of the pins' ``duty`` (OpenSTA's BDDs; an internal
+    state such as IQ takes the duty of the output it drives). activity(net): transitions per
+    cycle (2 for a clock), duty(net): fraction of time at 1 (0.5 for a clock)."""
+    cell = inst.cell
+    p = cell.pins[pin]
+    me = inst.pins[pin]
+
+    def prob(e: Expr) -> float:
+        return _exact_probability(inst, e, duty)
+
+    def energy(arc, c: float, sr: float, sf: float) -> float:
+        tables = [t(c, s) for t, s in ((arc.rise, sr), (arc.fall, sf)) if t is not None]
+        return sum(tables) / len(tables) if tables else 0.0
+
+    if p.direction != "output":
+        sr, sf = slew.get(me, (0.0, 0.0))
+        total = 0.0
+        for arc in p.power:
+            d = 1.0
+            if arc.when is not None:
+                outs = [q for q in ports_of(arc.when) if cell.pins.get(q) and q != pin]
+                outs = [q for q in outs if cell.pins[q].direction == "output"]
+                f = cell.pins[outs[0]].function if outs else None
+                d = prob(_difference(f, pin)) if f and pin in ports_of(f) else prob(arc.when)
+            total += d * energy(arc, 0.0, sr, sf)
+        return activity(me) * total
+    c = load.get(me, 0.0)
+    weights = []
+    for arc in p.power:
+        src = arc.related
+        if src is None or src not in inst.pins:
+            weights.append(0.0)
+            continue
+        f = p.function
+        if f is not None and src in ports_of(f):
+            d = prob(_difference(f, src))
+        elif arc.when is not None:
+            d = prob(arc.when)
+        else:
+            d = 0.5
+        weights.append(activity(inst.pins[src]) * d)
+    norm = sum(weights)
+    if norm == 0.0:
+        return 0.0
+    sense = {a.related: a.sense for a in p.timing}
+    total = 0.0
+    for arc, w in zip(p.power, weights):
+        if w == 0.0 or arc.related is None:
+            continue
+        sr, sf = slew.get(inst.pins[arc.related], (0.0, 0.0))
+        if sense.get(arc.related) == "negative_unate":
+            sr, sf = sf, sr
+        total += w / norm * energy(arc, c, sr, sf)
+    return activity(me) * total
+
+
+def _difference(f: Expr, port: str) -> Expr:
+    """The Boolean difference f(port = 1) xor f(port = 0)."""
+
+    def at(e: Expr, v: int) -> Expr:
+        if e == ("port", port):
+            return ("const", v)
+        if e[0] in ("port", "const"):
+            return e
+        if e[0] == "not":
+            return ("not", at(e[1], v))
+        return (e[0], at(e[1], v), at(e[2], v))
+
+    return ("xor", at(f, 1), at(f, 0))
+
+
+def _exact_probability(inst: Instance, e: Expr, duty: Callable[[int], float]) -> float:
+    """P(e = 1) with the instance's pins independent at their duties, by enumeration (exact,
+    as OpenSTA's BDD evaluation); a port that is no pin (a flip-flop's internal state) takes
+    the duty of the output whose function it is."""
+    names = ports_of(e)
+    probs = []
+    for q in names:
+        if q in inst.pins:
+            probs.append(duty(inst.pins[q]))
+            continue
+        outs = [o for o, op in inst.cell.pins.items() if op.function == ("port", q)]
+        probs.append(duty(inst.pins[outs[0]]) if outs and outs[0] in inst.pins else 0.5)
+    size = 1 << len(names)
+    idx = np.arange(size)
+    env = {q: ((idx >> k) & 1).astype(bool) for k, q in enumerate(names)}
+    weight = np.ones(size)
+    for k, pq in enumerate(probs):
+        weight *= np.where(env[names[k]], pq, 1.0 - pq)
+    return float(weight[eval_expr(e, env, size)].sum())
 
 
 def _probability(e: Expr, duty: Callable[[str], float]) -> float:

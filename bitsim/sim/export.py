@@ -7,7 +7,8 @@ TC (toggles), TX = IG = 0; the clock port toggles twice a period. Then, inside t
 INSTANCE, one INSTANCE per cell with a NET entry per output pin, named by the pin: OpenSTA's
 ``read_saif`` (since 2024, upstream power/SaifReader.cc; not in 2.0.17) looks a NET name up as
 a pin of the enclosing instance, so it annotates the ports from the top-level entries and the
-cells' outputs from these (``read_saif -scope <module>``); readers that go by net names use the
+cells' outputs from these (``read_saif -scope <module>``: OpenSTA 3.1.0 then reports the same
+power as from the Tcl export, bench/opensta_upstream.py); readers that go by net names use the
 top-level entries.
 
 ``sta_tcl(energy)``: an OpenSTA script: a clock named ``clk`` of the run's period on the

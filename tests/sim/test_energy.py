@@ -352,3 +352,44 @@ def test_when_conditions_pick_the_arc(tmp_path):
         np.testing.assert_allclose(e.activity.caused[(i, "Y")], caused, rtol=0, atol=1e-9)
         expected += float(caused.ravel() @ [1, 2, 4, 8, 16, 32]) * 1e-12  # pJ tables
     assert e.activity.unattributed == 0 and e.per_vector_j["internal"] == approx(expected / n)
+
+
+def test_current_opensta_formula_by_hand():
+    """bitsim.sim.energy.opensta_pin_energy (OpenSTA >= 2.1's internal power, checked
+    against report_power by the optional test_upstream_opensta) on an OAI21, Y = !((A | B) C),
+    with the Boolean differences worked out by hand: dY/dA = C !B, dY/dB = C !A, dY/dC = A | B;
+    each arc's energy the mean of its rise and fall tables at the related pin's slews swapped
+    (negative unate); and a flip-flop's Q (one arc, from its clock: weight 1) and clock pin."""
+    from bitsim.circuits.mapped import Instance
+    from bitsim.sim.energy import opensta_pin_energy
+
+    lib = osu018()
+    oai = Instance("u", lib.cells["OAI21X1"], {"A": 2, "B": 3, "C": 4, "Y": 5})
+    act = {2: 0.3, 3: 0.2, 4: 0.45, 5: 0.25}
+    duty = {2: 0.6, 3: 0.3, 4: 0.8, 5: 0.4}
+    slew = {2: (0.2e-9, 0.3e-9), 3: (0.1e-9, 0.15e-9), 4: (0.4e-9, 0.25e-9)}
+    load = {5: 30e-15}
+    w = {
+        "A": act[2] * duty[4] * (1 - duty[3]),
+        "B": act[3] * duty[4] * (1 - duty[2]),
+        "C": act[4] * (1 - (1 - duty[2]) * (1 - duty[3])),
+    }
+    y = oai.cell.pins["Y"]
+    expected = 0.0
+    for arc in y.power:
+        sr, sf = slew[oai.pins[arc.related]]
+        e = (arc.rise(load[5], sf) + arc.fall(load[5], sr)) / 2
+        expected += act[5] * w[arc.related] / sum(w.values()) * e
+    got = opensta_pin_energy(oai, "Y", load, slew, act.__getitem__, duty.__getitem__)
+    assert got == pytest.approx(expected, rel=1e-12)
+    assert len(y.power) == 3 and expected > 0
+
+    ff = Instance("r", lib.cells["DFFPOSX1"], {"CLK": 6, "D": 7, "Q": 8})
+    act2 = {6: 2.0, 7: 0.3, 8: 0.25}
+    duty2 = {6: 0.5, 7: 0.5, 8: 0.45}
+    slew2 = {6: (0.0, 0.0), 7: (0.2e-9, 0.2e-9)}
+    q, clk = ff.cell.pins["Q"].power[0], ff.cell.pins["CLK"].power[0]
+    got_q = opensta_pin_energy(ff, "Q", {8: 20e-15}, slew2, act2.__getitem__, duty2.__getitem__)
+    assert got_q == pytest.approx(0.25 * (q.rise(20e-15, 0.0) + q.fall(20e-15, 0.0)) / 2)
+    got_clk = opensta_pin_energy(ff, "CLK", {}, slew2, act2.__getitem__, duty2.__getitem__)
+    assert got_clk == pytest.approx(2.0 * (clk.rise(0.0, 0.0) + clk.fall(0.0, 0.0)) / 2)
