@@ -58,14 +58,19 @@ static int K(load)(const bitsim_source *src, uint64_t start, size_t n, int64_t *
     const uint64_t base = src->key + (start + 1) * BITSIM_GOLDEN;
     size_t i;
     switch (src->kind) {
-    case BITSIM_SOURCE_UNIFORM: {
-        const int sh = 64 - src->bits;
-        if (src->is_signed) /* top bits, sign-extended (GCC/Clang shift arithmetically) */
-            for (i = 0; i < n; i++)
-                out[i] = (int64_t)bitsim_mix64(base + i * BITSIM_GOLDEN) >> sh;
-        else
-            for (i = 0; i < n; i++)
-                out[i] = (int64_t)(bitsim_mix64(base + i * BITSIM_GOLDEN) >> sh);
+    case BITSIM_SOURCE_UNIFORM: {   /* packed draws, see operands.h */
+        const int p = bitsim_uniform_pack(src->bits), cw = 64 >> p, sh = 64 - src->bits;
+        const uint64_t cmask = ((uint64_t)1 << p) - 1;
+        uint64_t u = 0;
+        for (i = 0; i < n; i++) {
+            const uint64_t e = start + i, c = e & cmask;
+            uint64_t top;
+            if (i == 0 || c == 0)
+                u = bitsim_mix64(src->key + ((e >> p) + 1) * BITSIM_GOLDEN);
+            top = (u >> (c * (uint64_t)cw)) << (64 - cw);   /* the container, at the top */
+            /* its top bits, sign-extended (GCC/Clang shift arithmetically) */
+            out[i] = src->is_signed ? (int64_t)top >> sh : (int64_t)(top >> sh);
+        }
         return 0;
     }
     case BITSIM_SOURCE_TABLE: {
@@ -434,7 +439,7 @@ static inline K(v32) K(lanes32)(void)
 }
 
 #ifndef KN_I8   /* once for every inclusion */
-enum { KN_I8 = 0, KN_I16, KN_UNIFORM };
+enum { KN_I8 = 0, KN_I16, KN_UNIFORM8, KN_UNIFORM16 };
 #define KN_I8 KN_I8
 #endif
 
@@ -442,7 +447,7 @@ enum { KN_I8 = 0, KN_I16, KN_UNIFORM };
 static int K(narrow_kind)(const bitsim_source *s)
 {
     if (s->kind == BITSIM_SOURCE_UNIFORM && s->bits <= 16)
-        return KN_UNIFORM;
+        return s->bits <= 8 ? KN_UNIFORM8 : KN_UNIFORM16;
     if (s->kind == BITSIM_SOURCE_ARRAY && s->dtype == BITSIM_INT8 && s->bits <= 8)
         return KN_I8;
     if (s->kind == BITSIM_SOURCE_ARRAY && s->dtype == BITSIM_INT16 && s->bits <= 16)
@@ -497,47 +502,75 @@ static __attribute__((noinline)) void K(narrow_fetch_part)(const bitsim_source *
         (*v)[i] = kind == KN_I8 ? ((const int8_t *)s->data)[g + i] : ((const int16_t *)s->data)[g + i];
 }
 
+/* Packed draws (operands.h) for a group of 16 vectors of a uniform source whose first operand is
+ * g: the draws j0 = g >> p, j0 + 1, ... as little-endian words in d, so that operand g + i is the
+ * container at byte KNB0(g) + i * W / 8 of d. The group's 16 KL32 operands of at most 16 bits
+ * take at most KNDRAWS - 1 words after KNB0. */
+#define KNDRAWS (16 * KL32 * 2 / 8 + KLANES)
+#define KNP(kind) ((kind) == KN_UNIFORM8 ? 3 : 2)
+#define KNB0(kind, g) (((g) & ((1u << KNP(kind)) - 1)) << (3 - KNP(kind)))
+static inline __attribute__((always_inline)) void K(narrow_draws)(const bitsim_source *s,
+                                                                  const int kind, uint64_t g,
+                                                                  uint64_t *d)
+{
+    static const K(vec) step = {
+#if KLANES == 4
+        0, BITSIM_GOLDEN, 2 * BITSIM_GOLDEN, 3 * BITSIM_GOLDEN
+#else
+        0, BITSIM_GOLDEN, 2 * BITSIM_GOLDEN, 3 * BITSIM_GOLDEN, 4 * BITSIM_GOLDEN,
+        5 * BITSIM_GOLDEN, 6 * BITSIM_GOLDEN, 7 * BITSIM_GOLDEN
+#endif
+    };
+    const int p = KNP(kind);
+    /* words: the group's 16 KL32 W / 64, one more when it starts inside a word */
+    const int words = ((16 * KL32) >> p) + ((g & ((1u << p) - 1)) != 0);
+    K(vec) c = (uint64_t)(s->key + ((g >> p) + 1) * BITSIM_GOLDEN) + step;
+    int k;
+    for (k = 0; k < words; k += KLANES) {
+        K(vec) u = c;
+        u = (u ^ (u >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        u = (u ^ (u >> 27)) * 0x94D049BB133111EBULL;
+        u ^= u >> 31;
+        memcpy(d + k, &u, sizeof u);
+        c += (uint64_t)KLANES * BITSIM_GOLDEN;
+    }
+}
+
+/* Operands g0 + v KL32 .. of a uniform source from its group's draws d (g0: the group's first
+ * operand), in 32-bit lanes: the containers' top bits; lanes from nv on are 0. */
+static inline __attribute__((always_inline)) K(v32)
+K(narrow_sample)(const bitsim_source *s, const int kind, const uint64_t *d, uint64_t g0, size_t v,
+                 size_t nv)
+{
+    const int cw = kind == KN_UNIFORM8 ? 8 : 16;
+    const unsigned char *b = (const unsigned char *)d + KNB0(kind, g0) + v * KL32 * (cw / 8);
+    K(v32) x;
+#if KL32 == 8
+    if (kind == KN_UNIFORM8)
+        x = (K(v32))_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)b));
+    else
+        x = (K(v32))_mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)b));
+#else
+    if (kind == KN_UNIFORM8)
+        x = (K(v32))_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)b));
+    else
+        x = (K(v32))_mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)b));
+#endif
+    if (s->is_signed)
+        x >>= cw - s->bits;
+    else
+        x = (K(v32))(((K(u32))x & (uint32_t)((1u << cw) - 1)) >> (cw - s->bits));
+    if (nv < KL32)
+        x &= K(lanes32)() < (int32_t)nv;
+    return x;
+}
+
 /* Operands g .. g + KL32 - 1 in 32-bit lanes; lanes from nv on are 0 (and nothing past the
  * end of an array is read). */
 static inline __attribute__((always_inline)) K(v32)
 K(narrow_fetch)(const bitsim_source *s, const int kind, uint64_t g, size_t nv)
 {
     K(v32) v;
-    if (kind == KN_UNIFORM) {
-        static const K(vec) step = {
-#if KLANES == 4
-            0, BITSIM_GOLDEN, 2 * BITSIM_GOLDEN, 3 * BITSIM_GOLDEN
-#else
-            0, BITSIM_GOLDEN, 2 * BITSIM_GOLDEN, 3 * BITSIM_GOLDEN, 4 * BITSIM_GOLDEN,
-            5 * BITSIM_GOLDEN, 6 * BITSIM_GOLDEN, 7 * BITSIM_GOLDEN
-#endif
-        };
-        const int sh = 64 - s->bits;
-        const uint64_t c = s->key + (g + 1) * BITSIM_GOLDEN;
-        K(vec) z[2];
-        int k;
-        z[0] = c + step;
-        z[1] = z[0] + (uint64_t)KLANES * BITSIM_GOLDEN;
-        for (k = 0; k < 2; k++) {
-            K(vec) u = z[k];
-            u = (u ^ (u >> 30)) * 0xBF58476D1CE4E5B9ULL;
-            u = (u ^ (u >> 27)) * 0x94D049BB133111EBULL;
-            u ^= u >> 31;
-            z[k] = s->is_signed ? (K(vec))((K(s64))u >> sh) : u >> sh;
-        }
-        /* the low halves of the 64-bit lanes (little-endian) */
-#if KL32 == 8
-        v = BITSIM_SHUFFLE2((K(v32))z[0], (K(v32))z[1], K(v32), 0, 2, 4, 6, 8, 10, 12, 14);
-#else
-        v = BITSIM_SHUFFLE2((K(v32))z[0], (K(v32))z[1], K(v32), 0, 2, 4, 6, 8, 10, 12, 14, 16,
-                            18, 20, 22, 24, 26, 28, 30);
-#endif
-        if (nv < KL32) {
-            const K(v32) lane = K(lanes32)();
-            v &= lane < (int32_t)nv;
-        }
-        return v;
-    }
     if (__builtin_expect(nv < KL32, 0)) {
         K(narrow_fetch_part)(s, kind, g, nv, &v);
         return v;
@@ -643,8 +676,14 @@ static __attribute__((noinline)) void K(wide_restart)(K(v32) pr, int64_t carry, 
         const size_t t_ = t + (size_t)(k) * KL32;                                              \
         const size_t nv_ = t_ < n ? (n - t_ < KL32 ? n - t_ : KL32) : 0;                       \
         const uint64_t g_ = start + off + t_;                                                  \
-        const K(v32) xv_ = K(narrow_fetch)(xs, xk, g_, nv_);                                   \
-        const K(v32) wv_ = K(narrow_fetch)(ws, wk, g_, nv_);                                   \
+        K(v32) xv_, wv_;                                                                       \
+        if (xk >= KN_UNIFORM8) {                                                               \
+            xv_ = K(narrow_sample)(xs, xk, dx, start + off + t, (size_t)(k), nv_);             \
+            wv_ = K(narrow_sample)(ws, wk, dw, start + off + t, (size_t)(k), nv_);             \
+        } else {                                                                               \
+            xv_ = K(narrow_fetch)(xs, xk, g_, nv_);                                            \
+            wv_ = K(narrow_fetch)(ws, wk, g_, nv_);                                            \
+        }                                                                                      \
         const K(v32) pr_ = xv_ * wv_;                                                          \
         K(v32) s_, ad_, car_;                                                                  \
         K(u32) w0_, w1_, w2_, w3_;                                                             \
@@ -792,7 +831,7 @@ K(narrow_body)(const struct mac_plan *P, const bitsim_source *xs, const bitsim_s
 #endif
     };
     const K(vec) span64 = (K(vec))(hi64 - lo64);   /* outside: (s - lo) > span, unsigned */
-    const int check = (i128)length * P->product_min < P->acc_lo
+    const int check = !length || (i128)length * P->product_min < P->acc_lo
                       || (i128)length * P->product_max > P->acc_hi;
     K(s64) carry64 = zero64 + base, vmn64 = zero64 + INT64_MAX, vmx64 = zero64 + INT64_MIN;
     K(s64) vover = zero64;
@@ -802,8 +841,10 @@ K(narrow_body)(const struct mac_plan *P, const bitsim_source *xs, const bitsim_s
     K(vec) fours0 = z64, fours1 = z64, fours2 = z64, fours3 = z64;
     K(vec) eights0 = z64, eights1 = z64, eights2 = z64, eights3 = z64;
     K(vec) planes[4][KPLANES], small[4][4];
+    uint64_t dx[KNDRAWS], dw[KNDRAWS];   /* a group's packed draws of uniform sources */
     uint32_t groups = 0, sgroups = 0;
-    uint64_t off, nxt = start % length ? length - start % length : 0;   /* next start - start */
+    /* the next dot product's start - start (none in an endless one) */
+    uint64_t off, nxt = !length ? UINT64_MAX : start % length ? length - start % length : 0;
     int j, p;
     memset(planes, 0, sizeof planes);
     memset(small, 0, sizeof small);
@@ -831,14 +872,18 @@ K(narrow_body)(const struct mac_plan *P, const bitsim_source *xs, const bitsim_s
         size_t t;
         if (bitsim_interrupted())
             return BITSIM_ERR_INTERRUPTED;
-        if (xk != KN_UNIFORM && K(narrow_range)(xs, xk, start + off, n, bad))
+        if (xk < KN_UNIFORM8 && K(narrow_range)(xs, xk, start + off, n, bad))
             return BITSIM_ERR_X_RANGE;
-        if (wk != KN_UNIFORM && K(narrow_range)(ws, wk, start + off, n, bad))
+        if (wk < KN_UNIFORM8 && K(narrow_range)(ws, wk, start + off, n, bad))
             return BITSIM_ERR_W_RANGE;
         for (t = 0; t < n; t += 16 * KL32) {
             K(vec) twA0, twA1, twA2, twA3, twB0, twB1, twB2, twB3;
             K(vec) foA0, foA1, foA2, foA3, foB0, foB1, foB2, foB3;
             K(vec) eiA0, eiA1, eiA2, eiA3, eiB0, eiB1, eiB2, eiB3;
+            if (xk >= KN_UNIFORM8) {
+                K(narrow_draws)(xs, xk, start + off + t, dx);
+                K(narrow_draws)(ws, wk, start + off + t, dw);
+            }
             KNPAIR(0, KNCSA_A);
             KNPAIR(2, KNCSA_B);
             KNWORDS(KNFOURS_A)
@@ -884,6 +929,9 @@ K(narrow_body)(const struct mac_plan *P, const bitsim_source *xs, const bitsim_s
     return BITSIM_OK;
 }
 #undef KNWORDS
+#undef KNDRAWS
+#undef KNP
+#undef KNB0
 #undef KNDIFF
 #undef KNSTEP
 #undef KNKEEP
@@ -907,28 +955,48 @@ K(narrow_body)(const struct mac_plan *P, const bitsim_source *xs, const bitsim_s
 /* Which fused path computes this run: 1 when every partial sum fits 32 bits (see above), 2 when
  * they fit 64 bits and the accumulator has at most 32 (its register and adder words are then
  * the low 32 bits of the exact sums, which 64-bit lanes of even and odd MACs give for the
- * extremes and overflows), 0 for neither. */
+ * extremes and overflows), 0 for neither. Partial sums lie within K extreme products (the sum
+ * before the run is part of its dot product), or, for one endless dot product (length 0),
+ * within base + count extreme products. */
 static int K(narrow_mode)(const struct mac_plan *P, const bitsim_source *xs,
-                          const bitsim_source *ws, uint64_t count)
+                          const bitsim_source *ws, uint64_t count, i128 base)
 {
     const uint64_t length = P->cfg.length;
     const int xk = K(narrow_kind)(xs), wk = K(narrow_kind)(ws);
-    if (count == 0 || !(P->cfg.x_signed || P->cfg.w_signed) || length < KL32
+    i128 lo, hi;
+    if (count == 0 || !(P->cfg.x_signed || P->cfg.w_signed) || (length && length < KL32)
         || length > ((uint64_t)1 << 40) || xk < 0 || xk != wk)
         return 0;
-    if (P->cfg.acc_bits >= 32 && (i128)length * P->product_min >= -((i128)1 << 31)
-        && (i128)length * P->product_max < ((i128)1 << 31))
+    lo = length ? (i128)length * P->product_min : base + (i128)count * P->product_min;
+    hi = length ? (i128)length * P->product_max : base + (i128)count * P->product_max;
+    if (P->cfg.acc_bits >= 32 && lo >= -((i128)1 << 31) && hi < ((i128)1 << 31))
         return 1;
-    if (P->cfg.acc_bits <= 32 && (i128)length * P->product_min >= -((i128)1 << 62)
-        && (i128)length * P->product_max < ((i128)1 << 62))
+    if (P->cfg.acc_bits <= 32 && lo >= -((i128)1 << 62) && hi < ((i128)1 << 62))
         return 2;
     return 0;
 }
 
-#define KNCASE(XK, WIDE)                                                                       \
-    case (XK) * 2 + (WIDE):                                                                    \
-        status = K(narrow_body)(P, xs, ws, XK, XK, WIDE, start, count, base, cnt, ext, bad);   \
-        break
+/* One function per operand kind and sum width (one function with every body inlined compiles
+ * the array bodies ~1.5x slower on AVX2). */
+#define KNFUNC(NAME, XK, WIDE)                                                                 \
+    static __attribute__((noinline)) int K(NAME)(const struct mac_plan *P,                     \
+                                                 const bitsim_source *xs,                      \
+                                                 const bitsim_source *ws, uint64_t start,      \
+                                                 uint64_t count, int64_t base,                 \
+                                                 uint64_t (*cnt)[64], int64_t *ext,            \
+                                                 uint64_t *bad)                                \
+    {                                                                                          \
+        return K(narrow_body)(P, xs, ws, XK, XK, WIDE, start, count, base, cnt, ext, bad);     \
+    }
+KNFUNC(narrow_i8, KN_I8, 0)
+KNFUNC(narrow_i8_wide, KN_I8, 1)
+KNFUNC(narrow_i16, KN_I16, 0)
+KNFUNC(narrow_i16_wide, KN_I16, 1)
+KNFUNC(narrow_u8, KN_UNIFORM8, 0)
+KNFUNC(narrow_u8_wide, KN_UNIFORM8, 1)
+KNFUNC(narrow_u16, KN_UNIFORM16, 0)
+KNFUNC(narrow_u16_wide, KN_UNIFORM16, 1)
+#undef KNFUNC
 
 static int K(narrow)(const struct mac_plan *P, const bitsim_source *xs, const bitsim_source *ws,
                      int mode, uint64_t start, uint64_t count, int64_t base,
@@ -940,14 +1008,13 @@ static int K(narrow)(const struct mac_plan *P, const bitsim_source *xs, const bi
     int64_t ext[4];
     int status, b;
     memset(cnt, 0, sizeof cnt);
-    switch (K(narrow_kind)(xs) * 2 + (mode == 2)) {
-    KNCASE(KN_I8, 0);
-    KNCASE(KN_I8, 1);
-    KNCASE(KN_I16, 0);
-    KNCASE(KN_I16, 1);
-    KNCASE(KN_UNIFORM, 0);
-    default: KNCASE(KN_UNIFORM, 1);
-    }
+    static int (*const body[])(const struct mac_plan *, const bitsim_source *,
+                               const bitsim_source *, uint64_t, uint64_t, int64_t,
+                               uint64_t (*)[64], int64_t *, uint64_t *) = {
+        K(narrow_i8), K(narrow_i8_wide), K(narrow_i16), K(narrow_i16_wide),
+        K(narrow_u8), K(narrow_u8_wide), K(narrow_u16), K(narrow_u16_wide)};
+    status = body[K(narrow_kind)(xs) * 2 + (mode == 2)](P, xs, ws, start, count, base,
+                                                        cnt, ext, bad);
     if (status != BITSIM_OK)
         return status;
 #define KNFOLD(j, b) (cnt[j][b] + cnt[j][(b) + 32])
@@ -970,7 +1037,6 @@ static int K(narrow)(const struct mac_plan *P, const bitsim_source *xs, const bi
     out->sum_after = to_pair(ext[2]);
     return BITSIM_OK;
 }
-#undef KNCASE
 #undef KL32
 #endif /* KLANES > 1 */
 
@@ -989,7 +1055,7 @@ static int K(run)(const struct mac_plan *P, const bitsim_source *xs, const bitsi
     int j, site, b;
 
 #if KLANES > 1 && !KSUM_WIDE
-    const int mode = K(narrow_mode)(P, xs, ws, count);
+    const int mode = K(narrow_mode)(P, xs, ws, count, base);
     if (mode)
         return K(narrow)(P, xs, ws, mode, start, count, (int64_t)base, out, bad);
 #endif

@@ -1,9 +1,13 @@
 /* Operand streams for the MAC simulator: user arrays or counter-based samplers.
  *
  * Element i of a sampled stream depends only on (key, i), never on how the stream is cut into
- * chunks or threads: u_i = mix64(key + (i + 1) * BITSIM_GOLDEN) (SplitMix64, Steele et al. 2014).
- * The Python reference (bitsim/reference/sampling.py) and the numba backend compute the same
- * values bit for bit. */
+ * chunks or threads: u_j = mix64(key + (j + 1) * BITSIM_GOLDEN) (SplitMix64, Steele et al. 2014).
+ * A uniform stream of b-bit operands packs 2**p of them into one draw (bitsim_uniform_pack: p = 3
+ * for b <= 8, 2 for b <= 16, 1 for b <= 32, 0 above): element i is the top b bits of the
+ * W = 64 >> p bit container c = i mod 2**p (bits [c W, c W + W)) of u_j, j = i >> p, sign-extended
+ * for signed formats. Alias tables take one draw per element (u_i). The Python reference
+ * (bitsim/backends/reference/sampling.py) and the numba backend compute the same values bit for
+ * bit. */
 #ifndef BITSIM_OPERANDS_H
 #define BITSIM_OPERANDS_H
 
@@ -40,6 +44,12 @@ typedef struct {
  * index of the first array value outside the operand format, 0 otherwise. */
 int bitsim_source_load(const bitsim_source *src, uint64_t start, size_t n, int64_t *out,
                        uint64_t *bad);
+
+/* log2 of the operands of `bits` bits one draw of a uniform stream gives (see above). */
+static inline int bitsim_uniform_pack(int bits)
+{
+    return bits <= 8 ? 3 : bits <= 16 ? 2 : bits <= 32 ? 1 : 0;
+}
 
 /* SplitMix64 output function. */
 static inline uint64_t bitsim_mix64(uint64_t z)

@@ -2,9 +2,11 @@
 
 A stream is the sequence of values one MAC input register sees, in processing order. Sampled
 streams are never materialised by the compiled kernel: element ``i`` of a stream with key ``k``
-is derived from ``u_i = mix64(k + (i + 1) * GOLDEN)`` (SplitMix64, Steele, Lea & Flood 2014), so
-any chunk of a stream can be produced alone and every result is identical whatever the chunk
-size or thread count. ``bitsim.backends.reference.sampling`` computes the same values with numpy.
+is derived from the draw ``u_j = mix64(k + (j + 1) * GOLDEN)`` (SplitMix64, Steele, Lea & Flood
+2014), j = i for alias tables and j = i >> p for uniform streams, which pack 2**p operands into
+one draw (``bitsim._core.rng``), so any chunk of a stream can be produced alone and every result
+is identical whatever the chunk size or thread count. ``bitsim.backends.reference.sampling``
+computes the same values with numpy.
 """
 
 from __future__ import annotations

@@ -54,10 +54,75 @@ def test_arrays(dtype, bits, x_signed, w_signed):
 @pytest.mark.parametrize("signed", [True, False])
 @pytest.mark.parametrize("acc_bits", [24, 32, 48])
 def test_uniform_samplers(bits, signed, acc_bits):
-    """The C kernel draws SplitMix64 operands in vector lanes: the same ones as numba and the
-    reference."""
+    """The C kernel draws packed SplitMix64 operands for 16 vectors at a time: the same ones as
+    numba and the reference."""
     case = dict(x_bits=bits, signed=signed, acc_bits=acc_bits, length=33, n=3001, seed=bits)
     assert_same(simulate_all(**case), case)
+
+
+@pytest.mark.parametrize("x_bits,w_bits", [(8, 5), (16, 9)])
+@pytest.mark.parametrize("x_signed,w_signed", [(True, False), (False, True)])
+def test_uniform_samplers_mid_draw(x_bits, w_bits, x_signed, w_signed):
+    """Chunks (1111 MACs) and threads start runs inside a draw's 2 or 4 packed containers and
+    inside a group of 16 vectors; widths and signedness differ between x and w; dot products
+    start at every lane (K = 17) or span many groups (K = 4608)."""
+    for length, acc_bits in itertools.product((17, 4608), (24, 32, 40)):
+        case = dict(
+            x_bits=x_bits,
+            w_bits=w_bits,
+            x_signed=x_signed,
+            w_signed=w_signed,
+            length=length,
+            acc_bits=acc_bits,
+            n=9001,
+            seed=length,
+            chunk_size=1111,
+        )
+        results = simulate_all(**case)
+        results["c-2-threads"] = bitsim.simulate_mac(threads=2, **case)
+        assert_same(results, case)
+
+
+@pytest.mark.parametrize("bits", [1, 5, 8, 9, 16, 17, 32, 33])
+@pytest.mark.parametrize("signed", [True, False])
+def test_uniform_stream_definition(bits, signed):
+    """Element i of a uniform stream of b-bit operands is the top b bits of container i mod 2**p
+    (W = 64 >> p bits, from bit (i mod 2**p) W) of draw u_(i >> p) (bitsim._core.rng), computed
+    here with Python integers: numba's and the reference's streams equal it from any start."""
+    from bitsim._core.rng import GOLDEN, mix64, uniform_pack
+    from bitsim.backends.jit.sampling import fetch as jit_fetch
+    from bitsim.backends.reference.sampling import fetch as ref_fetch
+    from bitsim.sim.operands import make_stream
+
+    p = uniform_pack(bits)
+    width = 64 >> p
+    stream = make_stream("uniform", "x", IntFormat(bits, signed), seed=7, operand=0)
+    expected = []
+    for i in range(13, 13 + 50):
+        u = mix64(stream.key + ((i >> p) + 1) * GOLDEN)
+        v = ((u >> (i % (1 << p) * width)) & ((1 << width) - 1)) >> (width - bits)
+        expected.append(v - (1 << bits) if signed and v >> (bits - 1) else v)
+    assert ref_fetch(stream, 13, 50).tolist() == expected
+    assert jit_fetch(stream, 13, 50).tolist() == expected
+
+
+@pytest.mark.parametrize("source", ["int8", "int16", "uniform8", "uniform16"])
+def test_endless_dot_product(source):
+    """One endless dot product (length None) takes the fused path while base + count extreme
+    products fit 32 bits (accumulators of 32 bits and more) or 64 bits (at most 32): overflows,
+    extremes and the sum after equal the reference's, in one run, in chunks and on two threads
+    (whose second range starts from a large sum)."""
+    bits = 8 if source.endswith("8") else 16
+    if source.startswith("int"):
+        dtype = np.int8 if bits == 8 else np.int16
+        data = dict(x=operands(dtype, bits, True, 6001, 5), w=operands(dtype, bits, True, 6001, 6))
+    else:
+        data = dict(n=6001, seed=bits)
+    for acc_bits in (20, 32, 40, 64):
+        case = dict(x_bits=bits, acc_bits=acc_bits, length=None, chunk_size=1111, **data)
+        results = simulate_all(**case)
+        results["c-2-threads"] = bitsim.simulate_mac(threads=2, **case)
+        assert_same(results, case)
 
 
 def test_the_counters_spill_to_the_counts():

@@ -7,7 +7,7 @@ Same values as ``bitsim.backends.reference.sampling.fetch`` and the C kernels'
 import numpy as np
 from numba import njit
 
-from bitsim._core.rng import GOLDEN
+from bitsim._core.rng import GOLDEN, uniform_pack
 
 U64 = np.uint64
 I64 = np.int64
@@ -22,19 +22,28 @@ def mix64(z):
 
 
 @njit(cache=True)
-def _sample(key, start, n, bits, is_signed, log2, keep, alias, values, use_table):
+def _sample(key, start, n, bits, pack, is_signed, log2, keep, alias, values, use_table):
     out = np.empty(n, dtype=np.int64)
     shift = U64(64 - bits)
+    width = U64(64 >> pack)
+    cmask = U64((1 << pack) - 1)
+    u = U64(0)
     for i in range(n):
-        u = mix64(U64(key) + (U64(start) + U64(i) + U64(1)) * U64(GOLDEN))
+        e = U64(start) + U64(i)
         if use_table:
+            u = mix64(U64(key) + (e + U64(1)) * U64(GOLDEN))
             slot = (u >> U64(1)) >> U64(63 - log2)
             own = (u << U64(log2)) < keep[slot]
             out[i] = values[slot] if own else values[alias[slot]]
-        elif is_signed:
-            out[i] = I64(u) >> I64(shift)  # arithmetic shift of the reinterpreted bits
+            continue
+        c = e & cmask
+        if i == 0 or c == U64(0):  # packed draws: 2**pack operands per draw
+            u = mix64(U64(key) + ((e >> U64(pack)) + U64(1)) * U64(GOLDEN))
+        top = (u >> (c * width)) << (U64(64) - width)
+        if is_signed:
+            out[i] = I64(top) >> I64(shift)  # arithmetic shift of the reinterpreted bits
         else:
-            out[i] = I64(u >> shift)
+            out[i] = I64(top >> shift)
     return out
 
 
@@ -49,6 +58,7 @@ def fetch(stream, start, n):
         start,
         n,
         stream.fmt.bits,
+        uniform_pack(stream.fmt.bits),
         stream.fmt.signed,
         0 if t is None else t.log2,
         empty_u64 if t is None else t.keep,

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from bitsim._core.rng import GOLDEN
+from bitsim._core.rng import GOLDEN, uniform_pack
 
 _U64 = np.uint64
 
@@ -20,16 +20,27 @@ def uniform_bits(key: int, start: int, n: int) -> np.ndarray:
     return mix64(_U64(key) + i * _U64(GOLDEN))
 
 
+def _uniform(key: int, start: int, n: int, bits: int, signed: bool) -> np.ndarray:
+    """Elements [start, start + n) of a uniform stream: the top bits of packed containers
+    (``bitsim._core.rng``), sign-extended for signed formats."""
+    p = uniform_pack(bits)
+    width = 64 >> p
+    i = np.arange(start, start + n, dtype=np.uint64)
+    u = uniform_bits(key, start >> p, ((start + n - 1) >> p) - (start >> p) + 1 if n else 0)
+    u = u[(i >> _U64(p)) - _U64(start >> p)]
+    top = (u >> ((i & _U64((1 << p) - 1)) * _U64(width))) << _U64(64 - width)
+    if signed:
+        return top.view(np.int64) >> np.int64(64 - bits)
+    return (top >> _U64(64 - bits)).astype(np.int64)
+
+
 def fetch(stream, start: int, n: int) -> np.ndarray:
     """Elements [start, start + n) of an operand stream as int64."""
     if stream.array is not None:
         return stream.array[start : start + n].astype(np.int64)
+    if stream.table is None:
+        return _uniform(stream.key, start, n, stream.fmt.bits, stream.fmt.signed)
     u = uniform_bits(stream.key, start, n)
-    if stream.table is None:  # uniform: the top bits, sign-extended for signed formats
-        shift = 64 - stream.fmt.bits
-        if stream.fmt.signed:
-            return u.view(np.int64) >> np.int64(shift)
-        return (u >> _U64(shift)).astype(np.int64)
     t = stream.table
     slot = (u >> _U64(1)) >> _U64(63 - t.log2)
     own = (u << _U64(t.log2)) < t.keep[slot]
