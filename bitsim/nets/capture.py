@@ -303,7 +303,8 @@ def _flat_inputs(gm, args: tuple, kwargs: dict) -> list:
 
 def _attention_probs(node, env: Dict[Any, Any]):
     """The attention probabilities softmax(q k^T scale + mask) of a scaled_dot_product_attention
-    node (its mask, causality, scale and grouped heads), from aten's reference kernel."""
+    node (its mask, causality, scale and grouped heads), from aten's reference kernel; a boolean
+    mask (True: may attend) becomes 0 / -inf as scaled_dot_product_attention makes it."""
     torch = _torch()
     from torch.fx.node import map_arg
 
@@ -312,6 +313,10 @@ def _attention_probs(node, env: Dict[Any, Any]):
     q, k, v = args[:3]
     mask = args[3] if len(args) > 3 else kwargs.get("attn_mask")
     causal = args[5] if len(args) > 5 else kwargs.get("is_causal", False)
+    if mask is not None and mask.dtype == torch.bool:  # True: may attend
+        # as torch.nn.functional.scaled_dot_product_attention does before dispatching
+        # (convert_boolean_attn_mask): the math kernel itself would add the booleans as 0/1
+        mask = torch.zeros(mask.shape, dtype=q.dtype).masked_fill_(~mask, float("-inf"))
     _, probs = torch.ops.aten._scaled_dot_product_attention_math(
         q,
         k,

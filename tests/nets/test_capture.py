@@ -165,6 +165,23 @@ def test_attention_probabilities_are_the_av_operand():
     assert av.layer.k == 5 and captured["sdpa.qk"].layer.k == 4
 
 
+def test_boolean_attention_mask_zeroes_padded_keys():
+    # a key-padding mask as transformers' BERT passes it (True: may attend); the AV operand
+    # must be the probabilities scaled_dot_product_attention uses, 0 on the padded keys
+    class Padded(torch.nn.Module):
+        def forward(self, q, k, v, mask):
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+    torch.manual_seed(4)
+    q, k, v = torch.randn(1, 2, 5, 4), torch.randn(1, 2, 5, 4), torch.randn(1, 2, 5, 3)
+    mask = torch.tensor([True, True, True, False, False]).expand(1, 1, 5, 5)
+    (av,) = [c for c in capture(Padded(), (q, k, v, mask), a_bits=16) if c.layer.name == "sdpa.av"]
+    probs = av.x * av.x_scale
+    assert np.all(av.x[..., 3:] == 0) and np.all(av.x[..., :3] > 0)
+    out = Padded()(q, k, v, mask)[0].numpy()
+    assert np.allclose(probs @ v[0].numpy(), out, atol=1e-3)
+
+
 def _gated_reference(xs, ws, k, x_bits, w_bits, acc_bits):
     """A gated MAC written out: a MAC with a zero operand holds every register and the adder's
     inputs; the first live term of a dot product adds its product to 0; a dot product with no
