@@ -275,18 +275,28 @@ def test_opensta_model_at_opensta_own_activities(run):
     def duty(net):
         return 0.5 if net in clock_nets else prop[net][1]
 
-    expected = [
-        sum(
-            opensta20_pin_energy(inst, p.name, load, slew, activity, duty)
+    def energy(inst, duty_of) -> float:
+        return sum(
+            opensta20_pin_energy(inst, p.name, load, slew, activity, duty_of)
             for p in inst.cell.pins.values()
             if p.power
         )
-        for inst in mapped.instances
-    ]
+
+    def rounding(inst, e) -> float:
+        """How far the duties' rounding to 3 decimals (get_property) can move the energy:
+        the sum over the instance's nets of |change| when one duty moves by 5e-4."""
+        return sum(
+            abs(energy(inst, lambda m, n=net: duty(m) + (5e-4 if m == n else 0.0)) - e)
+            for net in set(inst.pins.values()) - clock_nets
+        )
+
+    expected = np.array([energy(inst, duty) for inst in mapped.instances])
+    bounds = np.array([rounding(i, e) for i, e in zip(mapped.instances, expected)])
     sta_int = np.array([i for i, _ in got]) / CLOCK
-    # measured 0.28 % and 0.04 % (duties read back with 3 decimals, float32 in OpenSTA)
-    np.testing.assert_allclose(sta_int, expected, rtol=5e-3, atol=1e-19)
-    assert abs(sta_int.sum() - sum(expected)) <= 2e-3 * sta_int.sum()
+    # measured 0.28 % and 0.04 % beyond the duties' rounding (float32 in OpenSTA)
+    off = np.abs(sta_int - expected) - bounds
+    assert np.all(off <= 5e-3 * expected + 1e-19), (off / expected).max()
+    assert abs(sta_int.sum() - expected.sum()) <= 2e-3 * sta_int.sum()
 
 
 UPSTREAM = os.environ.get("BITSIM_STA_UPSTREAM", "")
