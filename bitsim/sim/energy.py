@@ -30,6 +30,14 @@ Duty (the fraction of vectors a net is 1, for leakage states, related-pin weight
 Tcl -duty) is measured on the first ``window`` vectors (default 16384), with the numpy
 reference simulator; toggles, rises and falls are exact over the whole run.
 
+Glitches: with a delay model (``delay``: unit, Liberty, ...), the toggles come from the
+glitch-aware timing simulator (``bitsim.simulate_timing``), which counts every change of every
+net, rising and falling separately; each is priced as above (the same routine, ``price``: a
+glitch's rise or fall costs what a settled one does), and the dynamic energy is split into
+settled (the changes between settled states, the zero-delay toggles) and glitch changes
+(internal and switching each). The related-pin weights of internal energy use the activity of
+every change; duty and leakage come from the settled states.
+
 Energy per vector in joules; power at ``clock`` hertz = energy per vector x clock (+ leakage).
 """
 
@@ -48,8 +56,9 @@ from bitsim.circuits.liberty import evaluate as eval_expr
 from bitsim.circuits.mapped import Instance, MappedNetlist
 from bitsim.sim import mac
 from bitsim.sim.gates import GateToggles, compile_netlist, simulate_gates
+from bitsim.sim.timing import TimingToggles, simulate_timing
 
-__all__ = ["Activity", "Energy", "PinEnergy", "loads", "simulate_energy", "slews"]
+__all__ = ["Activity", "Energy", "PinEnergy", "loads", "pin_loads", "simulate_energy", "slews"]
 
 DEFAULT_CLOCK_HZ = 100e6
 DUTY_WINDOW = 16384
@@ -68,6 +77,7 @@ class Activity:
     duty: np.ndarray
     window: int
     values: list = field(default_factory=list, repr=False)  # nets' values in the window
+    settled: Optional[Tuple[np.ndarray, np.ndarray]] = None  # timing: settled rises, falls
 
 
 @dataclass
@@ -154,11 +164,18 @@ def simulate_energy(
     threads: int = 1,
     simd: str = "auto",
     backend: str = "c",
+    delay="zero",
+    semantics: str = "inertial",
+    time_step: Optional[float] = None,
 ) -> Energy:
     """Energy per vector and power at ``clock`` Hz of a mapped netlist (see the module doc).
 
     x, w, signed, x_port, w_port, length, n, seed, threads, simd, backend: as for
-    ``bitsim.simulate_gates``.
+    ``bitsim.simulate_gates``. delay: 'zero' (``simulate_gates``, each net changes at most
+    once a vector) or a delay model of ``bitsim.simulate_timing`` ('unit', 'liberty' with
+    ``time_step`` in seconds, per-type or per-gate delays; ``semantics``): every change,
+    glitches included, is priced, and ``per_vector_j`` gains the split of the dynamic energy
+    into settled (the changes between settled states) and glitch changes.
     """
     if not isinstance(mapped, MappedNetlist):
         raise InputError(
@@ -168,6 +185,26 @@ def simulate_energy(
     if isinstance(clock, bool) or not isinstance(clock, (int, float)) or not clock > 0:
         raise InputError(f"clock: expected a frequency in Hz > 0, found {clock!r}")
     window = check_int(window, "window", 1)
+    g: GateToggles
+    if not (isinstance(delay, str) and delay == "zero"):
+        g = simulate_timing(
+            mapped,
+            x,
+            w,
+            delay=delay,
+            semantics=semantics,
+            time_step=time_step,
+            signed=signed,
+            x_port=x_port,
+            w_port=w_port,
+            length=length,
+            n=n,
+            seed=seed,
+            threads=threads,
+            backend="reference" if backend == "reference" else "numba",
+        )
+        act = activity(mapped, g, x, w, signed, length, seed, window, backend, simd)
+        return price(mapped, g, act, float(clock))
     g = simulate_gates(
         mapped.netlist,
         x,
@@ -210,6 +247,10 @@ def activity(mapped, g: GateToggles, x, w, signed, length, seed, window, backend
     x0, w0, first0, acc0 = sources(prog, xs, ws, m)
     vals = evaluate(prog, x0, w0, first0, acc0, before=reset)
     duty = np.array([v.mean() for v in vals])
+    if isinstance(g, TimingToggles):  # every change counted, rising and falling apart
+        rises = g.rise.astype(np.int64)
+        settled = (g.settled_rise.astype(np.int64), g.settled_fall.astype(np.int64))
+        return Activity(n, toggles, rises, toggles - rises, duty, m, vals, settled)
     start = max(0, n - prog.warmup)
     acc_before = 0
     if start and len(prog.acc_nets):
@@ -234,11 +275,14 @@ def price(mapped: MappedNetlist, g: GateToggles, act: Activity, clock: float) ->
     part: Dict[str, float] = {i.part: 0.0 for i in mapped.instances}
     part["clock"] = 0.0
     internal = switching = internal_in = leakage = 0.0
+    settled = {"internal": 0.0, "switching": 0.0}  # of a timing run: the settled changes'
+    s_rises, s_falls = act.settled if act.settled is not None else (act.rises, act.falls)
     for inst in mapped.instances:
         cell = inst.cell
         where = inst.part
         for p in cell.pins.values():
             net = inst.pins[p.name]
+            sr, sf = int(s_rises[net]), int(s_falls[net])
             if p.direction == "output":
                 c = load.get(net, 0.0)
                 e_sw = 0.5 * c * volt * volt
@@ -247,6 +291,8 @@ def price(mapped: MappedNetlist, g: GateToggles, act: Activity, clock: float) ->
                 e_int = r * e_r + f * e_f
                 internal += e_int
                 switching += t * e_sw
+                settled["internal"] += sr * e_r + sf * e_f
+                settled["switching"] += (sr + sf) * e_sw
                 part[where] += e_int + t * e_sw
                 pins.append(
                     PinEnergy(
@@ -268,9 +314,11 @@ def price(mapped: MappedNetlist, g: GateToggles, act: Activity, clock: float) ->
                 if p.clock:
                     e = act.vectors * (e_r + e_f)
                     part["clock"] += e
+                    settled["internal"] += e
                 else:
                     e = int(act.rises[net]) * e_r + int(act.falls[net]) * e_f
                     part[where] += e
+                    settled["internal"] += sr * e_r + sf * e_f
                 internal += e
                 internal_in += e
         leakage += _leakage(cell, inst, vals, act.window)
@@ -280,6 +328,12 @@ def price(mapped: MappedNetlist, g: GateToggles, act: Activity, clock: float) ->
         "leakage": leakage / clock,
     }
     per_vector["total"] = sum(per_vector.values())
+    if act.settled is not None:  # a timing run: the dynamic energy of settled and glitch changes
+        for kind, whole in (("internal", internal), ("switching", switching)):
+            per_vector[f"{kind}_settled"] = settled[kind] / n
+            per_vector[f"{kind}_glitch"] = (whole - settled[kind]) / n
+        per_vector["settled"] = (settled["internal"] + settled["switching"]) / n
+        per_vector["glitch"] = (internal + switching) / n - per_vector["settled"]
     return Energy(
         mapped,
         g,
@@ -302,6 +356,13 @@ def _mean(values) -> float:
 def loads(mapped: MappedNetlist) -> Dict[int, float]:
     """Load capacitance (F) of each net: max(sum of rise caps, sum of fall caps) of the input
     pins it drives (OpenSTA's load without parasitics or wire load)."""
+    rise, fall = pin_loads(mapped)
+    return {net: max(rise[net], fall[net]) for net in rise}
+
+
+def pin_loads(mapped: MappedNetlist) -> Tuple[Dict[int, float], Dict[int, float]]:
+    """(rise, fall): the sums of the rise and of the fall capacitances (F) of the input pins
+    each net drives (OpenSTA's delay calculation loads a rising output with the former)."""
     rise: Dict[int, float] = {}
     fall: Dict[int, float] = {}
     for inst in mapped.instances:
@@ -310,7 +371,7 @@ def loads(mapped: MappedNetlist) -> Dict[int, float]:
             if p.direction == "input":
                 rise[net] = rise.get(net, 0.0) + p.rise_capacitance
                 fall[net] = fall.get(net, 0.0) + p.fall_capacitance
-    return {net: max(rise[net], fall[net]) for net in rise}
+    return rise, fall
 
 
 def slews(mapped: MappedNetlist, load: Dict[int, float]) -> Dict[int, Tuple[float, float]]:
