@@ -7,20 +7,48 @@ times before they settle (glitches). ``simulate_timing`` counts every change of 
 Time model. Time is an integer step count. For each vector, the operand inputs change at t = 0
 from the previous vector's values (all nets start the first vector from the settled state of
 all-0 inputs); every other net starts at its settled (zero-delay) value of the previous vector.
-Each gate has an integer delay d >= 1 (``delay``: 'unit', every gate 1; or a mapping gate
-type -> delay, e.g. ``{"XOR": 2, "AND": 1, ...}``, types not named get 1). In each time step
-t the output events scheduled for t happen first, then every gate's function g is evaluated on
-the nets' values at t; where g changed since t - 1, an event "output := g" is scheduled at
-t + d. The vector ends when no event is pending (the settle time: the last step at which a net
-changed); the next vector's inputs are applied after that (a clock period longer than the
-settle time).
+Each gate has a rise delay r and a fall delay f (integer steps), ``delay``:
+
+* 'unit': every gate r = f = 1;
+* a mapping gate type -> steps or (rise, fall), e.g. ``{"XOR": 2, "AND": (1, 2)}``: types
+  not named get 1;
+* a pair ``(rise, fall)`` of integer arrays, one element per gate of ``netlist.gates`` (in
+  that order), each in [1, MAX_DELAY].
+
+Gates internal to a library cell (``Gate.part == 'internal'``: ``bitsim.circuits.mapped``
+compiles a cell's function into several primitive gates, only the gate driving the cell's
+output pin carries the cell's part) have r = f = 0 whatever the form (an array must hold 0
+there and only there): they settle within the time step at which an input changes, evaluated
+in level order, so the cell's function reaches its delayed output as one expression, as in
+``assign #(r, f) out = <cell function of the input pins>``. Their nets are not physical
+wires: their changes are not counted (rise, fall and settled are 0 for them).
+
+In each time step t the output events scheduled for t happen first, then every gate's function
+g is evaluated on the nets' values at t (zero-delay gates first update their output: they
+come before their readers in level order); where g changed since t - 1 to a value v, an event
+"output := v" is scheduled at t + r if v = 1, t + f if v = 0 (Verilog ``assign #(r, f)``:
+the delay of a change is the rise delay when the new value is 1). The vector ends when no event
+is pending (the settle time: the last step at which a net changed); the next vector's inputs
+are applied after that (a clock period longer than the settle time).
 
 Semantics (``semantics``):
 
-* 'inertial' (default; Verilog ``assign #d``): scheduling an event cancels the gate's pending
-  ones, so a pulse of g shorter than d steps never reaches the output, and out(t) = g(t - d)
-  only when g held that value over [t - d, t - 1], else out(t) = out(t - 1).
-* 'transport' (every pulse propagates): out(t) = g(t - d).
+* 'inertial' (default; Verilog ``assign #(r, f)``, iverilog's continuous assignments and
+  module paths alike): scheduling an event cancels the gate's pending ones, so a pulse of g
+  shorter than the delay of its new value never reaches the output. Closed form, with v =
+  g(t - 1) and d = r if v else f: out(t) = v when g held v over [t - d, t - 1], else
+  out(t - 1).
+* 'transport' (every change propagates with its own delay): an event deletes the gate's
+  pending events scheduled at or after its own time (VHDL's ``transport`` rule, IEEE 1076
+  10.5.2.2), so a change of g never overtakes a later one. Closed form: out(t) = g(t - k) for
+  the smallest k >= 1 with d(g(t - k)) <= k; with r < f, out(t) = OR of g(t - r .. t - f)
+  (a falling pulse shorter than f - r is swallowed, a rising one stretched), with r > f the
+  AND. With r = f it is the plain delay out(t) = g(t - d). Verilog has no transport
+  continuous assignment; its usual idiom, ``always @* out <= #(g ? r : f) g``, equals this
+  with r = f, but with r != f lets a later change overtake an earlier one and can leave
+  the output at a stale value after the inputs settled (iverilog 11 does so; checked in
+  tests/sim/test_timing.py), which no gate does: so bitsim follows VHDL, checked against
+  GHDL where it is installed.
 
 With unit delay the two are the same. Results: per net, changes rising and falling counted
 separately; ``settled``: the changes between the settled states (equal to the zero-delay
@@ -33,7 +61,7 @@ identical results.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Optional, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -45,37 +73,77 @@ from bitsim.circuits.netlist import GATE_TYPES, Netlist
 from bitsim.sim import mac
 from bitsim.sim.gates import GateToggles, Program, compile_netlist
 
-__all__ = ["SEMANTICS", "TimingToggles", "gate_delays", "simulate_timing"]
+__all__ = ["SEMANTICS", "Delay", "TimingToggles", "gate_delays", "simulate_timing"]
 
 SEMANTICS = ("inertial", "transport")
 CHUNK = 1 << 14  # vectors per kernel call: memory does not grow with n
 REFERENCE_CHUNK = 1 << 10  # the reference holds an event table of gates x steps x vectors
 MAX_DELAY = 1000
+INTERNAL = "internal"  # Gate.part of the gates inside a library cell (bitsim.circuits.mapped)
+_FORMS = "'unit', a mapping gate type -> steps or (rise, fall), or a pair (rise, fall) of arrays"
+Delay = Union[str, Mapping[str, Union[int, Tuple[int, int]]], Tuple[Sequence[int], Sequence[int]]]
 
 
-def gate_delays(prog: Program, delay: Union[str, Mapping[str, int]]) -> np.ndarray:
-    """Integer delay (time steps, >= 1) of each gate of a compiled program."""
+def gate_delays(netlist: Netlist, prog: Program, delay: Delay) -> Tuple[np.ndarray, np.ndarray]:
+    """(rise, fall): the integer delays (time steps) of each gate of a compiled program, in
+    program order (see the module docstring for the forms of ``delay``). Gates internal to a
+    library cell (part 'internal') get 0; every other gate rise, fall >= 1."""
+    count = len(netlist.gates)
+    internal = np.asarray([g.part == INTERNAL for g in netlist.gates], dtype=bool)
     if isinstance(delay, str):
         if delay != "unit":
-            raise InputError(
-                f"delay: expected 'unit' or a mapping gate type -> steps, found {delay!r}"
-            )
-        return np.ones(len(prog.op), dtype=np.int64)
-    if not isinstance(delay, Mapping):
-        raise InputTypeError(
-            f"delay: expected 'unit' or a mapping gate type -> steps, found {type(delay).__name__}"
+            raise InputError(f"delay: expected {_FORMS}, found {delay!r}")
+        rise = fall = np.where(internal, 0, 1).astype(np.int64)
+    elif isinstance(delay, Mapping):
+        by_type = {}
+        for name, steps in delay.items():
+            if name not in GATE_TYPES or name == "DFF":
+                raise InputError(
+                    f"delay: expected gate types among {', '.join(GATE_TYPES[:-1])}, found {name!r}"
+                )
+            pair = steps if isinstance(steps, tuple) else (steps, steps)
+            if len(pair) != 2:
+                raise InputError(
+                    f"delay[{name!r}]: expected steps or (rise, fall), found {steps!r}"
+                )
+            by_type[name] = tuple(check_int(v, f"delay[{name!r}]", 1, MAX_DELAY) for v in pair)
+        rf = [(0, 0) if i else by_type.get(g.type, (1, 1)) for g, i in zip(netlist.gates, internal)]
+        rise = np.asarray([r for r, _ in rf], dtype=np.int64).reshape(count)
+        fall = np.asarray([f for _, f in rf], dtype=np.int64).reshape(count)
+    elif isinstance(delay, tuple) and len(delay) == 2:
+        rise, fall = (_per_gate(v, k, count, internal) for k, v in zip(("rise", "fall"), delay))
+    else:
+        raise InputTypeError(f"delay: expected {_FORMS}, found {type(delay).__name__}")
+    index = {g.out: i for i, g in enumerate(netlist.gates)}
+    order = np.asarray([index[int(o)] for o in prog.out], dtype=np.int64)
+    return rise[order], fall[order]
+
+
+def _per_gate(values, name: str, count: int, internal: np.ndarray) -> np.ndarray:
+    """One of the (rise, fall) arrays of a per-gate delay, checked."""
+    arr = np.asarray(values)
+    if arr.shape != (count,) or arr.dtype.kind not in "iu":
+        raise InputError(
+            f"delay: expected {name} as an integer array of {count} elements (one per gate of "
+            f"netlist.gates), found {arr.dtype} of shape {arr.shape}"
         )
-    for name, steps in delay.items():
-        if name not in GATE_TYPES or name == "DFF":
-            raise InputError(
-                f"delay: expected gate types among {', '.join(GATE_TYPES[:-1])}, found {name!r}"
-            )
-        check_int(steps, f"delay[{name!r}]", 1, MAX_DELAY)
-    by_code = [int(delay.get(t, 1)) for t in GATE_TYPES]
-    return np.asarray([by_code[o] for o in prog.op], dtype=np.int64)
+    arr = arr.astype(np.int64)
+    bad = np.flatnonzero(internal & (arr != 0))
+    if len(bad):
+        raise InputError(
+            f"delay: expected {name} 0 for gates internal to a library cell, found "
+            f"{arr[bad[0]]} at gate {bad[0]}"
+        )
+    bad = np.flatnonzero(~internal & ((arr < 1) | (arr > MAX_DELAY)))
+    if len(bad):
+        raise InputError(
+            f"delay: expected {name} in [1, {MAX_DELAY}] for gates that drive a physical net, "
+            f"found {arr[bad[0]]} at gate {bad[0]}"
+        )
+    return arr
 
 
-def windows(prog: Program, delays: np.ndarray):
+def windows(prog: Program, rise: np.ndarray, fall: np.ndarray):
     """(early, late, horizon): the earliest and latest step at which each net can change
     (early > late: it never changes) and the latest step at which any net can change."""
     big = np.iinfo(np.int64).max // 4
@@ -86,8 +154,8 @@ def windows(prog: Program, delays: np.ndarray):
     arity = {"NOT": 1, "BUF": 1, "MUX": 3}
     for i, (op, a, b, c, out) in enumerate(zip(prog.op, prog.a, prog.b, prog.c, prog.out)):
         ins = (a, b, c)[: arity.get(GATE_TYPES[op], 2)]
-        early[out] = min(early[j] for j in ins) + delays[i]
-        late[out] = max(late[j] for j in ins) + delays[i]
+        early[out] = min(early[j] for j in ins) + min(rise[i], fall[i])
+        late[out] = max(late[j] for j in ins) + max(rise[i], fall[i])
     horizon = int(max(0, late.max(initial=0)))
     return early, late, horizon
 
@@ -185,7 +253,7 @@ def simulate_timing(
     x="uniform",
     w="uniform",
     *,
-    delay: Union[str, Mapping[str, int]] = "unit",
+    delay: Delay = "unit",
     semantics: str = "inertial",
     signed: Optional[bool] = None,
     x_port: str = "x",
@@ -217,8 +285,8 @@ def simulate_timing(
     xb, wb = len(prog.x_nets), len(prog.w_nets)
     if not (1 <= xb <= 32 and 1 <= wb <= 32):
         raise InputError(f"x_port, w_port: expected buses of 1 to 32 bits, found {xb} and {wb}")
-    delays = gate_delays(prog, delay)
-    early, late, horizon = windows(prog, delays)
+    rise_d, fall_d = gate_delays(netlist, prog, delay)
+    early, late, horizon = windows(prog, rise_d, fall_d)
     _, xs, ws, n, seed = mac.prepare(
         x, w, x_bits=xb, w_bits=wb, acc_bits=64, signed=signed, n=n, seed=seed
     )
@@ -240,7 +308,7 @@ def simulate_timing(
         if backend == "reference":
             from bitsim.backends.reference import timing as ref
 
-            r, f, sr, sf, last = ref.run(prog, delays, horizon, inertial, xv, wv)
+            r, f, sr, sf, last = ref.run(prog, rise_d, fall_d, horizon, inertial, xv, wv)
             return r, f, sr, sf, np.bincount(last, minlength=horizon + 1)
         from bitsim.backends.jit import timing as jit
 
@@ -250,7 +318,7 @@ def simulate_timing(
         prev = np.concatenate([_pack(xp[:-1], xb), _pack(wp[:-1], wb)])
         cur = np.concatenate([_pack(xp[1:], xb), _pack(wp[1:], wb)])
         r, f, sr, sf, hist = jit.run(
-            prog.op, prog.a, prog.b, prog.c, prog.out, delays, active, active_at,
+            prog.op, prog.a, prog.b, prog.c, prog.out, rise_d, fall_d, active, active_at,
             prog.nets, inputs, horizon, inertial, prev, cur,
         )  # fmt: skip
         hist[0] -= pad
@@ -266,6 +334,9 @@ def simulate_timing(
             srise += sr
             sfall += sf
             settle += hist
+    hidden = prog.out[(rise_d == 0) & (fall_d == 0)]  # nets inside library cells
+    for counts in (rise, fall, srise, sfall):
+        counts[hidden] = 0
     return TimingToggles(
         netlist,
         n,

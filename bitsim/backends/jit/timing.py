@@ -1,14 +1,16 @@
 """numba glitch-aware timing simulation: bit-sliced, one uint64 word holds 64 vectors, time
 stepped over the levelized event windows. Same model as ``bitsim.backends.reference.timing``
 (the oracle), bit for bit, in an equivalent closed form: with g(s) a gate's function of the
-nets at time s (s < 0: the previous vector's settled values) and d its delay,
+nets at time s (s < 0: the previous vector's settled values), r and f its rise and fall delays
+and d(v) = r if v else f,
 
-* transport: out(t) = g(t - d);
-* inertial: out(t) = g(t - d) where g(t - d) = g(t - d + 1) = ... = g(t - 1) (the event
-  scheduled at t - d was not cancelled), else out(t - 1).
+* zero delay (r = f = 0, inside a library cell): out(t) = g(t), gates in level order;
+* inertial: out(t) = v = g(t - 1) where g held v over [t - d(v), t - 1], else out(t - 1);
+* transport: out(t) = g(t - k) for the smallest k >= 1 with d(g(t - k)) <= k.
 
 A gate's output can change only at t in [earliest, latest] (its window: the earliest and latest
-times its inputs can change, plus d), so only those gates are evaluated at t (``active``).
+times its inputs can change, plus min(r, f) and max(r, f)), so only those gates are evaluated
+at t (``active``).
 """
 
 import numpy as np
@@ -46,16 +48,23 @@ def _eval(op, a, b, c):
     return a
 
 
+@njit(cache=True, inline="always")
+def _at(op, ga, gb, gc, val, row, i):
+    """Gate i's function of the nets at ``row`` (row 0: the previous settled state)."""
+    row = max(row, 0)
+    return _eval(op[i], val[row, ga[i]], val[row, gb[i]], val[row, gc[i]])
+
+
 @njit(cache=True, nogil=True)
 def run(
-    op, ga, gb, gc, gout, delay, active, active_at, nets, inputs, horizon, inertial, prev_words,
-    cur_words,
+    op, ga, gb, gc, gout, rise_d, fall_d, active, active_at, nets, inputs, horizon, inertial,
+    prev_words, cur_words,
 ):  # fmt: skip
     """(rise, fall, settled_rise, settled_fall, settle histogram) of the vectors packed in
     prev_words / cur_words (input net j's values at the vector before and at each vector, 64
     vectors a word; padding lanes equal in both). active[active_at[t]:active_at[t + 1]]: the
-    gates whose output can change at step t; settle[t]: vectors whose last change was at step
-    t (padding lanes counted at 0)."""
+    gates whose output can change at step t, in level order; settle[t]: vectors whose last
+    change was at step t (padding lanes counted at 0)."""
     words = cur_words.shape[1]
     rise = np.zeros(nets, dtype=np.uint64)
     fall = np.zeros(nets, dtype=np.uint64)
@@ -65,14 +74,13 @@ def run(
     rows = horizon + 2  # row 0: previous settled state; row t + 1: time t
     val = np.zeros((rows, nets), dtype=np.uint64)
     anyc = np.zeros(rows, dtype=np.uint64)
-    G = len(op)
-    for k in range(words):
+    for w in range(words):
         val[0, :] = U64(0)
         val[0, 1] = ONES
         for j in range(len(inputs)):
-            val[0, inputs[j]] = prev_words[j, k]
-        for i in range(G):
-            val[0, gout[i]] = _eval(op[i], val[0, ga[i]], val[0, gb[i]], val[0, gc[i]])
+            val[0, inputs[j]] = prev_words[j, w]
+        for i in range(len(op)):
+            val[0, gout[i]] = _at(op, ga, gb, gc, val, 0, i)
         anyc[:] = U64(0)
         for t in range(horizon + 1):
             r = t + 1
@@ -80,7 +88,7 @@ def run(
             if t == 0:
                 for j in range(len(inputs)):
                     n = inputs[j]
-                    v = cur_words[j, k]
+                    v = cur_words[j, w]
                     val[1, n] = v
                     ch = v ^ val[0, n]
                     rise[n] += _popcount(ch & v)
@@ -88,16 +96,29 @@ def run(
                     anyc[1] |= ch
             for q in range(active_at[t], active_at[t + 1]):
                 i = active[q]
-                d = delay[i]
-                s = max(r - d, 0)
-                g = _eval(op[i], val[s, ga[i]], val[s, gb[i]], val[s, gc[i]])
+                dr, df = rise_d[i], fall_d[i]
                 n = gout[i]
-                if inertial:
-                    same = ONES
-                    for k in range(1, d):
-                        q = max(r - d + k, 0)
-                        same &= ~(g ^ _eval(op[i], val[q, ga[i]], val[q, gb[i]], val[q, gc[i]]))
-                    g = (val[r - 1, n] & ~same) | (g & same)
+                if dr == 0:
+                    g = _at(op, ga, gb, gc, val, r, i)
+                elif inertial:
+                    v = _at(op, ga, gb, gc, val, r - 1, i)
+                    held1 = ONES  # g = v over [t - r, t - 1]
+                    held0 = ONES  # over [t - f, t - 1]
+                    for k in range(2, max(dr, df) + 1):
+                        same = ~(v ^ _at(op, ga, gb, gc, val, r - k, i))
+                        if k <= dr:
+                            held1 &= same
+                        if k <= df:
+                            held0 &= same
+                    ok = (v & held1) | (~v & held0)
+                    g = (v & ok) | (val[r - 1, n] & ~ok)
+                else:
+                    dmax, dmin = max(dr, df), min(dr, df)
+                    g = _at(op, ga, gb, gc, val, r - dmax, i)
+                    for k in range(dmax - 1, dmin - 1, -1):
+                        gk = _at(op, ga, gb, gc, val, r - k, i)
+                        ok = (gk if dr <= k else U64(0)) | (~gk if df <= k else U64(0))
+                        g = (gk & ok) | (g & ~ok)
                 val[r, n] = g
                 ch = g ^ val[r - 1, n]
                 if ch:

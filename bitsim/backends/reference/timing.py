@@ -4,11 +4,13 @@ one element per vector (all vectors at once). The oracle of ``bitsim.backends.ji
 Model (``bitsim.sim.timing`` documents it): every vector's inputs change at t = 0 from the
 previous vector's values (all 0 before the first), every net starting from its settled
 (zero-delay) value. In each time step t, first the output events scheduled for t fire, then
-every gate's function g is evaluated on the nets' values at t; where g differs from its value
-at t - 1, an event "output := g" is scheduled at t + d (d the gate's delay). Transport: every
-event stays. Inertial: scheduling an event cancels the gate's pending ones (so a pulse of g
-shorter than d never reaches the output). An event that sets the value the output already has
-is no change. Every change of every net is counted, rising and falling separately.
+every gate's function g is evaluated in level order on the nets' values at t: a zero-delay gate
+(rise = fall = 0) sets its output at once; for the others, where g differs from its value at
+t - 1, an event "output := g" is scheduled at t + d, d the rise delay where g = 1, the fall
+delay where g = 0. Inertial: scheduling an event cancels the gate's pending ones. Transport:
+scheduling an event deletes the gate's pending events at or after its time. An event that sets
+the value the output already has is no change. Every change of every net is counted, rising
+and falling separately.
 """
 
 import numpy as np
@@ -33,7 +35,7 @@ def _settled(prog, x, w, m):
     return val
 
 
-def run(prog, delays, horizon, inertial, xv, wv):
+def run(prog, rise_d, fall_d, horizon, inertial, xv, wv):
     """(rise, fall, settled_rise, settled_fall, settle) of vectors 1..m of xv, wv (uint64
     operand bits; element 0 is the vector before the first counted one). rise, fall: changes
     of every net (uint64 per net); settle: int64 per vector, the last time step at which a net
@@ -55,25 +57,28 @@ def run(prog, delays, horizon, inertial, xv, wv):
 
     for net in [*prog.x_nets, *prog.w_nets]:
         change(net, cur_in[net], 0)
-    gates = list(zip(prog.op, prog.a, prog.b, prog.c, prog.out, delays))
-    depth = horizon + int(max(delays, default=1)) + 2
+    gates = list(zip(prog.op, prog.a, prog.b, prog.c, prog.out, rise_d, fall_d))
+    depth = horizon + int(max([*rise_d, *fall_d], default=1)) + 2
     flag = [np.zeros((depth, m), dtype=bool) for _ in gates]
     value = [np.zeros((depth, m), dtype=bool) for _ in gates]
-    g_before = [prev[out] for *_, out, _ in gates]
+    g_before = [prev[out] for *_, out, _, _ in gates]
     for t in range(horizon + 1):
-        for i, (*_, out, _) in enumerate(gates):
+        for i, (*_, out, _, _) in enumerate(gates):
             fire = flag[i][t]
             if fire.any():
                 change(out, np.where(fire, value[i][t], val[out]), t)
-        for i, (op, a, b, c, _out, d) in enumerate(gates):
+        for i, (op, a, b, c, out, r, f) in enumerate(gates):
             g = _OPS[GATE_TYPES[op]](val[a], val[b], val[c])
+            if r == 0:  # inside a library cell: settles within the step
+                change(out, g, t)
+                continue
             moved = g != g_before[i]
-            if moved.any():
-                if inertial:
-                    flag[i][t + 1 :] &= ~moved
-                flag[i][t + d] |= moved
-                value[i][t + d] = np.where(moved, g, value[i][t + d])
             g_before[i] = g
+            for lanes, d in ((moved & g, r), (moved & ~g, f)):
+                if lanes.any():
+                    flag[i][t + 1 if inertial else t + d :] &= ~lanes
+                    flag[i][t + d] |= lanes
+                    value[i][t + d] = np.where(lanes, g, value[i][t + d])
     assert not any(f[horizon + 1 :].any() for f in flag), "events beyond the horizon"
     settled_rise = np.zeros(prog.nets, dtype=np.uint64)
     settled_fall = np.zeros(prog.nets, dtype=np.uint64)
