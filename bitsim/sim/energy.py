@@ -63,6 +63,15 @@ __all__ = ["Activity", "Energy", "PinEnergy", "loads", "pin_loads", "simulate_en
 DEFAULT_CLOCK_HZ = 100e6
 DUTY_WINDOW = 16384
 KINDS = ("internal", "switching", "leakage", "total")
+# of a timing run: the dynamic energy (internal + switching) of settled and of glitch changes
+GLITCH_KINDS = (
+    "settled",
+    "glitch",
+    "internal_settled",
+    "internal_glitch",
+    "switching_settled",
+    "switching_glitch",
+)
 
 
 @dataclass
@@ -103,7 +112,8 @@ class Energy:
     ----------
     per_vector_j : dict
         Joules per vector (per MAC for a MAC): internal, switching, leakage (at ``clock_hz``),
-        total.
+        total; of a timing run (``delay``) also the dynamic energy (internal + switching) of
+        the settled changes and of the glitches, in all and by kind (``GLITCH_KINDS``).
     power_w : dict
         Watts at ``clock_hz``, same keys.
     by_part : dict
@@ -282,7 +292,7 @@ def price(mapped: MappedNetlist, g: GateToggles, act: Activity, clock: float) ->
         where = inst.part
         for p in cell.pins.values():
             net = inst.pins[p.name]
-            sr, sf = int(s_rises[net]), int(s_falls[net])
+            set_r, set_f = int(s_rises[net]), int(s_falls[net])
             if p.direction == "output":
                 c = load.get(net, 0.0)
                 e_sw = 0.5 * c * volt * volt
@@ -291,8 +301,8 @@ def price(mapped: MappedNetlist, g: GateToggles, act: Activity, clock: float) ->
                 e_int = r * e_r + f * e_f
                 internal += e_int
                 switching += t * e_sw
-                settled["internal"] += sr * e_r + sf * e_f
-                settled["switching"] += (sr + sf) * e_sw
+                settled["internal"] += set_r * e_r + set_f * e_f
+                settled["switching"] += (set_r + set_f) * e_sw
                 part[where] += e_int + t * e_sw
                 pins.append(
                     PinEnergy(
@@ -318,7 +328,7 @@ def price(mapped: MappedNetlist, g: GateToggles, act: Activity, clock: float) ->
                 else:
                     e = int(act.rises[net]) * e_r + int(act.falls[net]) * e_f
                     part[where] += e
-                    settled["internal"] += sr * e_r + sf * e_f
+                    settled["internal"] += set_r * e_r + set_f * e_f
                 internal += e
                 internal_in += e
         leakage += _leakage(cell, inst, vals, act.window)
@@ -329,11 +339,11 @@ def price(mapped: MappedNetlist, g: GateToggles, act: Activity, clock: float) ->
     }
     per_vector["total"] = sum(per_vector.values())
     if act.settled is not None:  # a timing run: the dynamic energy of settled and glitch changes
+        per_vector["settled"] = (settled["internal"] + settled["switching"]) / n
+        per_vector["glitch"] = (internal + switching) / n - per_vector["settled"]
         for kind, whole in (("internal", internal), ("switching", switching)):
             per_vector[f"{kind}_settled"] = settled[kind] / n
             per_vector[f"{kind}_glitch"] = (whole - settled[kind]) / n
-        per_vector["settled"] = (settled["internal"] + settled["switching"]) / n
-        per_vector["glitch"] = (internal + switching) / n - per_vector["settled"]
     return Energy(
         mapped,
         g,

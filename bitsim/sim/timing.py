@@ -67,13 +67,22 @@ import numpy as np
 
 from bitsim._core.checks import InputError, InputTypeError, check_choice, check_int
 from bitsim._core.interrupt import Workers
-from bitsim.backends.reference.sampling import fetch
+from bitsim._core.segments import tail_range
+from bitsim.backends.dispatch import select
+from bitsim.backends.reference.gates import sources as ref_sources
 from bitsim.circuits.multipliers import MultiplierCircuit, structure
 from bitsim.circuits.netlist import GATE_TYPES, Netlist
 from bitsim.sim import mac
 from bitsim.sim.gates import GateToggles, Program, compile_netlist
 
-__all__ = ["SEMANTICS", "Delay", "TimingToggles", "gate_delays", "simulate_timing"]
+__all__ = [
+    "SEMANTICS",
+    "Delay",
+    "TimingToggles",
+    "gate_delays",
+    "simulate_netlist_timing",
+    "simulate_timing",
+]
 
 SEMANTICS = ("inertial", "transport")
 CHUNK = 1 << 14  # vectors per kernel call: memory does not grow with n
@@ -173,15 +182,6 @@ def _active(prog: Program, early: np.ndarray, late: np.ndarray, horizon: int):
     return gates, starts
 
 
-def _pack(values: np.ndarray, bits: int) -> np.ndarray:
-    """Bit j of every value, 64 values a uint64 word (LSB: the first): shape (bits, words); the
-    values' count must be a multiple of 64."""
-    planes = ((values[None, :] >> np.arange(bits, dtype=np.uint64)[:, None]) & np.uint64(1)).astype(
-        np.uint8
-    )
-    return np.packbits(planes, axis=1, bitorder="little").view("<u8").reshape(bits, -1)
-
-
 def _empty() -> np.ndarray:
     return np.zeros(0, dtype=np.uint64)
 
@@ -253,73 +253,226 @@ def simulate_timing(
     x="uniform",
     w="uniform",
     *,
-    delay: Delay = "unit",
+    delay: Union[Delay, str] = "unit",
     semantics: str = "inertial",
+    time_step: Optional[float] = None,
     signed: Optional[bool] = None,
     x_port: str = "x",
     w_port: str = "w",
+    length: Optional[int] = None,
     n: Optional[int] = None,
     seed: int = 0,
     threads: int = 1,
     backend: str = "numba",
 ) -> TimingToggles:
-    """Glitch-aware toggle counts of a combinational circuit (MultiplierCircuit or Netlist
-        without flip-flops or state) over operand vectors; x, w, signed, n, seed as for
-        ``bitsim.simulate_gates``; delay and semantics: see the module docstring. Chunks of vectors
-    run on ``threads`` threads; results do not depend on threads or chunks."""
-    netlist = circuit.netlist if isinstance(circuit, MultiplierCircuit) else circuit
-    if not isinstance(netlist, Netlist):
-        raise InputTypeError(
-            f"circuit: expected a MultiplierCircuit or a Netlist, found {type(circuit).__name__}"
-        )
+    """Glitch-aware toggle counts of a circuit over operand vectors.
+
+    circuit: a MultiplierCircuit (a multiplier, or a MAC: its 'first' input and accumulator
+    state come from the MAC model, as in ``bitsim.simulate_gates``, and change at t = 0 with the
+    operands), a Netlist without flip-flops, or a MappedNetlist (``bitsim.circuits.mapped``);
+    netlists with flip-flops: ``simulate_netlist_timing``. x, w, signed, length, n, seed as for
+    ``bitsim.simulate_gates``; delay and semantics: see the module docstring; delay 'liberty'
+    (a MappedNetlist): each cell's delays from its library (``bitsim.sim.liberty_delay``) in
+    steps of ``time_step`` seconds (default 10 ps). Chunks of vectors run on ``threads``
+    threads; results do not depend on threads or chunks."""
+    netlist, mapped = _unwrap(circuit)
     semantics = check_choice(semantics, "semantics", SEMANTICS)
     backend = check_choice(backend, "backend", ("numba", "reference"))
-    if netlist.state or any(g.type == "DFF" for g in netlist.gates):
+    if any(g.type == "DFF" for g in netlist.gates):
         raise InputError(
-            "circuit: expected a combinational netlist (no flip-flops or state registers), "
-            "found a sequential one"
+            "circuit: expected a netlist without flip-flops (a MAC's accumulator as a state "
+            "bus is fine), found flip-flops: use bitsim.simulate_netlist_timing"
         )
     if signed is None:
         signed = bool(getattr(circuit, "signed", False))
-    prog = compile_netlist(netlist, x_port, w_port)
+    prog = compile_netlist(netlist, x_port, w_port, length)
     xb, wb = len(prog.x_nets), len(prog.w_nets)
     if not (1 <= xb <= 32 and 1 <= wb <= 32):
         raise InputError(f"x_port, w_port: expected buses of 1 to 32 bits, found {xb} and {wb}")
-    rise_d, fall_d = gate_delays(netlist, prog, delay)
-    early, late, horizon = windows(prog, rise_d, fall_d)
-    _, xs, ws, n, seed = mac.prepare(
-        x, w, x_bits=xb, w_bits=wb, acc_bits=64, signed=signed, n=n, seed=seed
+    if set(netlist.state) - {"acc"}:
+        raise InputError(
+            f"circuit: expected no state bus but a MAC's 'acc', found "
+            f"{', '.join(sorted(set(netlist.state) - {'acc'}))}"
+        )
+    rise_d, fall_d = gate_delays(netlist, prog, _resolve(delay, mapped, time_step))
+    cfg, xs, ws, n, seed = mac.prepare(
+        x, w, x_bits=xb, w_bits=wb, acc_bits=64, signed=signed, length=length, n=n, seed=seed
     )
+    first = [prog.first_net] if prog.first_net >= 0 else []
+    nets = np.concatenate([prog.x_nets, prog.w_nets, first, prog.acc_nets]).astype(np.int64)
+    tails = select(backend).mac_tail
+
+    def values(start: int, count: int) -> np.ndarray:
+        """The sources' values in vectors [start - 1, start + count) (the vector before start
+        first; all 0 before vector 0): bool[sources, count + 1]."""
+        lo = max(0, start - 1)
+        acc = int(tails(cfg, xs, ws, *tail_range(cfg.length, 0, lo))[0]) if lo else 0
+        xv, wv, fv, av = ref_sources(prog, xs, ws, count + (start > 0), lo, acc)
+        cols = [_bit_rows(xv, xb), _bit_rows(wv, wb)]
+        if first:
+            cols.append(fv[None, :].astype(bool))
+        cols.append(_bit_rows(av, len(prog.acc_nets)))
+        out = np.concatenate(cols)
+        if start == 0:
+            out = np.concatenate([np.zeros((len(nets), 1), dtype=bool), out], axis=1)
+        return out
+
+    chunk = _chunk(backend)
+    tasks = ((start, values(start, min(chunk, n - start))) for start in range(0, n, chunk))
+    return _timed(
+        netlist, _cloud(prog, nets), rise_d, fall_d, semantics, tasks, n, threads, backend,
+        TimingToggles(netlist, n, _empty(), x_port, w_port, structure(_counted(circuit)), None),
+    )  # fmt: skip
+
+
+def simulate_netlist_timing(
+    netlist,
+    ports: Mapping[str, object],
+    *,
+    delay: Union[Delay, str] = "unit",
+    semantics: str = "inertial",
+    time_step: Optional[float] = None,
+    signed: Union[bool, Mapping[str, bool]] = False,
+    n: Optional[int] = None,
+    seed: int = 0,
+    clear_port: Optional[str] = None,
+    length: Optional[int] = None,
+    clear_latency: Optional[int] = None,
+    threads: int = 1,
+    backend: str = "numba",
+) -> TimingToggles:
+    """Glitch-aware toggle counts of a sequential netlist (flip-flops, feedback: a MAC with
+    its accumulator register) over n clock cycles.
+
+    Model: ``bitsim.simulate_netlist``'s cycles (ports, signed, n, seed, clear_port, length,
+    clear_latency as there; the change from the reset state into cycle 0 is counted), with
+    the combinational logic simulated with delays. In each cycle the flip-flops' outputs take
+    their new values at t = 0 together with the input ports (no clock-to-Q delay), from the
+    zero-delay cycle-by-cycle simulation (exact: the state a register stores is its input's
+    settled value); then the logic settles as in ``simulate_timing``. The clock period is
+    assumed longer than the settle time (``settle_max`` steps): every register samples a
+    settled input. netlist: a Netlist or a MappedNetlist (delay 'liberty' as in
+    ``simulate_timing``)."""
+    from bitsim.backends.reference.seqgates import trace
+    from bitsim.sim import sequential
+
+    netlist, mapped = _unwrap(netlist)
+    semantics = check_choice(semantics, "semantics", SEMANTICS)
+    backend = check_choice(backend, "backend", ("numba", "reference"))
+    sprog, streams, names, n = sequential.prepare(
+        netlist, ports, signed, n, seed, clear_port, length, clear_latency
+    )
+    clear = [sprog.clear_net] if sprog.clear_net >= 0 else []
+    nets = np.concatenate([*sprog.port_nets, clear, sprog.dff_q]).astype(np.int64)
+    nets = np.asarray(sorted(set(nets.tolist()) - {0, 1}), dtype=np.int64)
+    prog = _cloud(sprog, nets)
+    rise_d, fall_d = gate_delays(netlist, prog, _resolve(delay, mapped, time_step))
+    chunk = _chunk(backend)
+
+    def tasks():
+        """(start, the sources' values in cycles [start - 1, start + count)), cycle after
+        cycle: each chunk's trace starts from the last cycle of the one before."""
+        before = None
+        for start in range(0, n, chunk):
+            rows = trace(sprog, streams, min(chunk, n - start), start, before)
+            before = rows[-1]
+            yield start, np.ascontiguousarray(rows[:, nets].T)
+
+    out = _timed(
+        netlist, prog, rise_d, fall_d, semantics, tasks(), n, threads, backend,
+        TimingToggles(
+            netlist, n, _empty(), names[0] if names else "", names[1] if len(names) > 1 else "",
+            {"gates": netlist.count()}, n,
+        ),
+    )  # fmt: skip
+    hidden = sorted(netlist.internal | netlist.clocks | {0, 1})
+    for counts in (out.rise, out.fall, out.settled_rise, out.settled_fall):
+        counts[hidden] = 0
+    out.per_net = out.rise + out.fall
+    return out
+
+
+def _unwrap(circuit):
+    """(netlist, mapped or None) of a MultiplierCircuit, Netlist or MappedNetlist."""
+    from bitsim.circuits.mapped import MappedNetlist
+
+    if isinstance(circuit, MappedNetlist):
+        return circuit.netlist, circuit
+    netlist = circuit.netlist if isinstance(circuit, MultiplierCircuit) else circuit
+    if not isinstance(netlist, Netlist):
+        raise InputTypeError(
+            f"circuit: expected a MultiplierCircuit, a Netlist or a MappedNetlist, found "
+            f"{type(circuit).__name__}"
+        )
+    return netlist, None
+
+
+def _resolve(delay, mapped, time_step):
+    """delay 'liberty' as per-gate (rise, fall) arrays from the library; others unchanged."""
+    if not (isinstance(delay, str) and delay == "liberty"):
+        if time_step is not None:
+            raise InputError(f"time_step: only with delay 'liberty', found delay {delay!r}")
+        return delay
+    if mapped is None:
+        raise InputError(
+            "delay: 'liberty' needs a netlist mapped to a library (a MappedNetlist: "
+            "bitsim.circuits.mapped.map_circuit or load_mapped_json)"
+        )
+    from bitsim.sim.liberty_delay import DEFAULT_TIME_STEP_PS, liberty_delays  # imports energy
+
+    d = liberty_delays(mapped, DEFAULT_TIME_STEP_PS * 1e-12 if time_step is None else time_step)
+    return d.rise, d.fall
+
+
+def _chunk(backend: str) -> int:
+    return CHUNK if backend == "numba" else REFERENCE_CHUNK
+
+
+def _cloud(prog, nets: np.ndarray) -> Program:
+    """The kernels' Program of a combinational cloud (prog's gates, flip-flops excluded) whose
+    sources are ``nets`` (they change at t = 0): the reference kernel reads them as two buses
+    of up to 64 bits (x_nets, w_nets)."""
+    return Program(
+        prog.nets, prog.op, prog.a, prog.b, prog.c, prog.out,
+        x_nets=nets[:64].astype(np.int32), w_nets=nets[64:].astype(np.int32),
+        acc_nets=np.zeros(0, dtype=np.int32), first_net=-1, length=None, register_depth=0,
+    )  # fmt: skip
+
+
+def _timed(netlist, prog, rise_d, fall_d, semantics, tasks, n, threads, backend, out):
+    """Run the timing kernels over ``tasks`` ((start, sources' values bool[sources, count +
+    1]) per chunk) and fill ``out``'s counts."""
+    inputs = np.concatenate([prog.x_nets, prog.w_nets]).astype(np.int64)
+    if backend == "reference" and len(inputs) > 128:
+        raise InputError(
+            f"backend: the reference timing kernel takes at most 128 source nets (inputs and "
+            f"register outputs), found {len(inputs)}; use backend 'numba'"
+        )
+    early, late, horizon = windows(prog, rise_d, fall_d)
     threads = check_int(threads, "threads", 1, 1024)
     inertial = semantics == "inertial"
     active, active_at = _active(prog, early, late, horizon)
-    inputs = np.concatenate([prog.x_nets, prog.w_nets]).astype(np.int64)
-    chunk = CHUNK if backend == "numba" else REFERENCE_CHUNK
 
-    def run(start: int):
-        """Counts of vectors [start, start + chunk): each chunk also reads the vector before."""
-        count = min(chunk, n - start)
-        before = max(0, start - 1)
-        xv = _bits(fetch(xs, before, count + (start > 0)), xb)
-        wv = _bits(fetch(ws, before, count + (start > 0)), wb)
-        if start == 0:
-            xv, wv = np.concatenate([[0], xv]), np.concatenate([[0], wv])
-        xv, wv = xv.astype(np.uint64), wv.astype(np.uint64)
+    def run(task):
+        """Counts of one chunk of vectors."""
+        _, vals = task
+        count = vals.shape[1] - 1
         if backend == "reference":
             from bitsim.backends.reference import timing as ref
 
+            weights = np.uint64(1) << np.arange(64, dtype=np.uint64)
+            xv = (vals[:64].T.astype(np.uint64) * weights[: min(64, len(vals))]).sum(axis=1)
+            wv = (vals[64:].T.astype(np.uint64) * weights[: max(0, len(vals) - 64)]).sum(axis=1)
             r, f, sr, sf, last = ref.run(prog, rise_d, fall_d, horizon, inertial, xv, wv)
             return r, f, sr, sf, np.bincount(last, minlength=horizon + 1)
         from bitsim.backends.jit import timing as jit
 
         pad = -count % 64  # padding lanes repeat the last vector: no change
-        xp = np.concatenate([xv, xv[-1:].repeat(pad)])
-        wp = np.concatenate([wv, wv[-1:].repeat(pad)])
-        prev = np.concatenate([_pack(xp[:-1], xb), _pack(wp[:-1], wb)])
-        cur = np.concatenate([_pack(xp[1:], xb), _pack(wp[1:], wb)])
+        padded = np.concatenate([vals, vals[:, -1:].repeat(pad, axis=1)], axis=1)
         r, f, sr, sf, hist = jit.run(
             prog.op, prog.a, prog.b, prog.c, prog.out, rise_d, fall_d, active, active_at,
-            prog.nets, inputs, horizon, inertial, prev, cur,
+            prog.nets, inputs, horizon, inertial, _pack_rows(padded[:, :-1]),
+            _pack_rows(padded[:, 1:]),
         )  # fmt: skip
         hist[0] -= pad
         return r, f, sr, sf, hist
@@ -328,7 +481,7 @@ def simulate_timing(
     fall, srise, sfall = rise.copy(), rise.copy(), rise.copy()
     settle = np.zeros(horizon + 1, dtype=np.int64)
     with Workers(threads) as workers:
-        for r, f, sr, sf, hist in workers.imap(run, range(0, n, chunk)):
+        for r, f, sr, sf, hist in workers.imap(run, tasks):
             rise += r
             fall += f
             srise += sr
@@ -337,23 +490,24 @@ def simulate_timing(
     hidden = prog.out[(rise_d == 0) & (fall_d == 0)]  # nets inside library cells
     for counts in (rise, fall, srise, sfall):
         counts[hidden] = 0
-    return TimingToggles(
-        netlist,
-        n,
-        rise + fall,
-        x_port,
-        w_port,
-        structure(circuit),
-        None,
-        rise=rise,
-        fall=fall,
-        settled_rise=srise,
-        settled_fall=sfall,
-        settle=settle,
-        semantics=semantics,
-    )
+    out.per_net = rise + fall
+    out.rise, out.fall, out.settled_rise, out.settled_fall = rise, fall, srise, sfall
+    out.settle = settle
+    out.semantics = semantics
+    return out
 
 
-def _bits(values: np.ndarray, bits: int) -> np.ndarray:
-    """Two's complement bit patterns (low ``bits`` bits) of int64 operand values."""
-    return values & np.int64((1 << bits) - 1)
+def _pack_rows(values: np.ndarray) -> np.ndarray:
+    """bool[rows, m] (m a multiple of 64) as uint64 words, 64 values a word (LSB first)."""
+    return np.packbits(values, axis=1, bitorder="little").view("<u8").reshape(len(values), -1)
+
+
+def _bit_rows(values: np.ndarray, bits: int) -> np.ndarray:
+    """Bit j of every value (two's complement; LSB first): bool[bits, len(values)]."""
+    u = values.astype(np.uint64)
+    return ((u[None, :] >> np.arange(bits, dtype=np.uint64)[:, None]) & np.uint64(1)).astype(bool)
+
+
+def _counted(circuit):
+    """What the structure counts describe: a generated circuit, else the netlist."""
+    return circuit if isinstance(circuit, MultiplierCircuit) else _unwrap(circuit)[0]

@@ -19,6 +19,8 @@ from bitsim._core.checks import InputError, InputTypeError
 from bitsim.circuits.mapped import instance_names, map_circuit, verilog
 from bitsim.circuits.multipliers import circuit
 from bitsim.sim.liberty_delay import liberty_delays, output_delays
+from bitsim.sim.timing import simulate_timing
+from tests.verilog_timing import iverilog_counts, verilog_testbench
 
 from util_energy import OSU018, osu018
 
@@ -104,3 +106,26 @@ def test_bad_inputs():
         liberty_delays(mapped, 1e-16)
     with pytest.raises(InputTypeError, match="liberty"):
         liberty_delays(circuit("array", 2, 2, False).netlist)
+
+
+@pytest.mark.parametrize("arch,signed", [("array", True), ("wallace", False)])
+def test_iverilog_agrees_with_liberty_delays(arch, signed, tmp_path):
+    """The quantized Liberty delays as ``assign #(r, f)`` of each cell in iverilog: every
+    change of every physical net equal, rising and falling (5 ps steps: delays of 8-43 steps)."""
+    mapped = map_circuit(circuit(arch, 4, 4, signed), osu018())
+    d = liberty_delays(mapped, 5e-12)
+    rng = np.random.default_rng(1)
+    lo, hi = (-8, 8) if signed else (0, 16)
+    x, w = rng.integers(lo, hi, 60), rng.integers(lo, hi, 60)
+    r = simulate_timing(mapped, x, w, delay="liberty", time_step=5e-12, signed=signed)
+    assert np.array_equal(
+        r.rise, simulate_timing(mapped.netlist, x, w, delay=(d.rise, d.fall), signed=signed).rise
+    )
+    period = len(r.settle) + 5
+    src = verilog_testbench(
+        mapped.netlist, list(zip(d.rise, d.fall)), "inertial", "x", "w", x & 15, w & 15, period
+    )
+    rise, fall = iverilog_counts(tmp_path, src, mapped.netlist.nets)
+    rise[:2] = fall[:2] = 0
+    assert np.array_equal(rise, r.rise) and np.array_equal(fall, r.fall)
+    assert r.glitches.sum() > 0 and r.glitch_totals()["settle_max"] > 20

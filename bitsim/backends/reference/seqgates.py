@@ -35,9 +35,7 @@ def trace(prog, streams, n, start=0, before=None):
         (nets, fetch(s, start, n).astype(np.uint64)) for nets, s in zip(prog.port_nets, streams)
     ]
     if prog.clear_net >= 0:
-        sources.append(
-            (np.array([prog.clear_net]), clear_values(prog, start, n).astype(np.uint64))
-        )
+        sources.append((np.array([prog.clear_net]), clear_values(prog, start, n).astype(np.uint64)))
     for t in range(n):
         if t % 4096 == 0:
             interrupt.check()
