@@ -1,8 +1,18 @@
-"""Glitch-aware gate-level toggles: timing simulation of combinational netlists.
+"""Glitch-aware gate-level toggles: timing simulation of multipliers, MACs and netlists.
 
 The zero-delay simulator (``bitsim.simulate_gates``) changes each net at most once per vector.
 With gate delays, partial products reach the adders at different times and nets switch several
-times before they settle (glitches). ``simulate_timing`` counts every change of every net.
+times before they settle (glitches). ``simulate_timing`` counts every change of every net of a
+multiplier, a MAC or a netlist without flip-flops; ``simulate_netlist_timing`` of a netlist
+with flip-flops (a MAC with its accumulator register, cycle by cycle).
+
+Sources. The nets that change at t = 0 are the operand inputs and, in a MAC or a sequential
+netlist, every other input (a MAC's 'first', a clear port) and every register output (a MAC's
+accumulator state, flip-flop outputs): no clock-to-Q delay. Their values in each cycle come
+from the zero-delay models, which are exact for registers (a register stores its input's
+settled value): the MAC model (as ``bitsim.simulate_gates``) or the cycle-by-cycle simulation
+of ``bitsim.simulate_netlist``. The clock period is assumed longer than the settle time, so
+every register samples a settled input and the next cycle starts from settled nets.
 
 Time model. Time is an integer step count. For each vector, the operand inputs change at t = 0
 from the previous vector's values (all nets start the first vector from the settled state of
@@ -13,7 +23,9 @@ Each gate has a rise delay r and a fall delay f (integer steps), ``delay``:
 * a mapping gate type -> steps or (rise, fall), e.g. ``{"XOR": 2, "AND": (1, 2)}``: types
   not named get 1;
 * a pair ``(rise, fall)`` of integer arrays, one element per gate of ``netlist.gates`` (in
-  that order), each in [1, MAX_DELAY].
+  that order), each in [1, MAX_DELAY];
+* 'liberty' (a MappedNetlist): each cell's rise and fall delays from its library's timing
+  tables at its load and input slew, in steps of ``time_step`` (``bitsim.sim.liberty_delay``).
 
 Gates internal to a library cell (``Gate.part == 'internal'``: ``bitsim.circuits.mapped``
 compiles a cell's function into several primitive gates, only the gate driving the cell's
