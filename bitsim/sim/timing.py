@@ -365,7 +365,6 @@ def simulate_netlist_timing(
     assumed longer than the settle time (``settle_max`` steps): every register samples a
     settled input. netlist: a Netlist or a MappedNetlist (delay 'liberty' as in
     ``simulate_timing``)."""
-    from bitsim.backends.reference.seqgates import trace
     from bitsim.sim import sequential
 
     netlist, mapped = _unwrap(netlist)
@@ -380,6 +379,10 @@ def simulate_netlist_timing(
     prog = _cloud(sprog, nets)
     rise_d, fall_d = gate_delays(netlist, prog, _resolve(delay, mapped, time_step))
     chunk = _chunk(backend)
+    if backend == "numba":
+        from bitsim.backends.jit.seqgates import trace
+    else:
+        from bitsim.backends.reference.seqgates import trace
 
     def tasks():
         """(start, the sources' values in cycles [start - 1, start + count)), cycle after

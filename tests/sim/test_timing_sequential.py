@@ -100,3 +100,19 @@ def test_errors():
         simulate_timing(c, n=10, time_step=1e-11)
     with pytest.raises(InputError, match="port"):
         simulate_netlist_timing(nl, {"nope": "uniform"}, n=10)
+
+
+@pytest.mark.parametrize("name", ["smac8", "ffcells"])
+def test_compiled_trace_equals_reference(name):
+    from bitsim.backends.jit.seqgates import trace as fast
+    from bitsim.backends.reference.seqgates import trace as ref
+
+    nl = load_yosys_json(str(DATA / f"{name}.json"))
+    ports = {p: "uniform" for p in nl.inputs if p not in ("clk", "clr") and len(nl.inputs[p]) > 1}
+    kw = {"clear_port": "clr", "length": 7} if "clr" in nl.inputs else {}
+    prog, streams, _, _ = sequential.prepare(nl, ports, True, 90, 1, kw.get("clear_port"),
+                                             kw.get("length"), None)  # fmt: skip
+    whole = ref(prog, streams, 90)
+    assert np.array_equal(fast(prog, streams, 90), whole)
+    part = fast(prog, streams, 50, 40, whole[40])  # from cycle 40, after cycle 39's state
+    assert np.array_equal(part, whole[40:])
