@@ -313,13 +313,16 @@ def simulate_timing(
     first = [prog.first_net] if prog.first_net >= 0 else []
     nets = np.concatenate([prog.x_nets, prog.w_nets, first, prog.acc_nets]).astype(np.int64)
     tails = select(backend).mac_tail
+    state = [0, 0]  # a vector and the accumulator's exact state there (the sum before it)
 
     def values(start: int, count: int) -> np.ndarray:
         """The sources' values in vectors [start - 1, start + count) (the vector before start
-        first; all 0 before vector 0): bool[sources, count + 1]."""
+        first; all 0 before vector 0): bool[sources, count + 1]. Called in order of start."""
         lo = max(0, start - 1)
-        acc = int(tails(cfg, xs, ws, *tail_range(cfg.length, 0, lo))[0]) if lo else 0
-        xv, wv, fv, av = ref_sources(prog, xs, ws, count + (start > 0), lo, acc)
+        if len(prog.acc_nets) and lo > state[0]:
+            tail, restarted = tails(cfg, xs, ws, *tail_range(cfg.length, state[0], lo))
+            state[:] = lo, int(tail) + (0 if restarted else state[1])
+        xv, wv, fv, av = ref_sources(prog, xs, ws, count + (start > 0), lo, state[1])
         cols = [_bit_rows(xv, xb), _bit_rows(wv, wb)]
         if first:
             cols.append(fv[None, :].astype(bool))

@@ -11,7 +11,7 @@ from bitsim import InputError, multiplier_circuit, simulate_gates
 from bitsim.backends.reference.seqgates import clear_values
 from bitsim.circuits.multipliers import mac_circuit
 from bitsim.circuits.yosys import load_yosys_json
-from bitsim.sim import sequential
+from bitsim.sim import sequential, timing
 from bitsim.sim.sequential import simulate_netlist
 from bitsim.sim.timing import simulate_netlist_timing, simulate_timing
 from tests.sim.test_timing import random_delays
@@ -35,6 +35,19 @@ def test_mac_circuit(arch, signed):
     assert same(ref, fast)
     assert np.array_equal(fast.settled, simulate_gates(c, **kw).per_net)
     assert fast.glitches.sum() > 0 and fast.per_part()["accumulator_adder"] > 0
+
+
+@pytest.mark.parametrize("length", [None, 5, 150])
+def test_chunks_do_not_change_results(monkeypatch, length):
+    c = mac_circuit("array", 4, acc_bits=10, signed=True)
+    whole = simulate_timing(c, n=700, seed=1, length=length)
+    monkeypatch.setattr(timing, "CHUNK", 128)  # 6 chunks: the accumulator state carried over
+    assert same(simulate_timing(c, n=700, seed=1, length=length), whole)
+    nl = load_yosys_json(str(DATA / "umac4.json"))
+    ports = {"a": "uniform", "b": "uniform"}
+    whole = simulate_netlist_timing(nl, ports, n=300, seed=2)
+    monkeypatch.setattr(timing, "CHUNK", 64)
+    assert same(simulate_netlist_timing(nl, ports, n=300, seed=2), whole)
 
 
 @pytest.mark.parametrize(
