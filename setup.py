@@ -37,7 +37,8 @@ def extension(name):
 def extensions():
     from Cython.Build import cythonize
 
-    return cythonize([extension("_mac"), extension("_gates"), extension("_seqgates")],
+    return cythonize([extension("_mac"), extension("_gates"), extension("_seqgates"),
+                      extension("_timing")],
                      compiler_directives={"language_level": 3})
 
 

@@ -22,6 +22,8 @@ const char *bitsim_status_message(int status)
         return "invalid warm-up: more warm-up vectors than vectors before the start";
     case BITSIM_ERR_INTERRUPTED:
         return "interrupted";
+    case BITSIM_ERR_TIMING_PLAN:
+        return "invalid timing plan: a slot, entry, step or delay outside its range";
     default:
         return "unknown status";
     }

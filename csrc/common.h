@@ -21,6 +21,7 @@ enum {
     BITSIM_ERR_CIRCUIT = 6,     /* gate circuit: a gate, net index or bus width out of range */
     BITSIM_ERR_WARMUP = 7,      /* gate run: more warm-up vectors than vectors before start */
     BITSIM_ERR_INTERRUPTED = 8, /* stopped early: bitsim_interrupt(1) was called; no result */
+    BITSIM_ERR_TIMING_PLAN = 9, /* timing plan: a slot, entry, step or delay outside its range */
     BITSIM_NSTATUS              /* number of status codes */
 };
 

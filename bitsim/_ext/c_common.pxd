@@ -10,6 +10,7 @@ cdef extern from "common.h" nogil:
         BITSIM_ERR_CIRCUIT
         BITSIM_ERR_WARMUP
         BITSIM_ERR_INTERRUPTED
+        BITSIM_ERR_TIMING_PLAN
         BITSIM_NSTATUS
 
     enum:

@@ -346,7 +346,7 @@ def task_gates(cell, seed, backend, simd):
     if "liberty" in cell:
         return _energy_row(cell, seed, backend, simd, x, w)
     if cell.get("delay", "zero") != "zero":
-        return _timing_row(cell, seed, backend, x, w)
+        return _timing_row(cell, seed, backend, simd, x, w)
     g = simulate_gates(
         _circuit(cell),
         x,
@@ -360,7 +360,7 @@ def task_gates(cell, seed, backend, simd):
     return _toggle_columns(g, g.structure())
 
 
-def _timing_row(cell, seed, backend, x, w) -> dict:
+def _timing_row(cell, seed, backend, simd, x, w) -> dict:
     g = simulate_timing(
         _circuit(cell),
         x,
@@ -370,7 +370,8 @@ def _timing_row(cell, seed, backend, x, w) -> dict:
         length=cell.get("length") if cell.get("mac") else None,
         n=cell.get("n", DEFAULT_N),
         seed=seed,
-        backend="reference" if backend == "reference" else "numba",
+        backend=backend,
+        simd=simd,
     )
     return _toggle_columns(g, g.structure())
 

@@ -1,9 +1,10 @@
 """Backend and instruction-set selection: the one module that imports the compiled extensions.
 
-``select(backend, simd, chunk)`` returns an object with the same five kernels whichever backend
+``select(backend, simd, chunk)`` returns an object with the same six kernels whichever backend
 it is: ``mac_run``, ``mac_tail`` (register-level MAC, segment protocol), ``dot_widths``
-(accumulator widths per dot product), ``gates_run`` (gate-level toggles) and ``seq_run``
-(gate-level toggles of sequential netlists, cycle by cycle). Every backend
+(accumulator widths per dot product), ``gates_run`` (gate-level toggles), ``seq_run``
+(gate-level toggles of sequential netlists, cycle by cycle) and ``timing_run`` (glitch-aware
+toggles with gate delays, ``bitsim.backends.timing_plan``). Every backend
 checks operand arrays against their formats and raises the same error naming the operand and
 the index of the first bad value. Results are identical across backends, bit for bit.
 """
@@ -69,6 +70,9 @@ class Backend:
     def seq_run(self, prog, streams, n: int, count_first: bool):
         raise NotImplementedError
 
+    def timing_run(self, tp, xs, ws, start: int, count: int):
+        raise NotImplementedError
+
 
 class _Compiled(Backend):
     name = "c"
@@ -76,6 +80,7 @@ class _Compiled(Backend):
     def __init__(self, simd: str, chunk: int):
         self._mac, self._gates = _compiled("_mac"), _compiled("_gates")
         self._seq = _compiled("_seqgates")
+        self._timing = _compiled("_timing")
         if simd != "auto" and not self._mac.simd_supported(simd):
             raise InputError(
                 f"simd: {simd!r} is not supported by this CPU or build (supported: "
@@ -100,6 +105,9 @@ class _Compiled(Backend):
 
     def seq_run(self, prog, streams, n, count_first):
         return self._seq.run(prog, streams, n, count_first, self._level, self.chunk)
+
+    def timing_run(self, tp, xs, ws, start, count):
+        return self._timing.run(tp, xs, ws, start, count, self._level)
 
 
 class _Python(Backend):
@@ -138,6 +146,12 @@ class _Python(Backend):
     def seq_run(self, prog, streams, n, count_first):
         self._check(streams, 0, n)
         return self._kernel("seqgates").run(prog, streams, n, count_first, self.chunk)
+
+    def timing_run(self, tp, xs, ws, start, count):
+        from bitsim.backends.timing_plan import operand_bits
+
+        self._check((xs, ws), start - 1, start + count)
+        return self._kernel("timing").simulate(tp, *operand_bits(tp, xs, ws, start, count))
 
 
 def select(backend: str = "c", simd: str = "auto", chunk: int = DEFAULT_CHUNK) -> Backend:

@@ -125,7 +125,7 @@ def register(sub) -> None:
         "unit (every gate 1 step) or liberty (each cell's rise and fall delays from --liberty's "
         "timing tables at its load and input slew, in steps of --time-step): glitches counted, "
         "bitsim.simulate_timing; registers change at t = 0 with the inputs, the clock period is "
-        "assumed longer than the settle time; --backend c runs the numba kernel",
+        "assumed longer than the settle time",
     )
     p.add_argument(
         "--time-step",
@@ -287,7 +287,8 @@ def timed_row(args, circ: Union[Netlist, MultiplierCircuit], signed: bool) -> Di
         n=n,
         seed=args.seed,
         threads=args.threads,
-        backend="reference" if args.backend == "reference" else "numba",
+        backend=args.backend,
+        simd=args.simd,
     )
     return {
         **toggle_row(
@@ -402,7 +403,8 @@ def sequential(args, netlist: Netlist, signed: bool) -> Dict[str, Any]:
             delay=args.delay,
             semantics=args.semantics,
             threads=args.threads,
-            backend="reference" if args.backend == "reference" else "numba",
+            backend=args.backend,
+            simd=args.simd,
             **common,
         )
     else:

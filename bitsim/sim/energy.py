@@ -211,7 +211,8 @@ def simulate_energy(
             n=n,
             seed=seed,
             threads=threads,
-            backend="reference" if backend == "reference" else "numba",
+            backend=backend,
+            simd=simd,
         )
         act = activity(mapped, g, x, w, signed, length, seed, window, backend, simd)
         return price(mapped, g, act, float(clock))

@@ -65,27 +65,32 @@ Semantics (``semantics``):
 With unit delay the two are the same. Results: per net, changes rising and falling counted
 separately; ``settled``: the changes between the settled states (equal to the zero-delay
 counts of ``bitsim.simulate_gates``); ``glitches`` = total - settled (always an even number
-per net and vector). Backends: 'numba' (bit-sliced, 64 vectors a word, gates evaluated only in
-their event windows) and 'reference' (an event queue over numpy arrays: the oracle); both give
-identical results.
+per net and vector). Backends: 'c' (csrc/timing.c: bit-sliced, 64, 256 or 512 vectors a word
+operation by instruction set, each gate evaluated only at the steps of its event window, the
+schedule built once by ``bitsim.backends.timing_plan``), 'numba' (bit-sliced, 64 vectors a
+word) and 'reference' (an event queue over numpy arrays: the oracle); all give identical
+results.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from bitsim._core.checks import InputError, InputTypeError, check_choice, check_int
 from bitsim._core.interrupt import Workers
 from bitsim._core.segments import tail_range
-from bitsim.backends.dispatch import select
+from bitsim.backends.dispatch import BACKENDS, select
 from bitsim.backends.reference.gates import sources as ref_sources
+from bitsim.backends.timing_plan import TimingProgram
 from bitsim.circuits.multipliers import MultiplierCircuit, structure
 from bitsim.circuits.netlist import GATE_TYPES, Netlist
 from bitsim.sim import mac
+from bitsim.sim.formats import IntFormat
 from bitsim.sim.gates import GateToggles, Program, compile_netlist
+from bitsim.sim.operands import Stream
 
 __all__ = [
     "SEMANTICS",
@@ -97,9 +102,12 @@ __all__ = [
 ]
 
 SEMANTICS = ("inertial", "transport")
-CHUNK = 1 << 14  # vectors per kernel call: memory does not grow with n
+CHUNK = 1 << 16  # vectors per kernel call: memory does not grow with n
 REFERENCE_CHUNK = 1 << 10  # the reference holds an event table of gates x steps x vectors
 MAX_DELAY = 1000
+_ARITY = {"NOT": 1, "BUF": 1, "MUX": 3}
+MAX_SOURCES = 126  # nets changing at t = 0: the kernels read them as two buses of <= 63 bits
+TRACE_BLOCK = 4096  # cycles of a sequential netlist traced at a time (every net's values)
 INTERNAL = "internal"  # Gate.part of the gates inside a library cell (bitsim.circuits.mapped)
 _FORMS = "'unit', a mapping gate type -> steps or (rise, fall), or a pair (rise, fall) of arrays"
 Delay = Union[str, Mapping[str, Union[int, Tuple[int, int]]], Tuple[Sequence[int], Sequence[int]]]
@@ -162,36 +170,6 @@ def _per_gate(values, name: str, count: int, internal: np.ndarray) -> np.ndarray
             f"found {arr[bad[0]]} at gate {bad[0]}"
         )
     return arr
-
-
-def windows(prog: Program, rise: np.ndarray, fall: np.ndarray):
-    """(early, late, horizon): the earliest and latest step at which each net can change
-    (early > late: it never changes) and the latest step at which any net can change."""
-    big = np.iinfo(np.int64).max // 4
-    early = np.full(prog.nets, big, dtype=np.int64)
-    late = np.full(prog.nets, -big, dtype=np.int64)
-    for n in (*prog.x_nets, *prog.w_nets):
-        early[n] = late[n] = 0
-    arity = {"NOT": 1, "BUF": 1, "MUX": 3}
-    for i, (op, a, b, c, out) in enumerate(zip(prog.op, prog.a, prog.b, prog.c, prog.out)):
-        ins = (a, b, c)[: arity.get(GATE_TYPES[op], 2)]
-        early[out] = min(early[j] for j in ins) + min(rise[i], fall[i])
-        late[out] = max(late[j] for j in ins) + max(rise[i], fall[i])
-    horizon = int(max(0, late.max(initial=0)))
-    return early, late, horizon
-
-
-def _active(prog: Program, early: np.ndarray, late: np.ndarray, horizon: int):
-    """(gates, starts): gates[starts[t]:starts[t + 1]] are the gates whose output can change
-    at step t, in program order."""
-    lists: List[List[int]] = [[] for _ in range(horizon + 1)]
-    for i, out in enumerate(prog.out):
-        for t in range(max(0, int(early[out])), min(horizon, int(late[out])) + 1):
-            lists[t].append(i)
-    starts = np.zeros(horizon + 2, dtype=np.int64)
-    starts[1:] = np.cumsum([len(x) for x in lists])
-    gates = np.asarray([i for x in lists for i in x], dtype=np.int64)
-    return gates, starts
 
 
 def _empty() -> np.ndarray:
@@ -275,7 +253,8 @@ def simulate_timing(
     n: Optional[int] = None,
     seed: int = 0,
     threads: int = 1,
-    backend: str = "numba",
+    backend: str = "c",
+    simd: str = "auto",
 ) -> TimingToggles:
     """Glitch-aware toggle counts of a circuit over operand vectors.
 
@@ -286,10 +265,11 @@ def simulate_timing(
     ``bitsim.simulate_gates``; delay and semantics: see the module docstring; delay 'liberty'
     (a MappedNetlist): each cell's delays from its library (``bitsim.sim.liberty_delay``) in
     steps of ``time_step`` seconds (default 10 ps). Chunks of vectors run on ``threads``
-    threads; results do not depend on threads or chunks."""
+    threads; results do not depend on threads or chunks. backend: 'c' (csrc/timing.c;
+    ``simd``: 'auto', 'scalar', 'avx2', 'avx512'), 'numba' or 'reference'."""
     netlist, mapped = _unwrap(circuit)
     semantics = check_choice(semantics, "semantics", SEMANTICS)
-    backend = check_choice(backend, "backend", ("numba", "reference"))
+    backend = check_choice(backend, "backend", BACKENDS)
     if any(g.type == "DFF" for g in netlist.gates):
         raise InputError(
             "circuit: expected a netlist without flip-flops (a MAC's accumulator as a state "
@@ -312,7 +292,9 @@ def simulate_timing(
     )
     first = [prog.first_net] if prog.first_net >= 0 else []
     nets = np.concatenate([prog.x_nets, prog.w_nets, first, prog.acc_nets]).astype(np.int64)
-    tails = select(backend).mac_tail
+    idle = _undriven(prog, nets)  # other input ports: 0
+    nets = np.concatenate([nets, idle])
+    tails = select(backend, simd).mac_tail
     state = [0, 0]  # a vector and the accumulator's exact state there (the sum before it)
 
     def values(start: int, count: int) -> np.ndarray:
@@ -323,19 +305,30 @@ def simulate_timing(
             tail, restarted = tails(cfg, xs, ws, *tail_range(cfg.length, state[0], lo))
             state[:] = lo, int(tail) + (0 if restarted else state[1])
         xv, wv, fv, av = ref_sources(prog, xs, ws, count + (start > 0), lo, state[1])
+        for stream, v in ((xs, xv), (ws, wv)):
+            bad = np.flatnonzero((v < stream.fmt.lo) | (v > stream.fmt.hi))
+            if len(bad):  # only arrays can hold values outside the format
+                raise stream.range_error(lo + int(bad[0]))
         cols = [_bit_rows(xv, xb), _bit_rows(wv, wb)]
         if first:
             cols.append(fv[None, :].astype(bool))
         cols.append(_bit_rows(av, len(prog.acc_nets)))
+        cols.append(np.zeros((len(idle), len(xv)), dtype=bool))
         out = np.concatenate(cols)
         if start == 0:
             out = np.concatenate([np.zeros((len(nets), 1), dtype=bool), out], axis=1)
         return out
 
     chunk = _chunk(backend)
-    tasks = ((start, values(start, min(chunk, n - start))) for start in range(0, n, chunk))
+    starts = range(0, n, chunk)
+    if len(nets) == xb + wb:  # a multiplier: the kernels read the operand streams themselves
+        cloud = prog
+        tasks = ((xs, ws, start, min(chunk, n - start)) for start in starts)
+    else:
+        cloud = _cloud(prog, nets)
+        tasks = (_streams(cloud, values(start, min(chunk, n - start))) for start in starts)
     return _timed(
-        netlist, _cloud(prog, nets), rise_d, fall_d, semantics, tasks, n, threads, backend,
+        cloud, rise_d, fall_d, semantics, tasks, threads, backend, simd,
         TimingToggles(netlist, n, _empty(), x_port, w_port, structure(_counted(circuit)), None),
     )  # fmt: skip
 
@@ -354,7 +347,8 @@ def simulate_netlist_timing(
     length: Optional[int] = None,
     clear_latency: Optional[int] = None,
     threads: int = 1,
-    backend: str = "numba",
+    backend: str = "c",
+    simd: str = "auto",
 ) -> TimingToggles:
     """Glitch-aware toggle counts of a sequential netlist (flip-flops, feedback: a MAC with
     its accumulator register) over n clock cycles.
@@ -367,37 +361,49 @@ def simulate_netlist_timing(
     settled value); then the logic settles as in ``simulate_timing``. The clock period is
     assumed longer than the settle time (``settle_max`` steps): every register samples a
     settled input. netlist: a Netlist or a MappedNetlist (delay 'liberty' as in
-    ``simulate_timing``)."""
+    ``simulate_timing``); threads, backend, simd: as there (the cycles' register states come
+    from a compiled trace, or the reference's with backend 'reference')."""
     from bitsim.sim import sequential
 
     netlist, mapped = _unwrap(netlist)
     semantics = check_choice(semantics, "semantics", SEMANTICS)
-    backend = check_choice(backend, "backend", ("numba", "reference"))
+    backend = check_choice(backend, "backend", BACKENDS)
     sprog, streams, names, n = sequential.prepare(
         netlist, ports, signed, n, seed, clear_port, length, clear_latency
     )
     clear = [sprog.clear_net] if sprog.clear_net >= 0 else []
     nets = np.concatenate([*sprog.port_nets, clear, sprog.dff_q]).astype(np.int64)
-    nets = np.asarray(sorted(set(nets.tolist()) - {0, 1}), dtype=np.int64)
+    nets = np.asarray(sorted({*nets.tolist(), *_undriven(sprog, nets).tolist()}), dtype=np.int64)
     prog = _cloud(sprog, nets)
     rise_d, fall_d = gate_delays(netlist, prog, _resolve(delay, mapped, time_step))
+    for stream in streams:  # arrays: in the port's format (samplers always are)
+        if stream.array is not None:
+            v = stream.array[:n]
+            bad = np.flatnonzero((v < stream.fmt.lo) | (v > stream.fmt.hi))
+            if len(bad):
+                raise stream.range_error(int(bad[0]))
     chunk = _chunk(backend)
-    if backend == "numba":
-        from bitsim.backends.jit.seqgates import trace
-    else:
+    if backend == "reference":
         from bitsim.backends.reference.seqgates import trace
+    else:
+        from bitsim.backends.jit.seqgates import trace
 
     def tasks():
         """(start, the sources' values in cycles [start - 1, start + count)), cycle after
-        cycle: each chunk's trace starts from the last cycle of the one before."""
+        cycle: each block's trace starts from the last cycle of the one before."""
         before = None
         for start in range(0, n, chunk):
-            rows = trace(sprog, streams, min(chunk, n - start), start, before)
-            before = rows[-1]
-            yield start, np.ascontiguousarray(rows[:, nets].T)
+            cols = []
+            stop = min(n, start + chunk)
+            for lo in range(start, stop, TRACE_BLOCK):
+                rows = trace(sprog, streams, min(TRACE_BLOCK, stop - lo), lo, before)
+                cols.append(rows[: 1 if lo == start else 0, nets])
+                cols.append(rows[1:, nets])
+                before = rows[-1]
+            yield _streams(prog, np.ascontiguousarray(np.concatenate(cols).T))
 
     out = _timed(
-        netlist, prog, rise_d, fall_d, semantics, tasks(), n, threads, backend,
+        prog, rise_d, fall_d, semantics, tasks(), threads, backend, simd,
         TimingToggles(
             netlist, n, _empty(), names[0] if names else "", names[1] if len(names) > 1 else "",
             {"gates": netlist.count()}, n,
@@ -443,61 +449,66 @@ def _resolve(delay, mapped, time_step):
 
 
 def _chunk(backend: str) -> int:
-    return CHUNK if backend == "numba" else REFERENCE_CHUNK
+    return REFERENCE_CHUNK if backend == "reference" else CHUNK
+
+
+def _undriven(prog, nets: np.ndarray) -> np.ndarray:
+    """The nets prog's gates read that no gate drives, but ``nets`` and the constants (input
+    ports nothing drives, register outputs): sources too, so that every kernel sees them."""
+    read: set = set()
+    for op, a, b, c in zip(prog.op, prog.a, prog.b, prog.c):
+        read.update((int(a), int(b), int(c))[: _ARITY.get(GATE_TYPES[op], 2)])
+    other = read - set(prog.out.tolist()) - set(nets.tolist()) - {0, 1}
+    return np.asarray(sorted(other), dtype=np.int64)
 
 
 def _cloud(prog, nets: np.ndarray) -> Program:
     """The kernels' Program of a combinational cloud (prog's gates, flip-flops excluded) whose
-    sources are ``nets`` (they change at t = 0): the reference kernel reads them as two buses
-    of up to 64 bits (x_nets, w_nets)."""
+    sources are ``nets`` (they change at t = 0), read by the kernels as two operand buses
+    (x_nets, w_nets) of up to 63 bits (a lone source is paired with the constant-0 net)."""
+    if len(nets) > MAX_SOURCES:
+        raise InputError(
+            f"circuit: expected at most {MAX_SOURCES} nets that change at t = 0 (input and "
+            f"register bits), found {len(nets)}"
+        )
+    nets = np.concatenate([nets, np.zeros(max(0, 2 - len(nets)), dtype=np.int64)])
+    half = (len(nets) + 1) // 2
     return Program(
         prog.nets, prog.op, prog.a, prog.b, prog.c, prog.out,
-        x_nets=nets[:64].astype(np.int32), w_nets=nets[64:].astype(np.int32),
+        x_nets=nets[:half].astype(np.int32), w_nets=nets[half:].astype(np.int32),
         acc_nets=np.zeros(0, dtype=np.int32), first_net=-1, length=None, register_depth=0,
     )  # fmt: skip
 
 
-def _timed(netlist, prog, rise_d, fall_d, semantics, tasks, n, threads, backend, out):
-    """Run the timing kernels over ``tasks`` ((start, sources' values bool[sources, count +
-    1]) per chunk) and fill ``out``'s counts."""
-    inputs = np.concatenate([prog.x_nets, prog.w_nets]).astype(np.int64)
-    if backend == "reference" and len(inputs) > 128:
-        raise InputError(
-            f"backend: the reference timing kernel takes at most 128 source nets (inputs and "
-            f"register outputs), found {len(inputs)}; use backend 'numba'"
-        )
-    early, late, horizon = windows(prog, rise_d, fall_d)
+def _streams(prog, vals: np.ndarray):
+    """(x, w, 1, count): a chunk's sources' values bool[sources, count + 1] (the vector
+    before first) as the two operand arrays of ``prog`` (``_cloud``), for ``timing_run``."""
+    xb, wb = len(prog.x_nets), len(prog.w_nets)
+    if len(vals) < xb + wb:  # the constant-0 partner of a lone source
+        vals = np.concatenate([vals, np.zeros((xb + wb - len(vals), vals.shape[1]), bool)])
+    xs, ws = (
+        Stream(name, IntFormat(bits, False), array=_words(part))
+        for name, bits, part in (("x", xb, vals[:xb]), ("w", wb, vals[xb:]))
+    )
+    return xs, ws, 1, vals.shape[1] - 1
+
+
+def _timed(prog, rise_d, fall_d, semantics, tasks, threads, backend, simd, out):
+    """Run the timing kernels over ``tasks`` ((x, w, start, count) per chunk: operand streams
+    of prog and the vectors to count) and fill ``out``'s counts."""
     threads = check_int(threads, "threads", 1, 1024)
-    inertial = semantics == "inertial"
-    active, active_at = _active(prog, early, late, horizon)
+    kernels = select(backend, simd)
+    tp = TimingProgram(prog, rise_d, fall_d, semantics == "inertial")
+    if backend == "c":
+        _ = tp.plan  # built once, before the threads share it
 
     def run(task):
-        """Counts of one chunk of vectors."""
-        _, vals = task
-        count = vals.shape[1] - 1
-        if backend == "reference":
-            from bitsim.backends.reference import timing as ref
-
-            weights = np.uint64(1) << np.arange(64, dtype=np.uint64)
-            xv = (vals[:64].T.astype(np.uint64) * weights[: min(64, len(vals))]).sum(axis=1)
-            wv = (vals[64:].T.astype(np.uint64) * weights[: max(0, len(vals) - 64)]).sum(axis=1)
-            r, f, sr, sf, last = ref.run(prog, rise_d, fall_d, horizon, inertial, xv, wv)
-            return r, f, sr, sf, np.bincount(last, minlength=horizon + 1)
-        from bitsim.backends.jit import timing as jit
-
-        pad = -count % 64  # padding lanes repeat the last vector: no change
-        padded = np.concatenate([vals, vals[:, -1:].repeat(pad, axis=1)], axis=1)
-        r, f, sr, sf, hist = jit.run(
-            prog.op, prog.a, prog.b, prog.c, prog.out, rise_d, fall_d, active, active_at,
-            prog.nets, inputs, horizon, inertial, _pack_rows(padded[:, :-1]),
-            _pack_rows(padded[:, 1:]),
-        )  # fmt: skip
-        hist[0] -= pad
-        return r, f, sr, sf, hist
+        """Counts of one chunk."""
+        return kernels.timing_run(tp, *task)
 
     rise = np.zeros(prog.nets, dtype=np.uint64)
     fall, srise, sfall = rise.copy(), rise.copy(), rise.copy()
-    settle = np.zeros(horizon + 1, dtype=np.int64)
+    settle = np.zeros(tp.horizon + 1, dtype=np.int64)
     with Workers(threads) as workers:
         for r, f, sr, sf, hist in workers.imap(run, tasks):
             rise += r
@@ -515,9 +526,10 @@ def _timed(netlist, prog, rise_d, fall_d, semantics, tasks, n, threads, backend,
     return out
 
 
-def _pack_rows(values: np.ndarray) -> np.ndarray:
-    """bool[rows, m] (m a multiple of 64) as uint64 words, 64 values a word (LSB first)."""
-    return np.packbits(values, axis=1, bitorder="little").view("<u8").reshape(len(values), -1)
+def _words(bits: np.ndarray) -> np.ndarray:
+    """bool[k <= 63, m] as m int64 values, row j bit j."""
+    weights = np.uint64(1) << np.arange(len(bits), dtype=np.uint64)
+    return (bits.T.astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64).view(np.int64)
 
 
 def _bit_rows(values: np.ndarray, bits: int) -> np.ndarray:

@@ -70,6 +70,7 @@ LONG_RUNS = [
     ["accwidth", "--k", "1e17", "--dots", "10", "--threads", "2", "--bits", "8"],
     ["accwidth", "--k", "1e6", "--dots", "1e12", "--threads", "2", "--bits", "8"],
     ["gates", "--arch", "array", "-n", "2e10", "--threads", "2"],
+    ["gates", "--arch", "array", "--delay", "unit", "-n", "2e12", "--threads", "2"],
     ["gates", "--arch", "array", "--mac", "--length", "100", "-n", "2e10", "--threads", "1"],
     ["report", "resnet18", "-n", "1e10", "--threads", "2"],
     # a sequential netlist (flip-flop feedback), simulated cycle by cycle

@@ -33,6 +33,8 @@ def test_mac_circuit(arch, signed):
     ref = simulate_timing(c, backend="reference", **kw)
     fast = simulate_timing(c, **kw)
     assert same(ref, fast)
+    for backend, simd in (("numba", "auto"), ("c", "scalar")):
+        assert same(ref, simulate_timing(c, backend=backend, simd=simd, **kw))
     assert np.array_equal(fast.settled, simulate_gates(c, **kw).per_net)
     assert fast.glitches.sum() > 0 and fast.per_part()["accumulator_adder"] > 0
 
@@ -58,8 +60,10 @@ def test_netlist_with_flip_flops(name, signed, clear):
     kw = dict(signed=signed, n=300, seed=5, **clear)
     ports = {"a": "uniform", "b": "uniform"}
     ref = simulate_netlist_timing(nl, ports, backend="reference", **kw)
-    fast = simulate_netlist_timing(nl, ports, **kw)
+    fast = simulate_netlist_timing(nl, ports, **kw)  # umac4: its clear port undriven (0)
     assert same(ref, fast)
+    for backend, simd in (("numba", "auto"), ("c", "scalar")):
+        assert same(ref, simulate_netlist_timing(nl, ports, backend=backend, simd=simd, **kw))
     zero = simulate_netlist(nl, ports, **kw)
     assert np.array_equal(fast.settled, zero.per_net)
     assert fast.glitches.sum() > 0 and fast.settle.sum() == 300
@@ -113,6 +117,16 @@ def test_errors():
         simulate_timing(c, n=10, time_step=1e-11)
     with pytest.raises(InputError, match="port"):
         simulate_netlist_timing(nl, {"nope": "uniform"}, n=10)
+    a = np.zeros(50, dtype=np.int64)
+    a[30] = 8  # 4-bit signed: at most 7
+    for backend in ("c", "numba", "reference"):
+        with pytest.raises(InputError, match="a: expected integers in .*index 30"):
+            simulate_netlist_timing(nl, {"a": a, "b": a}, signed=True, backend=backend)
+    mac = mac_circuit("array", 4, acc_bits=10)
+    x = np.full(3000, 3)
+    x[2500] = 16
+    with pytest.raises(InputError, match="x: expected integers in .*index 2500"):
+        simulate_timing(mac, x, x, length=4)
 
 
 @pytest.mark.parametrize("name", ["smac8", "ffcells"])

@@ -136,3 +136,32 @@ def run(
             seen |= new
         hist[0] += 64 - _popcount(seen)
     return rise, fall, srise, sfall, hist
+
+
+def simulate(tp, xv, wv):
+    """(rise, fall, settled_rise, settled_fall, settle) of vectors 1 .. len(xv) - 1 of the
+    operand bit patterns xv, wv (uint64; element 0: the vector before) for a
+    ``bitsim.backends.timing_plan.TimingProgram``."""
+    prog = tp.prog
+    xb, wb = len(prog.x_nets), len(prog.w_nets)
+    pad = -(len(xv) - 1) % 64  # padding lanes repeat the last vector: no change
+    xp = np.concatenate([xv, xv[-1:].repeat(pad)])
+    wp = np.concatenate([wv, wv[-1:].repeat(pad)])
+    prev = np.concatenate([_pack(xp[:-1], xb), _pack(wp[:-1], wb)])
+    cur = np.concatenate([_pack(xp[1:], xb), _pack(wp[1:], wb)])
+    active, active_at = tp.active
+    r, f, sr, sf, hist = run(
+        prog.op, prog.a, prog.b, prog.c, prog.out, tp.rise, tp.fall, active, active_at,
+        prog.nets, tp.inputs, tp.horizon, tp.inertial, prev, cur,
+    )  # fmt: skip
+    hist[0] -= pad
+    return r, f, sr, sf, hist
+
+
+def _pack(values: np.ndarray, bits: int) -> np.ndarray:
+    """Bit j of every value, 64 values a uint64 word (LSB: the first): shape (bits, words); the
+    values' count must be a multiple of 64."""
+    planes = ((values[None, :] >> np.arange(bits, dtype=np.uint64)[:, None]) & U64(1)).astype(
+        np.uint8
+    )
+    return np.packbits(planes, axis=1, bitorder="little").view("<u8").reshape(bits, -1)

@@ -87,3 +87,10 @@ def run(prog, rise_d, fall_d, horizon, inertial, xv, wv):
         settled_rise[net] = np.count_nonzero(moved & val[net])
         settled_fall[net] = np.count_nonzero(moved & ~val[net])
     return rise, fall, settled_rise, settled_fall, settle
+
+
+def simulate(tp, xv, wv):
+    """(rise, fall, settled_rise, settled_fall, settle histogram) of vectors 1 .. len(xv) - 1
+    for a ``bitsim.backends.timing_plan.TimingProgram`` (same results as the other backends)."""
+    r, f, sr, sf, last = run(tp.prog, tp.rise, tp.fall, tp.horizon, tp.inertial, xv, wv)
+    return r, f, sr, sf, np.bincount(last, minlength=tp.horizon + 1)
