@@ -132,9 +132,10 @@ static int check(const bitsim_timing_plan *p)
             int32_t k;
             if (!in_range(e[3], 1, BITSIM_T_MAX_DELAY + 1)
                 || !in_range(e[4], 1, BITSIM_T_MAX_DELAY + 1) || e[2] < 0
-                || (int64_t)e[2] + d > p->nargs || !in_range(e[5], 0, p->slots))
+                || (int64_t)e[2] + 3 + d > p->nargs || !in_range(e[5], 0, p->slots)
+                || e[1] < BITSIM_G_AND || e[1] > BITSIM_G_BUF)
                 return BITSIM_ERR_TIMING_PLAN;
-            for (k = 0; k < d; k++)
+            for (k = 0; k < 3 + d; k++)
                 if (!in_range(p->args[e[2] + k], 0, p->slots))
                     return BITSIM_ERR_TIMING_PLAN;
         } else if (e[1] < BITSIM_G_AND || e[1] > BITSIM_G_BUF || !in_range(e[2], 0, p->slots)

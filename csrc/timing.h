@@ -9,11 +9,12 @@
  * slot of a history buffer H. Step t evaluates the plan's entries of step t, in order:
  *
  *   BITSIM_T_DIRECT     H[dst] = op(H[a], H[b], H[c]); counts H[dst] vs H[prev]
- *   BITSIM_T_INERTIAL   H[dst] = v = H[args[a]] where g held v over its delay, else H[prev]
+ *   BITSIM_T_INERTIAL   H[dst] = v = g(t - 1) where g held v over its delay, else H[prev]
  *   BITSIM_T_TRANSPORT  H[dst] = g(t - k) for the smallest k with d(g(t - k)) <= k
  *   BITSIM_T_EVAL       H[dst] = op(H[a], H[b], H[c]); not counted
  *
- * (INERTIAL, TRANSPORT: args[a + k - 1] is the slot of g(t - k), k = 1 .. max(rise, fall);
+ * (INERTIAL, TRANSPORT: g(t - 1) = op(H[args[a]], H[args[a + 1]], H[args[a + 2]]) is stored
+ * in H[args[a + 3]]; args[a + k + 2] is the slot of g(t - k), k = 2 .. max(rise, fall);
  * b = rise, c = fall.) Counted entries add the rising changes of net `net` and mark the
  * vectors that changed at step t; falling changes follow (they alternate with the rising
  * ones on every net and vector): fall = rise + settled_fall - settled_rise. */

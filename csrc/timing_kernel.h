@@ -159,11 +159,12 @@ static inline T(vec) T(step)(const bitsim_timing_plan *p, int t, T(vec) *restric
             /* v = g(t - 1) where g held v over [t - d(v), t - 1], else out(t - 1) */
             const int32_t *g = p->args + e[2];
             const int32_t dr = e[3], df = e[4], d = dr > df ? dr : df;
-            const T(vec) v = H[g[0]];
+            const T(vec) v = T(gate)(e[1], H[g[0]], H[g[1]], H[g[2]]);
             T(vec) held1 = ones, held0 = ones, ok;
             int32_t k;
+            H[g[3]] = v;
             for (k = 2; k <= d; k++) {
-                const T(vec) same = ~(v ^ H[g[k - 1]]);
+                const T(vec) same = ~(v ^ H[g[k + 2]]);
                 if (k <= dr)
                     held1 &= same;
                 if (k <= df)
@@ -177,10 +178,12 @@ static inline T(vec) T(step)(const bitsim_timing_plan *p, int t, T(vec) *restric
             const int32_t *g = p->args + e[2];
             const int32_t dr = e[3], df = e[4];
             const int32_t d = dr > df ? dr : df, dmin = dr < df ? dr : df;
+            const T(vec) v = T(gate)(e[1], H[g[0]], H[g[1]], H[g[2]]);
             int32_t k;
-            r = H[g[d - 1]];
+            H[g[3]] = v;
+            r = d == 1 ? v : H[g[d + 2]];
             for (k = d - 1; k >= dmin; k--) {
-                const T(vec) gk = H[g[k - 1]];
+                const T(vec) gk = k == 1 ? v : H[g[k + 2]];
                 const T(vec) ok = (dr <= k ? gk : zero) | (df <= k ? ~gk : zero);
                 r = (gk & ok) | (r & ~ok);
             }

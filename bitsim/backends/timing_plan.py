@@ -15,13 +15,14 @@ address. Gates with general delays (rise != fall, or an inertial delay > 1) also
 function's history g(t) over their inputs' window. Each step is a list of *entries*, evaluated
 in order:
 
-* phase 1 (read earlier steps only, sorted by kind and gate type): ``DIRECT`` out(t) =
-  op(inputs at t - d) for unit delay, and for transport with rise = fall = d; ``INERTIAL`` and
-  ``TRANSPORT`` out(t) from g(t - 1) .. g(t - dmax) (the closed forms of
-  ``bitsim.backends.jit.timing``); each counts out's rising changes and marks the vectors
-  that changed;
+* phase 1 (read earlier steps only, sorted by kind, longest delay and gate type): ``DIRECT``
+  out(t) = op(inputs at t - d) for unit delay, and for transport with rise = fall = d;
+  ``INERTIAL`` and ``TRANSPORT`` out(t) from g(t - 1) .. g(t - dmax) (the closed forms of
+  ``bitsim.backends.jit.timing``), computing g(t - 1) from the inputs and storing it in g's
+  history; each counts out's rising changes and marks the vectors that changed;
 * phase 2 (read step t, in level order): ``EVAL`` dst = op(inputs at t): the zero-delay
-  gates inside library cells (not counted) and the g(t) histories.
+  gates inside library cells (not counted), and g(t) at the first steps of its window, which
+  no output entry computes (t < the output's first step - 1).
 """
 
 from __future__ import annotations
@@ -46,8 +47,9 @@ _ARITY = {"NOT": 1, "BUF": 1, "MUX": 3}
 @dataclass
 class Plan:
     """The C kernel's schedule (see the module docstring). ``entries``: int32 (count, 8) rows
-    kind, op, a, b, c, prev, dst, net (INERTIAL, TRANSPORT: a = offset into ``args``, b =
-    rise, c = fall); ``step_at[t]:step_at[t + 1]`` the entries of step t; ``slots`` history
+    kind, op, a, b, c, prev, dst, net (INERTIAL, TRANSPORT: a = offset into ``args``, where
+    the entry's inputs at t - 1, the slot of g(t - 1) and those of g(t - 2) .. g(t - dmax)
+    are, b = rise, c = fall); ``step_at[t]:step_at[t + 1]`` the entries of step t; ``slots`` history
     vectors; ``last[n]``: net n's slot at the horizon; ``in_slot[j]``: input j's slot at t = 0."""
 
     slots: int
@@ -149,36 +151,52 @@ class TimingProgram:
         d = rise[gi]  # direct: rise = fall
         kinds = np.where(gen, INERTIAL if self.inertial else TRANSPORT, DIRECT)
         dmax = np.maximum(rise[gi], fall[gi])
-        first_arg = np.cumsum(np.where(gen, dmax, 0)) - np.where(gen, dmax, 0)
+        width = np.where(gen, 3 + dmax, 0)
+        first_arg = np.cumsum(width) - width
         abc = [np.where(gen, 0, net_at(ins[k, gi], t - d)) for k in range(3)]
         abc[0] = np.where(gen, first_arg, abc[0])
         abc[1] = np.where(gen, rise[gi], abc[1])
         abc[2] = np.where(gen, fall[gi], abc[2])
         o = out[gi]
         phase1 = np.stack([kinds, op[gi], *abc, net_at(o, t - 1), net_at(o, t), o], axis=1)
-        ai, ak = _pairs(np.where(gen, 1, 1), np.where(gen, dmax, 0))  # entry ai, k = 1..dmax
-        args = g_at(gi[ai], t[ai] - ak)  # addressed by offset: entry order does not matter
-        # phase 2: zero-delay gates at their output's steps, g(t) histories at theirs
+        # args of a general entry at step t: its inputs at t - 1, where g(t - 1) goes (a
+        # scratch slot outside g's window), g(t - 2) .. g(t - dmax)
+        scratch = nets + len(t_all)
+        ai, ak = _pairs(np.zeros(len(gi), np.int64), width - 1)
+        e_gi, e_t = gi[ai], t[ai]
+        own = (g_lo[e_gi] <= e_t - 1) & (e_t - 1 <= g_hi[e_gi])
+        args = np.select(
+            [ak < 3, ak == 3],
+            [
+                net_at(ins[np.minimum(ak, 2), e_gi], e_t - 1),
+                np.where(own, g_at(e_gi, e_t - 1), scratch),
+            ],
+            g_at(e_gi, e_t - (ak - 2)),
+        )  # addressed by offset: entry order does not matter
+        # phase 2: zero-delay gates at their output's steps; g(t) where no output entry
+        # computes it (steps before the first output step - 1)
         zi, zt = _pairs(np.where(zero, n_lo[out], 1), np.where(zero, n_hi[out], 0))
-        hi_, ht = _pairs(g_lo, g_hi)
+        hi_, ht = _pairs(g_lo, np.minimum(g_hi, g_lo + np.minimum(rise, fall) - 2))
         ei, et = np.concatenate([zi, hi_]), np.concatenate([zt, ht])
         dst = np.concatenate([net_at(out[zi], zt), g_at(hi_, ht)])
         phase2 = np.stack(
             [np.full(len(ei), EVAL), op[ei], *(net_at(ins[k, ei], et) for k in range(3)),
              np.zeros(len(ei), np.int64), dst, out[ei]], axis=1,
         )  # fmt: skip
-        # per step: phase 1 by kind and gate type, then phase 2 in level order
+        # per step: phase 1 by kind, longest delay and gate type (the kernel's loops and
+        # branches then see runs of one kind), then phase 2 in level order
         rows = np.concatenate([phase1, phase2])
         step = np.concatenate([t, et])
         phase = np.concatenate([np.zeros(len(t), np.int64), np.ones(len(et), np.int64)])
         gate = np.concatenate([gi, ei])
-        key = np.where(phase == 0, rows[:, 0] * 16 + rows[:, 1], gate)
+        longest = np.concatenate([np.maximum(rise[gi], fall[gi]), np.zeros(len(et), np.int64)])
+        key = np.where(phase == 0, (rows[:, 0] << 24) | (longest << 4) | rows[:, 1], gate)
         entries = rows[np.lexsort((gate, key, phase, step))].astype(np.int32)
         step_at = np.zeros(steps + 1, dtype=np.int64)
         step_at[1:] = np.cumsum(np.bincount(step, minlength=steps))
         last = net_at(np.arange(nets), np.full(nets, horizon)).astype(np.int32)
         in_slot = net_at(self.inputs, np.zeros(len(self.inputs), np.int64)).astype(np.int32)
-        return Plan(nets + len(t_all), entries, step_at, args.astype(np.int32), last, in_slot)
+        return Plan(scratch + 1, entries, step_at, args.astype(np.int32), last, in_slot)
 
 
 def _reads(gate_type: str) -> Tuple[int, ...]:
