@@ -10,10 +10,13 @@ The YAML file has four top-level keys::
 Parameters take the names of the Python API: for ``flips`` x_bits, w_bits, acc_bits, signed,
 x_signed, w_signed, length, dist, x_dist, w_dist, scale, n; for ``accwidth`` k, x_bits, w_bits,
 signed, x_signed, w_signed, dist, x_dist, w_dist, scale, dots, eps; for ``gates`` arch, x_bits,
-w_bits, signed, mac, acc_bits, length, dist, x_dist, w_dist, scale, n, delay (zero, the default, or
-unit: glitch-aware, ``bitsim.simulate_timing``, adding toggles_settled, toggles_glitches,
-glitch_share, settle_max and settle_mean), semantics (inertial or transport). Schema errors name the
-key and the line at fault and are reported before anything runs.
+w_bits, signed, mac, acc_bits, length, dist, x_dist, w_dist, scale, n, delay (zero, the default,
+unit or liberty: glitch-aware, ``bitsim.simulate_timing``, adding toggles_settled, toggles_glitches,
+glitch_share, settle_max and settle_mean), semantics (inertial or transport), liberty (a Liberty
+library: the circuit is mapped to it and priced, adding energy_<kind>_pj per vector, with a delay
+the settled/glitch split too; needed by delay liberty) and time_step (seconds per step of delay
+liberty, default 1e-11). Schema errors name the key and the line at fault and are reported before
+anything runs.
 
 Every cell's seed is derived from the grid seed and the cell's parameters (SHA-256), so results
 do not depend on the order, the number of workers or the scheduler. Finished rows go to a
@@ -45,11 +48,14 @@ from bitsim._core.progress import progress_callback
 from bitsim._core.segments import chain, default_threads, merge, split, tail_range
 from bitsim._version import __version__
 from bitsim.backends.dispatch import BACKENDS, SIMD_CHOICES, select
-from bitsim.circuits.multipliers import ARCHS, circuit
+from bitsim.circuits.liberty import read_liberty
+from bitsim.circuits.mapped import map_circuit
+from bitsim.circuits.multipliers import ARCHS, circuit, structure
 from bitsim.sim import accwidth, mac
 from bitsim.sim.distributions import DISTRIBUTIONS, resolve_distribution
+from bitsim.sim.energy import simulate_energy
 from bitsim.sim.gates import simulate_gates
-from bitsim.sim.timing import SEMANTICS, simulate_timing
+from bitsim.sim.timing import SEMANTICS, TimingToggles, simulate_timing
 
 __all__ = [
     "BOOL_PARAMS",
@@ -83,12 +89,13 @@ COMMON = {"x_bits", "w_bits", "signed", "x_signed", "w_signed", "dist", "x_dist"
 PARAMS = {
     "flips": COMMON | {"acc_bits", "length", "n"},
     "accwidth": COMMON | {"k", "dots", "eps"},
-    "gates": COMMON | {"arch", "mac", "acc_bits", "length", "n", "delay", "semantics"},
+    "gates": COMMON
+    | {"arch", "mac", "acc_bits", "length", "n", "delay", "semantics", "liberty", "time_step"},
 }
 INT_PARAMS = {"x_bits", "w_bits", "acc_bits", "length", "n", "k", "dots"}
 BOOL_PARAMS = {"signed", "x_signed", "w_signed", "mac"}
 DIST_PARAMS = {"dist", "x_dist", "w_dist"}
-DELAYS = ("zero", "unit")  # gates: zero-delay (simulate_gates) or unit (simulate_timing)
+DELAYS = ("zero", "unit", "liberty")  # gates: zero-delay (simulate_gates) or simulate_timing
 
 
 class GridError(InputError):
@@ -143,7 +150,9 @@ def _check_value(name, value):
         return None if value in DELAYS else f"one of {', '.join(DELAYS)}"
     if name == "semantics":
         return None if value in SEMANTICS else f"one of {', '.join(SEMANTICS)}"
-    if name in ("scale", "eps"):
+    if name == "liberty":
+        return None if isinstance(value, str) and value else "a Liberty file's path"
+    if name in ("scale", "eps", "time_step"):
         ok = (
             isinstance(value, (int, float))
             and not isinstance(value, bool)
@@ -269,8 +278,10 @@ def _check_cell(kind, cell):
             raise InputError("arch: expected a multiplier architecture, found none")
         _circuit(cell)
         mac.prepare(**_mac_kwargs(cell, 0))
-        if cell.get("delay", "zero") != "zero" and cell.get("mac", False):
-            raise InputError("delay: expected zero with mac (unit needs a combinational circuit)")
+        if cell.get("delay", "zero") == "liberty" and "liberty" not in cell:
+            raise InputError("delay: liberty needs the parameter liberty (a library's path)")
+        if "time_step" in cell and cell.get("delay", "zero") != "liberty":
+            raise InputError("time_step: only with delay liberty")
     else:
         if "k" not in cell:
             raise InputError("k: expected the dot-product length, found none")
@@ -332,6 +343,8 @@ def _circuit(cell):
 
 def task_gates(cell, seed, backend, simd):
     x, w = _operands(cell)
+    if "liberty" in cell:
+        return _energy_row(cell, seed, backend, simd, x, w)
     if cell.get("delay", "zero") != "zero":
         return _timing_row(cell, seed, backend, simd, x, w)
     g = simulate_gates(
@@ -344,14 +357,7 @@ def task_gates(cell, seed, backend, simd):
         backend=backend,
         simd=simd,
     )
-    counts = g.structure()
-    row = {f"toggles_{k}": v for k, v in g.per_vector().items()}
-    row.update(
-        {k: v for k, v in counts.items() if k != "gates"},
-        n=g.vectors,
-        gates=sum(counts["gates"].values()),
-    )
-    return row
+    return _toggle_columns(g, g.structure())
 
 
 def _timing_row(cell, seed, backend, simd, x, w) -> dict:
@@ -361,20 +367,49 @@ def _timing_row(cell, seed, backend, simd, x, w) -> dict:
         w,
         delay=cell["delay"],
         semantics=cell.get("semantics", "inertial"),
+        length=cell.get("length") if cell.get("mac") else None,
         n=cell.get("n", DEFAULT_N),
         seed=seed,
         backend=backend,
         simd=simd,
     )
-    counts = g.structure()
-    totals = g.glitch_totals()
+    return _toggle_columns(g, g.structure())
+
+
+def _toggle_columns(g, counts) -> dict:
     row = {f"toggles_{k}": v for k, v in g.per_vector().items()}
     row.update(
         {k: v for k, v in counts.items() if k != "gates"},
         n=g.vectors,
         gates=sum(counts["gates"].values()),
-        **{k: totals[k] for k in ("glitch_share", "settle_max", "settle_mean")},
     )
+    if isinstance(g, TimingToggles):
+        totals = g.glitch_totals()
+        row.update({k: totals[k] for k in ("glitch_share", "settle_max", "settle_mean")})
+    return row
+
+
+def _energy_row(cell, seed, backend, simd, x, w) -> dict:
+    """A gates cell with a library: the circuit mapped through Yosys and priced
+    (``bitsim.simulate_energy``), zero-delay or with the cell's delay model."""
+    c = _circuit(cell)
+    delay = cell.get("delay", "zero")
+    e = simulate_energy(
+        map_circuit(c, read_liberty(cell["liberty"])),
+        x,
+        w,
+        signed=cell.get("signed", False),
+        length=cell.get("length") if cell.get("mac") else None,
+        n=cell.get("n", DEFAULT_N),
+        seed=seed,
+        backend=backend,
+        simd=simd,
+        delay=delay,
+        semantics=cell.get("semantics", "inertial"),
+        time_step=cell.get("time_step", 1e-11) if delay == "liberty" else None,
+    )
+    row = _toggle_columns(e.toggles, structure(c))
+    row.update({f"energy_{k}_pj": v * 1e12 for k, v in e.per_vector_j.items()})
     return row
 
 

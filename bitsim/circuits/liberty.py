@@ -8,8 +8,9 @@
 * per cell: pins (direction, ``capacitance`` / ``rise_capacitance`` / ``fall_capacitance``,
   ``clock``), output ``function``s as expression trees, ``internal_power`` groups (related pin,
   ``when``, ``rise_power`` / ``fall_power`` tables), timing arcs (related pin, ``timing_sense``,
-  ``rise_transition`` / ``fall_transition`` tables), ``cell_leakage_power`` and state-dependent
-  ``leakage_power`` groups, and ``ff`` groups (state variables, ``next_state``).
+  ``rise_transition`` / ``fall_transition`` and ``cell_rise`` / ``cell_fall`` delay tables),
+  ``cell_leakage_power`` and state-dependent ``leakage_power`` groups, and ``ff`` groups (state
+  variables, ``next_state``).
 
 Internal-power table values are energies in units of capacitive_load_unit x voltage_unit^2
 (Liberty's convention: pF x V^2 = pJ), as OpenSTA reads them. Tables are interpolated
@@ -104,12 +105,15 @@ class PowerArc:
 
 @dataclass
 class TimingArc:
-    """Output transition times (s) of one timing arc, by output load (F) and input slew (s)."""
+    """Output transition times and delays (s) of one timing arc (NLDM), by output load (F)
+    and input slew (s)."""
 
     related: str
     sense: str  # positive_unate, negative_unate or non_unate
     rise_transition: Optional[Table]
     fall_transition: Optional[Table]
+    cell_rise: Optional[Table] = None  # delay to a rising output
+    cell_fall: Optional[Table] = None
 
 
 @dataclass
@@ -400,6 +404,8 @@ def _pin(cell: str, p, templates, scales) -> Pin:
             _str(t.get("timing_sense")) or "non_unate",
             _table(t, "rise_transition", templates, scales["time"], scales),
             _table(t, "fall_transition", templates, scales["time"], scales),
+            _table(t, "cell_rise", templates, scales["time"], scales),
+            _table(t, "cell_fall", templates, scales["time"], scales),
         )
         for t in p.get_groups("timing")
         if (_str(t.get("timing_type")) or "combinational")

@@ -27,11 +27,12 @@ from bitsim.cli.common import (
 )
 from bitsim.sim.distributions import DISTRIBUTIONS, resolve_distribution
 from bitsim.sim.energy import DEFAULT_CLOCK_HZ, INTERNAL_MODELS
-from bitsim.sim.gates import simulate_gates
+from bitsim.sim.gates import GateToggles, simulate_gates
+from bitsim.sim.liberty_delay import DEFAULT_TIME_STEP_PS
 from bitsim.sim.sequential import FIRST_CYCLE, simulate_netlist
-from bitsim.sim.timing import SEMANTICS, simulate_timing
+from bitsim.sim.timing import SEMANTICS, simulate_netlist_timing, simulate_timing
 
-DELAYS = ("zero", "unit")
+DELAYS = ("zero", "unit", "liberty")
 
 
 def register(sub) -> None:
@@ -128,9 +129,19 @@ def register(sub) -> None:
         "--delay",
         choices=DELAYS,
         default="zero",
-        help="gate delay model: zero (the default; each net changes at most once a vector) or "
-        "unit (every gate 1 step: glitches counted, bitsim.simulate_timing; combinational "
-        "circuits only)",
+        help="gate delay model: zero (the default; each net changes at most once a vector), "
+        "unit (every gate 1 step) or liberty (each cell's rise and fall delays from --liberty's "
+        "timing tables at its load and input slew, in steps of --time-step): glitches counted, "
+        "bitsim.simulate_timing; registers change at t = 0 with the inputs, the clock period is "
+        "assumed longer than the settle time",
+    )
+    p.add_argument(
+        "--time-step",
+        type=POSITIVE,
+        default=None,
+        metavar="PS",
+        help="with --delay liberty: picoseconds per time step (default 10; delays rounded to "
+        "the nearest step, at least 1)",
     )
     p.add_argument(
         "--semantics",
@@ -163,11 +174,13 @@ def run(args) -> None:
     )
     only_with(args, args.arch is not None, "--arch", "--mac", "--x-bits", "--w-bits")
     timed = args.delay != "zero"
-    only_with(args, timed, "--delay unit", "--semantics")
+    only_with(args, timed, "--delay unit or liberty", "--semantics")
+    only_with(args, args.delay == "liberty", "--delay liberty", "--time-step")
     args.semantics = args.semantics or "inertial"
-    if timed and (args.mac or args.liberty or args.clear_port):
-        flag = "--mac" if args.mac else "--liberty" if args.liberty else "--clear-port"
-        raise InputError(f"--delay: expected zero with {flag} (a combinational circuit for unit)")
+    if args.delay == "liberty" and not args.liberty:
+        raise InputError("--delay: liberty needs --liberty (the library whose delays to use)")
+    if timed and args.first_cycle != "reset":
+        raise InputError(f"--first-cycle: expected reset with --delay, found {args.first_cycle}")
     if args.port and args.netlist is None:
         raise InputError(f"--port: has no effect without --netlist, found --port {args.port[0]}")
     for flag in ("saif", "sta_tcl", "verilog", "energy_per_net", "internal_model"):
@@ -189,10 +202,11 @@ def run(args) -> None:
     configs: List[Tuple[Union[Netlist, MultiplierCircuit], str, bool]]
     if args.netlist:
         netlist = load_yosys_json(args.netlist, args.module)
-        if timed:
+        sequential_netlist = args.clear_port or any(g.type == "DFF" for g in netlist.gates)
+        if timed and not sequential_netlist:
             write_rows([timed_row(args, netlist, s) for s in signedness(args)], args.format)
             return
-        if args.port or args.clear_port or any(g.type == "DFF" for g in netlist.gates):
+        if args.port or sequential_netlist:
             write_rows([sequential(args, netlist, s) for s in signedness(args)], args.format)
             return
         configs = [(netlist, args.netlist, s) for s in signedness(args)]
@@ -250,10 +264,10 @@ def toggle_row(
 
 
 def timed_row(args, circ: Union[Netlist, MultiplierCircuit], signed: bool) -> Dict[str, Any]:
-    """One row of a glitch-aware timing simulation (``--delay unit``): the zero-delay row's
-    keys, ``toggles_per_vector`` counting every change (glitches included) plus ``settled``
-    (the zero-delay count) and ``glitches``, and ``timing`` (delay, semantics, glitch share,
-    settle time in steps)."""
+    """One row of a glitch-aware timing simulation (``--delay unit``) of a multiplier, a MAC or
+    a netlist without flip-flops: the zero-delay row's keys, ``toggles_per_vector`` counting
+    every change (glitches included) plus ``settled`` (the zero-delay count) and ``glitches``,
+    and ``timing`` (``timing_of``)."""
     x_dist, w_dist = operand_choices(args)
     x_port = args.a_port if args.netlist else "x"
     w_port = args.b_port if args.netlist else "w"
@@ -277,13 +291,13 @@ def timed_row(args, circ: Union[Netlist, MultiplierCircuit], signed: bool) -> Di
         signed=signed,
         x_port=x_port,
         w_port=w_port,
+        length=args.length if args.mac else None,
         n=n,
         seed=args.seed,
         threads=args.threads,
         backend=args.backend,
         simd=args.simd,
     )
-    totals = g.glitch_totals()
     return {
         **toggle_row(
             args,
@@ -293,14 +307,23 @@ def timed_row(args, circ: Union[Netlist, MultiplierCircuit], signed: bool) -> Di
             "array" if isinstance(x, np.ndarray) else x.name,
             "array" if isinstance(w, np.ndarray) else w.name,
         ),
-        "timing": {
-            "delay": args.delay,
-            "semantics": g.semantics,
-            "glitch_share": totals["glitch_share"],
-            "settle_max": totals["settle_max"],
-            "settle_mean": totals["settle_mean"],
-        },
+        "timing": timing_of(args, g),
     }
+
+
+def timing_of(args, g) -> Dict[str, Any]:
+    """The ``timing`` object of a row: delay model, semantics, time step (ps, --delay
+    liberty), glitch share, settle time (steps: max and mean over vectors)."""
+    totals = g.glitch_totals()
+    out: Dict[str, Any] = {"delay": args.delay, "semantics": g.semantics}
+    if args.delay == "liberty":
+        out["time_step_ps"] = time_step_ps(args)
+    out.update({k: totals[k] for k in ("glitch_share", "settle_max", "settle_mean")})
+    return out
+
+
+def time_step_ps(args) -> float:
+    return DEFAULT_TIME_STEP_PS if args.time_step is None else args.time_step
 
 
 def check_port_widths(args) -> None:
@@ -364,8 +387,9 @@ def port_arrays(specs: List[str], scale) -> Dict[str, Any]:
 
 
 def sequential(args, netlist: Netlist, signed: bool) -> Dict[str, Any]:
-    """One row of a netlist simulated cycle by cycle (bitsim.simulate_netlist): ports from
-    --port files, the --a-port/--b-port operands sampled when no file drives them."""
+    """One row of a netlist simulated cycle by cycle (bitsim.simulate_netlist, or with --delay
+    bitsim.simulate_netlist_timing: the row gains ``timing``): ports from --port files, the
+    --a-port/--b-port operands sampled when no file drives them."""
     x_dist, w_dist = operand_choices(args)
     ports: Dict[str, Any] = port_arrays(args.port, args.scale)
     for port, dist in ((args.a_port, x_dist), (args.b_port, w_dist)):
@@ -374,19 +398,35 @@ def sequential(args, netlist: Netlist, signed: bool) -> Dict[str, Any]:
     n = args.n
     if n is None and not any(isinstance(v, np.ndarray) for v in ports.values()):
         n = 10**6
-    g = simulate_netlist(
-        netlist,
-        ports,
+    common: Dict[str, Any] = dict(
         signed=signed,
         n=n,
         seed=args.seed,
         clear_port=args.clear_port,
         length=args.length,
         clear_latency=args.clear_latency,
-        first_cycle=args.first_cycle,
-        backend=args.backend,
-        simd=args.simd,
     )
+    g: GateToggles
+    if args.delay != "zero":
+        g = simulate_netlist_timing(
+            netlist,
+            ports,
+            delay=args.delay,
+            semantics=args.semantics,
+            threads=args.threads,
+            backend=args.backend,
+            simd=args.simd,
+            **common,
+        )
+    else:
+        g = simulate_netlist(
+            netlist,
+            ports,
+            first_cycle=args.first_cycle,
+            backend=args.backend,
+            simd=args.simd,
+            **common,
+        )
     described = {p: "array" if isinstance(v, np.ndarray) else v.name for p, v in ports.items()}
     row = {
         "arch": args.netlist,
@@ -405,6 +445,8 @@ def sequential(args, netlist: Netlist, signed: bool) -> Dict[str, Any]:
         "toggles_per_vector": g.per_vector(),
         "per_port": g.per_port(),
     }
+    if args.delay != "zero":
+        row["timing"] = timing_of(args, g)
     if args.per_net:
         row["per_net"] = g.named()
     return row

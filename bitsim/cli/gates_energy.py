@@ -10,8 +10,8 @@ from bitsim.circuits.liberty import read_liberty
 from bitsim.circuits.mapped import MappedNetlist, load_mapped_json, map_circuit, verilog
 from bitsim.circuits.multipliers import circuit, structure
 from bitsim.cli.common import operand_choices, signedness, width_pairs, write
-from bitsim.cli.gates import toggle_row
-from bitsim.sim.energy import KINDS, simulate_energy
+from bitsim.cli.gates import time_step_ps, timing_of, toggle_row
+from bitsim.sim.energy import GLITCH_KINDS, KINDS, simulate_energy
 from bitsim.sim.export import saif, sta_tcl
 
 
@@ -52,19 +52,23 @@ def run_energy(args) -> None:
             threads=args.threads,
             backend=args.backend,
             simd=args.simd,
+            delay=args.delay,
+            semantics=args.semantics,
+            time_step=time_step_ps(args) * 1e-12 if args.delay == "liberty" else None,
         )
         g = e.toggles
         cells: dict = {}
         for inst in mapped.instances:
             cells[inst.cell.name] = cells.get(inst.cell.name, 0) + 1
         counts = counts if counts is not None else structure(mapped.netlist)
-        rows.append(
-            {
-                **toggle_row(args, name, g, signed, x_dist.name, w_dist.name, counts),
-                "cells": cells,
-                **e.to_dict(per_net=args.energy_per_net),
-            }
-        )
+        row = {
+            **toggle_row(args, name, g, signed, x_dist.name, w_dist.name, counts),
+            "cells": cells,
+            **e.to_dict(per_net=args.energy_per_net),
+        }
+        if args.delay != "zero":
+            row["timing"] = timing_of(args, g)
+        rows.append(row)
         for flag, text in (("saif", saif), ("sta_tcl", sta_tcl), ("verilog", None)):
             path = getattr(args, flag)
             if path:
@@ -73,13 +77,17 @@ def run_energy(args) -> None:
         write(render(rows, "json"))
         return
     names = [f"{r['bits']}x{r['w_bits']} {'signed' if r['signed'] else 'unsigned'}" for r in rows]
-    metrics = [(f"energy per vector, {k} (pJ)", "energy_per_vector_pj", k) for k in KINDS]
+    kinds = KINDS + (GLITCH_KINDS if args.delay != "zero" else ())
+    metrics = [(f"energy per vector, {k} (pJ)", "energy_per_vector_pj", k) for k in kinds]
     metrics += [(f"power, {k} (W)", "power_w", k) for k in KINDS]
     metrics += [
         (f"energy per vector, {k} (pJ)", "energy_by_part_pj", k)
         for k in dict.fromkeys(k for r in rows for k in r["energy_by_part_pj"])
     ]
     metrics += [("toggles per vector", "toggles_per_vector", "total")]
+    if args.delay != "zero":
+        metrics += [("toggles per vector, glitches", "toggles_per_vector", "glitches")]
+        metrics += [("glitch share", "timing", "glitch_share")]
     table = [
         {"metric": label, **{n: r[key][sub] for n, r in zip(names, rows)}}
         for label, key, sub in metrics

@@ -45,6 +45,24 @@ fraction of vectors a net is 1: leakage states, SAIF T1, Tcl -duty), the causing
 and the leakage states from a second pass of the numpy reference simulator on packed 64-bit
 words, ``chunk`` vectors at a time (memory bounded by ``chunk`` x the netlist's nets).
 
+Glitches: with a delay model (``delay``: unit, Liberty, ...), the toggles come from the
+glitch-aware timing simulator (``bitsim.simulate_timing``), which counts every change of every
+net, rising and falling separately; each is priced by the same routine (``price``), and the
+dynamic energy is split into settled (the changes between settled states, the zero-delay
+toggles) and glitch changes (internal and switching each). Switching: a glitch's rise or fall
+costs what a settled one does (1/2 C V^2). Internal, ``transition`` model: the settled
+transitions of an output are priced by the related pins that caused them, as above (the
+activity pass simulates the settled values; the timing kernels count changes per net, they do
+not record which input caused each one); a glitch rise (fall) of that output is priced at the
+mean internal energy of its settled rises (falls), i.e. with the related-pin weights measured
+on the settled transitions (if the output never rose (fell) settled: the mean of its arcs'
+rise (fall) tables, as an unattributed transition). This is an approximation: a glitch is
+caused by the arrival of one input's change, and the inputs that arrive late (long paths:
+carries, partial-product sums) cause more glitches than their share of the settled
+transitions. ``opensta-2.0``: the activities are every change per cycle (as OpenSTA fed a VCD
+with the glitches); an output's internal energy per change is the same for settled and glitch
+changes. Duties and leakage come from the settled states (the activity pass).
+
 Energy per vector in joules; power at ``clock`` hertz = energy per vector x clock (+ leakage).
 """
 
@@ -62,6 +80,7 @@ from bitsim.circuits.liberty import evaluate as eval_expr
 from bitsim.circuits.mapped import Instance, MappedNetlist
 from bitsim.sim import mac
 from bitsim.sim.gates import GateToggles, compile_netlist, simulate_gates
+from bitsim.sim.timing import TimingToggles, simulate_timing
 
 __all__ = [
     "Activity",
@@ -71,6 +90,7 @@ __all__ = [
     "loads",
     "opensta20_pin_energy",
     "opensta_pin_energy",
+    "pin_loads",
     "simulate_energy",
     "slews",
 ]
@@ -79,15 +99,26 @@ DEFAULT_CLOCK_HZ = 100e6
 CHUNK = 1 << 16
 KINDS = ("internal", "switching", "leakage", "total")
 INTERNAL_MODELS = ("transition", "opensta-2.0")
+# of a timing run: the dynamic energy (internal + switching) of settled and of glitch changes
+GLITCH_KINDS = (
+    "settled",
+    "glitch",
+    "internal_settled",
+    "internal_glitch",
+    "switching_settled",
+    "switching_glitch",
+)
 
 
 @dataclass
 class Activity:
-    """Per-net activity of a run, exact: toggles, rises, falls, duty (fraction of vectors at
-    1); ``caused[(i, pin)]``: float[arcs, 2], the rising and falling transitions of output
-    ``pin`` of instance i attributed to each of its power arcs; ``states[i]``: the fraction of
-    vectors each ``leakage_power`` group's ``when`` of instance i holds (in the cell's order,
-    0 for a group without ``when``)."""
+    """Per-net activity of a run, exact: toggles, rises, falls (of a timing run: every change,
+    glitches included), duty (fraction of vectors at 1); ``caused[(i, pin)]``: float[arcs, 2],
+    the settled rising and falling transitions of output ``pin`` of instance i attributed to
+    each of its power arcs; ``states[i]``: the fraction of vectors each ``leakage_power``
+    group's ``when`` of instance i holds (in the cell's order, 0 for a group without
+    ``when``); ``settled``: of a timing run, the settled rises and falls per net (None for a
+    zero-delay run, whose every change settles)."""
 
     vectors: int
     toggles: np.ndarray
@@ -97,6 +128,7 @@ class Activity:
     caused: Dict[Tuple[int, str], np.ndarray] = field(default_factory=dict, repr=False)
     states: Dict[int, np.ndarray] = field(default_factory=dict, repr=False)
     unattributed: int = 0  # output transitions with no switching related pin (split evenly)
+    settled: Optional[Tuple[np.ndarray, np.ndarray]] = None  # timing: settled rises, falls
 
 
 @dataclass
@@ -124,7 +156,8 @@ class Energy:
     ----------
     per_vector_j : dict
         Joules per vector (per MAC for a MAC): internal, switching, leakage (at ``clock_hz``),
-        total.
+        total; of a timing run (``delay``) also the dynamic energy (internal + switching) of
+        the settled changes and of the glitches, in all and by kind (``GLITCH_KINDS``).
     power_w : dict
         Watts at ``clock_hz``, same keys.
     by_part : dict
@@ -188,6 +221,9 @@ def simulate_energy(
     threads: int = 1,
     simd: str = "auto",
     backend: str = "c",
+    delay="zero",
+    semantics: str = "inertial",
+    time_step: Optional[float] = None,
 ) -> Energy:
     """Energy per vector and power at ``clock`` Hz of a mapped netlist (see the module doc).
 
@@ -195,6 +231,12 @@ def simulate_energy(
     ``bitsim.simulate_gates``. internal_model: 'transition' or 'opensta-2.0'. chunk: vectors
     per step of the activity pass (results do not depend on it; default: 65536, fewer for
     netlists of more than 8192 nets, so that the packed values stay under about 64 MB).
+    delay: 'zero' (``simulate_gates``, each net changes at most once a vector) or a delay
+    model of ``bitsim.simulate_timing`` ('unit', 'liberty' with ``time_step`` in seconds,
+    per-type or per-gate delays; ``semantics``): every change, glitches included, is priced
+    (see the module doc for the causing pins of glitches), and ``per_vector_j`` gains the
+    split of the dynamic energy into settled (the changes between settled states) and glitch
+    changes.
     """
     if not isinstance(mapped, MappedNetlist):
         raise InputError(
@@ -210,20 +252,40 @@ def simulate_energy(
         )
     if chunk is not None:
         chunk = check_int(chunk, "chunk", 1)
-    g = simulate_gates(
-        mapped.netlist,
-        x,
-        w,
-        signed=signed,
-        x_port=x_port,
-        w_port=w_port,
-        length=length,
-        n=n,
-        seed=seed,
-        threads=threads,
-        simd=simd,
-        backend=backend,
-    )
+    g: GateToggles
+    if not (isinstance(delay, str) and delay == "zero"):
+        g = simulate_timing(
+            mapped,
+            x,
+            w,
+            delay=delay,
+            semantics=semantics,
+            time_step=time_step,
+            signed=signed,
+            x_port=x_port,
+            w_port=w_port,
+            length=length,
+            n=n,
+            seed=seed,
+            threads=threads,
+            backend=backend,
+            simd=simd,
+        )
+    else:
+        g = simulate_gates(
+            mapped.netlist,
+            x,
+            w,
+            signed=signed,
+            x_port=x_port,
+            w_port=w_port,
+            length=length,
+            n=n,
+            seed=seed,
+            threads=threads,
+            simd=simd,
+            backend=backend,
+        )
     act = activity(mapped, g, x, w, signed, length, seed, chunk)
     return price(mapped, g, act, float(clock), internal_model)
 
@@ -271,7 +333,8 @@ def activity(
     mapped, g: GateToggles, x, w, signed, length, seed, chunk: Optional[int] = None
 ) -> Activity:
     """Rises, falls, duties, causing pins and leakage states of a run ``g``, exact (see the
-    module docstring)."""
+    module docstring); of a timing run ``g``, its rises and falls (every change) and its
+    settled ones."""
     prog = compile_netlist(mapped.netlist, g.x_port, g.w_port, length)
     n = g.vectors
     _, xs, ws, _, _ = mac.prepare(
@@ -327,6 +390,10 @@ def activity(
         last = (m - 1) // 64, np.uint64((m - 1) % 64)
         prev = np.array([bool((v[last[0]] >> last[1]) & np.uint64(1)) for v in V])
     toggles = g.per_net.astype(np.int64)
+    settled = None
+    if isinstance(g, TimingToggles):  # every change counted, rising and falling apart
+        settled = (g.settled_rise.astype(np.int64), g.settled_fall.astype(np.int64))
+        rises = g.rise.astype(np.int64)
     norm = max(n, 1)
     return Activity(
         n,
@@ -337,6 +404,7 @@ def activity(
         caused,
         {i: s / norm for i, s in states.items()},
         unattributed,
+        settled,
     )
 
 
@@ -405,26 +473,35 @@ def price(
     part: Dict[str, float] = {i.part: 0.0 for i in mapped.instances}
     part["clock"] = 0.0
     internal = switching = internal_in = leakage = 0.0
+    settled = {"internal": 0.0, "switching": 0.0}  # of a timing run: the settled changes'
+    s_rises, s_falls = act.settled if act.settled is not None else (act.rises, act.falls)
+    opensta = internal_model == "opensta-2.0"
     for idx, inst in enumerate(mapped.instances):
         cell = inst.cell
         for p in cell.pins.values():
             net = inst.pins[p.name]
-            opensta = internal_model == "opensta-2.0"
+            set_r, set_f = int(s_rises[net]), int(s_falls[net])
             if opensta and p.power:
                 e_run = n * opensta20_pin_energy(inst, p.name, load, slew, per_cycle, duty)
             if p.direction == "output":
                 c = load.get(net, 0.0)
                 e_sw = 0.5 * c * volt * volt
                 t = int(act.toggles[net])
-                if opensta:
+                if opensta:  # every change alike: the settled ones' share of the run's energy
                     e_int = e_run if p.power else 0.0
                     e_r = e_f = e_int / t if t else 0.0
-                else:
-                    e_int, e_r, e_f = _caused_energy(
+                    e_set = e_int if set_r + set_f == t else (set_r + set_f) * e_r
+                else:  # settled: by their causes; glitches: at the settled mean (module doc)
+                    e_set, e_r, e_f = _caused_energy(
                         inst, p, c, slew, act.caused.get((idx, p.name))
                     )
+                    glitch_r = int(act.rises[net]) - set_r
+                    glitch_f = int(act.falls[net]) - set_f
+                    e_int = e_set + glitch_r * e_r + glitch_f * e_f
                 internal += e_int
                 switching += t * e_sw
+                settled["internal"] += e_set
+                settled["switching"] += (set_r + set_f) * e_sw
                 part[inst.part] += e_int + t * e_sw
                 pins.append(
                     PinEnergy(
@@ -447,13 +524,16 @@ def price(
                 if opensta:
                     e = e_run
                     e_r = e_f = e / t if t else 0.0
+                    e_set = e if p.clock or set_r + set_f == t else (set_r + set_f) * e_r
                 elif p.clock:
-                    e = act.vectors * (e_r + e_f)
+                    e = e_set = act.vectors * (e_r + e_f)
                 else:
                     e = int(act.rises[net]) * e_r + int(act.falls[net]) * e_f
+                    e_set = set_r * e_r + set_f * e_f
                 part["clock" if p.clock else inst.part] += e
                 internal += e
                 internal_in += e
+                settled["internal"] += e_set
                 pins.append(
                     PinEnergy(inst.name, p.name, nl.net_name(net), 0.0, e_r, e_f, e, 0.0, t)
                 )
@@ -464,6 +544,12 @@ def price(
         "leakage": leakage / clock,
     }
     per_vector["total"] = sum(per_vector.values())
+    if act.settled is not None:  # a timing run: the dynamic energy of settled and glitch changes
+        per_vector["settled"] = (settled["internal"] + settled["switching"]) / n
+        per_vector["glitch"] = (internal + switching) / n - per_vector["settled"]
+        for kind, whole in (("internal", internal), ("switching", switching)):
+            per_vector[f"{kind}_settled"] = settled[kind] / n
+            per_vector[f"{kind}_glitch"] = (whole - settled[kind]) / n
     return Energy(
         mapped,
         g,
@@ -483,6 +569,14 @@ def loads(mapped: MappedNetlist) -> Dict[int, float]:
     """Load capacitance (F) of each net, as OpenSTA's without parasitics: max(sum of rise
     caps, sum of fall caps) of the pins on it, plus the library's wire load at the net's
     fanout (its input pins and output ports) if it names a ``default_wire_load``."""
+    rise, fall = pin_loads(mapped)
+    return {net: max(rise[net], fall[net]) for net in rise}
+
+
+def pin_loads(mapped: MappedNetlist) -> Tuple[Dict[int, float], Dict[int, float]]:
+    """(rise, fall): the sums of the rise and of the fall capacitances (F) of the pins on each
+    net, each plus the library's wire load at the net's fanout (see ``loads``; OpenSTA's delay
+    calculation loads a rising output with the former)."""
     rise: Dict[int, float] = {}
     fall: Dict[int, float] = {}
     fanout: Dict[int, int] = {}
@@ -497,9 +591,12 @@ def loads(mapped: MappedNetlist) -> Dict[int, float]:
         for net in bus:
             fanout[net] = fanout.get(net, 0) + 1
     wire = mapped.library.wire_load
-    return {
-        net: max(rise[net], fall[net]) + (wire(fanout.get(net, 0)) if wire else 0.0) for net in rise
-    }
+    if wire:
+        for net in rise:
+            c = wire(fanout.get(net, 0))
+            rise[net] += c
+            fall[net] += c
+    return rise, fall
 
 
 def slews(mapped: MappedNetlist, load: Dict[int, float]) -> Dict[int, Tuple[float, float]]:
@@ -553,20 +650,23 @@ def _mean(values) -> float:
 
 
 def _caused_energy(inst: Instance, p: Pin, load: float, slew, caused) -> Tuple[float, float, float]:
-    """Internal energy (J) of an output pin over the run ('transition' model), and per rising
-    and per falling transition."""
+    """Internal energy (J) of an output pin's settled transitions over the run ('transition'
+    model: by their causing arcs), and the mean per rising and per falling transition (the
+    price of a glitch's: module docstring); an output that never rose (fell): the mean of its
+    arcs' rise (fall) tables, as an unattributed transition."""
     if not p.power or caused is None:
         return 0.0, 0.0, 0.0
     sense = {a.related: a.sense for a in p.timing}
     total = np.zeros(2)
-    for arc, (ups, downs) in zip(p.power, caused):
+    each = np.zeros((len(p.power), 2))
+    for a, arc in enumerate(p.power):
         net = inst.pins.get(arc.related) if arc.related else None
         sr, sf = slew.get(net, (0.0, 0.0)) if net is not None else (0.0, 0.0)
         neg = sense.get(arc.related or "") == "negative_unate"
-        total[0] += ups * _at(arc.rise, load, sf if neg else sr)
-        total[1] += downs * _at(arc.fall, load, sr if neg else sf)
+        each[a] = _at(arc.rise, load, sf if neg else sr), _at(arc.fall, load, sr if neg else sf)
+        total += caused[a] * each[a]
     count = caused.sum(axis=0)
-    per = [total[k] / count[k] if count[k] else 0.0 for k in (0, 1)]
+    per = [total[k] / count[k] if count[k] else float(each[:, k].mean()) for k in (0, 1)]
     return float(total.sum()), per[0], per[1]
 
 

@@ -173,15 +173,37 @@ def simulate_netlist(
     structure (module docstring). first_cycle: 'reset' (count the change from the reset state
     into cycle 0) or 'skip'. Returns a GateToggles (``transitions``: the cycle changes counted).
     """
+    check_choice(first_cycle, "first_cycle", FIRST_CYCLE)
+    kernels = select(backend, simd)
+    prog, streams, names, n = prepare(
+        netlist, ports, signed, n, seed, clear_port, length, clear_latency
+    )
+    with Workers(1) as workers:  # the kernel runs on a worker: Ctrl-C stops it (interrupt)
+        future = workers.submit(kernels.seq_run, prog, streams, n, first_cycle == "reset")
+        per_net = result(future)
+    per_net[sorted(netlist.internal | netlist.clocks | {0, 1})] = 0
+    transitions = n if first_cycle == "reset" else max(n - 1, 0)
+    return GateToggles(
+        netlist,
+        n,
+        per_net,
+        names[0] if names else "",
+        names[1] if len(names) > 1 else "",
+        {"gates": netlist.count()},
+        transitions=transitions,
+    )
+
+
+def prepare(netlist, ports, signed, n, seed, clear_port, length, clear_latency):
+    """(SeqProgram, streams, driven port names, cycles) of simulate_netlist's arguments,
+    checked."""
     if not isinstance(netlist, Netlist):
         raise InputTypeError(f"netlist: expected a Netlist, found {type(netlist).__name__}")
     if not isinstance(ports, Mapping):
         raise InputTypeError(
             f"ports: expected a mapping of port names, found {type(ports).__name__}"
         )
-    check_choice(first_cycle, "first_cycle", FIRST_CYCLE)
     seed = check_seed(seed)
-    kernels = select(backend, simd)
     names = list(ports)
     clock_ports = {p for p, bus in netlist.inputs.items() if set(bus) & netlist.clocks}
     for p in names + ([clear_port] if clear_port is not None else []):
@@ -220,20 +242,7 @@ def simulate_netlist(
             period,
             phase,
         )
-    with Workers(1) as workers:  # the kernel runs on a worker: Ctrl-C stops it (interrupt)
-        future = workers.submit(kernels.seq_run, prog, streams, n, first_cycle == "reset")
-        per_net = result(future)
-    per_net[sorted(netlist.internal | netlist.clocks | {0, 1})] = 0
-    transitions = n if first_cycle == "reset" else max(n - 1, 0)
-    return GateToggles(
-        netlist,
-        n,
-        per_net,
-        names[0] if names else "",
-        names[1] if len(names) > 1 else "",
-        {"gates": netlist.count()},
-        transitions=transitions,
-    )
+    return prog, streams, names, n
 
 
 def _cycles(streams: List[Stream], n) -> int:

@@ -65,8 +65,12 @@ def run(tmp_path, grid_text=GRID, out="out.csv", **kw):
         ),
         ("kind: gates\ngrid:\n  x_bits: [4]\n", r"arch: expected a multiplier architecture"),
         (
+            "kind: gates\nfixed:\n  arch: array\ngrid:\n  delay: [unit, fast]\n",
+            r"grid.yaml:5: grid.delay: expected one of zero, unit, liberty, found 'fast'",
+        ),
+        (
             "kind: gates\nfixed:\n  arch: array\ngrid:\n  delay: [unit, liberty]\n",
-            r"grid.yaml:5: grid.delay: expected one of zero, unit, found 'liberty'",
+            r"delay: liberty needs the parameter liberty",
         ),
         ("seed: -2\nkind: flips\n", r"grid.yaml:1: seed: expected an integer"),
         (
@@ -216,6 +220,28 @@ def test_gates_sweep_with_unit_delay(tmp_path):
     assert unit["toggles_total"] == pytest.approx(t.per_vector()["total"])
     assert unit["settle_max"] == t.glitch_totals()["settle_max"]
     assert zero["toggles_total"] < unit["toggles_total"]
+
+
+def test_gates_sweep_with_liberty_delay_and_mac_timing(tmp_path):
+    from bitsim.circuits.mapped import map_circuit
+    from bitsim.circuits.multipliers import mac_circuit, multiplier_circuit
+    from bitsim.sim.timing import simulate_timing
+    from tests.util_energy import OSU018, osu018
+
+    text = (
+        f"seed: 2\nkind: gates\nfixed:\n  n: 500\n  x_bits: 4\n  arch: array\n"
+        f"  liberty: {OSU018}\n  delay: liberty\n  time_step: 2.0e-11\n"
+    )
+    (row,) = run(tmp_path, text)
+    mapped = map_circuit(multiplier_circuit("array", 4), osu018())
+    t = simulate_timing(mapped, n=500, seed=row["seed"], delay="liberty", time_step=2e-11)
+    assert row["toggles_glitches"] == pytest.approx(t.per_vector()["glitches"])
+    assert row["energy_glitch_pj"] > 0 and row["energy_total_pj"] > row["energy_glitch_pj"]
+    text = "seed: 2\nkind: gates\nfixed:\n  n: 300\n  x_bits: 4\n  arch: dadda\n  mac: true\n"
+    (row,) = run(tmp_path, text + "  acc_bits: 12\n  length: 4\n  delay: unit\n", out="mac.csv")
+    c = mac_circuit("dadda", 4, acc_bits=12)
+    t = simulate_timing(c, n=300, seed=row["seed"], length=4)
+    assert row["toggles_glitches"] == pytest.approx(t.per_vector()["glitches"])
 
 
 def test_dask_local_cluster_equals_local_pool(tmp_path):

@@ -111,3 +111,43 @@ def run(prog, streams, n, count_first, chunk):
             return cnt
         start = following
     raise AssertionError("sequential kernel: the stretches' start states did not converge")
+
+
+@njit(cache=True)
+def _trace(op, ia, ib, ic, io, dq, dd, nets_of, vals, V, out):
+    """out[t + 1, net] = the net's value (0 or 1) in cycle t of vals[k, t] (source k's bits);
+    V: every net (words of equal lanes) in the cycle before, updated."""
+    P = V.copy()
+    cnt = np.zeros(V.shape[0], dtype=U64)
+    for t in range(vals.shape[1]):
+        P[:] = V
+        V[:] = U64(0)
+        V[1] = ONES
+        for k in range(nets_of.shape[0]):
+            for j in range(nets_of.shape[1]):
+                net = nets_of[k, j]
+                if net >= 0 and (vals[k, t] >> U64(j)) & U64(1):
+                    V[net] = ONES
+        for i in range(dq.shape[0]):
+            V[dq[i]] = P[dd[i]]
+        _eval(op, ia, ib, ic, io, V, P, cnt, U64(0), False)
+        for i in range(V.shape[0]):
+            out[t + 1, i] = V[i] & U64(1)
+
+
+def trace(prog, streams, n, start=0, before=None):
+    """``bitsim.backends.reference.seqgates.trace`` (the oracle), compiled: every net's value
+    in cycle start - 1 (``before``; None: the reset state) and in cycles [start, start + n),
+    bool[n + 1, nets]."""
+    V = _settle_reset(prog) if before is None else np.where(before, ONES, U64(0))
+    nets_of = _sources(prog, streams)
+    vals = np.zeros((nets_of.shape[0], n), dtype=U64)
+    for k, st in enumerate(streams):
+        vals[k] = fetch(st, start, n).astype(U64)
+    if prog.clear_net >= 0:
+        vals[-1] = clear_values(prog, start, n).astype(U64)
+    out = np.zeros((n + 1, prog.nets), dtype=np.uint8)
+    out[0] = V & U64(1)
+    code = (prog.op, prog.a, prog.b, prog.c, prog.out, prog.dff_q, prog.dff_d)
+    _trace(*code, nets_of, vals, V, out)
+    return out.astype(bool)

@@ -20,15 +20,22 @@ def clear_values(prog, start, n):
     return ((t >= 0) & (t % max(prog.clear_period, 1) == 0)).astype(np.int64)
 
 
-def trace(prog, streams, n):
-    """Values of every net in the reset state and in cycles [0, n): bool[n + 1, nets]."""
+def trace(prog, streams, n, start=0, before=None):
+    """Values of every net in the cycle before ``start`` and in cycles [start, start + n):
+    bool[n + 1, nets]. before: the nets' values in cycle start - 1 (None: the reset state,
+    for start 0)."""
     out = np.zeros((n + 1, prog.nets), dtype=bool)
     V = out[0]
-    V[1] = True
-    _settle(prog, V)
-    sources = [(nets, fetch(s, 0, n).astype(np.uint64)) for nets, s in zip(prog.port_nets, streams)]
+    if before is None:
+        V[1] = True
+        _settle(prog, V)
+    else:
+        V[:] = before
+    sources = [
+        (nets, fetch(s, start, n).astype(np.uint64)) for nets, s in zip(prog.port_nets, streams)
+    ]
     if prog.clear_net >= 0:
-        sources.append((np.array([prog.clear_net]), clear_values(prog, 0, n).astype(np.uint64)))
+        sources.append((np.array([prog.clear_net]), clear_values(prog, start, n).astype(np.uint64)))
     for t in range(n):
         if t % 4096 == 0:
             interrupt.check()
