@@ -180,31 +180,21 @@ int bitsim_gate_runs(const int32_t *op, int n, bitsim_gate_run *runs)
 
 #define G(name) name##_g256
 #define GISA 256
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,popcnt"))), apply_to = function)
-#include "gates_kernel.h"
-#pragma clang attribute pop
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,popcnt")
-#include "gates_kernel.h"
-#pragma GCC pop_options
-#endif
+#define ISA_KERNEL "gates_kernel.h"
+#define ISA_BITS 256
+#include "isa_instantiate.h"
+#undef ISA_KERNEL
+#undef ISA_BITS
 #undef G
 #undef GISA
 
 #define G(name) name##_g512
 #define GISA 512
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx512vpopcntdq,avx2,popcnt"))), apply_to = function)
-#include "gates_kernel.h"
-#pragma clang attribute pop
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl,avx512vpopcntdq,avx2,popcnt")
-#include "gates_kernel.h"
-#pragma GCC pop_options
-#endif
+#define ISA_KERNEL "gates_kernel.h"
+#define ISA_BITS 512
+#include "isa_instantiate.h"
+#undef ISA_KERNEL
+#undef ISA_BITS
 #undef G
 #undef GISA
 #endif

@@ -83,40 +83,16 @@ static inline __attribute__((always_inline)) G(vec) G(count_total)(const G(vec) 
 #endif
 }
 
-/* Bit planes of 512 bytes: V[nets[j] * stride] gets bit j (< nbits <= 8) of bytes[t] as bit t.
- * Each plane is a "most significant bit of each byte" mask (one instruction on AVX2 and
- * AVX-512; a multiply gathers 8 bits at once in portable C). */
-static void G(planes)(const uint8_t *bytes, int nbits, const int32_t *nets, G(vec) *V,
-                      int stride)
-{
-    int j, k;
-    for (j = 0; j < nbits; j++) {
-        G(vec) plane;
-        for (k = 0; k < 8; k++) {
-#if GISA == 512
-            const __m512i b = _mm512_loadu_si512((const void *)(bytes + 64 * k));
-            plane[k] = _mm512_movepi8_mask(_mm512_slli_epi64(b, 7 - j));
-#elif GISA == 256
-            const __m256i lo = _mm256_loadu_si256((const __m256i *)(bytes + 64 * k));
-            const __m256i hi = _mm256_loadu_si256((const __m256i *)(bytes + 64 * k + 32));
-            plane[k] = (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_slli_epi64(lo, 7 - j))
-                       | (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_slli_epi64(hi, 7 - j))
-                             << 32;
-#else
-            uint64_t word = 0;
-            int e;
-            for (e = 0; e < 8; e++) {   /* bit j of 8 bytes at once */
-                uint64_t x;
-                memcpy(&x, bytes + 64 * k + 8 * e, 8);
-                x = (x >> j) & 0x0101010101010101ULL;
-                word |= ((x * 0x0102040810204080ULL) >> 56) << (8 * e);
-            }
-            plane[k] = word;
-#endif
-        }
-        V[(size_t)nets[j] * (size_t)stride] = plane;
-    }
-}
+/* G(planes): bit planes of 512 bytes (byteplanes.h). */
+#define BP(name) G(name)
+#define BP_ISA GISA
+#define BP_LANES 8
+#define BP_VEC G(vec)
+#include "byteplanes.h"
+#undef BP
+#undef BP_ISA
+#undef BP_LANES
+#undef BP_VEC
 
 /* The output of a combinational gate: `op` is a constant wherever this is inlined, so each
  * loop over a run compiles to that gate's logic alone (with AVX-512 one ternary-logic

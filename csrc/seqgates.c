@@ -76,31 +76,21 @@ static void make_work(void *workspace, const bitsim_seq_circuit *c, size_t cycle
 #define SEQ_CPU_FOR_AVX512 (BITSIM_CPU_FOR_AVX512 | BITSIM_CPU_AVX512VPOPCNTDQ)
 #define G(name) name##_q256
 #define GISA 256
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,popcnt"))), apply_to = function)
-#include "seqgates_kernel.h"
-#pragma clang attribute pop
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,popcnt")
-#include "seqgates_kernel.h"
-#pragma GCC pop_options
-#endif
+#define ISA_KERNEL "seqgates_kernel.h"
+#define ISA_BITS 256
+#include "isa_instantiate.h"
+#undef ISA_KERNEL
+#undef ISA_BITS
 #undef G
 #undef GISA
 
 #define G(name) name##_q512
 #define GISA 512
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx512vpopcntdq,avx2,popcnt"))), apply_to = function)
-#include "seqgates_kernel.h"
-#pragma clang attribute pop
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl,avx512vpopcntdq,avx2,popcnt")
-#include "seqgates_kernel.h"
-#pragma GCC pop_options
-#endif
+#define ISA_KERNEL "seqgates_kernel.h"
+#define ISA_BITS 512
+#include "isa_instantiate.h"
+#undef ISA_KERNEL
+#undef ISA_BITS
 #undef G
 #undef GISA
 #endif

@@ -66,31 +66,21 @@ static void make_work(void *workspace, const bitsim_timing_plan *p, struct timin
 
 #define T(name) name##_t256
 #define TLANES 4
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,popcnt"))), apply_to = function)
-#include "timing_kernel.h"
-#pragma clang attribute pop
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,popcnt")
-#include "timing_kernel.h"
-#pragma GCC pop_options
-#endif
+#define ISA_KERNEL "timing_kernel.h"
+#define ISA_BITS 256
+#include "isa_instantiate.h"
+#undef ISA_KERNEL
+#undef ISA_BITS
 #undef T
 #undef TLANES
 
 #define T(name) name##_t512
 #define TLANES 8
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx512vpopcntdq,avx2,popcnt"))), apply_to = function)
-#include "timing_kernel.h"
-#pragma clang attribute pop
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl,avx512vpopcntdq,avx2,popcnt")
-#include "timing_kernel.h"
-#pragma GCC pop_options
-#endif
+#define ISA_KERNEL "timing_kernel.h"
+#define ISA_BITS 512
+#include "isa_instantiate.h"
+#undef ISA_KERNEL
+#undef ISA_BITS
 #undef T
 #undef TLANES
 #endif

@@ -76,35 +76,16 @@ T(gate)(int op, T(vec) a, T(vec) b, T(vec) c)
     }
 }
 
-/* Bit planes j0 .. j0 + nbits - 1 of a block from one byte of every value: S[nets[j]] gets bit
- * j - j0 of bytes[t] as bit t (a "most significant bit of each byte" mask on AVX2 / AVX-512,
- * as in gates_kernel.h). */
-static void T(planes)(const uint8_t *bytes, int j0, int nbits, const int32_t *nets, T(vec) *S)
-{
-    int j, k;
-    for (j = 0; j < nbits; j++) {
-        T(vec) plane;
-        for (k = 0; k < TLANES; k++) {
-#if TLANES == 8
-            const __m512i b = _mm512_loadu_si512((const void *)(bytes + 64 * k));
-            plane[k] = _mm512_movepi8_mask(_mm512_slli_epi64(b, 7 - j));
-#elif TLANES == 4
-            const __m256i lo = _mm256_loadu_si256((const __m256i *)(bytes + 64 * k));
-            const __m256i hi = _mm256_loadu_si256((const __m256i *)(bytes + 64 * k + 32));
-            plane[k] = (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_slli_epi64(lo, 7 - j))
-                       | (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_slli_epi64(hi, 7 - j))
-                             << 32;
-#else
-            uint64_t word = 0;
-            int t;
-            for (t = 0; t < 64; t++)
-                word |= (uint64_t)((bytes[64 * k + t] >> j) & 1) << t;
-            plane[k] = word;
-#endif
-        }
-        S[nets[j0 + j]] = plane;
-    }
-}
+/* T(planes): bit planes of a block from one byte of every value (byteplanes.h). */
+#define BP(name) T(name)
+#define BP_ISA (TLANES == 8 ? 512 : TLANES == 4 ? 256 : 64)
+#define BP_LANES TLANES
+#define BP_VEC T(vec)
+#include "byteplanes.h"
+#undef BP
+#undef BP_ISA
+#undef BP_LANES
+#undef BP_VEC
 
 /* Bit planes of values[0 .. 64 x TLANES) (two's complement, low `bits` bits), byte by byte. */
 static void T(pack)(const int64_t *values, int bits, const int32_t *nets, T(vec) *S,
@@ -115,7 +96,7 @@ static void T(pack)(const int64_t *values, int bits, const int32_t *nets, T(vec)
     for (q = 0; 8 * q < bits; q++) {
         for (t = 0; t < 64 * TLANES; t++)
             bytes[t] = (uint8_t)((uint64_t)values[t] >> (8 * q));
-        T(planes)(bytes, 8 * q, bits - 8 * q < 8 ? bits - 8 * q : 8, nets, S);
+        T(planes)(bytes, bits - 8 * q < 8 ? bits - 8 * q : 8, nets + 8 * q, S, 1);
     }
 }
 

@@ -787,22 +787,31 @@ def _pad_value(c: Captured, b: np.ndarray) -> np.ndarray:
     return np.full(len(b), int(z)) if z.ndim == 0 else z[b]
 
 
-def _conv_streams(c: Captured, idx: np.ndarray):
-    """Operands of sampled convolution outputs: (outputs, C / groups, kh, kw) each, padding
-    positions holding the activations' zero point."""
+def _output_coords(c: Captured, idx: np.ndarray):
+    """Of each sampled output of a (transposed) convolution, flat index ``idx`` over (example,
+    output channel, row, column): the example, output channel, row and column, and the input
+    channels of its group, (outputs, C / groups)."""
     lay = c.layer
-    _, channels, h, w = c.x_values.shape
+    channels = c.x_values.shape[1]
     g = lay.groups
     per_group = lay.out_channels // g
     oh_n, ow_n = lay.output_hw
     b, rest = np.divmod(idx, lay.out_channels * oh_n * ow_n)
     co, pos = np.divmod(rest, oh_n * ow_n)
     oh, ow = np.divmod(pos, ow_n)
+    chans = (co // per_group)[:, None] * (channels // g) + np.arange(channels // g)
+    return b, co, oh, ow, chans
+
+
+def _conv_streams(c: Captured, idx: np.ndarray):
+    """Operands of sampled convolution outputs: (outputs, C / groups, kh, kw) each, padding
+    positions holding the activations' zero point."""
+    lay = c.layer
+    b, co, oh, ow, chans = _output_coords(c, idx)
     (kh, kw), (sh, sw), (dh, dw) = lay.kernel_hw, lay.stride, lay.dilation
     top, left = c.pads if c.pads is not None else lay.padding
     rows = oh[:, None] * sh - top + np.arange(kh) * dh
     cols = ow[:, None] * sw - left + np.arange(kw) * dw
-    chans = (co // per_group)[:, None] * (channels // g) + np.arange(channels // g)
     xs = _gather(c.x_values, b, chans, rows, cols, _pad_value(c, b))
     return xs, c.w.reshape(lay.out_channels, -1)[co]
 
@@ -844,18 +853,14 @@ def _convtranspose_streams(c: Captured, idx: np.ndarray):
     """Operands of sampled transposed-convolution outputs, gathered as the sub-pixel
     convolution of each output's phase (see the module docstring)."""
     lay = c.layer
-    _, channels, h, w = c.x_values.shape
-    g = lay.groups
-    per_group = lay.out_channels // g
+    _, _, h, w = c.x_values.shape
+    per_group = lay.out_channels // lay.groups
     oh_n, ow_n = lay.output_hw
-    b, rest = np.divmod(idx, lay.out_channels * oh_n * ow_n)
-    co, pos = np.divmod(rest, oh_n * ow_n)
-    oh, ow = np.divmod(pos, ow_n)
+    b, co, oh, ow, chans = _output_coords(c, idx)
     (kh, kw), (sh, sw), (dh, dw) = lay.kernel_hw, lay.stride, lay.dilation
     (ph, pw) = lay.padding
     tap_h, src_h = _transposed_taps(oh_n, kh, sh, ph, dh, h)
     tap_w, src_w = _transposed_taps(ow_n, kw, sw, pw, dw, w)
-    chans = (co // per_group)[:, None] * (channels // g) + np.arange(channels // g)
     xs = _gather(c.x_values, b, chans, src_h[oh], src_w[ow], _pad_value(c, b))
     th, tw = tap_h[oh], tap_w[ow]
     has = (th >= 0)[:, None, :, None] & (tw >= 0)[:, None, None, :]
