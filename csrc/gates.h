@@ -32,6 +32,23 @@ enum {
     X(BITSIM_G_XNOR) X(BITSIM_G_NOT) X(BITSIM_G_ANDNOT) X(BITSIM_G_ORNOT) X(BITSIM_G_MUX)        \
     X(BITSIM_G_BUF)
 
+/* Return the function of combinational gate `op` on a, b, c (vectors of any width): the one
+ * definition of the gates that every kernel's always-inline evaluator expands. */
+#define BITSIM_GATE_RETURN(op, a, b, c)                                                         \
+    switch (op) {                                                                              \
+    case BITSIM_G_AND: return (a) & (b);                                                       \
+    case BITSIM_G_OR: return (a) | (b);                                                        \
+    case BITSIM_G_XOR: return (a) ^ (b);                                                       \
+    case BITSIM_G_NAND: return ~((a) & (b));                                                   \
+    case BITSIM_G_NOR: return ~((a) | (b));                                                    \
+    case BITSIM_G_XNOR: return ~((a) ^ (b));                                                   \
+    case BITSIM_G_NOT: return ~(a);                                                            \
+    case BITSIM_G_ANDNOT: return (a) & ~(b);                                                   \
+    case BITSIM_G_ORNOT: return (a) | ~(b);                                                    \
+    case BITSIM_G_MUX: return ((a) & ~(c)) | ((b) & (c));                                      \
+    default: return (a); /* BUF */                                                             \
+    }
+
 /* A run of consecutive gates with one opcode: gates [start, end). The kernels evaluate a run
  * as one loop specialised to its opcode, so they dispatch once per run, not once per gate;
  * bitsim.sim.gates orders the gates by logic level and by opcode within a level, so a run is

@@ -101,19 +101,7 @@ static inline __attribute__((always_inline)) G(vec) G(gate)(const int op, const 
                                                             const G(vec) *pb, const G(vec) *pc)
 {
     const G(vec) a = *pa, b = *pb, c = *pc;
-    switch (op) {
-    case BITSIM_G_AND: return a & b;
-    case BITSIM_G_OR: return a | b;
-    case BITSIM_G_XOR: return a ^ b;
-    case BITSIM_G_NAND: return ~(a & b);
-    case BITSIM_G_NOR: return ~(a | b);
-    case BITSIM_G_XNOR: return ~(a ^ b);
-    case BITSIM_G_NOT: return ~a;
-    case BITSIM_G_ANDNOT: return a & ~b;
-    case BITSIM_G_ORNOT: return a | ~b;
-    case BITSIM_G_MUX: return (a & ~c) | (b & c);
-    default: return a;   /* BUF */
-    }
+    BITSIM_GATE_RETURN(op, a, b, c);
 }
 
 /* Evaluate every combinational gate of the runs into V (one vector per net); DFF runs are

@@ -61,19 +61,7 @@ static inline uint64_t T(sum)(T(vec) v)
 static inline __attribute__((always_inline)) T(vec)
 T(gate)(int op, T(vec) a, T(vec) b, T(vec) c)
 {
-    switch (op) {
-    case BITSIM_G_AND: return a & b;
-    case BITSIM_G_OR: return a | b;
-    case BITSIM_G_XOR: return a ^ b;
-    case BITSIM_G_NAND: return ~(a & b);
-    case BITSIM_G_NOR: return ~(a | b);
-    case BITSIM_G_XNOR: return ~(a ^ b);
-    case BITSIM_G_NOT: return ~a;
-    case BITSIM_G_ANDNOT: return a & ~b;
-    case BITSIM_G_ORNOT: return a | ~b;
-    case BITSIM_G_MUX: return (a & ~c) | (b & c);
-    default: return a;   /* BUF */
-    }
+    BITSIM_GATE_RETURN(op, a, b, c);
 }
 
 /* T(planes): bit planes of a block from one byte of every value (byteplanes.h). */
