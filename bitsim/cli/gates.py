@@ -228,19 +228,27 @@ def run(args) -> None:
             circ,
             x_dist,
             w_dist,
-            signed=signed,
-            x_port=args.a_port if args.netlist else "x",
-            w_port=args.b_port if args.netlist else "w",
-            length=args.length if args.mac else None,
-            n=10**6 if args.n is None else args.n,
-            seed=args.seed,
-            threads=args.threads,
-            backend=args.backend,
-            simd=args.simd,
+            **stream_options(args, signed),
             progress=progress_of(args, f"{name} {'signed' if signed else 'unsigned'}: ", "vectors"),
         )
         rows.append(toggle_row(args, name, g, signed, x_dist.name, w_dist.name))
     write_rows(rows, args.format)
+
+
+def stream_options(args, signed: bool) -> Dict[str, Any]:
+    """The operand stream and run options that ``simulate_gates`` and ``simulate_energy``
+    take from the command line alike."""
+    return {
+        "signed": signed,
+        "x_port": args.a_port if args.netlist else "x",
+        "w_port": args.b_port if args.netlist else "w",
+        "length": args.length if args.mac else None,
+        "n": 10**6 if args.n is None else args.n,
+        "seed": args.seed,
+        "threads": args.threads,
+        "backend": args.backend,
+        "simd": args.simd,
+    }
 
 
 def toggle_row(

@@ -10,7 +10,7 @@ from bitsim.circuits.liberty import read_liberty
 from bitsim.circuits.mapped import MappedNetlist, load_mapped_json, map_circuit, verilog
 from bitsim.circuits.multipliers import circuit, structure
 from bitsim.cli.common import operand_choices, signedness, width_pairs, write
-from bitsim.cli.gates import time_step_ps, timing_of, toggle_row
+from bitsim.cli.gates import stream_options, time_step_ps, timing_of, toggle_row
 from bitsim.sim.energy import GLITCH_KINDS, KINDS, simulate_energy
 from bitsim.sim.export import saif, sta_tcl
 
@@ -41,17 +41,9 @@ def run_energy(args) -> None:
             mapped,
             x_dist,
             w_dist,
-            signed=signed,
-            x_port=args.a_port if args.netlist else "x",
-            w_port=args.b_port if args.netlist else "w",
-            length=args.length if args.mac else None,
-            n=10**6 if args.n is None else args.n,
-            seed=args.seed,
             clock=args.clock,
             internal_model=args.internal_model or "transition",
-            threads=args.threads,
-            backend=args.backend,
-            simd=args.simd,
+            **stream_options(args, signed),
             delay=args.delay,
             semantics=args.semantics,
             time_step=time_step_ps(args) * 1e-12 if args.delay == "liberty" else None,
