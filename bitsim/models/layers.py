@@ -67,6 +67,13 @@ def _format(value, name) -> NumberFormat:
         raise type(err)(f"{name}: {err}") from None
 
 
+def _parse_formats(layer, names: Tuple[str, ...]) -> None:
+    """Store the layer's format fields ``names`` as NumberFormats (given as such or by name)."""
+    for name in names:
+        if getattr(layer, name) is not None:
+            object.__setattr__(layer, name, _format(getattr(layer, name), name))
+
+
 class _Formats:
     """What every layer derives from its a_format / out_format fields."""
 
@@ -96,8 +103,8 @@ class _Weighted(_Formats):
 
 
 def _check_convolution(layer, offsets: Tuple[str, ...]) -> None:
-    """Checks of a (transposed) convolution's fields; pairs stored as (h, w). ``offsets``: the
-    pair fields that may be 0 (paddings)."""
+    """Checks of a (transposed) convolution's fields; pairs stored as (h, w), formats as
+    NumberFormats. ``offsets``: the pair fields that may be 0 (paddings)."""
     check_int(layer.in_channels, "in_channels", 1)
     check_int(layer.out_channels, "out_channels", 1)
     check_int(layer.groups, "groups", 1)
@@ -106,10 +113,31 @@ def _check_convolution(layer, offsets: Tuple[str, ...]) -> None:
             raise InputError(f"{name}: expected integers >= 1, found {getattr(layer, name)!r}")
     for name in ("kernel", "stride", *offsets, "dilation", "input_hw"):
         object.__setattr__(layer, name, _pair(getattr(layer, name), name))
+    if layer.in_channels % layer.groups or layer.out_channels % layer.groups:
+        raise InputError(
+            f"groups: expected a divisor of in_channels ({layer.in_channels}) "
+            f"and out_channels ({layer.out_channels}), found {layer.groups}"
+        )
+    _parse_formats(layer, ("a_format", "w_format", "out_format"))
+
+
+class _Convolution(_Weighted):
+    """Conv2d and ConvTranspose2d: kernel and input size as (h, w) pairs."""
+
+    kernel: Pair
+    input_hw: Pair
+
+    @property
+    def kernel_hw(self):
+        return _pair(self.kernel, "kernel")
+
+    @property
+    def input_hw_pair(self):
+        return _pair(self.input_hw, "input_hw")
 
 
 @dataclass(frozen=True)
-class Conv2d(_Weighted):
+class Conv2d(_Convolution):
     """2-D convolution. ``a_format``: input activations, ``w_format``: weights, ``out_format``:
     output activations as written to memory (default: a_format)."""
 
@@ -130,14 +158,6 @@ class Conv2d(_Weighted):
 
     def __post_init__(self):
         _check_convolution(self, ("padding",))
-        if self.in_channels % self.groups or self.out_channels % self.groups:
-            raise InputError(
-                f"groups: expected a divisor of in_channels ({self.in_channels}) "
-                f"and out_channels ({self.out_channels}), found {self.groups}"
-            )
-        for name in ("a_format", "w_format", "out_format"):
-            if getattr(self, name) is not None:
-                object.__setattr__(self, name, _format(getattr(self, name), name))
         oh, ow = self.output_hw
         if oh < 1 or ow < 1:
             raise InputError(
@@ -145,14 +165,6 @@ class Conv2d(_Weighted):
                 f"{self.dilation}, padding {self.padding}) does not fit an input of "
                 f"{self.input_hw_pair[0]}x{self.input_hw_pair[1]}"
             )
-
-    @property
-    def kernel_hw(self):
-        return _pair(self.kernel, "kernel")
-
-    @property
-    def input_hw_pair(self):
-        return _pair(self.input_hw, "input_hw")
 
     @property
     def output_hw(self):
@@ -209,7 +221,7 @@ def _taps(kernel: int, stride: int, dilation: int) -> int:
 
 
 @dataclass(frozen=True)
-class ConvTranspose2d(_Weighted):
+class ConvTranspose2d(_Convolution):
     """2-D transposed convolution (PyTorch's ConvTranspose2d, ONNX ConvTranspose): every input
     pixel scatters a kernel of products into the output, which has
     (H - 1) s - 2p + d (k - 1) + output_padding + 1 rows.
@@ -240,24 +252,8 @@ class ConvTranspose2d(_Weighted):
 
     def __post_init__(self):
         _check_convolution(self, ("padding", "output_padding"))
-        if self.in_channels % self.groups or self.out_channels % self.groups:
-            raise InputError(
-                f"groups: expected a divisor of in_channels ({self.in_channels}) "
-                f"and out_channels ({self.out_channels}), found {self.groups}"
-            )
-        for name in ("a_format", "w_format", "out_format"):
-            if getattr(self, name) is not None:
-                object.__setattr__(self, name, _format(getattr(self, name), name))
         if min(self.output_hw) < 1:
             raise InputError(f"padding: {self.padding} leaves no output for {self.input_hw}")
-
-    @property
-    def kernel_hw(self):
-        return _pair(self.kernel, "kernel")
-
-    @property
-    def input_hw_pair(self):
-        return _pair(self.input_hw, "input_hw")
 
     @property
     def output_hw(self):
@@ -307,8 +303,47 @@ class ConvTranspose2d(_Weighted):
         return f"{self.in_channels}x{self.out_channels}x{kh}x{kw}T{g}"
 
 
+class _DotProducts(_Weighted):
+    """Layers without a kernel (a 1x1 one), Linear and MatMul: ``positions`` rows of
+    ``out_channels`` dot products of length ``in_channels``; the input holds ``positions`` x
+    ``in_channels`` elements (a MatMul's left operand), the output ``positions`` x
+    ``out_channels``."""
+
+    groups = 1
+    if TYPE_CHECKING:  # fields or properties of the subclasses
+
+        @property
+        def positions(self) -> int: ...
+
+        @property
+        def in_channels(self) -> int: ...
+
+        @property
+        def out_channels(self) -> int: ...
+
+    @property
+    def kernel_hw(self):
+        return (1, 1)
+
+    @property
+    def k(self) -> int:
+        return self.in_channels
+
+    @property
+    def macs(self) -> int:
+        return self.positions * self.in_channels * self.out_channels
+
+    @property
+    def input_elements(self) -> int:
+        return self.positions * self.in_channels
+
+    @property
+    def output_elements(self) -> int:
+        return self.positions * self.out_channels
+
+
 @dataclass(frozen=True)
-class Linear(_Weighted):
+class Linear(_DotProducts):
     """Fully connected layer: in_features -> out_features at ``positions`` output positions
     (1 for a classifier; the tokens of a sequence for a transformer's projections)."""
 
@@ -326,43 +361,19 @@ class Linear(_Weighted):
         check_int(self.in_features, "in_features", 1)
         check_int(self.out_features, "out_features", 1)
         check_int(self.positions, "positions", 1)
-        for name in ("a_format", "w_format", "out_format"):
-            if getattr(self, name) is not None:
-                object.__setattr__(self, name, _format(getattr(self, name), name))
-
-    groups = 1
+        _parse_formats(self, ("a_format", "w_format", "out_format"))
 
     @property
-    def in_channels(self):
+    def in_channels(self) -> int:
         return self.in_features
 
     @property
-    def out_channels(self):
+    def out_channels(self) -> int:
         return self.out_features
-
-    @property
-    def kernel_hw(self):
-        return (1, 1)
-
-    @property
-    def k(self) -> int:
-        return self.in_features
-
-    @property
-    def macs(self) -> int:
-        return self.positions * self.in_features * self.out_features
 
     @property
     def weights(self) -> int:
         return self.in_features * self.out_features
-
-    @property
-    def input_elements(self) -> int:
-        return self.positions * self.in_features
-
-    @property
-    def output_elements(self) -> int:
-        return self.positions * self.out_features
 
     @property
     def shape(self) -> str:
@@ -371,7 +382,7 @@ class Linear(_Weighted):
 
 
 @dataclass(frozen=True)
-class MatMul(_Weighted):
+class MatMul(_DotProducts):
     """Product of two activation tensors: ``batch`` independent (m x k) @ (k x n) products.
 
     Both operands are activations (nothing is a stored weight): attention's scores QK^T have
@@ -393,11 +404,8 @@ class MatMul(_Weighted):
     def __post_init__(self):
         for name in ("m", "k_dim", "n", "batch"):
             check_int(getattr(self, name), name, 1)
-        for name in ("a_format", "w_format", "out_format"):
-            if getattr(self, name) is not None:
-                object.__setattr__(self, name, _format(getattr(self, name), name))
+        _parse_formats(self, ("a_format", "w_format", "out_format"))
 
-    groups = 1
     bias = False
     weights = 0
 
@@ -407,37 +415,17 @@ class MatMul(_Weighted):
         return self.batch * self.m
 
     @property
-    def in_channels(self):
+    def in_channels(self) -> int:
         return self.k_dim
 
     @property
-    def out_channels(self):
+    def out_channels(self) -> int:
         return self.n
 
     @property
-    def kernel_hw(self):
-        return (1, 1)
-
-    @property
-    def k(self) -> int:
-        return self.k_dim
-
-    @property
-    def macs(self) -> int:
-        return self.batch * self.m * self.k_dim * self.n
-
-    @property
-    def input_elements(self) -> int:
-        """Left operand elements (the right operand: ``right_elements``)."""
-        return self.batch * self.m * self.k_dim
-
-    @property
     def right_elements(self) -> int:
+        """Right operand elements (the left one: ``input_elements``)."""
         return self.batch * self.k_dim * self.n
-
-    @property
-    def output_elements(self) -> int:
-        return self.batch * self.m * self.n
 
     @property
     def shape(self) -> str:
@@ -481,9 +469,7 @@ class Elementwise(_Formats):
         check_int(self.tensors, "tensors", 0, 2)
         if self.inputs is not None:
             check_int(self.inputs, "inputs", 0)
-        for name in ("a_format", "b_format", "out_format"):
-            if getattr(self, name) is not None:
-                object.__setattr__(self, name, _format(getattr(self, name), name))
+        _parse_formats(self, ("a_format", "b_format", "out_format"))
 
     macs = 0
     k = 0

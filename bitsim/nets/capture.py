@@ -64,6 +64,7 @@ from bitsim.nets.pytorch import (
     Traced,
     _fn,
     _torch,
+    declared_format,
     eval_mode,
     quant_range,
     quant_source,
@@ -493,14 +494,9 @@ def _graph_quant(t: Traced, node, operand: str):
     """The quantize/dequantize node whose integers a layer operand are, or None: per-tensor
     quantization through any layout operations, per-channel only for the weights of a
     convolution or linear layer fed straight from it (along output channels)."""
-    if node is None or (operand == "x" and t.role == "av"):
+    if node is None or (operand == "x" and t.role == "av") or declared_format(node) is None:
         return None
     qnode, direct = quant_source(node)
-    if qnode is None:
-        return None
-    lo, hi = quant_range(qnode)
-    if not isinstance(lo, int) or not isinstance(hi, int) or hi <= lo:
-        return None
     if "per_channel" in _fn(qnode):
         axis = qnode.args[3]
         if not (operand == "w" and direct and t.role in ("conv", "linear") and axis == 0):

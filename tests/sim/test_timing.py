@@ -17,6 +17,8 @@ from bitsim.sim.timing import simulate_timing
 from tests.util_energy import osu018
 from tests.verilog_timing import ghdl_counts, iverilog_counts, verilog_testbench, vhdl_testbench
 
+from util import random_delays
+
 DATA = Path(__file__).parent.parent / "data" / "netlists"
 TYPES = {"XOR": 3, "XNOR": 3, "AND": 2, "OR": 2, "NAND": 1, "MUX": 2, "NOT": 1}
 FIELDS = ("rise", "fall", "settled_rise", "settled_fall", "settle")
@@ -39,16 +41,6 @@ def test_numba_equals_reference_and_settled_equals_zero_delay(arch, semantics, d
     assert np.array_equal(fast.settled, simulate_gates(c, n=130, seed=3).per_net)
     assert (fast.glitches % 2 == 0).all() and fast.glitches.sum() > 0
     assert fast.settle.sum() == 130
-
-
-def random_delays(netlist, seed, hi=4, equal=False):
-    """Random per-gate (rise, fall) in [1, hi]; 0 inside library cells; rise = fall if equal."""
-    rng = np.random.default_rng(seed)
-    internal = np.array([g.part == "internal" for g in netlist.gates])
-    rise = rng.integers(1, hi + 1, len(netlist.gates))
-    fall = rise.copy() if equal else rng.integers(1, hi + 1, len(netlist.gates))
-    rise[internal] = fall[internal] = 0
-    return rise, fall
 
 
 @pytest.mark.parametrize("arch", ARCHS)

@@ -16,6 +16,8 @@ from bitsim.circuits.multipliers import ARCHS
 from bitsim.sim import timing
 from bitsim.sim.timing import simulate_timing
 
+from util import random_delays
+
 LEVELS = bitsim.simd_levels()
 FIELDS = ("rise", "fall", "settled_rise", "settled_fall", "settle")
 
@@ -40,13 +42,6 @@ def every_transition(bits: int):
             path.append(stack.pop())
     seq = np.asarray(path[::-1][1:], dtype=np.int64)  # from vector 0 (all 0) onwards
     return seq & ((1 << bits) - 1), seq >> bits
-
-
-def random_delays(netlist, seed, hi=4, equal=False):
-    rng = np.random.default_rng(seed)
-    rise = rng.integers(1, hi + 1, len(netlist.gates))
-    fall = rise.copy() if equal else rng.integers(1, hi + 1, len(netlist.gates))
-    return rise, fall
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -130,9 +125,7 @@ def test_unit_delay_on_a_mapped_netlist_counts_only_cell_pins():
     from tests.util_energy import osu018
 
     nl = map_circuit(multiplier_circuit("array", 4), osu018()).netlist
-    delay = random_delays(nl, 6)
-    internal = np.array([g.part == "internal" for g in nl.gates])
-    delay[0][internal] = delay[1][internal] = 0
+    delay = random_delays(nl, 6)  # 0 inside cells
     for semantics in timing.SEMANTICS:
         ref = simulate_timing(nl, n=600, delay=delay, semantics=semantics, backend="reference")
         for simd in LEVELS:

