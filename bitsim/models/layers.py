@@ -122,10 +122,23 @@ def _check_convolution(layer, offsets: Tuple[str, ...]) -> None:
 
 
 class _Convolution(_Weighted):
-    """Conv2d and ConvTranspose2d: kernel and input size as (h, w) pairs."""
+    """Conv2d and ConvTranspose2d: kernel and input size as (h, w) pairs; every one of the
+    ``positions`` (output pixels of a convolution, input pixels of a transposed one) uses every
+    weight once."""
 
+    in_channels: int
+    out_channels: int
+    groups: int
     kernel: Pair
     input_hw: Pair
+    _SHAPE_MARK: ClassVar[str] = ""  # after the kernel size in ``shape``
+    if TYPE_CHECKING:  # properties of the subclasses
+
+        @property
+        def positions(self) -> int: ...
+
+        @property
+        def output_hw(self) -> Tuple[int, int]: ...
 
     @property
     def kernel_hw(self):
@@ -134,6 +147,32 @@ class _Convolution(_Weighted):
     @property
     def input_hw_pair(self):
         return _pair(self.input_hw, "input_hw")
+
+    @property
+    def weights(self) -> int:
+        """out_channels x in_channels / groups x kh x kw."""
+        kh, kw = self.kernel_hw
+        return self.in_channels * self.out_channels // self.groups * kh * kw
+
+    @property
+    def macs(self) -> int:
+        return self.positions * self.weights
+
+    @property
+    def input_elements(self) -> int:
+        h, w = self.input_hw_pair
+        return self.in_channels * h * w
+
+    @property
+    def output_elements(self) -> int:
+        oh, ow = self.output_hw
+        return self.out_channels * oh * ow
+
+    @property
+    def shape(self) -> str:
+        kh, kw = self.kernel_hw
+        g = f"/g{self.groups}" if self.groups > 1 else ""
+        return f"{self.in_channels}x{self.out_channels}x{kh}x{kw}{self._SHAPE_MARK}{g}"
 
 
 @dataclass(frozen=True)
@@ -188,29 +227,6 @@ class Conv2d(_Convolution):
         kh, kw = self.kernel_hw
         return self.in_channels // self.groups * kh * kw
 
-    @property
-    def macs(self) -> int:
-        return self.positions * self.out_channels * self.k
-
-    @property
-    def weights(self) -> int:
-        return self.out_channels * self.k
-
-    @property
-    def input_elements(self) -> int:
-        h, w = self.input_hw_pair
-        return self.in_channels * h * w
-
-    @property
-    def output_elements(self) -> int:
-        return self.out_channels * self.positions
-
-    @property
-    def shape(self) -> str:
-        kh, kw = self.kernel_hw
-        g = f"/g{self.groups}" if self.groups > 1 else ""
-        return f"{self.in_channels}x{self.out_channels}x{kh}x{kw}{g}"
-
 
 def _taps(kernel: int, stride: int, dilation: int) -> int:
     """Most kernel taps of a transposed convolution that reach one output position."""
@@ -249,6 +265,7 @@ class ConvTranspose2d(_Convolution):
     w_format: NumberFormat = INT8
     out_format: Optional[NumberFormat] = None
     kind: str = field(default="convtranspose", init=False)
+    _SHAPE_MARK = "T"
 
     def __post_init__(self):
         _check_convolution(self, ("padding", "output_padding"))
@@ -276,31 +293,6 @@ class ConvTranspose2d(_Convolution):
         (kh, kw), (sh, sw) = self.kernel_hw, _pair(self.stride, "stride")
         dh, dw = _pair(self.dilation, "dilation")
         return self.in_channels // self.groups * _taps(kh, sh, dh) * _taps(kw, sw, dw)
-
-    @property
-    def macs(self) -> int:
-        kh, kw = self.kernel_hw
-        return self.positions * self.out_channels * self.in_channels // self.groups * kh * kw
-
-    @property
-    def weights(self) -> int:
-        kh, kw = self.kernel_hw
-        return self.in_channels * self.out_channels // self.groups * kh * kw
-
-    @property
-    def input_elements(self) -> int:
-        return self.in_channels * self.positions
-
-    @property
-    def output_elements(self) -> int:
-        oh, ow = self.output_hw
-        return self.out_channels * oh * ow
-
-    @property
-    def shape(self) -> str:
-        kh, kw = self.kernel_hw
-        g = f"/g{self.groups}" if self.groups > 1 else ""
-        return f"{self.in_channels}x{self.out_channels}x{kh}x{kw}T{g}"
 
 
 class _DotProducts(_Weighted):
