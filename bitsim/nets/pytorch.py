@@ -56,6 +56,7 @@ from bitsim.models.layers import (
     einsum_dims,
 )
 from bitsim.nets.zoo import Network
+from bitsim.sim.formats import IntFormat
 
 __all__ = [
     "Traced",
@@ -261,7 +262,8 @@ def declared_format(node) -> Optional[Tuple[int, bool]]:
     lo, hi = quant_range(qnode)
     if not isinstance(lo, int) or not isinstance(hi, int) or hi <= lo:
         return None
-    return max(1, math.ceil(math.log2(hi - lo + 1))), lo < 0
+    fmt = IntFormat.of_range(lo, hi)
+    return fmt.bits, fmt.signed
 
 
 def _param(node) -> Optional[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Union
@@ -21,6 +22,12 @@ class IntFormat:
     def __post_init__(self):
         if isinstance(self.bits, bool) or not isinstance(self.bits, int) or self.bits < 1:
             raise InputError(f"bits: expected an integer >= 1, found {self.bits!r}")
+
+    @classmethod
+    def of_range(cls, lo: int, hi: int) -> IntFormat:
+        """The format of a quantizer's integers lo..hi: ceil(log2(hi - lo + 1)) bits (at least
+        1), signed when lo < 0."""
+        return cls(max(1, math.ceil(math.log2(hi - lo + 1))), lo < 0)
 
     @property
     def lo(self) -> int:

@@ -27,6 +27,8 @@ from bitsim.sim.gates import compile_netlist
 from bitsim.sim.mac import MacConfig, prepare
 from bitsim.sim.operands import make_stream
 
+from util import pipelined_multiplier
+
 LEVELS = bitsim.simd_levels()
 DTYPES = [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64]
 SIGNS = list(itertools.product([False, True], repeat=2))
@@ -236,15 +238,6 @@ def test_gates_every_architecture(arch, signed):
         check_gates(*gate_case(mac, length, seed=length or 0), 1, CUTS)
 
 
-def pipelined():
-    """A 3x3 Wallace multiplier whose product goes through two register stages."""
-    c = multiplier_circuit("wallace", 3, 3)
-    b = NetlistBuilder()
-    b.netlist = c.netlist
-    b.output_bus("p2", [b.dff(b.dff(n)) for n in c.netlist.outputs["p"]])
-    return c.netlist
-
-
 def reset_sensitive():
     """Registers whose inputs are 1 in the reset state (a DFF of NOT x, a DFF of the constant
     1) and a chain of three through logic."""
@@ -332,7 +325,7 @@ DFF_CASES = {
         lambda: gate_case(load_yosys_json(str(DATA / "pipe4.json")), ports=("a", "b"), seed=1),
         1,
     ),
-    "pipelined": (lambda: gate_case(pipelined(), seed=2), 2),
+    "pipelined": (lambda: gate_case(pipelined_multiplier(), seed=2), 2),
     "reset-sensitive": (lambda: gate_case(reset_sensitive(), seed=3), 4),
 }
 

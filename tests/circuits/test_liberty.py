@@ -13,7 +13,7 @@ from bitsim.circuits.mapped import map_circuit
 from bitsim.circuits.multipliers import circuit
 from bitsim.sim.gates import compile_netlist
 
-from util_energy import osu018, wire_load_liberty, yosys_mult8
+from util_energy import approx, osu018, wire_load_liberty, yosys_mult8
 
 TINY = """
 library(tiny) {
@@ -37,11 +37,6 @@ library(tiny) {
     pin(Q) { direction : output; function : "IQ"; } }
 }
 """
-
-
-def approx(expected, rel=1e-6):
-    """pytest.approx without its absolute tolerance of 1e-12 (energies are 1e-12 J)."""
-    return pytest.approx(expected, rel=rel, abs=0)
 
 
 def test_units_tables_and_functions(tmp_path):

@@ -16,12 +16,7 @@ from bitsim.sim.distributions import HalfNormal, Laplace, Normal
 from bitsim.sim.energy import simulate_energy
 from bitsim.sim.mac import SITES, simulate_mac
 
-from util_energy import OSU018, osu018
-
-
-def approx(expected, rel=1e-6):
-    """pytest.approx without its absolute tolerance of 1e-12 (energies are 1e-12 J)."""
-    return pytest.approx(expected, rel=rel, abs=0)
+from util_energy import OSU018, approx, osu018
 
 
 @pytest.fixture(scope="module")

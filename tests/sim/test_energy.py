@@ -18,12 +18,7 @@ from bitsim.sim.energy import simulate_energy
 from bitsim.sim.gates import compile_netlist
 
 from util import run_yosys
-from util_energy import OSU018, osu018
-
-
-def approx(expected, rel=1e-6):
-    """pytest.approx without its absolute tolerance of 1e-12 (energies are 1e-12 J)."""
-    return pytest.approx(expected, rel=rel, abs=0)
+from util_energy import OSU018, approx, osu018
 
 
 def direct_activity(mapped, n, length, signed, seed):

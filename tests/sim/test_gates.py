@@ -10,6 +10,8 @@ from bitsim.circuits.multipliers import ARCHS, mac_circuit, multiplier_circuit
 from bitsim.circuits.netlist import NetlistBuilder
 from bitsim.sim.gates import compile_netlist, simulate_gates
 
+from util import pipelined_multiplier
+
 
 @pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("signed", [False, True])
@@ -68,24 +70,13 @@ def test_mac_accumulator_adder_computes_the_next_partial_sum(arch, signed):
     assert np.array_equal(nxt[:-1], acc[1:] & np.uint64((1 << 20) - 1))
 
 
-def pipelined():
-    """A 3x3 unsigned multiplier whose product goes through two register stages."""
-    c = multiplier_circuit("wallace", 3, 3)
-    b = NetlistBuilder()
-    b.netlist = c.netlist
-    b.part = "pipeline"
-    p = c.netlist.outputs["p"]
-    b.output_bus("p2", [b.dff(b.dff(n)) for n in p])
-    return c.netlist
-
-
 @pytest.mark.parametrize("simd", bitsim.simd_levels())
 @pytest.mark.parametrize("threads", [1, 3])
 def test_c_kernel_equals_reference(simd, threads):
     cases = [
         (mac_circuit("dadda", 6, 5, 20, signed=True), dict(length=13)),
         (multiplier_circuit("booth", 7, 7, signed=False), {}),
-        (pipelined(), {}),
+        (pipelined_multiplier(), {}),
     ]
     for circuit, kw in cases:
         for n in (0, 1, 63, 64, 65, 511, 512, 513, 20_000):

@@ -17,15 +17,10 @@ from bitsim.sim.timing import simulate_timing
 from tests.util_energy import osu018
 from tests.verilog_timing import ghdl_counts, iverilog_counts, verilog_testbench, vhdl_testbench
 
-from util import random_delays
+from util import random_delays, same_timing
 
 DATA = Path(__file__).parent.parent / "data" / "netlists"
 TYPES = {"XOR": 3, "XNOR": 3, "AND": 2, "OR": 2, "NAND": 1, "MUX": 2, "NOT": 1}
-FIELDS = ("rise", "fall", "settled_rise", "settled_fall", "settle")
-
-
-def same(a, b):
-    return all(np.array_equal(getattr(a, k), getattr(b, k)) for k in FIELDS)
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -37,7 +32,7 @@ def test_numba_equals_reference_and_settled_equals_zero_delay(arch, semantics, d
     kw = dict(n=130, seed=3, delay=delay, semantics=semantics)  # 130: a partial last word
     ref = simulate_timing(c, backend="reference", **kw)
     fast = simulate_timing(c, backend="numba", **kw)
-    assert same(ref, fast)
+    assert same_timing(ref, fast)
     assert np.array_equal(fast.settled, simulate_gates(c, n=130, seed=3).per_net)
     assert (fast.glitches % 2 == 0).all() and fast.glitches.sum() > 0
     assert fast.settle.sum() == 130
@@ -51,7 +46,7 @@ def test_numba_equals_reference_with_random_rise_fall(arch, semantics):
     kw = dict(n=130, seed=4, delay=random_delays(c.netlist, 1), semantics=semantics)
     ref = simulate_timing(c, backend="reference", **kw)
     fast = simulate_timing(c, backend="numba", **kw)
-    assert same(ref, fast)
+    assert same_timing(ref, fast)
     assert np.array_equal(fast.settled, simulate_gates(c, n=130, seed=4).per_net)
     assert fast.glitches.sum() > 0
 
@@ -60,9 +55,9 @@ def test_chunks_do_not_change_results(monkeypatch):
     c = multiplier_circuit("array", 4)
     whole = simulate_timing(c, n=300, seed=5, delay=TYPES)
     monkeypatch.setattr(timing, "CHUNK", 70)
-    assert same(whole, simulate_timing(c, n=300, seed=5, delay=TYPES, threads=3))
+    assert same_timing(whole, simulate_timing(c, n=300, seed=5, delay=TYPES, threads=3))
     monkeypatch.setattr(timing, "REFERENCE_CHUNK", 64)
-    assert same(whole, simulate_timing(c, n=300, seed=5, delay=TYPES, backend="reference"))
+    assert same_timing(whole, simulate_timing(c, n=300, seed=5, delay=TYPES, backend="reference"))
 
 
 def _hazard():
@@ -182,7 +177,7 @@ def test_library_cells_settle_inside_a_step(semantics, tmp_path):
     assert not r.per_net[hidden].any()
     ref = simulate_timing(nl, n=130, seed=1, delay=delay, semantics=semantics, backend="reference")
     fast = simulate_timing(nl, n=130, seed=1, delay=delay, semantics=semantics)
-    assert same(ref, fast)
+    assert same_timing(ref, fast)
     zero = simulate_gates(nl, n=130, seed=1).per_net
     zero[hidden] = 0
     assert np.array_equal(fast.settled, zero)

@@ -16,14 +16,9 @@ from bitsim.circuits.multipliers import ARCHS
 from bitsim.sim import timing
 from bitsim.sim.timing import simulate_timing
 
-from util import random_delays
+from util import random_delays, same_timing
 
 LEVELS = bitsim.simd_levels()
-FIELDS = ("rise", "fall", "settled_rise", "settled_fall", "settle")
-
-
-def same(a, b):
-    return all(np.array_equal(getattr(a, k), getattr(b, k)) for k in FIELDS)
 
 
 def every_transition(bits: int):
@@ -58,7 +53,7 @@ def test_every_transition_of_3_bit_multipliers_equals_the_oracle(arch, semantics
         ref = simulate_timing(c, x, w, backend="reference", **kw)
         assert ref.glitches.sum() > 0
         for simd in LEVELS:
-            assert same(simulate_timing(c, x, w, simd=simd, **kw), ref), simd
+            assert same_timing(simulate_timing(c, x, w, simd=simd, **kw), ref), simd
 
 
 @pytest.mark.parametrize("arch", ["array", "booth", "dadda"])
@@ -72,7 +67,7 @@ def test_every_transition_of_4_bit_multipliers_equals_numba(arch):
         kw = dict(delay=random_delays(c.netlist, 4), semantics=semantics, signed=signed)
         fast = simulate_timing(c, x, w, backend="numba", **kw)
         for simd in LEVELS:
-            assert same(simulate_timing(c, x, w, simd=simd, **kw), fast), simd
+            assert same_timing(simulate_timing(c, x, w, simd=simd, **kw), fast), simd
 
 
 @given(
@@ -88,9 +83,9 @@ def test_random_delays_all_backends_agree(arch, seed, hi, equal, semantics, n):
     c = multiplier_circuit(arch, 3, signed=signed)
     kw = dict(delay=random_delays(c.netlist, seed, hi, equal), semantics=semantics, n=n, seed=seed)
     ref = simulate_timing(c, backend="reference", **kw)
-    assert same(simulate_timing(c, backend="numba", **kw), ref)
+    assert same_timing(simulate_timing(c, backend="numba", **kw), ref)
     for simd in LEVELS:
-        assert same(simulate_timing(c, simd=simd, **kw), ref), simd
+        assert same_timing(simulate_timing(c, simd=simd, **kw), ref), simd
     assert ref.settle.sum() == n
 
 
@@ -101,9 +96,11 @@ def test_chunks_threads_and_block_edges(simd, monkeypatch):
     for n in (1, 511, 512, 513, 3000):
         whole = simulate_timing(c, n=n, seed=n, delay=delay, simd=simd)
         numba = simulate_timing(c, n=n, seed=n, delay=delay, backend="numba")
-        assert same(whole, numba), n
+        assert same_timing(whole, numba), n
     monkeypatch.setattr(timing, "CHUNK", 700)  # chunks cut blocks anywhere
-    assert same(whole, simulate_timing(c, n=3000, seed=3000, delay=delay, simd=simd, threads=3))
+    assert same_timing(
+        whole, simulate_timing(c, n=3000, seed=3000, delay=delay, simd=simd, threads=3)
+    )
 
 
 @pytest.mark.parametrize("simd", LEVELS)
@@ -112,7 +109,7 @@ def test_operand_arrays_and_range_errors(simd):
     rng = np.random.default_rng(1)
     x, w = rng.integers(0, 16, 1000).astype(np.uint8), rng.integers(0, 16, 1000)
     got = simulate_timing(c, x, w, simd=simd)
-    assert same(got, simulate_timing(c, x, w, backend="numba"))
+    assert same_timing(got, simulate_timing(c, x, w, backend="numba"))
     x[700] = 16
     for backend in ("c", "numba"):
         with pytest.raises(InputError, match="x.*index 700"):
@@ -129,7 +126,7 @@ def test_unit_delay_on_a_mapped_netlist_counts_only_cell_pins():
     for semantics in timing.SEMANTICS:
         ref = simulate_timing(nl, n=600, delay=delay, semantics=semantics, backend="reference")
         for simd in LEVELS:
-            assert same(
+            assert same_timing(
                 simulate_timing(nl, n=600, delay=delay, semantics=semantics, simd=simd), ref
             )
 

@@ -17,14 +17,9 @@ from bitsim.sim.timing import simulate_netlist_timing, simulate_timing
 from tests.verilog_clocked import bits, clocked_testbench
 from tests.verilog_timing import iverilog_counts
 
-from util import random_delays, run_yosys
+from util import random_delays, run_yosys, same_timing
 
 DATA = Path(__file__).parent.parent / "data" / "netlists"
-FIELDS = ("rise", "fall", "settled_rise", "settled_fall", "settle")
-
-
-def same(a, b):
-    return all(np.array_equal(getattr(a, k), getattr(b, k)) for k in FIELDS)
 
 
 @pytest.mark.parametrize("arch,signed", [("array", True), ("dadda", False)])
@@ -33,9 +28,9 @@ def test_mac_circuit(arch, signed):
     kw = dict(n=200, seed=2, length=7)  # 200: chunks of 64-vector words and a partial one
     ref = simulate_timing(c, backend="reference", **kw)
     fast = simulate_timing(c, **kw)
-    assert same(ref, fast)
+    assert same_timing(ref, fast)
     for backend, simd in (("numba", "auto"), ("c", "scalar")):
-        assert same(ref, simulate_timing(c, backend=backend, simd=simd, **kw))
+        assert same_timing(ref, simulate_timing(c, backend=backend, simd=simd, **kw))
     assert np.array_equal(fast.settled, simulate_gates(c, **kw).per_net)
     assert fast.glitches.sum() > 0 and fast.per_part()["accumulator_adder"] > 0
 
@@ -45,12 +40,12 @@ def test_chunks_do_not_change_results(monkeypatch, length):
     c = mac_circuit("array", 4, acc_bits=10, signed=True)
     whole = simulate_timing(c, n=700, seed=1, length=length)
     monkeypatch.setattr(timing, "CHUNK", 128)  # 6 chunks: the accumulator state carried over
-    assert same(simulate_timing(c, n=700, seed=1, length=length), whole)
+    assert same_timing(simulate_timing(c, n=700, seed=1, length=length), whole)
     nl = load_yosys_json(str(DATA / "umac4.json"))
     ports = {"a": "uniform", "b": "uniform"}
     whole = simulate_netlist_timing(nl, ports, n=300, seed=2)
     monkeypatch.setattr(timing, "CHUNK", 64)
-    assert same(simulate_netlist_timing(nl, ports, n=300, seed=2), whole)
+    assert same_timing(simulate_netlist_timing(nl, ports, n=300, seed=2), whole)
 
 
 @pytest.mark.parametrize(
@@ -62,9 +57,11 @@ def test_netlist_with_flip_flops(name, signed, clear):
     ports = {"a": "uniform", "b": "uniform"}
     ref = simulate_netlist_timing(nl, ports, backend="reference", **kw)
     fast = simulate_netlist_timing(nl, ports, **kw)  # umac4: its clear port undriven (0)
-    assert same(ref, fast)
+    assert same_timing(ref, fast)
     for backend, simd in (("numba", "auto"), ("c", "scalar")):
-        assert same(ref, simulate_netlist_timing(nl, ports, backend=backend, simd=simd, **kw))
+        assert same_timing(
+            ref, simulate_netlist_timing(nl, ports, backend=backend, simd=simd, **kw)
+        )
     zero = simulate_netlist(nl, ports, **kw)
     assert np.array_equal(fast.settled, zero.per_net)
     assert fast.glitches.sum() > 0 and fast.settle.sum() == 300
