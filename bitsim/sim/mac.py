@@ -218,7 +218,7 @@ def simulate_mac(
         the merged counts equal the single-threaded ones exactly. In an endless dot product
         (``length=None``) each thread's piece first needs the sum of every product before it:
         the C backend sums them in vector lanes (int8/int16 arrays, uniform samplers of at
-        most 16 bits, x and w of the same kind, products within 32 bits; 4-13x the rate of the
+        most 16 bits, x and w of the same kind, products within 32 bits; 4-12x the rate of the
         main pass) and runs every other endless dot product on one thread, as that pass would
         cost more than a second thread saves.
     chunk_size : int
