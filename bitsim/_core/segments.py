@@ -22,11 +22,22 @@ import os
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import (
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    TypeVar,
+    cast,
+)
 
 import numpy as np
 
-from bitsim._core.interrupt import Workers, result, result_in_worker
+from bitsim._core.interrupt import Interrupted, Workers, result, result_in_worker
 
 __all__ = [
     "DEFAULT_CHUNK",
@@ -42,6 +53,8 @@ __all__ = [
     "split",
     "tail_range",
 ]
+
+R = TypeVar("R")
 
 DEFAULT_CHUNK = 512  # MACs per kernel block: operands and register words stay in L1/L2
 SEGMENT_MACS = 1 << 24  # MACs per task when a run is split for threads or progress
@@ -190,39 +203,64 @@ def run_pieces(
     """``run_segments`` for one endless dot product: one piece of the stream per thread
     (``pieces``, balanced for ``ENDLESS_TAIL_COST``), its segments run one after the other; the
     thread of piece j > 0 first passes over piece j - 1 (``mac_tail``), and adds the sum before
-    piece j - 1 once that thread has it. ``report(done, n)``: MACs done in every piece."""
+    piece j - 1 once that thread has it. ``report(done, n)``: MACs done in every piece.
+
+    An error (a value outside its format) is that of the first piece with one, whichever thread
+    meets it first: piece k is read by the pass of thread k + 1, which runs first, and by the
+    main pass of thread k; an error in piece r is raised once the passes over pieces 0..r - 1
+    have found none."""
     parts = pieces(n, threads, ENDLESS_TAIL_COST)
     starts: List["Future[int]"] = [Future() for _ in parts]
     starts[0].set_result(0)
+    errors: Dict[int, BaseException] = {}  # the first error met in each piece
     done = [0]
     lock = threading.Lock()
 
-    def piece(j: int) -> Counts:
+    def scan(k: int, kernel: Callable[..., R], *args) -> R:
+        try:
+            return kernel(*args)
+        except Interrupted:
+            raise
+        except BaseException as err:
+            errors.setdefault(k, err)
+            raise
+
+    def piece(j: int) -> Optional[Counts]:
         a, b = parts[j]
-        if j > 0:
-            try:
-                tail, restarted = backend.mac_tail(cfg, xs, ws, *tail_range(None, *parts[j - 1]))
-                before = result_in_worker(starts[j - 1])
-                starts[j].set_result(tail if restarted else before + tail)
-            except BaseException as err:  # the pieces after this one stop too
-                starts[j].set_exception(err)
-                raise
         total: Optional[Counts] = None
-        for s, e in ranges(b - a, segment_size(b - a, 1)):
-            before = starts[j].result() if total is None else total.sum_after
-            part = backend.mac_run(cfg, xs, ws, a + s, e - s, before)
-            total = part if total is None else total.merge(part)
-            with lock:
-                done[0] += e - s
-        assert total is not None
+        try:
+            if j > 0:
+                try:
+                    tail, restarted = scan(
+                        j - 1, backend.mac_tail, cfg, xs, ws, *tail_range(None, *parts[j - 1])
+                    )
+                    before = result_in_worker(starts[j - 1])
+                    starts[j].set_result(tail if restarted else before + tail)
+                except BaseException as err:  # the pieces after this one stop too
+                    starts[j].set_exception(err)
+                    raise
+            for s, e in ranges(b - a, segment_size(b - a, 1)):
+                before = starts[j].result() if total is None else total.sum_after
+                part = scan(j, backend.mac_run, cfg, xs, ws, a + s, e - s, before)
+                total = part if total is None else total.merge(part)
+                with lock:
+                    done[0] += e - s
+        except BaseException:  # recorded in errors, or an interruption
+            return None
         return total
+
+    def first_error() -> Optional[BaseException]:
+        if not errors:
+            return None
+        r = min(errors)
+        return errors[r] if all(starts[k].done() for k in range(1, r + 1)) else None
 
     last = [-1]
 
     def tick() -> None:
-        for f in futures:  # an error in any piece ends the run at once
-            if f.done() and f.exception() is not None:
-                raise f.exception()  # type: ignore[misc]
+        err = first_error()  # an error ends the run at once
+        if err is not None:
+            raise err
         if report is not None and done[0] != last[0]:
             last[0] = done[0]
             report(done[0], n)
@@ -230,9 +268,12 @@ def run_pieces(
     with Workers(threads) as workers:
         futures = [workers.submit(piece, j) for j in range(len(parts))]
         totals = [result(f, tick) for f in futures]
+        tick()
+    if any(t is None for t in totals):
+        raise Interrupted()
     if report is not None and last[0] != n:
         report(n, n)
-    return merge(totals)
+    return merge(cast(List[Counts], totals))
 
 
 def default_threads() -> int:

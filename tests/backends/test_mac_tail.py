@@ -7,6 +7,7 @@ every lane, group (16 vectors) and chunk (16384 MACs) edge, sums beyond 32 bits,
 the format (the first one named, also on threads) and the interrupt flag."""
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -220,3 +221,40 @@ def test_threads_for_an_endless_dot_product_only_with_the_vectorised_pass(
     bitsim.simulate_mac(x, w, n=1000, threads=2, length=64)
     bitsim.simulate_mac(x, w, n=1000, threads=2, backend="numba")
     assert seen == [2 if vectorised and VECTOR_LEVELS else 1, 2, 2]
+
+
+@pytest.mark.parametrize("threads", [2, 3, 4])
+def test_the_first_piece_with_a_bad_value_names_it(threads, monkeypatch):
+    """Values outside the format late in the first piece and early in the second, and both
+    passes over the first piece slowed down: the third thread's pass over the second piece
+    meets its value first, yet the error names the earlier one."""
+    n = 200_000
+    first = pieces(n, threads, bitsim._core.segments.ENDLESS_TAIL_COST)
+    x = np.zeros(n, dtype=np.int8)
+    x[first[0][1] - 2] = 9
+    x[first[1][0] + 1] = 10
+    select_c = bitsim.sim.mac.select
+
+    def slowed(kernel):
+        def slow(cfg, xs, ws, start, *rest):
+            if start == 0:
+                time.sleep(0.3)
+            return kernel(cfg, xs, ws, start, *rest)
+
+        return slow
+
+    def slow_select(*args):
+        kernels = select_c(*args)
+        kernels.mac_tail, kernels.mac_run = slowed(kernels.mac_tail), slowed(kernels.mac_run)
+        return kernels
+
+    monkeypatch.setattr(bitsim.sim.mac, "select", slow_select)
+    with pytest.raises(ValueError, match=f"^x: .*found 9 at index {first[0][1] - 2}"):
+        bitsim.simulate_mac(x, x * 0, x_bits=4, threads=threads)
+
+
+def test_progress_of_an_endless_run_on_threads(monkeypatch):
+    monkeypatch.setattr(bitsim._core.segments, "SEGMENT_MACS", 1000)
+    seen = []
+    bitsim.simulate_mac(n=45_000, threads=2, progress=lambda done, total: seen.append(done))
+    assert seen[-1] == 45_000 and seen == sorted(seen)
