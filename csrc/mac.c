@@ -381,6 +381,23 @@ int bitsim_mac_tail(const bitsim_mac_config *cfg, const bitsim_source *x, const 
     return status;
 }
 
+int bitsim_mac_tail_vectorised(const bitsim_mac_config *cfg, const bitsim_source *x,
+                               const bitsim_source *w, int simd)
+{
+    struct mac_plan P;
+    simd = resolve_simd(simd);
+    if (make_plan(cfg, &P) != BITSIM_OK || simd <= BITSIM_SIMD_SCALAR
+        || cfg->x_bits + cfg->w_bits > NARROW_PRODUCT_BITS)
+        return 0;
+#ifdef BITSIM_X86_DISPATCH
+    return (simd == BITSIM_SIMD_AVX512 ? tail_kind_avx512 : tail_kind_avx2)(&P, x, w) >= 0;
+#else
+    (void)x;
+    (void)w;
+    return 0;
+#endif
+}
+
 int bitsim_dot_widths(const bitsim_mac_config *cfg, const bitsim_source *x, const bitsim_source *w,
                       uint64_t first_dot, uint64_t dots, int simd, void *workspace, size_t block,
                       uint64_t hist[BITSIM_WIDTH_BINS], bitsim_i128 *min_sum,

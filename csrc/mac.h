@@ -79,6 +79,14 @@ int bitsim_mac_tail(const bitsim_mac_config *cfg, const bitsim_source *x, const 
                     uint64_t start, uint64_t count, int simd, void *workspace, size_t block,
                     bitsim_i128 *tail, int *restarted, uint64_t *bad_index);
 
+/* Non-zero when bitsim_mac_tail() sums the products of this configuration and these operands in
+ * vector lanes at `simd` (int8/int16 arrays or uniform samplers of at most 16 bits, the same kind
+ * for x and w, products within 32 bits, AVX2 or AVX-512): several times the rate of the main
+ * pass, so that an endless dot product gains from threads. 0 otherwise (the general pass, which
+ * loads every operand into 64-bit buffers: slower than the fused main pass). */
+int bitsim_mac_tail_vectorised(const bitsim_mac_config *cfg, const bitsim_source *x,
+                               const bitsim_source *w, int simd);
+
 /* Accumulator width of each of `dots` dot products (config length K > 0), starting with dot
  * product first_dot: hist[w] counts those whose partial sums all fit w bits but not w - 1 (two's
  * complement when the product is signed); *min_sum, *max_sum: extreme partial sums (valid when

@@ -1109,6 +1109,123 @@ static int K(run)(const struct mac_plan *P, const bitsim_source *xs, const bitsi
     return BITSIM_OK;
 }
 
+/* ---- the starting-sum pass of the narrow path ----------------------------------------------
+ * With threads, each range first needs the sum of its products after its last dot-product
+ * start (all of them in an endless dot product). For the operands of the fused path (int8/int16
+ * arrays, uniform samplers of at most 16 bits, the same kind for x and w) whose products fit
+ * 32 bits, the products are summed in 32-bit lanes, read and range-checked with the fused
+ * path's loaders (narrow_fetch, narrow_draws/narrow_sample, narrow_range), and widened into
+ * 64-bit lanes every 16 vectors (8-bit kinds: 16 KT32 products of at most 2**14 each fit 32
+ * bits) or every vector (16-bit kinds, products up to 2**30); each chunk's lanes are summed
+ * exactly into the 128-bit total. Range errors, interruptions: per chunk of 16384 MACs (AVX-512)
+ * as in the fused main pass, x checked before w. */
+#if KLANES > 1 && !KSUM_WIDE
+#define KT32 (KVBYTES / 4)
+typedef int64_t K(t64) __attribute__((vector_size(KVBYTES)));
+
+/* The 32-bit lane sums v, exactly, into the 64-bit lanes (even and odd lanes apart). */
+static inline __attribute__((always_inline)) K(t64) K(widen_sum)(K(t64) acc, K(v32) v)
+{
+    const K(t64) u = (K(t64))v;
+    return acc + ((K(t64))((K(vec))u << 32) >> 32) + (u >> 32);
+}
+
+/* Sum of the products of MACs [g, g + n) (kind constant where inlined). */
+static inline __attribute__((always_inline)) int64_t
+K(narrow_sum_body)(const bitsim_source *xs, const bitsim_source *ws, const int kind, uint64_t g,
+                   size_t n)
+{
+    const int wide = kind == KN_I16 || kind == KN_UNIFORM16;
+    uint64_t dx[16 * KT32 * 2 / 8 + KLANES], dw[16 * KT32 * 2 / 8 + KLANES];
+    K(t64) acc64 = {0};
+    int64_t sum = 0;
+    size_t t, v;
+    int l;
+    for (t = 0; t < n; t += 16 * KT32) {
+        K(v32) acc = {0};
+        if (kind >= KN_UNIFORM8) {
+            K(narrow_draws)(xs, kind, g + t, dx);
+            K(narrow_draws)(ws, kind, g + t, dw);
+        }
+        for (v = 0; v < 16; v++) {
+            const size_t tv = t + v * KT32;
+            const size_t nv = tv < n ? (n - tv < KT32 ? n - tv : KT32) : 0;
+            K(v32) p;
+            if (kind >= KN_UNIFORM8)
+                p = K(narrow_sample)(xs, kind, dx, g + t, v, nv)
+                    * K(narrow_sample)(ws, kind, dw, g + t, v, nv);
+            else if (nv == 0)
+                break;
+            else
+                p = K(narrow_fetch)(xs, kind, g + tv, nv) * K(narrow_fetch)(ws, kind, g + tv, nv);
+            if (wide)
+                acc64 = K(widen_sum)(acc64, p);
+            else
+                acc += p;
+        }
+        if (!wide)
+            acc64 = K(widen_sum)(acc64, acc);
+    }
+    for (l = 0; l < KLANES; l++)
+        sum += acc64[l];
+    return sum;
+}
+
+#define KTFUNC(NAME, KIND)                                                                     \
+    static __attribute__((noinline)) int64_t K(NAME)(const bitsim_source *xs,                  \
+                                                     const bitsim_source *ws, uint64_t g,      \
+                                                     size_t n)                                 \
+    {                                                                                          \
+        return K(narrow_sum_body)(xs, ws, KIND, g, n);                                         \
+    }
+KTFUNC(narrow_sum_i8, KN_I8)
+KTFUNC(narrow_sum_i16, KN_I16)
+KTFUNC(narrow_sum_u8, KN_UNIFORM8)
+KTFUNC(narrow_sum_u16, KN_UNIFORM16)
+#undef KTFUNC
+
+/* The operand kind of the vectorised starting-sum pass for this run, or -1 (general code). */
+static int K(tail_kind)(const struct mac_plan *P, const bitsim_source *xs, const bitsim_source *ws)
+{
+    const int xk = K(narrow_kind)(xs);
+    return xk >= 0 && xk == K(narrow_kind)(ws) && P->product_min >= INT32_MIN
+                   && P->product_max <= INT32_MAX ? xk : -1;
+}
+
+/* K(tail) below for the operand kind xk of K(tail_kind). */
+static int K(tail_narrow)(const struct mac_plan *P, const bitsim_source *xs,
+                          const bitsim_source *ws, int xk, uint64_t start, uint64_t count,
+                          i128 *tail, int *restarted, uint64_t *bad)
+{
+    static int64_t (*const sum_of[])(const bitsim_source *, const bitsim_source *, uint64_t,
+                                     size_t) = {K(narrow_sum_i8), K(narrow_sum_i16),
+                                                K(narrow_sum_u8), K(narrow_sum_u16)};
+    const uint64_t length = P->cfg.length, CH = 64 * 16 * KT32, end = start + count;
+    /* the last dot-product start in the range (MAC 0 starts the endless one), or start */
+    const uint64_t last = length ? (end - 1) / length * length : 0;
+    const uint64_t from = count && last >= start ? last : start;
+    uint64_t off;
+    i128 total = 0;
+    *restarted = count && last >= start;
+    for (off = 0; off < count; off += CH) {
+        const uint64_t g = start + off, n = count - off < CH ? count - off : CH;
+        if (bitsim_interrupted())
+            return BITSIM_ERR_INTERRUPTED;
+        if (xk < KN_UNIFORM8 && K(narrow_range)(xs, xk, g, (size_t)n, bad))
+            return BITSIM_ERR_X_RANGE;
+        if (xk < KN_UNIFORM8 && K(narrow_range)(ws, xk, g, (size_t)n, bad))
+            return BITSIM_ERR_W_RANGE;
+        if (g + n > from) {
+            const uint64_t a = g > from ? g : from;
+            total += sum_of[xk](xs, ws, a, (size_t)(g + n - a));
+        }
+    }
+    *tail = total;
+    return BITSIM_OK;
+}
+#undef KT32
+#endif /* KLANES > 1 && !KSUM_WIDE */
+
 static int K(tail)(const struct mac_plan *P, const bitsim_source *xs, const bitsim_source *ws,
                    uint64_t start, uint64_t count, const struct work *wk, i128 *tail,
                    int *restarted, uint64_t *bad)
@@ -1118,6 +1235,11 @@ static int K(tail)(const struct mac_plan *P, const bitsim_source *xs, const bits
     int64_t *x = wk->x, *w = wk->w;
     i128 total = 0;
     uint64_t off;
+#if KLANES > 1 && !KSUM_WIDE
+    const int kind = K(tail_kind)(P, xs, ws);
+    if (kind >= 0)
+        return K(tail_narrow)(P, xs, ws, kind, start, count, tail, restarted, bad);
+#endif
     *restarted = 0;
     for (off = 0; off < count;) {
         const size_t n = (size_t)(count - off < B ? count - off : B);

@@ -35,6 +35,7 @@ __all__ = [
     "register",
     "request",
     "requested",
+    "result_in_worker",
     "sigint",
     "signalled",
 ]
@@ -127,12 +128,24 @@ def sigint() -> Iterator[None]:
         _signalled.clear()
 
 
-def result(future: "Future[R]") -> R:
+def result(future: "Future[R]", tick: Optional[Callable[[], None]] = None) -> R:
     """The future's result; the calling thread waits in short timeouts (signals get through,
-    and a SIGINT whose KeyboardInterrupt was swallowed is raised again here)."""
+    and a SIGINT whose KeyboardInterrupt was swallowed is raised again here), and calls
+    ``tick()`` after each one."""
     while not wait([future], timeout=WAIT_S).done:
         if _signalled.is_set():
             raise KeyboardInterrupt
+        if tick is not None:
+            tick()
+    return future.result()
+
+
+def result_in_worker(future: "Future[R]") -> R:
+    """The result of a future that another task of the same pool sets, for a worker thread:
+    ``Interrupted`` as soon as the flag is set (the task that should set it may never run)."""
+    while not wait([future], timeout=WAIT_S).done:
+        if _flag.is_set():
+            raise Interrupted()
     return future.result()
 
 

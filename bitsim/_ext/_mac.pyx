@@ -15,7 +15,8 @@ from bitsim._ext.c_common cimport (
     bitsim_status_message)
 from bitsim._ext.c_mac cimport (
     BITSIM_NSITES, BITSIM_WIDTH_BINS, bitsim_dot_widths, bitsim_i128, bitsim_mac_config, bitsim_mac_result,
-    bitsim_mac_run, bitsim_mac_tail, bitsim_mac_workspace_bytes, bitsim_simd_supported)
+    bitsim_mac_run, bitsim_mac_tail, bitsim_mac_tail_vectorised, bitsim_mac_workspace_bytes,
+    bitsim_simd_supported)
 from bitsim._ext.c_operands cimport (
     BITSIM_INT8, BITSIM_INT16, BITSIM_INT32, BITSIM_INT64, BITSIM_SOURCE_ARRAY,
     BITSIM_SOURCE_TABLE, BITSIM_SOURCE_UNIFORM, BITSIM_UINT8, BITSIM_UINT16, BITSIM_UINT32,
@@ -175,6 +176,12 @@ def tail(cfg, xs, ws, uint64_t start, uint64_t count, int simd, size_t block):
                                  &restarted, &bad)
     check_status(status, bad, xs, ws)
     return from_pair(total), bool(restarted)
+
+
+def tail_vectorised(cfg, xs, ws, int simd):
+    """True when ``tail`` sums these operands' products in vector lanes (csrc/mac.h)."""
+    cdef _Call k = _Call(cfg, xs, ws, 1)
+    return bool(bitsim_mac_tail_vectorised(&k.c, &k.x, &k.w, simd))
 
 
 def dot_widths(cfg, xs, ws, uint64_t first_dot, uint64_t dots, int simd, size_t block):

@@ -36,6 +36,8 @@ cdef extern from "mac.h" nogil:
                         const bitsim_source *w, uint64_t start, uint64_t count, int simd,
                         void *workspace, size_t block, bitsim_i128 *tail, int *restarted,
                         uint64_t *bad_index)
+    int bitsim_mac_tail_vectorised(const bitsim_mac_config *cfg, const bitsim_source *x,
+                                   const bitsim_source *w, int simd)
     int bitsim_dot_widths(const bitsim_mac_config *cfg, const bitsim_source *x,
                           const bitsim_source *w, uint64_t first_dot, uint64_t dots, int simd,
                           void *workspace, size_t block, uint64_t *hist, bitsim_i128 *min_sum,

@@ -64,6 +64,11 @@ class Backend:
     def dot_widths(self, cfg, xs, ws, first_dot: int, dots: int):
         raise NotImplementedError
 
+    def mac_tail_vectorised(self, cfg, xs, ws) -> bool:
+        """True when ``mac_tail`` sums these operands in vector lanes (C kernel, csrc/mac.h):
+        several times as fast as ``mac_run``, so an endless dot product gains from threads."""
+        return False
+
     def gates_run(self, prog, xs, ws, start: int, warmup: int, count: int, acc_before: int):
         raise NotImplementedError
 
@@ -99,6 +104,9 @@ class _Compiled(Backend):
 
     def dot_widths(self, cfg, xs, ws, first_dot, dots):
         return self._mac.dot_widths(cfg, xs, ws, first_dot, dots, self._level, self.chunk)
+
+    def mac_tail_vectorised(self, cfg, xs, ws):
+        return self._mac.tail_vectorised(cfg, xs, ws, self._level)
 
     def gates_run(self, prog, xs, ws, start, warmup, count, acc_before):
         return self._gates.run(prog, xs, ws, start, warmup, count, acc_before, self._level)
