@@ -91,12 +91,9 @@ def compile_netlist(
             ) from None
         raise
     gates = scheduled(order)
-    cols = {k: np.zeros(len(gates), dtype=np.int32) for k in ("op", "a", "b", "c", "out")}
-    for i, g in enumerate(gates):
-        ins = list(g.inputs) + [0] * (3 - len(g.inputs))
-        cols["op"][i] = OPCODE[g.type]
-        cols["a"][i], cols["b"][i], cols["c"][i] = ins
-        cols["out"][i] = g.out
+    rows = [(OPCODE[g.type], *g.inputs, *(0,) * (3 - len(g.inputs)), g.out) for g in gates]
+    table = np.array(rows, dtype=np.int32).reshape(len(gates), 5)
+    cols = {k: table[:, j].copy() for j, k in enumerate(("op", "a", "b", "c", "out"))}
     first = netlist.inputs.get("first", [-1])
     acc = netlist.state.get("acc", [])
     return Program(
@@ -113,6 +110,8 @@ def compile_netlist(
 
 def _register_depth(gates) -> int:
     """Most DFFs on any path through the gates (in topological order); 0 without DFFs."""
+    if not any(g.type == "DFF" for g in gates):
+        return 0
     depth: Dict[int, int] = {}
     for g in gates:
         depth[g.out] = max((depth.get(i, 0) for i in g.inputs), default=0) + (g.type == "DFF")
@@ -139,16 +138,16 @@ def scheduled(order):
     346 to 116 (173 -> 58 KiB: fewer spill from L1 to L2; the kernel 1.15-1.2x faster), of the
     8x8 Dadda from 88 to 49 and of tests/data/netlists/mult8.json from 77 to 58. Chaining the
     types across levels keeps the runs few: 115 -> 116, 58 -> 52 and 59 -> 72."""
-    readers: Dict[int, list] = {}
-    for g in order:
-        for i in set(g.inputs):
-            readers.setdefault(i, []).append(g)
-    level: Dict[int, int] = {}  # ALAP: one below the earliest reader; sinks at the last level
+    level: Dict[int, int] = {}  # logic level: ASAP first, then its latest (ALAP)
     for g in order:
         level[g.out] = 1 + max((level.get(i, 0) for i in g.inputs), default=0)
+    latest: Dict[int, int] = {}  # a net's earliest reader's level (sinks: after the last level)
     last = max(level.values(), default=0)
     for g in reversed(order):
-        level[g.out] = min((level[r.out] for r in readers.get(g.out, [])), default=last + 1) - 1
+        lv = level[g.out] = latest.get(g.out, last + 1) - 1
+        for i in g.inputs:
+            if latest.get(i, last + 1) > lv:
+                latest[i] = lv
     by_level: Dict[int, list] = {}
     for g in order:
         by_level.setdefault(level[g.out], []).append(g)
