@@ -106,7 +106,7 @@ struct G(elems) {
         const T *a_ = (const T *)src->data + first;                                            \
         const UT top_ = (UT)1 << (8 * sizeof(T) - 1);                                          \
         UT any_ = 0;                                                                           \
-        if (SIGNED_T && src->is_signed)                                                       \
+        if (SIGNED_T && src->is_signed)                                                        \
             for (t = 0; t < m; t++)                                                            \
                 any_ |= (UT)a_[t] ^ (UT)(a_[t] >> (8 * sizeof(T) - 1));                        \
         else                                                                                   \
@@ -114,7 +114,7 @@ struct G(elems) {
                 any_ |= (UT)a_[t];                                                             \
         ok = (uint64_t)any_ <= hi && !(SIGNED_T && !src->is_signed && (any_ & top_));          \
         e->size = (int)sizeof(T);                                                              \
-        e->is_signed = SIGNED_T;                                                                \
+        e->is_signed = SIGNED_T;                                                               \
     } while (0)
 
 /* The elements of an array (checked: 0 when a value is outside the format, which the general
