@@ -195,25 +195,27 @@ SIMULATE_ARGS = ["3", str(4 * 10**7), str(10**7)]  # calls per run (best of), ve
 
 def test_simulate_gates_against_the_version_before(tmp_path, benchmark):
     """The public simulate_gates, Python included, CPU time of one thread, best of 3 x 3 calls:
-    today's package against BASELINE_COMMIT's whole package (git history, built in place),
-    each run in its own process with PYTHONPATH at its tree, in turns; operand arrays (uniform
+    the installed package against BASELINE_COMMIT's whole package (git history, built in place
+    and put first on PYTHONPATH), each run in its own process, in turns; operand arrays (uniform
     uint8/uint16) and seeded uniform samplers (whose streams changed in between)."""
     if shutil.which("gcc") is None:
         pytest.skip("needs gcc (the baseline package is built from git history)")
-    trees = {"before": build_package(baseline_tree(tmp_path / "old")), "now": ROOT}
+    old = build_package(baseline_tree(tmp_path / "old"))
+    envs = {"before": {**os.environ, "PYTHONPATH": str(old)}, "now": dict(os.environ)}
     script = ROOT / "bench" / "gates_simulate_timing.py"
     rates: dict = {}
     for _ in range(3):
-        for label, tree in trees.items():
+        for label, env in envs.items():
             out = subprocess.run(
                 [sys.executable, str(script), str(NETLISTS), "auto", *SIMULATE_ARGS],
                 check=True,
                 capture_output=True,
                 text=True,
-                env={**os.environ, "PYTHONPATH": str(tree)},
+                env=env,
             ).stdout
             result = json.loads(out)
-            assert Path(result.pop("bitsim")).parent.parent == tree  # the version meant
+            package = Path(result.pop("bitsim")).parent
+            assert (package == old / "bitsim") == (label == "before"), package  # the version meant
             for case, rate in result.items():
                 best = rates.setdefault(case, {"before": 0.0, "now": 0.0})
                 best[label] = max(best[label], rate)
