@@ -26,7 +26,7 @@ def pytest_terminal_summary(terminalreporter, config):
             if "kernel_gate_evals_per_s" in info:
                 for name, rate in info["kernel_gate_evals_per_s"].items():
                     terminalreporter.write_line(
-                        f"{group}: {name:18} {rate['now'] / 1e9:7.1f} G gate evals/s, before "
+                        f"{group}: {name:30} {rate['now'] / 1e9:7.1f} G gate evals/s, before "
                         f"{rate['before'] / 1e9:7.1f} G, {rate['now'] / rate['before']:5.2f}x"
                     )
                 continue

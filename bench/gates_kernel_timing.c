@@ -5,11 +5,14 @@
  *
  *   gcc -O3 -std=gnu99 -fno-strict-aliasing -Icsrc bench/gates_kernel_timing.c csrc/gates.c \
  *       csrc/mac.c csrc/common.c -o /tmp/gates_timing
- *   /tmp/gates_timing PROGRAM SIMD VECTORS CHUNK RUNS   # SIMD: -1 auto, 0 scalar, 1 AVX2, 2 AVX-512
+ *   /tmp/gates_timing PROGRAM SIMD VECTORS CHUNK RUNS [sampled]
+ *   # SIMD: -1 auto, 0 scalar, 1 AVX2, 2 AVX-512
  *
  * PROGRAM: a text file written by bench/test_bench_gates.py (write_program): "nets ngates x_bits
  * w_bits", then one line "op a b c out" per gate, then the x and the w nets. Operands: uniform
- * unsigned uint8 arrays (8-bit buses) or uint16 ones, from a fixed LCG; the vectors are cut into
+ * unsigned uint8 arrays (8-bit buses) or uint16 ones, from a fixed LCG, or with `sampled` the
+ * kernel's own uniform samplers (keys 1 and 2; their streams are whatever the built kernel's
+ * samplers draw, so toggles differ between kernels whose samplers differ); the vectors are cut into
  * kernel calls of CHUNK vectors as bitsim.simulate_gates does. Prints "G gate-evals/s, total
  * toggles" (the same toggles for the same arguments, whatever the build). */
 #include "gates.h"
@@ -46,7 +49,7 @@ int main(int argc, char **argv)
     uint64_t *toggles;
     void *work;
     double best = 1e30;
-    if (argc != 6 || !(f = fopen(argv[1], "r")))
+    if (argc < 6 || argc > 7 || !(f = fopen(argv[1], "r")))
         return 2;
     simd = atoi(argv[2]);
     n = strtoull(argv[3], NULL, 10);
@@ -81,6 +84,10 @@ int main(int argc, char **argv)
     xs.data = data[0], ws.data = data[1];
     xs.dtype = c.x_bits <= 8 ? BITSIM_UINT8 : BITSIM_UINT16;
     ws.dtype = c.w_bits <= 8 ? BITSIM_UINT8 : BITSIM_UINT16;
+    if (argc == 7) {   /* sampled */
+        xs.kind = ws.kind = BITSIM_SOURCE_UNIFORM;
+        xs.key = 1, ws.key = 2;
+    }
     toggles = calloc((size_t)c.nets, sizeof *toggles);
 #ifdef GATES_NETS_ONLY_WORKSPACE
     work = malloc(bitsim_gates_workspace_bytes(c.nets));

@@ -4,18 +4,23 @@ the same Yosys netlist when `verilator` is on PATH (apt-get install verilator).
 
     pytest bench/test_bench_gates.py --benchmark-enable
 
-Reported: vectors/s and gate evaluations/s. Target (issue 6): C >= 3x the reference. The kernel
-alone (bench/gates_kernel_timing.c, no Python) against the kernel before issue 14's rewrite
-(per-gate dispatch, built from git history): gate evaluations/s of both and their ratio, target
->= 2x on the 8x8 and 16x16 netlists. Verilator
+Reported: vectors/s and gate evaluations/s. Target (issue 6): C >= 3x the reference. Issue 14's
+target, >= 2x the gate evaluations/s of the version before its gate work (BASELINE_COMMIT, built
+from git history side by side) on the 8x8 and 16x16 netlists, in one run: the kernel alone
+(bench/gates_kernel_timing.c, no Python; operand arrays and the kernel's own samplers) and the
+public simulate_gates (bench/gates_simulate_timing.py under each version's whole package, Python
+included; operand arrays and seeded samplers), both in CPU time. Verilator
 (issue 14: a fair comparison) runs three ways, every net counted by its toggle coverage
 (`--coverage-underscore`: without it the Yosys nets `_123_` are left out), every net read and
 counted by the testbench, and evaluation alone; the ratios to bitsim come from one run.
 """
 
+import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 import tarfile
 import time
 from io import BytesIO
@@ -26,8 +31,9 @@ import pytest
 
 import bitsim
 from bitsim.circuits.multipliers import multiplier_circuit
+from bitsim.circuits.netlist import OPCODE
 from bitsim.circuits.yosys import load_yosys_json
-from bitsim.sim.gates import SEGMENT_GATE_VECTORS, compile_netlist, simulate_gates
+from bitsim.sim.gates import SEGMENT_GATE_VECTORS, compile_netlist, levelized, simulate_gates
 
 ROOT = Path(__file__).parent.parent
 NETLISTS = ROOT / "tests" / "data" / "netlists"
@@ -79,6 +85,19 @@ KERNEL_CASES = {  # netlist, its operand ports, vectors per timed run
 SIMD_CODES = {"scalar": 0, "avx2": 1, "avx512": 2}
 
 
+def before_program(netlist, ports):
+    """The program BASELINE_COMMIT's compile_netlist made: its gates in levelized order (today's
+    compile_netlist orders them as late as possible: bitsim.sim.gates.scheduled)."""
+    prog = compile_netlist(netlist, *ports)
+    rows = [
+        (OPCODE[g.type], *g.inputs, *(0,) * (3 - len(g.inputs)), g.out)
+        for g in levelized(netlist.ordered())
+    ]
+    table = np.array(rows, dtype=np.int32)
+    prog.op, prog.a, prog.b, prog.c, prog.out = (table[:, j].copy() for j in range(5))
+    return prog
+
+
 def write_program(prog, path: Path):
     """A compiled netlist in bench/gates_kernel_timing.c's text format."""
     lines = [f"{prog.nets} {len(prog.op)} {len(prog.x_nets)} {len(prog.w_nets)}"]
@@ -100,50 +119,107 @@ def build_timing(csrc: Path, out: Path, old_api: bool) -> Path:
     return out
 
 
-def baseline_csrc(directory: Path) -> Path:
-    """csrc/ of BASELINE_COMMIT, extracted from git into directory."""
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", BASELINE_COMMIT, "csrc"],
-        check=True,
-        capture_output=True,
-    ).stdout
+def baseline_tree(directory: Path, *paths: str) -> Path:
+    """The tree (or the given paths of it) of BASELINE_COMMIT, extracted from git into
+    directory; pytest.skip when git or the commit is missing."""
+    if shutil.which("git") is None:
+        pytest.skip("needs git (the baseline is built from git history)")
+    try:
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", BASELINE_COMMIT, *paths],
+            check=True,
+            capture_output=True,
+        ).stdout
+    except subprocess.CalledProcessError:
+        pytest.skip(f"commit {BASELINE_COMMIT} is not in this clone's history")
     with tarfile.open(fileobj=BytesIO(archive)) as tar:
         tar.extractall(directory)
-    return directory / "csrc"
+    return directory
 
 
 @pytest.mark.parametrize("simd", bitsim.simd_levels())
 def test_gate_kernel_against_the_kernel_before(tmp_path, benchmark, simd):
     """The C gate kernel alone, CPU time, best of 3 x 3 runs taken in turns with the kernel of
-    BASELINE_COMMIT on the same netlists and operands (uniform uint8/uint16 arrays); the same
-    total toggles from both (checked)."""
-    if shutil.which("gcc") is None or shutil.which("git") is None:
-        pytest.skip("needs gcc and git (the baseline kernel is built from git history)")
-    try:
-        old_csrc = baseline_csrc(tmp_path / "old")
-    except subprocess.CalledProcessError:
-        pytest.skip(f"commit {BASELINE_COMMIT} is not in this clone's history")
+    BASELINE_COMMIT on the same netlists, each given the gate order its version's
+    compile_netlist makes: operand arrays (uniform uint8/uint16; the same total toggles from
+    both, checked) and each kernel's own uniform samplers (keys 1, 2: the samplers' streams
+    changed in between, so the toggles differ)."""
+    if shutil.which("gcc") is None:
+        pytest.skip("needs gcc (the baseline kernel is built from git history)")
+    old_csrc = baseline_tree(tmp_path / "old", "csrc") / "csrc"
     old = build_timing(old_csrc, tmp_path / "old_timing", old_api=True)
     new = build_timing(ROOT / "csrc", tmp_path / "new_timing", old_api=False)
     rates = {}
-    for name, (make, ports, n) in KERNEL_CASES.items():
+    for i, (name, (make, ports, n)) in enumerate(KERNEL_CASES.items()):
+        programs = {"before": tmp_path / f"{i}_before.txt", "now": tmp_path / f"{i}_now.txt"}
+        write_program(before_program(make(), ports), programs["before"])
         prog = compile_netlist(make(), *ports)
-        path = tmp_path / f"{len(rates)}.txt"
-        write_program(prog, path)
+        write_program(prog, programs["now"])
         chunk = max(4096, SEGMENT_GATE_VECTORS // len(prog.op))  # as simulate_gates cuts runs
-        args = [str(path), str(SIMD_CODES[simd]), str(n), str(chunk), "3"]
-        best = {"before": 0.0, "now": 0.0}
-        toggles = set()
-        for _ in range(3):
-            for label, exe in (("before", old), ("now", new)):
-                rate, total = subprocess.run(
-                    [str(exe), *args], check=True, capture_output=True, text=True
-                ).stdout.split()
-                best[label] = max(best[label], float(rate) * 1e9)
-                toggles.add(int(total))
-        assert len(toggles) == 1, toggles
-        rates[name] = best
+        for operands in ("arrays", "sampled"):
+            best = {"before": 0.0, "now": 0.0}
+            toggles = set()
+            for _ in range(3):
+                for label, exe in (("before", old), ("now", new)):
+                    args = [str(programs[label]), str(SIMD_CODES[simd]), str(n), str(chunk), "3"]
+                    rate, total = subprocess.run(
+                        [str(exe), *args, *(["sampled"] if operands == "sampled" else [])],
+                        check=True,
+                        capture_output=True,
+                        text=True,
+                    ).stdout.split()
+                    best[label] = max(best[label], float(rate) * 1e9)
+                    toggles.add(int(total))
+            assert operands == "sampled" or len(toggles) == 1, toggles
+            rates[f"{name}, {operands}"] = best
     benchmark.group = f"gate kernel alone, {simd}: now vs {BASELINE_COMMIT}"
+    benchmark.extra_info["kernel_gate_evals_per_s"] = rates
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
+
+
+def build_package(tree: Path) -> Path:
+    """A bitsim source tree's compiled core and extensions built in place (with this
+    environment's compiler, Cython and numpy); returns the tree, for PYTHONPATH."""
+    subprocess.run(
+        [sys.executable, "setup.py", "-q", "build_clib", "build_ext", "--inplace"],
+        cwd=tree,
+        check=True,
+        capture_output=True,
+        env={**os.environ, "SETUPTOOLS_SCM_PRETEND_VERSION": "0.0"},
+    )
+    return tree
+
+
+SIMULATE_ARGS = ["3", str(4 * 10**7), str(10**7)]  # calls per run (best of), vectors 8x8, 16x16
+
+
+def test_simulate_gates_against_the_version_before(tmp_path, benchmark):
+    """The public simulate_gates, Python included, CPU time of one thread, best of 3 x 3 calls:
+    the installed package against BASELINE_COMMIT's whole package (git history, built in place
+    and put first on PYTHONPATH), each run in its own process, in turns; operand arrays (uniform
+    uint8/uint16) and seeded uniform samplers (whose streams changed in between)."""
+    if shutil.which("gcc") is None:
+        pytest.skip("needs gcc (the baseline package is built from git history)")
+    old = build_package(baseline_tree(tmp_path / "old"))
+    envs = {"before": {**os.environ, "PYTHONPATH": str(old)}, "now": dict(os.environ)}
+    script = ROOT / "bench" / "gates_simulate_timing.py"
+    rates: dict = {}
+    for _ in range(3):
+        for label, env in envs.items():
+            out = subprocess.run(
+                [sys.executable, str(script), str(NETLISTS), "auto", *SIMULATE_ARGS],
+                check=True,
+                capture_output=True,
+                text=True,
+                env=env,
+            ).stdout
+            result = json.loads(out)
+            package = Path(result.pop("bitsim")).parent
+            assert (package == old / "bitsim") == (label == "before"), package  # the version meant
+            for case, rate in result.items():
+                best = rates.setdefault(case, {"before": 0.0, "now": 0.0})
+                best[label] = max(best[label], rate)
+    benchmark.group = f"simulate_gates (auto SIMD, one thread): now vs {BASELINE_COMMIT}"
     benchmark.extra_info["kernel_gate_evals_per_s"] = rates
     benchmark.pedantic(lambda: None, rounds=1, iterations=1)
 

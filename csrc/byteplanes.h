@@ -15,6 +15,18 @@ static void BP(planes)(const uint8_t *bytes, int nbits, const int32_t *nets, BP_
                        int stride)
 {
     int j, k;
+#if BP_ISA == 512
+    /* each 64 bytes loaded once; bit j of them tested into a mask register and stored as word
+     * k of plane j (vptestmb, kmovq: two instructions a word) */
+    for (k = 0; k < BP_LANES; k++) {
+        const __m512i b = _mm512_loadu_si512((const void *)(bytes + 64 * k));
+        for (j = 0; j < nbits; j++) {
+            const __mmask64 m = _mm512_test_epi8_mask(b, _mm512_set1_epi8((char)(1 << j)));
+            memcpy((uint64_t *)&V[(size_t)nets[j] * (size_t)stride] + k, &m, 8);
+        }
+    }
+    return;
+#endif
     for (j = 0; j < nbits; j++) {
         BP_VEC plane;
         for (k = 0; k < BP_LANES; k++) {

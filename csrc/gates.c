@@ -29,7 +29,8 @@ struct gate_work {
     int nruns;
     int64_t *x, *w;           /* operand values of a visit */
     uint64_t *first, *acc;
-    uint8_t *bytes, *bytes2;  /* one byte of each value of a visit */
+    uint64_t *draws;          /* a uniform sampler's draws of a visit (gates_kernel.h) */
+    uint8_t *bytes;           /* one byte of each operand of a visit */
     uint8_t *packed;          /* one byte of each value of a visit (wider operands, controls) */
     uint8_t *blocks;          /* a visit's bytes in block order (gates_kernel.h) */
 };
@@ -63,8 +64,8 @@ static size_t carve(char *p, size_t nets, size_t ngates, struct gate_work *wk)
     TAKE(w, VISIT * 8);
     TAKE(first, VISIT * 8);
     TAKE(acc, VISIT * 8);
+    TAKE(draws, (VISIT / 2 + 1) * 8);
     TAKE(bytes, VISIT);
-    TAKE(bytes2, VISIT);
     TAKE(packed, VISIT);
     TAKE(blocks, VISIT);
 #undef TAKE

@@ -51,8 +51,9 @@ enum {
 
 /* A run of consecutive gates with one opcode: gates [start, end). The kernels evaluate a run
  * as one loop specialised to its opcode, so they dispatch once per run, not once per gate;
- * bitsim.sim.gates orders the gates by logic level and by opcode within a level, so a run is
- * every gate of one type in one level. */
+ * bitsim.sim.gates orders the gates by logic level and by opcode within a level (levelized, or
+ * scheduled: each gate at its latest level, for fewer live values), so a run is every gate of
+ * one type in one level, or two adjacent levels. */
 typedef struct {
     int32_t op, start, end;
 } bitsim_gate_run;

@@ -88,34 +88,128 @@ static void G(pack)(const uint64_t *values, int bits, const int32_t *nets, G(vec
     }
 }
 
-/* An operand of at most 8 bits stored as int8/uint8: its visit's bytes are the values
- * themselves (a copy, zero-padded, only for a partial visit). Returns NULL when the stream is
- * something else or a value is outside the format (the caller's general path then finds it). */
-static const uint8_t *G(direct_bytes)(const bitsim_source *src, uint64_t g, size_t m,
-                                      uint8_t *buffer)
+/* A visit's operand values read in place, without int64 copies: element t is the `size`-byte
+ * little-endian integer at p + t * size (signed: two's complement), shifted right by `shift`;
+ * its byte q is byte q of the operand's two's complement value (of which the bit planes take the
+ * operand's bits). */
+struct G(elems) {
+    const uint8_t *p;
+    int size, shift, is_signed;
+};
+
+/* Every value of an array's m elements from `first` within the operand's format (the arrays of
+ * one dtype: an OR over the values, a loop that vectorises; each bound is 2^k - 1; a signed
+ * dtype's negatives folded to -v - 1 for a signed format, left with their top bit set for an
+ * unsigned one). */
+#define G_IN_FORMAT(T, UT, SIGNED_T)                                                           \
+    do {                                                                                       \
+        const T *a_ = (const T *)src->data + first;                                            \
+        const UT top_ = (UT)1 << (8 * sizeof(T) - 1);                                          \
+        UT any_ = 0;                                                                           \
+        if (SIGNED_T && src->is_signed)                                                        \
+            for (t = 0; t < m; t++)                                                            \
+                any_ |= (UT)a_[t] ^ (UT)(a_[t] >> (8 * sizeof(T) - 1));                        \
+        else                                                                                   \
+            for (t = 0; t < m; t++)                                                            \
+                any_ |= (UT)a_[t];                                                             \
+        ok = (uint64_t)any_ <= hi && !(SIGNED_T && !src->is_signed && (any_ & top_));          \
+        e->size = (int)sizeof(T);                                                              \
+        e->is_signed = SIGNED_T;                                                               \
+    } while (0)
+
+/* The elements of an array (checked: 0 when a value is outside the format, which the general
+ * path then finds) or a uniform sampler (its draws into `draws`, room for 512 GB / 2 + 1: each
+ * draw holds 2^p operands in containers of 64 >> p bits, operands.h) over vectors
+ * [first, first + m); 0 for alias tables (the general path). */
+static int G(elements)(const bitsim_source *src, uint64_t first, size_t m, uint64_t *draws,
+                       struct G(elems) *e)
+{
+    const uint64_t hi = src->is_signed ? ((uint64_t)1 << (src->bits - 1)) - 1
+                                       : ((uint64_t)1 << src->bits) - 1;
+    size_t t;
+    int ok = 0;
+    if (src->kind == BITSIM_SOURCE_UNIFORM && bitsim_uniform_pack(src->bits) > 0) {
+        const int p = bitsim_uniform_pack(src->bits), cw = 64 >> p;
+        const uint64_t j0 = first >> p, nd = ((first + m - 1) >> p) - j0 + 1;
+        const uint64_t base = src->key + (j0 + 1) * BITSIM_GOLDEN;
+        uint64_t k;
+        for (k = 0; k < nd; k++)   /* little-endian: container c of draw k at byte c cw / 8 */
+            draws[k] = bitsim_mix64(base + k * BITSIM_GOLDEN);
+        e->size = cw / 8;
+        e->shift = cw - src->bits;   /* an operand is its container's top bits */
+        e->is_signed = 0;            /* (the bytes taken never reach beyond the container) */
+        e->p = (const uint8_t *)draws + (first & (((uint64_t)1 << p) - 1)) * (uint64_t)e->size;
+        return 1;
+    }
+    if (src->kind != BITSIM_SOURCE_ARRAY)
+        return 0;
+    switch (src->dtype) {
+    case BITSIM_INT8: G_IN_FORMAT(int8_t, uint8_t, 1); break;
+    case BITSIM_INT16: G_IN_FORMAT(int16_t, uint16_t, 1); break;
+    case BITSIM_INT32: G_IN_FORMAT(int32_t, uint32_t, 1); break;
+    case BITSIM_INT64: G_IN_FORMAT(int64_t, uint64_t, 1); break;
+    case BITSIM_UINT8: G_IN_FORMAT(uint8_t, uint8_t, 0); break;
+    case BITSIM_UINT16: G_IN_FORMAT(uint16_t, uint16_t, 0); break;
+    case BITSIM_UINT32: G_IN_FORMAT(uint32_t, uint32_t, 0); break;
+    default: G_IN_FORMAT(uint64_t, uint64_t, 0); break;
+    }
+    e->p = (const uint8_t *)src->data + first * (uint64_t)e->size;
+    e->shift = 0;
+    return ok;
+}
+#undef G_IN_FORMAT
+
+/* Byte q of the m values of e (vector order), zeros up to a visit: e's own memory when that is
+ * already so, else `buffer`. */
+static const uint8_t *G(byte_of)(const struct G(elems) *e, int q, size_t m, uint8_t *buffer)
 {
     const size_t visit = 512 * GB;
-    const uint8_t *p = (const uint8_t *)src->data + g;
-    uint8_t any = 0;   /* an OR over the bytes (a loop that vectorises): each bound is 2^k - 1 */
+    const int s = e->shift + 8 * q;
     size_t t;
-    int hi;
-    if (src->kind != BITSIM_SOURCE_ARRAY || src->bits > 8
-        || (src->dtype != BITSIM_INT8 && src->dtype != BITSIM_UINT8))
-        return NULL;
-    hi = src->is_signed ? (1 << (src->bits - 1)) - 1 : (1 << src->bits) - 1;
-    if (src->dtype == BITSIM_INT8 && src->is_signed)   /* v < 0 as -v - 1 */
-        for (t = 0; t < m; t++)
-            any |= (uint8_t)(p[t] ^ (uint8_t)((int8_t)p[t] >> 7));
+    if (e->size == 1 && s == 0 && m == visit)
+        return e->p;
+    /* unaligned loads through memcpy, one loop per type (vectorised); a signed type's shift
+     * is arithmetic (GCC/Clang), so byte q beyond an element's own bytes is its sign */
+#define G_BYTES(T)                                                                             \
+    for (t = 0; t < m; t++) {                                                                  \
+        T v_;                                                                                  \
+        memcpy(&v_, e->p + t * sizeof(T), sizeof(T));                                          \
+        buffer[t] = (uint8_t)((int64_t)v_ >> s);                                               \
+    }                                                                                          \
+    break;
+    if (e->is_signed)
+        switch (e->size) {
+        case 1: G_BYTES(int8_t)
+        case 2: G_BYTES(int16_t)
+        case 4: G_BYTES(int32_t)
+        default: G_BYTES(int64_t)
+        }
     else
-        for (t = 0; t < m; t++)
-            any |= p[t];
-    if (any > hi || (src->dtype == BITSIM_INT8 && !src->is_signed && any >= 128))
-        return NULL;
-    if (m == visit)
-        return p;
-    memcpy(buffer, p, m);
+        switch (e->size) {
+        case 1: G_BYTES(uint8_t)
+        case 2: G_BYTES(uint16_t)
+        case 4: G_BYTES(uint32_t)
+        default: G_BYTES(uint64_t)
+        }
+#undef G_BYTES
     memset(buffer + m, 0, visit - m);
     return buffer;
+}
+
+/* The bit planes of operand bits [0, bits) of src over a visit's vectors from first (m of them,
+ * zeros beyond) into the slots of nets; 0 when the general path must do it (alias tables, an
+ * array value outside the format). */
+static int G(operand_planes)(const bitsim_source *src, uint64_t first, size_t m, int bits,
+                             const int32_t *nets, const struct gate_work *wk, G(vec) *V)
+{
+    struct G(elems) e;
+    int q;
+    if (!G(elements)(src, first, m, wk->draws, &e))
+        return 0;
+    for (q = 0; 8 * q < bits; q++)
+        G(planes_visit)(G(byte_of)(&e, q, m, wk->bytes), bits - 8 * q < 8 ? bits - 8 * q : 8,
+                        nets + 8 * q, V, wk->blocks);
+    return 1;
 }
 
 /* One visit of the gates [start, end) of one opcode (a constant after inlining): each gate's
@@ -257,17 +351,20 @@ static int G(run)(const bitsim_circuit *c, const bitsim_source *xs, const bitsim
         const uint64_t first = first_vector + off;
         const size_t m = (size_t)(total - off < visit ? total - off : visit);
         const int full = m == visit && off >= warmup;
-        const uint8_t *xb = mac ? NULL : G(direct_bytes)(xs, first, m, wk->bytes);
-        const uint8_t *wb = mac ? NULL : G(direct_bytes)(ws, first, m, wk->bytes2);
         G(vec) mask[GB];
         size_t t;
+        int xd, wd;
         if (bitsim_interrupted())
             return BITSIM_ERR_INTERRUPTED;
         for (i = 0; i < nsrc; i++)   /* the sources' last words, before they are overwritten */
             wk->tops[i] = V[(size_t)wk->src[i] * GB + GB - 1][7];
-        if (!xb && bitsim_source_load(xs, first, m, wk->x, bad))
+        /* operands straight from arrays and samplers; else (MAC circuits, alias tables, values
+         * outside the format) through int64 values */
+        xd = !mac && G(operand_planes)(xs, first, m, c->x_bits, sx, wk, V);
+        wd = !mac && G(operand_planes)(ws, first, m, c->w_bits, sw, wk, V);
+        if (!xd && bitsim_source_load(xs, first, m, wk->x, bad))
             return BITSIM_ERR_X_RANGE;
-        if (!wb && bitsim_source_load(ws, first, m, wk->w, bad))
+        if (!wd && bitsim_source_load(ws, first, m, wk->w, bad))
             return BITSIM_ERR_W_RANGE;
         for (t = 0; mac && t < m; t++) {   /* MAC controls */
             const uint64_t v = first + t;
@@ -281,13 +378,9 @@ static int G(run)(const bitsim_circuit *c, const bitsim_source *xs, const bitsim
             wk->x[t] = wk->w[t] = 0;
             wk->first[t] = wk->acc[t] = 0;
         }
-        if (xb)
-            G(planes_visit)(xb, c->x_bits, sx, V, wk->blocks);
-        else
+        if (!xd)
             G(pack)((const uint64_t *)wk->x, c->x_bits, sx, V, wk->packed, wk->blocks);
-        if (wb)
-            G(planes_visit)(wb, c->w_bits, sw, V, wk->blocks);
-        else
+        if (!wd)
             G(pack)((const uint64_t *)wk->w, c->w_bits, sw, V, wk->packed, wk->blocks);
         if (c->first_net >= 0)
             G(pack)(wk->first, 1, sf, V, wk->packed, wk->blocks);

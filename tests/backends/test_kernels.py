@@ -407,3 +407,59 @@ def test_gates_arrays_and_warmup_errors():
     check_gates(prog, cfg, xs, ws, n, 1, [1, 64, 500, 999])
     with pytest.raises(ValueError, match="warmup"):
         jit_gates.run(prog, xs, ws, 5, 6, 10, 0, 64)
+
+
+def bus_netlist(bits):
+    """Buses x, w of `bits` bits: each bit pair XORed, neighbours ANDed, and a MUX chain, so
+    that every operand bit reaches gates as well as being counted as a source."""
+    b = NetlistBuilder()
+    x, w = b.input_bus("x", bits), b.input_bus("w", bits)
+    y = [b.gate("XOR", x[i], w[i]) for i in range(bits)]
+    y += [b.gate("AND", x[i], x[i - 1]) for i in range(1, bits)]
+    m = w[0]
+    for i in range(bits):
+        m = b.gate("MUX", m, x[i], w[i])
+    b.output_bus("y", [*y, m])
+    return b.netlist
+
+
+# the C kernel reads operands straight from arrays and from the samplers' draws (several
+# operands per draw): visits that begin mid-draw, partial visits
+OPERAND_CUTS = [1, 3, 511, 4095, 4097, 4096 + 7, 8189]
+
+
+@pytest.mark.parametrize("bits", [1, 5, 8, 9, 15, 16, 17, 32])
+@pytest.mark.parametrize("signed", [False, True])
+def test_gates_sampled_operands_of_every_width(bits, signed):
+    """Uniform samplers of 1 to 32 bits (8, 4 or 2 operands per draw) bit-sliced from the
+    draws: C == numba == reference over splits inside draws and visits."""
+    case = gate_case(bus_netlist(bits), n=2 * 4096 + 5, seed=bits, signed=signed)
+    check_gates(*case, 1, OPERAND_CUTS, chunk=1000)
+
+
+ARRAY_FORMATS = [(3, True), (8, False), (8, True), (12, True), (16, False), (16, True)]
+
+
+@pytest.mark.parametrize("dtype", [*DTYPES, np.uint64])
+@pytest.mark.parametrize("bits,signed", ARRAY_FORMATS)
+def test_gates_operand_arrays_of_every_dtype(dtype, bits, signed):
+    """Arrays of every dtype, narrower than the format too (an int8 array of a 12-bit signed
+    operand: the bytes above its own are its sign), wider too: C == numba == reference; a value
+    outside the format is found at its index."""
+    fmt = IntFormat(bits, signed)
+    info = np.iinfo(dtype)
+    lo, hi = max(fmt.lo, int(info.min)), min(fmt.hi, int(info.max))
+    n = 4096 + 700
+    rng = np.random.default_rng(bits)
+    x, w = (rng.integers(lo, hi, n, endpoint=True).astype(dtype) for _ in range(2))
+    x[:2], w[:2] = lo, hi  # the extremes
+    nl = bus_netlist(bits)
+    check_gates(*gate_case(nl, x=x, w=w, signed=signed), 1, OPERAND_CUTS, chunk=1000)
+    outside = [v for v in (fmt.lo - 1, fmt.hi + 1) if info.min <= v <= info.max]
+    for v in outside:
+        bad = x.copy()
+        bad[4097] = v
+        prog, _, xs, ws, m = gate_case(nl, x=bad, w=w, signed=signed)
+        for level in LEVELS:
+            with pytest.raises(ValueError, match=f"found {v} at index 4097"):
+                select("c", level).gates_run(prog, xs, ws, 0, 0, m, 0)
