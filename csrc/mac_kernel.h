@@ -623,8 +623,9 @@ static inline K(s64) K(scan64)(K(s64) v)
  * the vector carry, both offset by bias): *se, *so get the sums after the even and the odd MACs
  * (2i and 2i + 1 in 64-bit lane i). */
 static __attribute__((noinline)) void K(wide_restart)(K(v32) pr, int64_t carry, int64_t bias,
-                                                      int r, K(s64) *se, K(s64) *so)
+                                                      int r, K(s64) *se)
 {
+    K(s64) *so = se + 1;
     int64_t s = carry;
     int l;
     for (l = 0; l < KL32; l++) {
@@ -665,7 +666,7 @@ static __attribute__((noinline)) void K(wide_restart)(K(v32) pr, int64_t carry, 
  * scalar popcount: no vector instruction for the count */
 #define KNOVER(se, so, s, nv)                                                                  \
     {                                                                                          \
-        const __m512i sp_ = _mm512_set1_epi64((int64_t)span32);                                \
+        const __m512i sp_ = (__m512i)span64;                                                   \
         unsigned m_ = _mm512_cmpgt_epu64_mask((__m512i)(se), sp_)                              \
                       | (unsigned)_mm512_cmpgt_epu64_mask((__m512i)(so), sp_) << 8;            \
         if (__builtin_expect((nv) < KL32, 0))                                                  \
@@ -731,8 +732,10 @@ static __attribute__((noinline)) void K(wide_restart)(K(v32) pr, int64_t carry, 
             so_ = q_ + carry64;                                                                \
             se_ = so_ - po_;                                                                   \
             if (__builtin_expect(nxt - (off + t_) < nv_, 0)) {                                 \
-                K(wide_restart)(pr_, carry64[0], -(int64_t)lo32, (int)(nxt - (off + t_)),     \
-                                &se_, &so_);                                                   \
+                K(s64) r_[2]; /* not &se_: they would live in memory */                        \
+                K(wide_restart)(pr_, carry64[0], -(int64_t)lo32, (int)(nxt - (off + t_)), r_); \
+                se_ = r_[0];                                                                   \
+                so_ = r_[1];                                                                   \
                 nxt += length;                                                                 \
                 rs_ = 1;                                                                       \
                 carry64 = KNLAST64(so_);                                                       \
@@ -948,7 +951,9 @@ K(narrow_body)(const struct mac_plan *P, const bitsim_source *xs, const bitsim_s
     const int64_t lo32 = wide ? (int64_t)P->acc_lo : 0;
     const uint32_t span32 = wide ? (uint32_t)(P->acc_hi - P->acc_lo) : 0;
     const int full = span32 == UINT32_MAX;   /* outside: T >= 2**32 (or < 0) */
+    const K(s64) span64 = zero64 + (int64_t)span32;
     (void)full;   /* read by AVX2's KNOVER */
+    (void)span64; /* ... and AVX-512's */
     const int check = !length || (i128)length * P->product_min < P->acc_lo
                       || (i128)length * P->product_max > P->acc_hi;
     K(s64) carry64 = zero64 + (base - lo32), vmn64 = zero64 + INT64_MAX, vmx64 = zero64 + INT64_MIN;
