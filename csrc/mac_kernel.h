@@ -738,10 +738,8 @@ static __attribute__((noinline)) void K(wide_restart)(K(v32) pr, int64_t carry, 
                 so_ = r_[1];                                                                   \
                 nxt += length;                                                                 \
                 rs_ = 1;                                                                       \
-                carry64 = KNLAST64(so_);                                                       \
-            } else {                                                                           \
-                carry64 += KNLAST64(q_);                                                       \
             }                                                                                  \
+            carry64 = KNLAST64(so_);                                                           \
             vmn64 = KNMIN64(vmn64, KNMIN64(se_, so_));                                         \
             vmx64 = KNMAX64(vmx64, KNMAX64(se_, so_));                                         \
             s_ = KNHALVES((K(v32))se_, (K(v32))so_, 0); /* low halves: T mod 2**32 */          \
@@ -749,18 +747,13 @@ static __attribute__((noinline)) void K(wide_restart)(K(v32) pr, int64_t carry, 
                 KNOVER(se_, so_, s_, nv_)                                                      \
             s_ += (int32_t)lo32;                                                               \
         } else {                                                                               \
-            K(v32) tot_;                                                                       \
-            s_ = K(scan32)(pr_);                                                               \
-            tot_ = KNLAST(s_);                                                                 \
-            s_ += carry;                                                                       \
+            s_ = K(scan32)(pr_) + carry;                                                       \
             if (__builtin_expect(nxt - (off + t_) < nv_, 0)) { /* a dot product starts */     \
                 s_ = K(narrow_restart)(s_, carry, (int)(nxt - (off + t_)));                    \
-                carry = KNLAST(s_);                                                            \
                 nxt += length;                                                                 \
                 rs_ = 1;                                                                       \
-            } else {                                                                           \
-                carry += tot_;                                                                 \
             }                                                                                  \
+            carry = KNLAST(s_);                                                                \
             vmn = KNMIN(vmn, s_);                                                              \
             vmx = KNMAX(vmx, s_);                                                              \
         }                                                                                      \
