@@ -419,7 +419,16 @@ static i128 K(block_run)(const struct mac_plan *P, uint64_t g, const int64_t *x,
  * product | x | w (or product, then x | w for 16-bit operands). Bits of acc and carry above 31
  * repeat bit 31: acc is the sign extension of a 32-bit value, and so is the adder's first
  * input, whence the carry out of every bit above 31 equals the carry out of bit 31. At most one
- * dot product starts per vector (K >= lanes): a branch restarts the running sum at its lane. */
+ * dot product starts per vector (K >= lanes): a branch restarts the running sum at its lane.
+ * When the sums fit 64 bits but not 32 and the accumulator has at most 32 bits ("wide": 16-bit
+ * operands, K >= 2), the exact sums minus the accumulator's lower bound, T = S - lo, come from
+ * 64-bit lanes of even and odd MACs (one pair-sum scan); acc is T's low halves plus lo, a MAC
+ * overflows when T > hi - lo as an unsigned 64-bit number (two compares into masks, one
+ * popcount), and the extremes are 64-bit. Sums of 32-bit lanes with the high part tracked from
+ * the adds' signed overflows would not be cheaper (estimated, not built): each lane's high part
+ * needs a second prefix scan (of the overflow flags or of the products' high halves), and the
+ * 64-bit scan measured about as fast as the 32-bit one; the extremes and the overflow test were
+ * what cost (see README, "Speed"). */
 
 #if KLANES > 1 && !KSUM_WIDE
 #define KL32 (KVBYTES / 4)
