@@ -155,7 +155,13 @@ def test_mac_threads(benchmark, monkeypatch, threads, length, operands):
     assert result.macs == n
 
 
-TARGET_CASES = [(8, 32, "arrays"), (8, 64, "arrays"), (16, 32, "arrays"), (8, 32, "sampled")]
+TARGET_CASES = [
+    (8, 32, "arrays"),
+    (8, 64, "arrays"),
+    (16, 32, "arrays"),
+    (8, 32, "sampled"),
+    (16, 32, "sampled"),
+]
 
 
 @pytest.mark.parametrize(

@@ -419,7 +419,16 @@ static i128 K(block_run)(const struct mac_plan *P, uint64_t g, const int64_t *x,
  * product | x | w (or product, then x | w for 16-bit operands). Bits of acc and carry above 31
  * repeat bit 31: acc is the sign extension of a 32-bit value, and so is the adder's first
  * input, whence the carry out of every bit above 31 equals the carry out of bit 31. At most one
- * dot product starts per vector (K >= lanes): a branch restarts the running sum at its lane. */
+ * dot product starts per vector (K >= lanes): a branch restarts the running sum at its lane.
+ * When the sums fit 64 bits but not 32 and the accumulator has at most 32 bits ("wide": 16-bit
+ * operands, K >= 2), the exact sums minus the accumulator's lower bound, T = S - lo, come from
+ * 64-bit lanes of even and odd MACs (one pair-sum scan); acc is T's low halves plus lo, a MAC
+ * overflows when T > hi - lo as an unsigned 64-bit number (two compares into masks, one
+ * popcount), and the extremes are 64-bit. Sums of 32-bit lanes with the high part tracked from
+ * the adds' signed overflows would not be cheaper (estimated, not built): each lane's high part
+ * needs a second prefix scan (of the overflow flags or of the products' high halves), and the
+ * 64-bit scan measured about as fast as the 32-bit one; the extremes and the overflow test were
+ * what cost (see README, "Speed"). */
 
 #if KLANES > 1 && !KSUM_WIDE
 #define KL32 (KVBYTES / 4)
@@ -595,11 +604,11 @@ static inline K(v32) K(scan32)(K(v32) v)
     v += BITSIM_SHUFFLE2(v, z, K(v32), 8, 0, 1, 2, 3, 4, 5, 6);
     v += BITSIM_SHUFFLE2(v, z, K(v32), 8, 8, 0, 1, 2, 3, 4, 5);
     v += BITSIM_SHUFFLE2(v, z, K(v32), 8, 8, 8, 8, 0, 1, 2, 3);
-#else
-    v += BITSIM_SHUFFLE2(v, z, K(v32), 16, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14);
-    v += BITSIM_SHUFFLE2(v, z, K(v32), 16, 16, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13);
-    v += BITSIM_SHUFFLE2(v, z, K(v32), 16, 16, 16, 16, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11);
-    v += BITSIM_SHUFFLE2(v, z, K(v32), 16, 16, 16, 16, 16, 16, 16, 16, 0, 1, 2, 3, 4, 5, 6, 7);
+#else   /* valignd: an immediate, no index vector to keep in a register */
+    v += (K(v32))_mm512_alignr_epi32((__m512i)v, (__m512i)z, 15);
+    v += (K(v32))_mm512_alignr_epi32((__m512i)v, (__m512i)z, 14);
+    v += (K(v32))_mm512_alignr_epi32((__m512i)v, (__m512i)z, 12);
+    v += (K(v32))_mm512_alignr_epi32((__m512i)v, (__m512i)z, 8);
 #endif
     return v;
 }
@@ -612,23 +621,24 @@ static inline K(s64) K(scan64)(K(s64) v)
     v += BITSIM_SHUFFLE2(v, z, K(s64), 4, 0, 1, 2);
     v += BITSIM_SHUFFLE2(v, z, K(s64), 4, 4, 0, 1);
 #else
-    v += BITSIM_SHUFFLE2(v, z, K(s64), 8, 0, 1, 2, 3, 4, 5, 6);
-    v += BITSIM_SHUFFLE2(v, z, K(s64), 8, 8, 0, 1, 2, 3, 4, 5);
-    v += BITSIM_SHUFFLE2(v, z, K(s64), 8, 8, 8, 8, 0, 1, 2, 3);
+    v += (K(s64))_mm512_alignr_epi64((__m512i)v, (__m512i)z, 7);
+    v += (K(s64))_mm512_alignr_epi64((__m512i)v, (__m512i)z, 6);
+    v += (K(s64))_mm512_alignr_epi64((__m512i)v, (__m512i)z, 4);
 #endif
     return v;
 }
 
 /* Wide sums of a vector in which a dot product starts at lane r (products pr, exact sum before
- * the vector carry): *se, *so get the sums after the even and the odd MACs (2i and 2i + 1 in
- * 64-bit lane i). */
-static __attribute__((noinline)) void K(wide_restart)(K(v32) pr, int64_t carry, int r, K(s64) *se,
-                                                      K(s64) *so)
+ * the vector carry, both offset by bias): *se, *so get the sums after the even and the odd MACs
+ * (2i and 2i + 1 in 64-bit lane i). */
+static __attribute__((noinline)) void K(wide_restart)(K(v32) pr, int64_t carry, int64_t bias,
+                                                      int r, K(s64) *se)
 {
+    K(s64) *so = se + 1;
     int64_t s = carry;
     int l;
     for (l = 0; l < KL32; l++) {
-        s = (l == r ? 0 : s) + pr[l];
+        s = (l == r ? bias : s) + pr[l];
         if (l & 1)
             (*so)[l / 2] = s;
         else
@@ -641,11 +651,37 @@ static __attribute__((noinline)) void K(wide_restart)(K(v32) pr, int64_t carry, 
 #define KNMULEVEN(a, b) _mm256_mul_epi32((__m256i)(a), (__m256i)(b))
 #define KNMIN64(a, b) ((K(s64))((a) < (b)) & (a)) | ((K(s64))((a) >= (b)) & (b))
 #define KNMAX64(a, b) ((K(s64))((a) > (b)) & (a)) | ((K(s64))((a) <= (b)) & (b))
+#define KNHALVES(e, o, H) BITSIM_SHUFFLE2(e, o, K(v32), H, 8 + H, 2 + H, 10 + H, 4 + H, 12 + H, \
+                                          6 + H, 14 + H)
+/* Count the MACs < nv whose T (even se, odd so; low halves s) lies outside [0, span]. */
+#define KNOVER(se, so, s, nv)                                                                  \
+    {                                                                                          \
+        K(v32) o_ = (K(v32))(KNHALVES((K(v32))(se), (K(v32))(so), 1) != zero);                 \
+        if (!full)                                                                             \
+            o_ |= (K(v32))((K(u32))(s) > span32);                                              \
+        if (__builtin_expect((nv) < KL32, 0))                                                  \
+            o_ &= (K(v32))(lane < (int32_t)(nv));                                              \
+        vover -= o_;                                                                           \
+    }
 #else
 #define KNLAST64(v) BITSIM_SHUFFLE1(v, K(s64), 7, 7, 7, 7, 7, 7, 7, 7)
 #define KNMULEVEN(a, b) _mm512_mul_epi32((__m512i)(a), (__m512i)(b))
 #define KNMIN64(a, b) (K(s64))_mm512_min_epi64((__m512i)(a), (__m512i)(b))
 #define KNMAX64(a, b) (K(s64))_mm512_max_epi64((__m512i)(a), (__m512i)(b))
+#define KNHALVES(e, o, H) BITSIM_SHUFFLE2(e, o, K(v32), H, 16 + H, 2 + H, 18 + H, 4 + H, 20 + H, \
+                                          6 + H, 22 + H, 8 + H, 24 + H, 10 + H, 26 + H, 12 + H,  \
+                                          28 + H, 14 + H, 30 + H)
+/* ... with unsigned 64-bit compares into masks (bit i: MAC 2i, bit 8 + i: MAC 2i + 1) and a
+ * scalar popcount: no vector instruction for the count */
+#define KNOVER(se, so, s, nv)                                                                  \
+    {                                                                                          \
+        const __m512i sp_ = (__m512i)span64;                                                   \
+        unsigned m_ = _mm512_cmpgt_epu64_mask((__m512i)(se), sp_)                              \
+                      | (unsigned)_mm512_cmpgt_epu64_mask((__m512i)(so), sp_) << 8;            \
+        if (__builtin_expect((nv) < KL32, 0))                                                  \
+            m_ &= ((1u << ((nv) + 1) / 2) - 1) | ((1u << (nv) / 2) - 1) << 8;                  \
+        over += (uint64_t)__builtin_popcount(m_);                                              \
+    }
 #endif
 #if KL32 == 8
 #define KNLAST(v) BITSIM_SHUFFLE1(v, K(v32), 7, 7, 7, 7, 7, 7, 7, 7)
@@ -654,18 +690,27 @@ static __attribute__((noinline)) void K(wide_restart)(K(v32) pr, int64_t carry, 
 #define KNMAX(a, b) (K(v32))_mm256_max_epi32((__m256i)(a), (__m256i)(b))
 #else
 #define KNLAST(v) BITSIM_SHUFFLE1(v, K(v32), 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15)
-#define KNPREV(a, b) BITSIM_SHUFFLE2(a, b, K(u32), 31, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)
+#define KNPREV(a, b) (K(u32))_mm512_alignr_epi32((__m512i)(a), (__m512i)(b), 15)
 #define KNMIN(a, b) (K(v32))_mm512_min_epi32((__m512i)(a), (__m512i)(b))
 #define KNMAX(a, b) (K(v32))_mm512_max_epi32((__m512i)(a), (__m512i)(b))
+#endif
+
+/* The adder's carries out: (a & b) | ((a | b) & ~s), one instruction on AVX-512 */
+#if KVBYTES == 64
+#define KNCARRY(a, b, s)                                                                       \
+    (K(v32))_mm512_ternarylogic_epi32((__m512i)(a), (__m512i)(b), (__m512i)(s), 0xd4)
+#else
+#define KNCARRY(a, b, s) (((a) & (b)) | (((a) | (b)) & ~(s)))
 #endif
 
 /* Statements for each register word j < nw (j is a literal: the state is in named variables). */
 #define KNWORDS(M) M(0) M(1) M(2) if (nq) { M(3) }
 
 /* The register words of one vector of MACs, as diffs D0..D3 against the previous MAC's words. */
-#define KNDIFF(j)                                                                              \
+#define KNDIFF(j) KNDIFFP(j, KNPREV(w##j##_, prev##j))
+#define KNDIFFP(j, P)                                                                          \
     {                                                                                          \
-        K(u32) dd_ = w##j##_ ^ KNPREV(w##j##_, prev##j);                                       \
+        K(u32) dd_ = w##j##_ ^ (P);                                                            \
         prev##j = w##j##_;                                                                     \
         if (__builtin_expect(nv_ < KL32, 0))                                                   \
             dd_ &= (K(u32))(lane < (int32_t)nv_);                                              \
@@ -686,85 +731,101 @@ static __attribute__((noinline)) void K(wide_restart)(K(v32) pr, int64_t carry, 
         }                                                                                      \
         const K(v32) pr_ = xv_ * wv_;                                                          \
         K(v32) s_, ad_, car_;                                                                  \
-        K(u32) w0_, w1_, w2_, w3_;                                                             \
-        if (wide) {                                                                            \
+        K(u32) w0_, w1_, w2_, w3_, ps_;                                                        \
+        int rs_ = 0; /* a dot product starts in the vector */                                  \
+        if (wide) { /* T = S - lo in 64-bit lanes of even and odd MACs */                     \
             const K(s64) pe_ = (K(s64))KNMULEVEN(xv_, wv_);                                    \
-            const K(s64) po_ = (K(s64))KNMULEVEN((K(vec))xv_ >> 32, (K(vec))wv_ >> 32);       \
+            const K(s64) po_ = (K(s64))pr_ >> 32; /* the odd products, sign-extended */        \
             const K(s64) q_ = K(scan64)(pe_ + po_);                                            \
-            K(s64) se_, so_, oe_, oo_;                                                         \
+            K(s64) se_, so_;                                                                   \
             so_ = q_ + carry64;                                                                \
             se_ = so_ - po_;                                                                   \
             if (__builtin_expect(nxt - (off + t_) < nv_, 0)) {                                 \
-                K(wide_restart)(pr_, carry64[0], (int)(nxt - (off + t_)), &se_, &so_);         \
+                K(s64) r_[2]; /* not &se_: they would live in memory */                        \
+                K(wide_restart)(pr_, carry64[0], -(int64_t)lo32, (int)(nxt - (off + t_)), r_); \
+                se_ = r_[0];                                                                   \
+                so_ = r_[1];                                                                   \
                 nxt += length;                                                                 \
-                carry64 = KNLAST64(so_);                                                       \
-            } else {                                                                           \
-                carry64 += KNLAST64(q_);                                                       \
+                rs_ = 1;                                                                       \
             }                                                                                  \
+            carry64 = KNLAST64(so_);                                                           \
             vmn64 = KNMIN64(vmn64, KNMIN64(se_, so_));                                         \
             vmx64 = KNMAX64(vmx64, KNMAX64(se_, so_));                                         \
-            if (check) {                                                                       \
-                oe_ = (K(s64))((K(vec))(se_ - lo64) > span64);                                 \
-                oo_ = (K(s64))((K(vec))(so_ - lo64) > span64);                                 \
-                if (__builtin_expect(nv_ < KL32, 0)) {                                         \
-                    oe_ &= lane64 * 2 < (int64_t)nv_;                                          \
-                    oo_ &= lane64 * 2 + 1 < (int64_t)nv_;                                      \
-                }                                                                              \
-                vover -= oe_ + oo_;                                                            \
-            }                                                                                  \
-            s_ = (K(v32))(((K(vec))se_ & 0xffffffffu) | ((K(vec))so_ << 32));                  \
+            s_ = KNHALVES((K(v32))se_, (K(v32))so_, 0); /* low halves: T mod 2**32 */          \
+            if (check) /* outside: T > span, unsigned; span < 2**32 */                         \
+                KNOVER(se_, so_, s_, nv_)                                                      \
+            s_ += (int32_t)lo32;                                                               \
         } else {                                                                               \
-            K(v32) tot_;                                                                       \
-            s_ = K(scan32)(pr_);                                                               \
-            tot_ = KNLAST(s_);                                                                 \
-            s_ += carry;                                                                       \
+            s_ = K(scan32)(pr_) + carry;                                                       \
             if (__builtin_expect(nxt - (off + t_) < nv_, 0)) { /* a dot product starts */     \
                 s_ = K(narrow_restart)(s_, carry, (int)(nxt - (off + t_)));                    \
-                carry = KNLAST(s_);                                                            \
                 nxt += length;                                                                 \
-            } else {                                                                           \
-                carry += tot_;                                                                 \
+                rs_ = 1;                                                                       \
             }                                                                                  \
+            carry = KNLAST(s_);                                                                \
             vmn = KNMIN(vmn, s_);                                                              \
             vmx = KNMAX(vmx, s_);                                                              \
         }                                                                                      \
-        ad_ = s_ - pr_;                                                                        \
-        car_ = (ad_ & pr_) | ((ad_ | pr_) & ~s_);                                              \
+        /* the adder's first input: the previous MAC's acc word, 0 where a dot product starts */ \
         w0_ = (K(u32))s_;                                                                      \
+        ps_ = KNPREV(w0_, prev0);                                                              \
+        ad_ = __builtin_expect(rs_, 0) ? s_ - pr_ : (K(v32))ps_;                               \
+        car_ = KNCARRY(ad_, pr_, s_);                                                          \
         w1_ = (K(u32))car_;                                                                    \
         if (nq) {                                                                              \
             w2_ = (K(u32))pr_;                                                                 \
-            w3_ = ((K(u32))xv_ & xmask) | (((K(u32))wv_ & wmask) << 16);                       \
+            if (xk != KN_I16)                                                                  \
+                w3_ = ((K(u32))xv_ & xmask) | (((K(u32))wv_ & wmask) << 16);                   \
         } else {                                                                               \
             /* two bit selects; bits above x's and w's fields are never read */                \
             w2_ = ((((K(u32))pr_ & pmask) | (((K(u32))xv_ << xsh) & ~pmask)) & wlow)           \
                   | ((K(u32))wv_ << wsh);                                                      \
             w3_ = w2_;                                                                         \
         }                                                                                      \
-        KNWORDS(KNDIFF)                                                                        \
+        KNDIFFP(0, ps_) KNDIFF(1) KNDIFF(2)                                                    \
+        if (nq && xk == KN_I16) {                                                              \
+            if (__builtin_expect(nv_ < KL32 || g_ == 0, 0))                                    \
+                d3 = K(raw_diff_part)(xs, ws, g_, nv_);                                        \
+            else                                                                               \
+                d3 = KNRAWDIFF((const int16_t *)xs->data + g_, (const int16_t *)ws->data + g_); \
+        } else if (nq) {                                                                       \
+            KNDIFF(3)                                                                          \
+        }                                                                                      \
     } while (0)
 
+/* A carry-save adder: majority and parity of three vectors, one three-input logic instruction
+ * each on AVX-512 (GCC 12 makes four instructions of KCSA's shared a ^ b). */
+#if KVBYTES == 64
+#define KNCSA(h, l, a, b, c)                                                                   \
+    do {                                                                                       \
+        const __m512i a_ = (__m512i)(a), b_ = (__m512i)(b), c_ = (__m512i)(c);                 \
+        h = (K(vec))_mm512_ternarylogic_epi64(a_, b_, c_, 0xe8);                               \
+        l = (K(vec))_mm512_ternarylogic_epi64(a_, b_, c_, 0x96);                               \
+    } while (0)
+#else
+#define KNCSA KCSA
+#endif
 #define KNKEEP(j) da##j = d##j;
-#define KNCSA_A(j) KCSA(twA##j, ones##j, ones##j, da##j, d##j);
-#define KNCSA_B(j) KCSA(twB##j, ones##j, ones##j, da##j, d##j);
+#define KNCSA_A(j) KNCSA(twA##j, ones##j, ones##j, da##j, d##j);
+#define KNCSA_B(j) KNCSA(twB##j, ones##j, ones##j, da##j, d##j);
 #define KNPAIR(k, CSA)                                                                         \
     do {                                                                                       \
-        K(vec) d0, d1, d2, d3, da0, da1, da2, da3;                                             \
+        K(vec) d0, d1, d2, d3 = z64, da0, da1, da2, da3 = z64; /* word 3: when nq */           \
         KNSTEP(k);                                                                             \
         KNWORDS(KNKEEP)                                                                        \
         KNSTEP((k) + 1);                                                                       \
         KNWORDS(CSA)                                                                           \
     } while (0)
-#define KNFOURS_A(j) KCSA(foA##j, twos##j, twos##j, twA##j, twB##j);
+#define KNFOURS_A(j) KNCSA(foA##j, twos##j, twos##j, twA##j, twB##j);
 #define KNEIGHTS_A(j)                                                                          \
-    KCSA(foB##j, twos##j, twos##j, twA##j, twB##j);                                            \
-    KCSA(eiA##j, fours##j, fours##j, foA##j, foB##j);
+    KNCSA(foB##j, twos##j, twos##j, twA##j, twB##j);                                            \
+    KNCSA(eiA##j, fours##j, fours##j, foA##j, foB##j);
 #define KNSIXTEENS(j)                                                                          \
     {                                                                                          \
         K(vec) sx_;                                                                             \
-        KCSA(foB##j, twos##j, twos##j, twA##j, twB##j);                                        \
-        KCSA(eiB##j, fours##j, fours##j, foA##j, foB##j);                                      \
-        KCSA(sx_, eights##j, eights##j, eiA##j, eiB##j);                                        \
+        KNCSA(foB##j, twos##j, twos##j, twA##j, twB##j);                                        \
+        KNCSA(eiB##j, fours##j, fours##j, foA##j, foB##j);                                      \
+        KNCSA(sx_, eights##j, eights##j, eiA##j, eiB##j);                                        \
         for (p = 0; p < 4; p++) { /* the sixteens, into a 4-bit ripple counter */             \
             const K(vec) u_ = small[j][p] & sx_;                                               \
             small[j][p] ^= sx_;                                                                \
@@ -790,10 +851,74 @@ static __attribute__((noinline)) void K(wide_restart)(K(v32) pr, int64_t carry, 
         pp_.fours = fours##j;                                                                  \
         pp_.eights = eights##j;                                                                \
         memcpy(pp_.planes, planes[j], sizeof pp_.planes);                                      \
-        K(pp_flush)(&pp_, cnt[j]);                                                             \
+        K(narrow_flush)(&pp_, cnt, j, j == 3 && xk == KN_I16);                                 \
         ones##j = twos##j = fours##j = eights##j = pp_.ones; /* zero */                        \
         memset(planes[j], 0, sizeof planes[j]);                                                \
     }
+
+/* Word 3 of int16 arrays, x | w, is counted from the diffs of the raw operands: x[g + i] ^
+ * x[g + i - 1] in 16-bit lane i of the vector's low half, w's in its high half (two loads and
+ * an exclusive or each, no shuffle: the counters count bit positions, whatever the lane). A
+ * flush then splits the lanes: x's counts to cnt[3], w's to cnt[4]. */
+#if KL32 == 16
+#define KNRAWDIFF1(p)                                                                          \
+    _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(p)),                                 \
+                     _mm256_loadu_si256((const __m256i *)((p) - 1)))
+#define KNRAWDIFF(xp, wp)                                                                      \
+    ((K(vec))_mm512_inserti64x4(_mm512_castsi256_si512(KNRAWDIFF1(xp)), KNRAWDIFF1(wp), 1))
+#else
+#define KNRAWDIFF1(p)                                                                          \
+    _mm_xor_si128(_mm_loadu_si128((const __m128i *)(p)), _mm_loadu_si128((const __m128i *)((p) - 1)))
+#define KNRAWDIFF(xp, wp)                                                                      \
+    ((K(vec))_mm256_inserti128_si256(_mm256_castsi128_si256(KNRAWDIFF1(xp)), KNRAWDIFF1(wp), 1))
+#endif
+
+/* ... for the run's first vector (MAC -1's operands are 0) and partial ones (lanes from nv on
+ * are 0; nothing past the arrays is read). */
+static __attribute__((noinline)) K(vec) K(raw_diff_part)(const bitsim_source *xs,
+                                                         const bitsim_source *ws, uint64_t g,
+                                                         size_t nv)
+{
+    const int16_t *x = (const int16_t *)xs->data, *w = (const int16_t *)ws->data;
+    int16_t d[2][KL32];
+    K(vec) v;
+    size_t i;
+    memset(d, 0, sizeof d);
+    for (i = 0; i < nv; i++) {
+        const uint64_t e = g + i;
+        d[0][i] = (int16_t)(x[e] ^ (e ? x[e - 1] : 0));
+        d[1][i] = (int16_t)(w[e] ^ (e ? w[e - 1] : 0));
+    }
+    memcpy(&v, d, sizeof v);
+    return v;
+}
+
+/* Flush word j's counters to cnt[j], or (split) their low lanes to cnt[j] and high ones to
+ * cnt[j + 1]. */
+static void K(narrow_flush)(struct K(pp) *pp, uint64_t (*cnt)[64], int j, int split)
+{
+    if (split) {
+        struct K(pp) hi = *pp;
+        K(vec) low;
+        int l, p;
+        for (l = 0; l < KLANES; l++)
+            low[l] = l < KLANES / 2 ? ~(uint64_t)0 : 0;
+        pp->ones &= low;
+        pp->twos &= low;
+        pp->fours &= low;
+        pp->eights &= low;
+        hi.ones &= ~low;
+        hi.twos &= ~low;
+        hi.fours &= ~low;
+        hi.eights &= ~low;
+        for (p = 0; p < KPLANES; p++) {
+            pp->planes[p] &= low;
+            hi.planes[p] &= ~low;
+        }
+        K(pp_flush)(&hi, cnt[j + 1]);
+    }
+    K(pp_flush)(pp, cnt[j]);
+}
 
 /* The running sums of a vector in which a dot product starts at lane r: from there on they
  * restart from 0. */
@@ -823,18 +948,19 @@ K(narrow_body)(const struct mac_plan *P, const bitsim_source *xs, const bitsim_s
     const K(v32) lane = K(lanes32)(), zero = {0};
     const K(vec) z64 = {0};
     K(v32) carry = zero + (int32_t)base, vmn = zero + INT32_MAX, vmx = zero + INT32_MIN;
-    const K(s64) zero64 = {0}, lo64 = zero64 + (int64_t)(P->acc_lo < INT64_MIN ? INT64_MIN : P->acc_lo);
-    const K(s64) hi64 = zero64 + (int64_t)(P->acc_hi > INT64_MAX ? INT64_MAX : P->acc_hi);
-    const K(s64) lane64 = {0, 1, 2, 3
-#if KLANES == 8
-                           , 4, 5, 6, 7
-#endif
-    };
-    const K(vec) span64 = (K(vec))(hi64 - lo64);   /* outside: (s - lo) > span, unsigned */
+    /* wide: the accumulator has at most 32 bits, so lo >= -2**31 and hi - lo < 2**32 */
+    const K(s64) zero64 = {0};
+    const int64_t lo32 = wide ? (int64_t)P->acc_lo : 0;
+    const uint32_t span32 = wide ? (uint32_t)(P->acc_hi - P->acc_lo) : 0;
+    const int full = span32 == UINT32_MAX;   /* outside: T >= 2**32 (or < 0) */
+    const K(s64) span64 = zero64 + (int64_t)span32;
+    (void)full;   /* read by AVX2's KNOVER */
+    (void)span64; /* ... and AVX-512's */
     const int check = !length || (i128)length * P->product_min < P->acc_lo
                       || (i128)length * P->product_max > P->acc_hi;
-    K(s64) carry64 = zero64 + base, vmn64 = zero64 + INT64_MAX, vmx64 = zero64 + INT64_MIN;
-    K(s64) vover = zero64;
+    K(s64) carry64 = zero64 + (base - lo32), vmn64 = zero64 + INT64_MAX, vmx64 = zero64 + INT64_MIN;
+    K(v32) vover = zero;   /* AVX2: overflows per lane, added to over every chunk */
+    uint64_t over = 0;
     K(u32) prev0 = (K(u32))zero, prev1 = prev0, prev2 = prev0, prev3 = prev0;
     K(vec) ones0 = z64, ones1 = z64, ones2 = z64, ones3 = z64;
     K(vec) twos0 = z64, twos1 = z64, twos2 = z64, twos3 = z64;
@@ -877,9 +1003,9 @@ K(narrow_body)(const struct mac_plan *P, const bitsim_source *xs, const bitsim_s
         if (wk < KN_UNIFORM8 && K(narrow_range)(ws, wk, start + off, n, bad))
             return BITSIM_ERR_W_RANGE;
         for (t = 0; t < n; t += 16 * KL32) {
-            K(vec) twA0, twA1, twA2, twA3, twB0, twB1, twB2, twB3;
-            K(vec) foA0, foA1, foA2, foA3, foB0, foB1, foB2, foB3;
-            K(vec) eiA0, eiA1, eiA2, eiA3, eiB0, eiB1, eiB2, eiB3;
+            K(vec) twA0, twA1, twA2, twA3 = z64, twB0, twB1, twB2, twB3 = z64;
+            K(vec) foA0, foA1, foA2, foA3 = z64, foB0, foB1, foB2, foB3 = z64;
+            K(vec) eiA0, eiA1, eiA2, eiA3 = z64, eiB0, eiB1, eiB2, eiB3 = z64;
             if (xk >= KN_UNIFORM8) {
                 K(narrow_draws)(xs, xk, start + off + t, dx);
                 K(narrow_draws)(ws, wk, start + off + t, dw);
@@ -905,17 +1031,21 @@ K(narrow_body)(const struct mac_plan *P, const bitsim_source *xs, const bitsim_s
                 groups = 0;
             }
         }
+        for (j = 0; j < KL32; j++)
+            over += (uint32_t)vover[j];
+        vover = zero;
     }
     if (wide) {
         ext[0] = INT64_MAX;
         ext[1] = INT64_MIN;
-        ext[3] = 0;
         for (j = 0; j < KLANES; j++) {
             ext[0] = vmn64[j] < ext[0] ? vmn64[j] : ext[0];
             ext[1] = vmx64[j] > ext[1] ? vmx64[j] : ext[1];
-            ext[3] += vover[j];
         }
-        ext[2] = carry64[0];
+        ext[0] += lo32;
+        ext[1] += lo32;
+        ext[2] = carry64[0] + lo32;
+        ext[3] = (int64_t)over;
     } else {
         ext[0] = INT32_MAX;
         ext[1] = INT32_MIN;
@@ -933,8 +1063,10 @@ K(narrow_body)(const struct mac_plan *P, const bitsim_source *xs, const bitsim_s
 #undef KNP
 #undef KNB0
 #undef KNDIFF
+#undef KNDIFFP
 #undef KNSTEP
 #undef KNKEEP
+#undef KNCSA
 #undef KNCSA_A
 #undef KNCSA_B
 #undef KNPAIR
@@ -951,6 +1083,11 @@ K(narrow_body)(const struct mac_plan *P, const bitsim_source *xs, const bitsim_s
 #undef KNMULEVEN
 #undef KNMIN64
 #undef KNMAX64
+#undef KNHALVES
+#undef KNCARRY
+#undef KNRAWDIFF1
+#undef KNRAWDIFF
+#undef KNOVER
 
 /* Which fused path computes this run: 1 when every partial sum fits 32 bits (see above), 2 when
  * they fit 64 bits and the accumulator has at most 32 (its register and adder words are then
@@ -1004,7 +1141,8 @@ static int K(narrow)(const struct mac_plan *P, const bitsim_source *xs, const bi
 {
     const int pb = P->site_bits[BITSIM_SITE_PRODUCT], xb = P->cfg.x_bits, wb = P->cfg.w_bits;
     const int nq = pb + xb + wb > 32, jxw = nq ? 3 : 2, xsh = nq ? 0 : pb, wsh = nq ? 16 : pb + xb;
-    uint64_t cnt[4][64];
+    const int raw = nq && K(narrow_kind)(xs) == KN_I16;   /* word 3 split: see KNRAWDIFF */
+    uint64_t cnt[5][64];
     int64_t ext[4];
     int status, b;
     memset(cnt, 0, sizeof cnt);
@@ -1024,11 +1162,13 @@ static int K(narrow)(const struct mac_plan *P, const bitsim_source *xs, const bi
     }
     for (b = 0; b < pb; b++)
         out->flips[BITSIM_SITE_PRODUCT][b] = KNFOLD(2, b);
+#define KNFOLD16(j, b) (KNFOLD(j, b) + KNFOLD(j, (b) + 16))
     for (b = 0; b < xb; b++)
-        out->flips[BITSIM_SITE_X][b] = KNFOLD(jxw, xsh + b);
+        out->flips[BITSIM_SITE_X][b] = raw ? KNFOLD16(3, b) : KNFOLD(jxw, xsh + b);
     for (b = 0; b < wb; b++)
-        out->flips[BITSIM_SITE_W][b] = KNFOLD(jxw, wsh + b);
+        out->flips[BITSIM_SITE_W][b] = raw ? KNFOLD16(4, b) : KNFOLD(jxw, wsh + b);
 #undef KNFOLD
+#undef KNFOLD16
     flips_of_addend(P, out);
     out->macs = count;
     out->overflows = (uint64_t)ext[3];

@@ -125,14 +125,17 @@ def test_endless_dot_product(source):
         assert_same(results, case)
 
 
-def test_the_counters_spill_to_the_counts():
+@pytest.mark.parametrize("dtype", [np.int8, np.int16])
+def test_the_counters_spill_to_the_counts(dtype):
     """The carry-save counters spill every 4095 groups of 16 vectors (1,048,320 MACs for
-    AVX-512's 16 lanes of 32 bits): a longer run, in chunks, equals the general path (the
-    scalar kernel, checked against the reference above) and numba."""
+    AVX-512's 16 lanes of 32 bits; int16 arrays split word 3's lanes into x's and w's counts
+    there): a longer run, in chunks, equals the general path (the scalar kernel, checked
+    against the reference above) and numba."""
     n = 1_100_000
-    x = operands(np.int8, 8, True, n, 3)
-    w = operands(np.int8, 8, True, n, 4)
-    case = dict(length=4608, acc_bits=32, chunk_size=300_000)
+    bits = 8 * np.dtype(dtype).itemsize
+    x = operands(dtype, bits, True, n, 3)
+    w = operands(dtype, bits, True, n, 4)
+    case = dict(x_bits=bits, length=4608, acc_bits=32, chunk_size=300_000)
     results = {
         bid: bitsim.simulate_mac(x, w, backend=b, simd=s, **case)
         for bid, (b, s) in zip(BACKEND_IDS, BACKENDS)
@@ -140,6 +143,37 @@ def test_the_counters_spill_to_the_counts():
     }
     results["reference"] = results.pop("c-scalar")
     assert_same(results, case)
+
+
+def wide_operands(pattern, n):
+    """int16 operands whose partial sums cross the 32-bit range and its multiples of 2**32
+    again and again: products of 2**30 (climb, descend), sums that swing across 2**31 - 1 and
+    -2**31 (swing), and random full-range values with runs at the extremes (random)."""
+    lo, hi = -(2**15), 2**15 - 1
+    if pattern == "climb":
+        return np.full(n, lo, np.int16), np.full(n, lo, np.int16)
+    if pattern == "descend":
+        return np.full(n, lo, np.int16), np.full(n, hi, np.int16)
+    if pattern == "swing":  # up by 2**30 twice, then down and up: across +-2**31 at K > 4
+        x = np.full(n, lo, np.int16)
+        w = np.where(np.arange(n) % 4 < 2, lo, hi).astype(np.int16)
+        w[::5] = lo  # a slow drift, so the crossings move across the lanes
+        return x, w
+    return operands(np.int16, 16, True, n, 7), operands(np.int16, 16, True, n, 8)
+
+
+@pytest.mark.parametrize("pattern", ["climb", "descend", "swing", "random"])
+def test_wide_sums_cross_the_32_bit_range(pattern):
+    """int16 arrays whose sums outgrow 32 bits (64-bit lanes of even and odd MACs): overflow
+    counts of accumulators of 12 to 32 bits (bounds that are multiples of 2**16 and ones that
+    are not), extremes beyond +-2**31, dot products starting at every lane (K = 16, 17, 33),
+    long ones (K = 4608) and one endless one, chunks that start runs mid-vector, two threads."""
+    x, w = wide_operands(pattern, 3000 + 29)
+    for length, acc_bits in itertools.product((16, 17, 33, 4608, None), (12, 16, 17, 31, 32)):
+        case = dict(x_bits=16, length=length, acc_bits=acc_bits, chunk_size=1111)
+        results = simulate_all(x=x, w=w, **case)
+        results["c-2-threads"] = bitsim.simulate_mac(x, w, threads=2, **case)
+        assert_same(results, case | {"pattern": pattern})
 
 
 @pytest.mark.parametrize("dtype", [np.int8, np.int16])
