@@ -50,20 +50,14 @@ def pytest_terminal_summary(terminalreporter, config):
                 )
                 ratio = f"  {rate / ref_rate:7.2f}x {ref[0].name}"
             gates = f", {rate * info['gates'] / 1e9:.1f} G gate evals/s" if "gates" in info else ""
-            if "cpu_s" in info:  # CPU time of every thread (bench/test_bench_mac.py)
-                cpu_rate = count / info["cpu_s"]
-                label = "  (CPU time, every thread)"
-                ratio += f"\n{'':45} {label:32} {cpu_rate / 1e6:9.1f} M {unit}/s"
-                if ref and "cpu_s" in ref[0].extra_info:
-                    ref_cpu = ref[0].extra_info["macs"] / ref[0].extra_info["cpu_s"]
-                    ratio += f"  {cpu_rate / ref_cpu:7.2f}x"
-            if "busiest_cpu_s" in info:  # the busiest worker thread (bench/test_bench_mac.py)
-                busy_rate = count / info["busiest_cpu_s"]
-                label = "  (CPU time, busiest thread)"
-                ratio += f"\n{'':45} {label:32} {busy_rate / 1e6:9.1f} M {unit}/s"
-                if ref and "busiest_cpu_s" in ref[0].extra_info:
-                    ref_busy = ref[0].extra_info["macs"] / ref[0].extra_info["busiest_cpu_s"]
-                    ratio += f"  {busy_rate / ref_busy:7.2f}x"
+            # CPU time of every thread, and of the busiest worker thread (bench/test_bench_mac.py)
+            for key, label in (("cpu_s", "every thread"), ("busiest_cpu_s", "busiest thread")):
+                if key in info:
+                    cpu_rate, label = count / info[key], f"  (CPU time, {label})"
+                    ratio += f"\n{'':45} {label:32} {cpu_rate / 1e6:9.1f} M {unit}/s"
+                    if ref and key in ref[0].extra_info:
+                        ref_cpu = ref[0].extra_info["macs"] / ref[0].extra_info[key]
+                        ratio += f"  {cpu_rate / ref_cpu:7.2f}x"
             terminalreporter.write_line(
                 f"{group:45} {b.name:32} {rate / 1e6:9.1f} M {unit}/s{gates}{ratio}"
             )
