@@ -16,6 +16,7 @@
 
 typedef uint64_t K(vec) __attribute__((vector_size(KVBYTES)));
 #define KLANES (KVBYTES / 8)
+#define KDRAWS 64   /* uniform draws made at a time by K(load) */
 #define KPLANES 12  /* ripple-counter planes: flushed every 2**KPLANES - 1 groups */
 
 #if KSUM_WIDE
@@ -59,17 +60,28 @@ static int K(load)(const bitsim_source *src, uint64_t start, size_t n, int64_t *
     size_t i;
     switch (src->kind) {
     case BITSIM_SOURCE_UNIFORM: {   /* packed draws, see operands.h */
+        /* In runs of KDRAWS draws: the draws first, then the operands from them (two loops
+         * without loop-carried state, which vectorise). */
         const int p = bitsim_uniform_pack(src->bits), cw = 64 >> p, sh = 64 - src->bits;
         const uint64_t cmask = ((uint64_t)1 << p) - 1;
-        uint64_t u = 0;
-        for (i = 0; i < n; i++) {
-            const uint64_t e = start + i, c = e & cmask;
-            uint64_t top;
-            if (i == 0 || c == 0)
-                u = bitsim_mix64(src->key + ((e >> p) + 1) * BITSIM_GOLDEN);
-            top = (u >> (c * (uint64_t)cw)) << (64 - cw);   /* the container, at the top */
-            /* its top bits, sign-extended (GCC/Clang shift arithmetically) */
-            out[i] = src->is_signed ? (int64_t)top >> sh : (int64_t)(top >> sh);
+        /* unsigned formats: the sign-extended bits masked off */
+        const uint64_t keep = src->is_signed ? ~(uint64_t)0 : ~(uint64_t)0 >> sh;
+        const uint64_t key = src->key;   /* a local: out might alias src */
+        uint64_t d[KDRAWS];
+        for (i = 0; i < n;) {
+            const uint64_t e0 = start + i, j0 = e0 >> p, c0 = e0 & cmask;
+            const size_t m = n - i < (KDRAWS << p) - c0 ? n - i : (KDRAWS << p) - c0;
+            const size_t nd = (size_t)((c0 + m + cmask) >> p);
+            size_t k;
+            for (k = 0; k < nd; k++)
+                d[k] = bitsim_mix64(key + (j0 + k + 1) * BITSIM_GOLDEN);
+            for (k = 0; k < m; k++) {
+                const uint64_t o = c0 + k, u = d[o >> p], c = o & cmask;
+                const uint64_t top = (u >> (c * (uint64_t)cw)) << (64 - cw);   /* container */
+                /* its top bits, sign-extended (GCC/Clang shift arithmetically) */
+                out[i + k] = (int64_t)(((uint64_t)((int64_t)top >> sh)) & keep);
+            }
+            i += m;
         }
         return 0;
     }
@@ -1463,6 +1475,7 @@ static int K(dot_widths)(const struct mac_plan *P, const bitsim_source *xs,
 
 #undef KLANES
 #undef KPLANES
+#undef KDRAWS
 #undef KCLAMP
 #undef KLOAD_ARRAY
 #undef KOUTSIDE_SIGNED

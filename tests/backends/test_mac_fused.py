@@ -83,6 +83,22 @@ def test_uniform_samplers_mid_draw(x_bits, w_bits, x_signed, w_signed):
         assert_same(results, case)
 
 
+@pytest.mark.parametrize(
+    "bits,signed", [(3, False), (8, False), (12, False), (16, False), (24, True), (32, True)]
+)
+def test_uniform_samplers_general_path(bits, signed):
+    """The general path draws uniform operands 64 draws (64 << p operands) at a time, then cuts
+    them into operands: unsigned products and operands wider than 16 bits, every packing (8, 4,
+    2 per draw), runs that start mid-draw and cross those 64-draw runs (blocks, chunks of 1111
+    MACs, two threads)."""
+    case = dict(
+        x_bits=bits, signed=signed, acc_bits=64, length=100, n=5003, seed=bits, chunk_size=1111
+    )
+    results = simulate_all(**case)
+    results["c-2-threads"] = bitsim.simulate_mac(threads=2, **case)
+    assert_same(results, case)
+
+
 @pytest.mark.parametrize("bits", [1, 5, 8, 9, 16, 17, 32, 33])
 @pytest.mark.parametrize("signed", [True, False])
 def test_uniform_stream_definition(bits, signed):
