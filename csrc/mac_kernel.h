@@ -436,9 +436,13 @@ static i128 K(block_run)(const struct mac_plan *P, uint64_t g, const int64_t *x,
  * operands, K >= 2), the exact sums minus the accumulator's lower bound, T = S - lo, come from
  * 64-bit lanes of even and odd MACs (one pair-sum scan); acc is T's low halves plus lo, a MAC
  * overflows when T > hi - lo as an unsigned 64-bit number (two compares into masks, one
- * popcount), and the extremes are 64-bit. Sums of 32-bit lanes with the high part tracked from
- * the adds' signed overflows would not be cheaper (estimated, not built): each lane's high part
- * needs a second prefix scan (of the overflow flags or of the products' high halves), and the
+ * popcount), and the extremes are 64-bit. When the accumulator has more than 32 bits, every sum
+ * fits it (no overflows) and 48 bits ("hiw", mode 3), the same 64-bit sums S (lo = 0) give a
+ * fifth word: bits 32..47 of acc (S's high halves) and of the carries ((a & b) | ((a | b) & ~s)
+ * bit by bit, with a = S - p the adder's first input and b = p's sign); the bits above 47
+ * repeat bit 47, as those above 31 repeat bit 31 in the 32-bit case. Sums of 32-bit lanes with
+ * the high part tracked from the adds' signed overflows would not be cheaper (estimated, not
+ * built): each lane's high part needs a second prefix scan (of the overflow flags or of the products' high halves), and the
  * 64-bit scan measured about as fast as the 32-bit one; the extremes and the overflow test were
  * what cost (see README, "Speed"). */
 
@@ -1122,7 +1126,8 @@ K(narrow_body)(const struct mac_plan *P, const bitsim_source *xs, const bitsim_s
 /* Which fused path computes this run: 1 when every partial sum fits 32 bits (see above), 2 when
  * they fit 64 bits and the accumulator has at most 32 (its register and adder words are then
  * the low 32 bits of the exact sums, which 64-bit lanes of even and odd MACs give for the
- * extremes and overflows), 0 for neither. Partial sums lie within K extreme products (the sum
+ * extremes and overflows), 3 when it has more and every sum fits it and 48 bits (the same
+ * 64-bit sums give bits 32..47 too), 0 for none. Partial sums lie within K extreme products (the sum
  * before the run is part of its dot product), or, for one endless dot product (length 0),
  * within base + count extreme products. */
 static int K(narrow_mode)(const struct mac_plan *P, const bitsim_source *xs,
