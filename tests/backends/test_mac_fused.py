@@ -1,8 +1,8 @@
 """The C kernel's fused paths (int8/int16 arrays and uniform samplers of at most 16 bits, a
 signed product, K >= the vector's 32-bit lanes; mac_kernel.h, "the narrow fused path") equal
 the reference bit for bit: 32-bit partial sums (accumulator >= 32 bits, every sum fits 32 bits),
-64-bit sums for accumulators of at most 32 bits, and the configurations next to them that take
-the general path. Runs are cut into chunks and threads so that they start mid-vector and
+64-bit sums for accumulators of at most 32 bits and for wider ones that every sum fits (sums
+within 48 bits), and the configurations next to them that take the general path. Runs are cut into chunks and threads so that they start mid-vector and
 mid-dot-product."""
 
 import itertools
@@ -169,7 +169,8 @@ def test_uniform_stream_definition(bits, signed):
 @pytest.mark.parametrize("source", ["int8", "int16", "uniform8", "uniform16"])
 def test_endless_dot_product(source):
     """One endless dot product (length None) takes the fused path while base + count extreme
-    products fit 32 bits (accumulators of 32 bits and more) or 64 bits (at most 32): overflows,
+    products fit 32 bits (accumulators of 32 bits and more), 64 bits (at most 32) or 48 bits and
+    the accumulator (more than 32; 16-bit operands, acc 64): overflows,
     extremes and the sum after equal the reference's, in one run, in chunks and on two threads
     (whose second range starts from a large sum)."""
     bits = 8 if source.endswith("8") else 16
