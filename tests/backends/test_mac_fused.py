@@ -2,8 +2,8 @@
 signed product, K >= the vector's 32-bit lanes; mac_kernel.h, "the narrow fused path") equal
 the reference bit for bit: 32-bit partial sums (accumulator >= 32 bits, every sum fits 32 bits),
 64-bit sums for accumulators of at most 32 bits and for wider ones that every sum fits (sums
-within 48 bits), and the configurations next to them that take the general path. Runs are cut into chunks and threads so that they start mid-vector and
-mid-dot-product."""
+within 48 bits), and the configurations next to them that take the general path. Runs are cut
+into chunks and threads so that they start mid-vector and mid-dot-product."""
 
 import itertools
 
