@@ -16,6 +16,7 @@
 
 typedef uint64_t K(vec) __attribute__((vector_size(KVBYTES)));
 #define KLANES (KVBYTES / 8)
+#define KDRAWS 64   /* uniform draws made at a time by K(load) */
 #define KPLANES 12  /* ripple-counter planes: flushed every 2**KPLANES - 1 groups */
 
 #if KSUM_WIDE
@@ -59,17 +60,28 @@ static int K(load)(const bitsim_source *src, uint64_t start, size_t n, int64_t *
     size_t i;
     switch (src->kind) {
     case BITSIM_SOURCE_UNIFORM: {   /* packed draws, see operands.h */
+        /* In runs of KDRAWS draws: the draws first, then the operands from them (two loops
+         * without loop-carried state, which vectorise). */
         const int p = bitsim_uniform_pack(src->bits), cw = 64 >> p, sh = 64 - src->bits;
         const uint64_t cmask = ((uint64_t)1 << p) - 1;
-        uint64_t u = 0;
-        for (i = 0; i < n; i++) {
-            const uint64_t e = start + i, c = e & cmask;
-            uint64_t top;
-            if (i == 0 || c == 0)
-                u = bitsim_mix64(src->key + ((e >> p) + 1) * BITSIM_GOLDEN);
-            top = (u >> (c * (uint64_t)cw)) << (64 - cw);   /* the container, at the top */
-            /* its top bits, sign-extended (GCC/Clang shift arithmetically) */
-            out[i] = src->is_signed ? (int64_t)top >> sh : (int64_t)(top >> sh);
+        /* unsigned formats: the sign-extended bits masked off */
+        const uint64_t keep = src->is_signed ? ~(uint64_t)0 : ~(uint64_t)0 >> sh;
+        const uint64_t key = src->key;   /* a local: out might alias src */
+        uint64_t d[KDRAWS];
+        for (i = 0; i < n;) {
+            const uint64_t e0 = start + i, j0 = e0 >> p, c0 = e0 & cmask;
+            const size_t m = n - i < (KDRAWS << p) - c0 ? n - i : (KDRAWS << p) - c0;
+            const size_t nd = (size_t)((c0 + m + cmask) >> p);
+            size_t k;
+            for (k = 0; k < nd; k++)
+                d[k] = bitsim_mix64(key + (j0 + k + 1) * BITSIM_GOLDEN);
+            for (k = 0; k < m; k++) {
+                const uint64_t o = c0 + k, u = d[o >> p], c = o & cmask;
+                const uint64_t top = (u >> (c * (uint64_t)cw)) << (64 - cw);   /* container */
+                /* its top bits, sign-extended (GCC/Clang shift arithmetically) */
+                out[i + k] = (int64_t)(((uint64_t)((int64_t)top >> sh)) & keep);
+            }
+            i += m;
         }
         return 0;
     }
@@ -424,9 +436,13 @@ static i128 K(block_run)(const struct mac_plan *P, uint64_t g, const int64_t *x,
  * operands, K >= 2), the exact sums minus the accumulator's lower bound, T = S - lo, come from
  * 64-bit lanes of even and odd MACs (one pair-sum scan); acc is T's low halves plus lo, a MAC
  * overflows when T > hi - lo as an unsigned 64-bit number (two compares into masks, one
- * popcount), and the extremes are 64-bit. Sums of 32-bit lanes with the high part tracked from
- * the adds' signed overflows would not be cheaper (estimated, not built): each lane's high part
- * needs a second prefix scan (of the overflow flags or of the products' high halves), and the
+ * popcount), and the extremes are 64-bit. When the accumulator has more than 32 bits, every sum
+ * fits it (no overflows) and 48 bits ("hiw", mode 3), the same 64-bit sums S (lo = 0) give a
+ * fifth word: bits 32..47 of acc (S's high halves) and of the carries ((a & b) | ((a | b) & ~s)
+ * bit by bit, with a = S - p the adder's first input and b = p's sign); the bits above 47
+ * repeat bit 47, as those above 31 repeat bit 31 in the 32-bit case. Sums of 32-bit lanes with
+ * the high part tracked from the adds' signed overflows would not be cheaper (estimated, not
+ * built): each lane's high part needs a second prefix scan (of the overflow flags or of the products' high halves), and the
  * 64-bit scan measured about as fast as the 32-bit one; the extremes and the overflow test were
  * what cost (see README, "Speed"). */
 
@@ -704,7 +720,7 @@ static __attribute__((noinline)) void K(wide_restart)(K(v32) pr, int64_t carry, 
 #endif
 
 /* Statements for each register word j < nw (j is a literal: the state is in named variables). */
-#define KNWORDS(M) M(0) M(1) M(2) if (nq) { M(3) }
+#define KNWORDS(M) M(0) M(1) M(2) if (nq) { M(3) } if (hiw) { M(4) }
 
 /* The register words of one vector of MACs, as diffs D0..D3 against the previous MAC's words. */
 #define KNDIFF(j) KNDIFFP(j, KNPREV(w##j##_, prev##j))
@@ -731,7 +747,7 @@ static __attribute__((noinline)) void K(wide_restart)(K(v32) pr, int64_t carry, 
         }                                                                                      \
         const K(v32) pr_ = xv_ * wv_;                                                          \
         K(v32) s_, ad_, car_;                                                                  \
-        K(u32) w0_, w1_, w2_, w3_, ps_;                                                        \
+        K(u32) w0_, w1_, w2_, w3_, w4_, ps_;                                                   \
         int rs_ = 0; /* a dot product starts in the vector */                                  \
         if (wide) { /* T = S - lo in 64-bit lanes of even and odd MACs */                     \
             const K(s64) pe_ = (K(s64))KNMULEVEN(xv_, wv_);                                    \
@@ -752,6 +768,12 @@ static __attribute__((noinline)) void K(wide_restart)(K(v32) pr, int64_t carry, 
             vmn64 = KNMIN64(vmn64, KNMIN64(se_, so_));                                         \
             vmx64 = KNMAX64(vmx64, KNMAX64(se_, so_));                                         \
             s_ = KNHALVES((K(v32))se_, (K(v32))so_, 0); /* low halves: T mod 2**32 */          \
+            if (hiw) { /* bits 32..47 of acc and of the carries (S - p: the adder's input) */  \
+                const K(u32) sh_ = (K(u32))KNHALVES((K(v32))se_, (K(v32))so_, 1);               \
+                const K(u32) ah_ = (K(u32))KNHALVES((K(v32))(se_ - pe_), (K(v32))(so_ - po_), 1); \
+                const K(u32) ch_ = (K(u32))KNCARRY(ah_, (K(u32))(pr_ >> 31), sh_);              \
+                w4_ = (sh_ & 0xFFFF) | (ch_ << 16);                                            \
+            }                                                                                  \
             if (check) /* outside: T > span, unsigned; span < 2**32 */                         \
                 KNOVER(se_, so_, s_, nv_)                                                      \
             s_ += (int32_t)lo32;                                                               \
@@ -791,6 +813,9 @@ static __attribute__((noinline)) void K(wide_restart)(K(v32) pr, int64_t carry, 
         } else if (nq) {                                                                       \
             KNDIFF(3)                                                                          \
         }                                                                                      \
+        if (hiw) {                                                                             \
+            KNDIFF(4)                                                                          \
+        }                                                                                      \
     } while (0)
 
 /* A carry-save adder: majority and parity of three vectors, one three-input logic instruction
@@ -811,6 +836,7 @@ static __attribute__((noinline)) void K(wide_restart)(K(v32) pr, int64_t carry, 
 #define KNPAIR(k, CSA)                                                                         \
     do {                                                                                       \
         K(vec) d0, d1, d2, d3 = z64, da0, da1, da2, da3 = z64; /* word 3: when nq */           \
+        K(vec) d4 = z64, da4 = z64;                            /* word 4: when hiw */          \
         KNSTEP(k);                                                                             \
         KNWORDS(KNKEEP)                                                                        \
         KNSTEP((k) + 1);                                                                       \
@@ -851,7 +877,7 @@ static __attribute__((noinline)) void K(wide_restart)(K(v32) pr, int64_t carry, 
         pp_.fours = fours##j;                                                                  \
         pp_.eights = eights##j;                                                                \
         memcpy(pp_.planes, planes[j], sizeof pp_.planes);                                      \
-        K(narrow_flush)(&pp_, cnt, j, j == 3 && xk == KN_I16);                                 \
+        K(narrow_flush)(&pp_, cnt, j == 4 ? 5 : j, j == 3 && xk == KN_I16);                    \
         ones##j = twos##j = fours##j = eights##j = pp_.ones; /* zero */                        \
         memset(planes[j], 0, sizeof planes[j]);                                                \
     }
@@ -948,25 +974,27 @@ K(narrow_body)(const struct mac_plan *P, const bitsim_source *xs, const bitsim_s
     const K(v32) lane = K(lanes32)(), zero = {0};
     const K(vec) z64 = {0};
     K(v32) carry = zero + (int32_t)base, vmn = zero + INT32_MAX, vmx = zero + INT32_MIN;
-    /* wide: the accumulator has at most 32 bits, so lo >= -2**31 and hi - lo < 2**32 */
+    /* wide == 1: the accumulator has at most 32 bits, so lo >= -2**31 and hi - lo < 2**32;
+     * wide == 2 (hiw): it has more, every sum fits it and 48 bits: no overflows, T = S */
+    const int hiw = wide == 2;
     const K(s64) zero64 = {0};
-    const int64_t lo32 = wide ? (int64_t)P->acc_lo : 0;
-    const uint32_t span32 = wide ? (uint32_t)(P->acc_hi - P->acc_lo) : 0;
+    const int64_t lo32 = wide == 1 ? (int64_t)P->acc_lo : 0;
+    const uint32_t span32 = wide == 1 ? (uint32_t)(P->acc_hi - P->acc_lo) : 0;
     const int full = span32 == UINT32_MAX;   /* outside: T >= 2**32 (or < 0) */
     const K(s64) span64 = zero64 + (int64_t)span32;
     (void)full;   /* read by AVX2's KNOVER */
     (void)span64; /* ... and AVX-512's */
-    const int check = !length || (i128)length * P->product_min < P->acc_lo
-                      || (i128)length * P->product_max > P->acc_hi;
+    const int check = !hiw && (!length || (i128)length * P->product_min < P->acc_lo
+                                || (i128)length * P->product_max > P->acc_hi);
     K(s64) carry64 = zero64 + (base - lo32), vmn64 = zero64 + INT64_MAX, vmx64 = zero64 + INT64_MIN;
     K(v32) vover = zero;   /* AVX2: overflows per lane, added to over every chunk */
     uint64_t over = 0;
-    K(u32) prev0 = (K(u32))zero, prev1 = prev0, prev2 = prev0, prev3 = prev0;
-    K(vec) ones0 = z64, ones1 = z64, ones2 = z64, ones3 = z64;
-    K(vec) twos0 = z64, twos1 = z64, twos2 = z64, twos3 = z64;
-    K(vec) fours0 = z64, fours1 = z64, fours2 = z64, fours3 = z64;
-    K(vec) eights0 = z64, eights1 = z64, eights2 = z64, eights3 = z64;
-    K(vec) planes[4][KPLANES], small[4][4];
+    K(u32) prev0 = (K(u32))zero, prev1 = prev0, prev2 = prev0, prev3 = prev0, prev4 = prev0;
+    K(vec) ones0 = z64, ones1 = z64, ones2 = z64, ones3 = z64, ones4 = z64;
+    K(vec) twos0 = z64, twos1 = z64, twos2 = z64, twos3 = z64, twos4 = z64;
+    K(vec) fours0 = z64, fours1 = z64, fours2 = z64, fours3 = z64, fours4 = z64;
+    K(vec) eights0 = z64, eights1 = z64, eights2 = z64, eights3 = z64, eights4 = z64;
+    K(vec) planes[5][KPLANES], small[5][4];
     uint64_t dx[KNDRAWS], dw[KNDRAWS];   /* a group's packed draws of uniform sources */
     uint32_t groups = 0, sgroups = 0;
     /* the next dot product's start - start (none in an endless one) */
@@ -992,6 +1020,11 @@ K(narrow_body)(const struct mac_plan *P, const bitsim_source *xs, const bitsim_s
         prev1 = (K(u32))zero + (uint32_t)((ad0 & pr0) | ((ad0 | pr0) & ~a0));
         prev2 = (K(u32))zero + wd2;
         prev3 = (K(u32))zero + wd3;
+        if (hiw) {   /* bits 32..47 of MAC start - 1's acc and carries, from 64-bit values */
+            const uint64_t a = (uint64_t)base, q = (uint64_t)(x0 * w0), d = a - q;
+            const uint64_t c = (d & q) | ((d | q) & ~a);
+            prev4 = (K(u32))zero + (uint32_t)(((a >> 32) & 0xFFFF) | ((c >> 32) & 0xFFFF) << 16);
+        }
     }
     for (off = 0; off < count; off += CH) {
         const size_t n = (size_t)(count - off < CH ? count - off : CH);
@@ -1006,6 +1039,7 @@ K(narrow_body)(const struct mac_plan *P, const bitsim_source *xs, const bitsim_s
             K(vec) twA0, twA1, twA2, twA3 = z64, twB0, twB1, twB2, twB3 = z64;
             K(vec) foA0, foA1, foA2, foA3 = z64, foB0, foB1, foB2, foB3 = z64;
             K(vec) eiA0, eiA1, eiA2, eiA3 = z64, eiB0, eiB1, eiB2, eiB3 = z64;
+            K(vec) twA4 = z64, twB4 = z64, foA4 = z64, foB4 = z64, eiA4 = z64, eiB4 = z64;
             if (xk >= KN_UNIFORM8) {
                 K(narrow_draws)(xs, xk, start + off + t, dx);
                 K(narrow_draws)(ws, wk, start + off + t, dw);
@@ -1092,7 +1126,8 @@ K(narrow_body)(const struct mac_plan *P, const bitsim_source *xs, const bitsim_s
 /* Which fused path computes this run: 1 when every partial sum fits 32 bits (see above), 2 when
  * they fit 64 bits and the accumulator has at most 32 (its register and adder words are then
  * the low 32 bits of the exact sums, which 64-bit lanes of even and odd MACs give for the
- * extremes and overflows), 0 for neither. Partial sums lie within K extreme products (the sum
+ * extremes and overflows), 3 when it has more and every sum fits it and 48 bits (the same
+ * 64-bit sums give bits 32..47 too), 0 for none. Partial sums lie within K extreme products (the sum
  * before the run is part of its dot product), or, for one endless dot product (length 0),
  * within base + count extreme products. */
 static int K(narrow_mode)(const struct mac_plan *P, const bitsim_source *xs,
@@ -1110,6 +1145,9 @@ static int K(narrow_mode)(const struct mac_plan *P, const bitsim_source *xs,
         return 1;
     if (P->cfg.acc_bits <= 32 && lo >= -((i128)1 << 62) && hi < ((i128)1 << 62))
         return 2;
+    if (P->cfg.acc_bits > 32 && lo >= -((i128)1 << 47) && hi < ((i128)1 << 47)
+        && lo >= P->acc_lo && hi <= P->acc_hi)
+        return 3;
     return 0;
 }
 
@@ -1127,12 +1165,16 @@ static int K(narrow_mode)(const struct mac_plan *P, const bitsim_source *xs,
     }
 KNFUNC(narrow_i8, KN_I8, 0)
 KNFUNC(narrow_i8_wide, KN_I8, 1)
+KNFUNC(narrow_i8_hi, KN_I8, 2)
 KNFUNC(narrow_i16, KN_I16, 0)
 KNFUNC(narrow_i16_wide, KN_I16, 1)
+KNFUNC(narrow_i16_hi, KN_I16, 2)
 KNFUNC(narrow_u8, KN_UNIFORM8, 0)
 KNFUNC(narrow_u8_wide, KN_UNIFORM8, 1)
+KNFUNC(narrow_u8_hi, KN_UNIFORM8, 2)
 KNFUNC(narrow_u16, KN_UNIFORM16, 0)
 KNFUNC(narrow_u16_wide, KN_UNIFORM16, 1)
+KNFUNC(narrow_u16_hi, KN_UNIFORM16, 2)
 #undef KNFUNC
 
 static int K(narrow)(const struct mac_plan *P, const bitsim_source *xs, const bitsim_source *ws,
@@ -1142,23 +1184,29 @@ static int K(narrow)(const struct mac_plan *P, const bitsim_source *xs, const bi
     const int pb = P->site_bits[BITSIM_SITE_PRODUCT], xb = P->cfg.x_bits, wb = P->cfg.w_bits;
     const int nq = pb + xb + wb > 32, jxw = nq ? 3 : 2, xsh = nq ? 0 : pb, wsh = nq ? 16 : pb + xb;
     const int raw = nq && K(narrow_kind)(xs) == KN_I16;   /* word 3 split: see KNRAWDIFF */
-    uint64_t cnt[5][64];
+    uint64_t cnt[6][64];   /* word 4 (bits 32..47 of acc and carry, mode 3) into cnt[5] */
     int64_t ext[4];
     int status, b;
     memset(cnt, 0, sizeof cnt);
     static int (*const body[])(const struct mac_plan *, const bitsim_source *,
                                const bitsim_source *, uint64_t, uint64_t, int64_t,
                                uint64_t (*)[64], int64_t *, uint64_t *) = {
-        K(narrow_i8), K(narrow_i8_wide), K(narrow_i16), K(narrow_i16_wide),
-        K(narrow_u8), K(narrow_u8_wide), K(narrow_u16), K(narrow_u16_wide)};
-    status = body[K(narrow_kind)(xs) * 2 + (mode == 2)](P, xs, ws, start, count, base,
-                                                        cnt, ext, bad);
+        K(narrow_i8), K(narrow_i8_wide), K(narrow_i8_hi), K(narrow_i16), K(narrow_i16_wide),
+        K(narrow_i16_hi), K(narrow_u8), K(narrow_u8_wide), K(narrow_u8_hi), K(narrow_u16),
+        K(narrow_u16_wide), K(narrow_u16_hi)};
+    status = body[K(narrow_kind)(xs) * 3 + mode - 1](P, xs, ws, start, count, base, cnt, ext,
+                                                     bad);
     if (status != BITSIM_OK)
         return status;
 #define KNFOLD(j, b) (cnt[j][b] + cnt[j][(b) + 32])
-    for (b = 0; b < P->cfg.acc_bits; b++) {
-        out->flips[BITSIM_SITE_ACC][b] = KNFOLD(0, b < 32 ? b : 31);
-        out->flips[BITSIM_SITE_CARRY][b] = KNFOLD(1, b < 32 ? b : 31);
+    for (b = 0; b < P->cfg.acc_bits; b++) {   /* bits above 31 (mode 3: 47) repeat it */
+        if (mode == 3 && b >= 32) {
+            out->flips[BITSIM_SITE_ACC][b] = KNFOLD(5, b < 48 ? b - 32 : 15);
+            out->flips[BITSIM_SITE_CARRY][b] = KNFOLD(5, b < 48 ? b - 16 : 31);
+        } else {
+            out->flips[BITSIM_SITE_ACC][b] = KNFOLD(0, b < 32 ? b : 31);
+            out->flips[BITSIM_SITE_CARRY][b] = KNFOLD(1, b < 32 ? b : 31);
+        }
     }
     for (b = 0; b < pb; b++)
         out->flips[BITSIM_SITE_PRODUCT][b] = KNFOLD(2, b);
@@ -1463,6 +1511,7 @@ static int K(dot_widths)(const struct mac_plan *P, const bitsim_source *xs,
 
 #undef KLANES
 #undef KPLANES
+#undef KDRAWS
 #undef KCLAMP
 #undef KLOAD_ARRAY
 #undef KOUTSIDE_SIGNED

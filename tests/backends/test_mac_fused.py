@@ -1,9 +1,9 @@
 """The C kernel's fused paths (int8/int16 arrays and uniform samplers of at most 16 bits, a
 signed product, K >= the vector's 32-bit lanes; mac_kernel.h, "the narrow fused path") equal
 the reference bit for bit: 32-bit partial sums (accumulator >= 32 bits, every sum fits 32 bits),
-64-bit sums for accumulators of at most 32 bits, and the configurations next to them that take
-the general path. Runs are cut into chunks and threads so that they start mid-vector and
-mid-dot-product."""
+64-bit sums for accumulators of at most 32 bits and for wider ones that every sum fits (sums
+within 48 bits), and the configurations next to them that take the general path. Runs are cut
+into chunks and threads so that they start mid-vector and mid-dot-product."""
 
 import itertools
 
@@ -83,6 +83,66 @@ def test_uniform_samplers_mid_draw(x_bits, w_bits, x_signed, w_signed):
         assert_same(results, case)
 
 
+@pytest.mark.parametrize("source", ["int16", "uniform16"])
+@pytest.mark.parametrize("x_signed,w_signed", [(True, True), (False, True)])
+def test_wide_accumulators(source, x_signed, w_signed):
+    """Accumulators of 33..64 bits that every sum fits, with sums of up to 48 bits (mode 3: the
+    acc and carry bits 32..47 counted from the 64-bit even/odd sums, those above from bit 47),
+    and the widths next to them that overflow (general path): dot products that start at every
+    lane (K = 17) or span many vectors (K = 4608), chunks of 1111 MACs, two threads."""
+    n = 5000 + 37
+    if source == "int16":
+        data = dict(
+            x=operands(np.int16, 15, x_signed, n, 1), w=operands(np.int16, 16, w_signed, n, 2)
+        )
+    else:
+        data = dict(x="uniform", w="uniform", n=n, seed=3)
+    bits = 15 if source == "int16" else 16
+    for length, acc_bits in itertools.product((17, 4608), range(33, 65)):
+        case = dict(
+            x_bits=bits,
+            w_bits=16,
+            x_signed=x_signed,
+            w_signed=w_signed,
+            length=length,
+            acc_bits=acc_bits,
+            chunk_size=1111,
+        )
+        results = simulate_all(**data, **case)
+        results["c-2-threads"] = bitsim.simulate_mac(**data, threads=2, **case)
+        assert_same(results, case)
+
+
+def test_wide_sums_of_int8():
+    """One endless dot product of int8 extremes: its sum passes 2**31 (mode 3 for 8-bit
+    operands) and, with a 40-bit accumulator, stays inside it."""
+    n = 140_000
+    x = np.full(n, -128, np.int8)
+    w = np.full(n, -128, np.int8)
+    x[::5] = 127
+    for acc_bits in (40, 64):
+        case = dict(x_bits=8, length=None, acc_bits=acc_bits, chunk_size=30_001)
+        results = simulate_all(x=x, w=w, **case)
+        results["c-2-threads"] = bitsim.simulate_mac(x, w, threads=2, **case)
+        assert_same(results, case)
+
+
+@pytest.mark.parametrize(
+    "bits,signed", [(3, False), (8, False), (12, False), (16, False), (24, True), (32, True)]
+)
+def test_uniform_samplers_general_path(bits, signed):
+    """The general path draws uniform operands 64 draws (64 << p operands) at a time, then cuts
+    them into operands: unsigned products and operands wider than 16 bits, every packing (8, 4,
+    2 per draw), runs that start mid-draw and cross those 64-draw runs (blocks, chunks of 1111
+    MACs, two threads)."""
+    case = dict(
+        x_bits=bits, signed=signed, acc_bits=64, length=100, n=5003, seed=bits, chunk_size=1111
+    )
+    results = simulate_all(**case)
+    results["c-2-threads"] = bitsim.simulate_mac(threads=2, **case)
+    assert_same(results, case)
+
+
 @pytest.mark.parametrize("bits", [1, 5, 8, 9, 16, 17, 32, 33])
 @pytest.mark.parametrize("signed", [True, False])
 def test_uniform_stream_definition(bits, signed):
@@ -109,7 +169,8 @@ def test_uniform_stream_definition(bits, signed):
 @pytest.mark.parametrize("source", ["int8", "int16", "uniform8", "uniform16"])
 def test_endless_dot_product(source):
     """One endless dot product (length None) takes the fused path while base + count extreme
-    products fit 32 bits (accumulators of 32 bits and more) or 64 bits (at most 32): overflows,
+    products fit 32 bits (accumulators of 32 bits and more), 64 bits (at most 32) or 48 bits and
+    the accumulator (more than 32; 16-bit operands, acc 64): overflows,
     extremes and the sum after equal the reference's, in one run, in chunks and on two threads
     (whose second range starts from a large sum)."""
     bits = 8 if source.endswith("8") else 16
