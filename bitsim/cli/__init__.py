@@ -16,11 +16,8 @@ from typing import List, NoReturn, Optional
 from bitsim._core import interrupt
 from bitsim._core.checks import InputError
 from bitsim._version import __version__
-from bitsim.cli import accwidth, dataflow, flips, gates, plot, report, roofline, sweep
 
 __all__ = ["build_parser", "main"]
-
-COMMANDS = (flips, roofline, accwidth, report, plot, sweep, gates, dataflow)
 
 
 class Parser(argparse.ArgumentParser):
@@ -31,10 +28,14 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # the commands (and the kernels, numba, ... they import) load here, inside main's SIGINT
+    # guard: Ctrl-C while they load ends with one line, not a traceback
+    from bitsim.cli import accwidth, dataflow, flips, gates, plot, report, roofline, sweep
+
     parser = Parser(prog="bitsim", description="What a quantized neural network costs in silicon.")
     parser.add_argument("--version", action="version", version=f"bitsim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for command in COMMANDS:
+    for command in (flips, roofline, accwidth, report, plot, sweep, gates, dataflow):
         command.register(sub)
     return parser
 

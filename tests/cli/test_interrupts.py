@@ -167,3 +167,17 @@ def test_sigint_stops_a_long_sweep_cell(tmp_path, fixed):
     status, err, took, memory = interrupt(args)
     assert_interrupted(status, err, took)
     assert memory < RSS_LIMIT_KB
+
+
+def test_the_commands_load_inside_the_sigint_guard():
+    """`bitsim` imports its commands (and the kernels, numba...) only inside main's SIGINT guard,
+    so Ctrl-C while they load ends with one line: importing bitsim.cli loads none of them."""
+    code = (
+        "import sys, bitsim.cli; "
+        "print(sorted(m for m in sys.modules if m.startswith(('bitsim.cli.', 'bitsim.sim', "
+        "'bitsim._ext', 'numba'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=OUTSIDE, capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]", out
