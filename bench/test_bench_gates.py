@@ -322,7 +322,7 @@ def build_verilator(directory: Path, extra):
     return directory / "obj_dir" / "sim"
 
 
-def testbench_operands(n: int):
+def verilator_testbench_operands(n: int):
     """The testbench's operands a, b as uint8 arrays (its 64-bit LCG, top two bytes)."""
     state, out = 1, []
     for _ in range(n):
@@ -350,7 +350,7 @@ def test_verilator(tmp_path, benchmark):
         check=True,
         capture_output=True,
     )
-    x, w = testbench_operands(1000)
+    x, w = verilator_testbench_operands(1000)
     counted = simulate_gates(nl, x, w, x_port="a", w_port="b").per_net.sum()
     assert int(out.stdout.split()[0]) == int(counted)
     rates = dict.fromkeys(sims, 0.0)
