@@ -16,6 +16,14 @@ from bitsim.sim.formats import IntFormat
 from util import BACKEND_IDS, BACKENDS, assert_same, simulate_all
 
 
+def assert_agree_with_threads(case, label=None, **data):
+    """Every backend of the matrix and a 2-thread C run of simulate_mac(**data, **case) give the
+    reference's counts (the message names ``label``, default the case)."""
+    results = simulate_all(**data, **case)
+    results["c-2-threads"] = bitsim.simulate_mac(**data, threads=2, **case)
+    assert_same(results, case if label is None else label)
+
+
 def operands(dtype, bits, signed, n, seed):
     fmt = IntFormat(bits, signed)
     rng = np.random.default_rng(seed)
@@ -45,9 +53,7 @@ def test_arrays(dtype, bits, x_signed, w_signed):
             acc_bits=acc_bits,
             chunk_size=1111,
         )
-        results = simulate_all(x=x, w=w, **case)
-        results["c-2-threads"] = bitsim.simulate_mac(x, w, threads=2, **case)
-        assert_same(results, case)
+        assert_agree_with_threads(x=x, w=w, case=case)
 
 
 @pytest.mark.parametrize("bits", [1, 4, 8, 13, 16])
@@ -78,9 +84,7 @@ def test_uniform_samplers_mid_draw(x_bits, w_bits, x_signed, w_signed):
             seed=length,
             chunk_size=1111,
         )
-        results = simulate_all(**case)
-        results["c-2-threads"] = bitsim.simulate_mac(threads=2, **case)
-        assert_same(results, case)
+        assert_agree_with_threads(case=case)
 
 
 @pytest.mark.parametrize("source", ["int16", "uniform16"])
@@ -108,9 +112,7 @@ def test_wide_accumulators(source, x_signed, w_signed):
             acc_bits=acc_bits,
             chunk_size=1111,
         )
-        results = simulate_all(**data, **case)
-        results["c-2-threads"] = bitsim.simulate_mac(**data, threads=2, **case)
-        assert_same(results, case)
+        assert_agree_with_threads(**data, case=case)
 
 
 def test_wide_sums_of_int8():
@@ -122,9 +124,7 @@ def test_wide_sums_of_int8():
     x[::5] = 127
     for acc_bits in (40, 64):
         case = dict(x_bits=8, length=None, acc_bits=acc_bits, chunk_size=30_001)
-        results = simulate_all(x=x, w=w, **case)
-        results["c-2-threads"] = bitsim.simulate_mac(x, w, threads=2, **case)
-        assert_same(results, case)
+        assert_agree_with_threads(x=x, w=w, case=case)
 
 
 @pytest.mark.parametrize(
@@ -138,9 +138,7 @@ def test_uniform_samplers_general_path(bits, signed):
     case = dict(
         x_bits=bits, signed=signed, acc_bits=64, length=100, n=5003, seed=bits, chunk_size=1111
     )
-    results = simulate_all(**case)
-    results["c-2-threads"] = bitsim.simulate_mac(threads=2, **case)
-    assert_same(results, case)
+    assert_agree_with_threads(case=case)
 
 
 @pytest.mark.parametrize("bits", [1, 5, 8, 9, 16, 17, 32, 33])
@@ -181,9 +179,7 @@ def test_endless_dot_product(source):
         data = dict(n=6001, seed=bits)
     for acc_bits in (20, 32, 40, 64):
         case = dict(x_bits=bits, acc_bits=acc_bits, length=None, chunk_size=1111, **data)
-        results = simulate_all(**case)
-        results["c-2-threads"] = bitsim.simulate_mac(threads=2, **case)
-        assert_same(results, case)
+        assert_agree_with_threads(case=case)
 
 
 @pytest.mark.parametrize("dtype", [np.int8, np.int16])
@@ -232,9 +228,7 @@ def test_wide_sums_cross_the_32_bit_range(pattern):
     x, w = wide_operands(pattern, 3000 + 29)
     for length, acc_bits in itertools.product((16, 17, 33, 4608, None), (12, 16, 17, 31, 32)):
         case = dict(x_bits=16, length=length, acc_bits=acc_bits, chunk_size=1111)
-        results = simulate_all(x=x, w=w, **case)
-        results["c-2-threads"] = bitsim.simulate_mac(x, w, threads=2, **case)
-        assert_same(results, case | {"pattern": pattern})
+        assert_agree_with_threads(x=x, w=w, case=case, label=case | {"pattern": pattern})
 
 
 @pytest.mark.parametrize("dtype", [np.int8, np.int16])
