@@ -88,10 +88,15 @@ class Counts:
         )
 
 
+def _between(bounds: List[int]) -> List[Tuple[int, int]]:
+    """The non-empty [start, stop) ranges between consecutive bounds; [(0, 0)] when none is."""
+    return [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a] or [(0, 0)]
+
+
 def split(n: int, pieces: int) -> List[Tuple[int, int]]:
     """[start, stop) ranges of about equal size covering [0, n)."""
     bounds = [n * i // pieces for i in range(pieces + 1)]
-    return [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a] or [(0, 0)]
+    return _between(bounds)
 
 
 def pieces(n: int, threads: int, tail_cost: float) -> List[Tuple[int, int]]:
@@ -108,7 +113,7 @@ def pieces(n: int, threads: int, tail_cost: float) -> List[Tuple[int, int]]:
         acc += size
         bounds.append(round(n * acc / total))
     bounds[-1] = n
-    return [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a] or [(0, 0)]
+    return _between(bounds)
 
 
 def segment_size(n: int, threads: int, most: Optional[int] = None, least: int = 1) -> int:
